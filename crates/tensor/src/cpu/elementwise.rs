@@ -1,0 +1,101 @@
+//! Elementwise loops shared by the unary, binary and comparison kernels: contiguous fast paths,
+//! strided broadcasting walks, and rayon-parallel chunks for large tensors.
+
+use rayon::prelude::*;
+
+use super::strided::for_each_offset;
+use crate::shape::Layout;
+use crate::{Element, Tensor};
+
+/// Elementwise work above this many elements is split across threads.
+pub const PAR_THRESHOLD: usize = 1 << 16;
+const CHUNK: usize = 1 << 14;
+
+/// `f` applied to every element of `a`, in row-major order.
+pub fn map<A: Element, O: Element>(a: &Tensor, f: impl Fn(A) -> O + Sync + Send) -> Vec<O> {
+    let data = a.cpu_data::<A>();
+    map_slice(&data, f)
+}
+
+/// `f` applied to every element of a dense slice, in parallel for large inputs.
+pub fn map_slice<A: Copy + Sync, O: Send + Copy + Default>(data: &[A], f: impl Fn(A) -> O + Sync + Send) -> Vec<O> {
+    if data.len() >= PAR_THRESHOLD {
+        let mut out = vec![O::default(); data.len()];
+        out.par_chunks_mut(CHUNK).zip(data.par_chunks(CHUNK)).for_each(|(o, i)| {
+            for (o, &x) in o.iter_mut().zip(i) {
+                *o = f(x);
+            }
+        });
+        out
+    } else {
+        data.iter().map(|&x| f(x)).collect()
+    }
+}
+
+/// `f(a, b)` for every element of the broadcast of `a` and `b` to `shape` (row-major result).
+pub fn zip_map<A: Element, B: Element, O: Element>(
+    a: &Tensor,
+    b: &Tensor,
+    shape: &[usize],
+    f: impl Fn(A, B) -> O + Sync + Send,
+) -> Vec<O> {
+    let (da, la) = a.cpu_raw::<A>();
+    let (db, lb) = b.cpu_raw::<B>();
+    let n: usize = shape.iter().product();
+    let same = la.shape.as_slice() == shape && lb.shape.as_slice() == shape;
+    if same && la.is_contiguous() && lb.is_contiguous() {
+        let xa = &da[la.offset..la.offset + n];
+        let xb = &db[lb.offset..lb.offset + n];
+        return zip_slices(xa, xb, f);
+    }
+    if lb.numel() == 1 && la.shape.as_slice() == shape && la.is_contiguous() {
+        let y = db[lb.offset];
+        return map_slice(&da[la.offset..la.offset + n], |x| f(x, y));
+    }
+    if la.numel() == 1 && lb.shape.as_slice() == shape && lb.is_contiguous() {
+        let x = da[la.offset];
+        return map_slice(&db[lb.offset..lb.offset + n], |y| f(x, y));
+    }
+    let la = la.broadcast_to("zip_map", shape).expect("shapes checked by caller");
+    let lb = lb.broadcast_to("zip_map", shape).expect("shapes checked by caller");
+    zip_strided(da, &la, db, &lb, f)
+}
+
+fn zip_slices<A: Copy + Sync, B: Copy + Sync, O: Send + Copy + Default>(
+    xa: &[A],
+    xb: &[B],
+    f: impl Fn(A, B) -> O + Sync + Send,
+) -> Vec<O> {
+    if xa.len() >= PAR_THRESHOLD {
+        let mut out = vec![O::default(); xa.len()];
+        out.par_chunks_mut(CHUNK).zip(xa.par_chunks(CHUNK).zip(xb.par_chunks(CHUNK))).for_each(|(o, (ia, ib))| {
+            for ((o, &x), &y) in o.iter_mut().zip(ia).zip(ib) {
+                *o = f(x, y);
+            }
+        });
+        out
+    } else {
+        xa.iter().zip(xb).map(|(&x, &y)| f(x, y)).collect()
+    }
+}
+
+/// The general case: both operands already broadcast to the output shape (stride 0 allowed).
+pub fn zip_strided<A: Copy, B: Copy, O>(da: &[A], la: &Layout, db: &[B], lb: &Layout, f: impl Fn(A, B) -> O) -> Vec<O> {
+    let mut out = Vec::with_capacity(la.numel());
+    for_each_offset(&la.shape, &[&la.strides, &lb.strides], &[la.offset, lb.offset], |[oa, ob], len, [sa, sb]| {
+        if sa == 1 && sb == 1 {
+            out.extend(da[oa..oa + len].iter().zip(&db[ob..ob + len]).map(|(&x, &y)| f(x, y)));
+        } else if sa == 1 && sb == 0 {
+            let y = db[ob];
+            out.extend(da[oa..oa + len].iter().map(|&x| f(x, y)));
+        } else if sa == 0 && sb == 1 {
+            let x = da[oa];
+            out.extend(db[ob..ob + len].iter().map(|&y| f(x, y)));
+        } else {
+            for i in 0..len {
+                out.push(f(da[oa + i * sa], db[ob + i * sb]));
+            }
+        }
+    });
+    out
+}

@@ -1,0 +1,20 @@
+//! The CPU backend: kernels over host memory, one file per op family.
+//!
+//! Kernels receive tensors already checked by `ops/` (shapes, dtypes, devices), read them through
+//! `Tensor::cpu_data` (borrowed when contiguous) or walk strides with [`strided`], and return new
+//! contiguous tensors. Large loops run on rayon's pool.
+
+pub mod binary;
+pub mod cast;
+pub mod compare;
+pub mod conv;
+pub mod elementwise;
+pub mod index;
+pub mod math;
+pub mod matmul;
+pub mod pool;
+pub mod reduce;
+pub mod softmax;
+pub mod sort;
+pub mod strided;
+pub mod unary;

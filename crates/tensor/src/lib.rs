@@ -1,0 +1,38 @@
+//! `ember-tensor`: the n-dimensional array at the bottom of Ember.
+//!
+//! A [`Tensor`] is shared storage on a [`Device`] seen through a [`Layout`](shape::Layout) (shape,
+//! strides, offset), with a runtime [`DType`]. Ops follow PyTorch's names and semantics: broadcasting,
+//! negative dims, views that share storage. Every panicking op has a `try_*` form returning
+//! [`Result`].
+//!
+//! ```
+//! use ember_tensor::Tensor;
+//! let a = Tensor::from_vec(vec![1.0f32, 2.0, 3.0, 4.0, 5.0, 6.0], &[2, 3]);
+//! let b = Tensor::ones(&[3]);
+//! let c = &a + &b; // broadcasts [3] over [2, 3]
+//! assert_eq!(c.to_vec::<f32>(), vec![2.0, 3.0, 4.0, 5.0, 6.0, 7.0]);
+//! ```
+#![doc(test(attr(deny(warnings))))]
+#![warn(missing_docs)]
+
+#[macro_use]
+mod storage;
+
+pub mod cpu;
+mod device;
+mod display;
+mod dtype;
+mod error;
+pub mod io;
+pub mod ops;
+mod random;
+pub mod shape;
+mod tensor;
+
+pub use device::Device;
+pub use dtype::{DType, Element, Float, Numeric};
+pub use error::{Error, Result};
+pub use random::{manual_seed, with_generator, Generator};
+pub use shape::Dim;
+pub use storage::{CpuStorage, Storage};
+pub use tensor::Tensor;

@@ -1,0 +1,123 @@
+//! Creating tensors: `zeros ones full arange linspace eye` and the `*_like` forms.
+
+use crate::tensor::ok;
+use crate::{DType, Device, Result, Tensor};
+
+/// A tensor of `shape` filled with `v` (converted to `dtype`) on `device`.
+pub(crate) fn full_on(shape: &[usize], v: f64, dtype: DType, device: Device) -> Tensor {
+    let n: usize = shape.iter().product();
+    let t = with_dtype!(dtype, T, Tensor::from_vec_unchecked(vec![<T as crate::Element>::from_f64(v); n], shape));
+    if device.is_cpu() {
+        t
+    } else {
+        t.to(&device)
+    }
+}
+
+/// # Creation
+impl Tensor {
+    /// An F32 tensor of zeros.
+    pub fn zeros(shape: &[usize]) -> Tensor {
+        full_on(shape, 0.0, DType::F32, Device::Cpu)
+    }
+
+    /// An F32 tensor of ones.
+    pub fn ones(shape: &[usize]) -> Tensor {
+        full_on(shape, 1.0, DType::F32, Device::Cpu)
+    }
+
+    /// An F32 tensor filled with `v`.
+    pub fn full(shape: &[usize], v: f64) -> Tensor {
+        full_on(shape, v, DType::F32, Device::Cpu)
+    }
+
+    /// A tensor of zeros of `dtype`.
+    pub fn zeros_dtype(shape: &[usize], dtype: DType) -> Tensor {
+        full_on(shape, 0.0, dtype, Device::Cpu)
+    }
+
+    /// A tensor of ones of `dtype`.
+    pub fn ones_dtype(shape: &[usize], dtype: DType) -> Tensor {
+        full_on(shape, 1.0, dtype, Device::Cpu)
+    }
+
+    /// A tensor of `dtype` filled with `v`.
+    pub fn full_dtype(shape: &[usize], v: f64, dtype: DType) -> Tensor {
+        full_on(shape, v, dtype, Device::Cpu)
+    }
+
+    /// Zeros with this tensor's shape, dtype and device.
+    #[must_use]
+    pub fn zeros_like(&self) -> Tensor {
+        full_on(self.shape(), 0.0, self.dtype(), self.device())
+    }
+
+    /// Ones with this tensor's shape, dtype and device.
+    #[must_use]
+    pub fn ones_like(&self) -> Tensor {
+        full_on(self.shape(), 1.0, self.dtype(), self.device())
+    }
+
+    /// `v` with this tensor's shape, dtype and device.
+    #[must_use]
+    pub fn full_like(&self, v: f64) -> Tensor {
+        full_on(self.shape(), v, self.dtype(), self.device())
+    }
+
+    /// F32 values `start, start + step, ...` below `end` (above, for a negative step).
+    ///
+    /// **Panics** when `step` is 0 or has the wrong sign; see [`Tensor::try_arange`].
+    #[track_caller]
+    pub fn arange(start: f64, end: f64, step: f64) -> Tensor {
+        ok(Tensor::try_arange(start, end, step, DType::F32))
+    }
+
+    /// Checked `arange` of any numeric dtype (`I64` gives PyTorch's integer `arange`).
+    pub fn try_arange(start: f64, end: f64, step: f64, dtype: DType) -> Result<Tensor> {
+        if step == 0.0 || !step.is_finite() || !start.is_finite() || !end.is_finite() {
+            crate::bail!("arange", "invalid range: start {start}, end {end}, step {step}");
+        }
+        if (end - start) * step < 0.0 {
+            crate::bail!(
+                "arange",
+                "upper bound and larger bound inconsistent with step sign (start {start}, end {end}, step {step})"
+            );
+        }
+        let n = ((end - start) / step).ceil().max(0.0) as usize;
+        let v: Vec<f64> = (0..n).map(|i| start + i as f64 * step).collect();
+        Ok(Tensor::from_vec_unchecked(v, &[n]).to_dtype(dtype))
+    }
+
+    /// `steps` F32 values evenly spaced from `start` to `end` inclusive (as `torch.linspace`).
+    pub fn linspace(start: f64, end: f64, steps: usize) -> Tensor {
+        let v: Vec<f32> = match steps {
+            0 => vec![],
+            1 => vec![start as f32],
+            _ => {
+                let step = (end - start) / (steps - 1) as f64;
+                let half = steps / 2;
+                // PyTorch fills the first half from start and the second from end, for symmetry.
+                (0..steps)
+                    .map(
+                        |i| if i < half { start + step * i as f64 } else { end - step * (steps - 1 - i) as f64 } as f32,
+                    )
+                    .collect()
+            }
+        };
+        Tensor::from_vec_unchecked(v, &[steps])
+    }
+
+    /// The `n x n` F32 identity matrix.
+    pub fn eye(n: usize) -> Tensor {
+        Tensor::eye_dtype(n, DType::F32)
+    }
+
+    /// The `n x n` identity matrix of `dtype`.
+    pub fn eye_dtype(n: usize, dtype: DType) -> Tensor {
+        let mut v = vec![0.0f64; n * n];
+        for i in 0..n {
+            v[i * n + i] = 1.0;
+        }
+        Tensor::from_vec_unchecked(v, &[n, n]).to_dtype(dtype)
+    }
+}

@@ -1,0 +1,16 @@
+//! The tensor ops, one file per family. Each file checks arguments (shapes, dims, dtypes, devices),
+//! computes the output shape, and dispatches to the backend of the operands' device.
+
+pub mod binary;
+pub mod compare;
+pub mod conv;
+pub mod creation;
+pub mod index;
+pub mod join;
+pub mod matmul;
+pub mod movement;
+pub mod pool;
+pub mod reduce;
+pub mod softmax;
+pub mod sort;
+pub mod unary;

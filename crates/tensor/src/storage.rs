@@ -1,0 +1,136 @@
+//! Storage: the buffer behind one or more tensors, on some device.
+
+use crate::{DType, Device};
+
+/// Host-memory storage, one typed vector per dtype.
+#[derive(Clone, Debug, PartialEq)]
+pub enum CpuStorage {
+    /// `f32` elements.
+    F32(Vec<f32>),
+    /// `f64` elements.
+    F64(Vec<f64>),
+    /// `i64` elements.
+    I64(Vec<i64>),
+    /// `bool` elements.
+    Bool(Vec<bool>),
+}
+
+impl CpuStorage {
+    /// The dtype of the elements.
+    pub fn dtype(&self) -> DType {
+        match self {
+            CpuStorage::F32(_) => DType::F32,
+            CpuStorage::F64(_) => DType::F64,
+            CpuStorage::I64(_) => DType::I64,
+            CpuStorage::Bool(_) => DType::Bool,
+        }
+    }
+
+    /// Number of elements held.
+    pub fn len(&self) -> usize {
+        match self {
+            CpuStorage::F32(v) => v.len(),
+            CpuStorage::F64(v) => v.len(),
+            CpuStorage::I64(v) => v.len(),
+            CpuStorage::Bool(v) => v.len(),
+        }
+    }
+
+    /// True when empty.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// The storage of a tensor, on one device. Tensors share it through an `Arc`; it is never mutated
+/// while shared.
+#[derive(Debug)]
+pub enum Storage {
+    /// Host memory.
+    Cpu(CpuStorage),
+}
+
+impl Storage {
+    /// The device that holds this storage.
+    pub fn device(&self) -> Device {
+        match self {
+            Storage::Cpu(_) => Device::Cpu,
+        }
+    }
+
+    /// The dtype of the elements.
+    pub fn dtype(&self) -> DType {
+        match self {
+            Storage::Cpu(s) => s.dtype(),
+        }
+    }
+}
+
+/// Runs `$body` with `$T` bound to the Rust type of `$dtype` (all four dtypes).
+#[macro_export]
+#[doc(hidden)]
+macro_rules! with_dtype {
+    ($dtype:expr, $T:ident, $body:expr) => {
+        match $dtype {
+            $crate::DType::F32 => {
+                type $T = f32;
+                $body
+            }
+            $crate::DType::F64 => {
+                type $T = f64;
+                $body
+            }
+            $crate::DType::I64 => {
+                type $T = i64;
+                $body
+            }
+            $crate::DType::Bool => {
+                type $T = bool;
+                $body
+            }
+        }
+    };
+}
+
+/// Runs `$body` with `$T` bound to the Rust type of `$dtype` for numeric dtypes; `Bool` fails with
+/// [`Error::UnsupportedDType`](crate::Error::UnsupportedDType) naming `$op`.
+#[macro_export]
+#[doc(hidden)]
+macro_rules! with_numeric {
+    ($op:expr, $dtype:expr, $T:ident, $body:expr) => {
+        match $dtype {
+            $crate::DType::F32 => {
+                type $T = f32;
+                $body
+            }
+            $crate::DType::F64 => {
+                type $T = f64;
+                $body
+            }
+            $crate::DType::I64 => {
+                type $T = i64;
+                $body
+            }
+            d => return Err($crate::Error::UnsupportedDType { op: $op, dtype: d }),
+        }
+    };
+}
+
+/// Runs `$body` with `$T` bound to `f32` or `f64`; other dtypes fail naming `$op`.
+#[macro_export]
+#[doc(hidden)]
+macro_rules! with_float {
+    ($op:expr, $dtype:expr, $T:ident, $body:expr) => {
+        match $dtype {
+            $crate::DType::F32 => {
+                type $T = f32;
+                $body
+            }
+            $crate::DType::F64 => {
+                type $T = f64;
+                $body
+            }
+            d => return Err($crate::Error::UnsupportedDType { op: $op, dtype: d }),
+        }
+    };
+}

@@ -1,0 +1,297 @@
+//! The [`Tensor`] type: shared storage seen through a layout.
+
+use std::borrow::Cow;
+use std::sync::Arc;
+
+use crate::cpu::strided;
+use crate::shape::Layout;
+use crate::storage::{CpuStorage, Storage};
+use crate::{DType, Device, Element, Error, Result};
+
+/// An n-dimensional array on some [`Device`], of some [`DType`].
+///
+/// Cloning is cheap: clones share the storage. Views (`reshape`, `transpose`, `narrow`, `expand`, ...)
+/// share it too; ops never mutate shared storage, so a view never changes behind your back.
+///
+/// ```
+/// use ember_tensor::Tensor;
+/// let t = Tensor::from_vec(vec![1.0f32, 2.0, 3.0, 4.0], &[2, 2]);
+/// let u = &t.transpose(0, 1) * 2.0;
+/// assert_eq!(u.to_vec::<f32>(), vec![2.0, 6.0, 4.0, 8.0]);
+/// ```
+#[derive(Clone)]
+pub struct Tensor {
+    pub(crate) storage: Arc<Storage>,
+    pub(crate) layout: Layout,
+    pub(crate) dtype: DType,
+}
+
+/// Unwraps a checked result, panicking with its message at the caller's location.
+#[track_caller]
+#[inline]
+pub(crate) fn ok<T>(r: Result<T>) -> T {
+    match r {
+        Ok(v) => v,
+        Err(e) => panic!("{e}"),
+    }
+}
+
+/// # Construction and access
+impl Tensor {
+    /// A tensor over `storage` with `layout`; the caller guarantees the layout fits the storage.
+    pub(crate) fn from_parts(storage: Arc<Storage>, layout: Layout) -> Tensor {
+        let dtype = storage.dtype();
+        Tensor { storage, layout, dtype }
+    }
+
+    /// A contiguous CPU tensor of `shape` owning `data`; `data.len()` must equal the element count.
+    pub(crate) fn from_cpu(data: CpuStorage, shape: &[usize]) -> Tensor {
+        debug_assert_eq!(data.len(), shape.iter().product::<usize>());
+        Tensor::from_parts(Arc::new(Storage::Cpu(data)), Layout::contiguous(shape))
+    }
+
+    /// A contiguous CPU tensor of `shape` from a typed vector (length already checked).
+    pub(crate) fn from_vec_unchecked<T: Element>(data: Vec<T>, shape: &[usize]) -> Tensor {
+        Tensor::from_cpu(T::wrap(data), shape)
+    }
+
+    /// A tensor of `shape` holding `data` in row-major order.
+    ///
+    /// **Panics** when `data.len()` is not the product of `shape`; see [`Tensor::try_from_vec`].
+    #[track_caller]
+    pub fn from_vec<T: Element>(data: Vec<T>, shape: &[usize]) -> Tensor {
+        ok(Tensor::try_from_vec(data, shape))
+    }
+
+    /// Checked form of [`Tensor::from_vec`].
+    pub fn try_from_vec<T: Element>(data: Vec<T>, shape: &[usize]) -> Result<Tensor> {
+        let n: usize = shape.iter().product();
+        if data.len() != n {
+            return Err(Error::InvalidArgument {
+                op: "from_vec",
+                msg: format!("{} elements given for shape {:?} ({} elements)", data.len(), shape, n),
+            });
+        }
+        Ok(Tensor::from_vec_unchecked(data, shape))
+    }
+
+    /// A tensor of `shape` copied from a slice. **Panics** on a length mismatch.
+    #[track_caller]
+    pub fn from_slice<T: Element>(data: &[T], shape: &[usize]) -> Tensor {
+        ok(Tensor::try_from_vec(data.to_vec(), shape))
+    }
+
+    /// A 0-dimensional tensor holding one value.
+    pub fn scalar<T: Element>(v: T) -> Tensor {
+        Tensor::from_vec_unchecked(vec![v], &[])
+    }
+
+    /// The size of each dimension.
+    #[inline]
+    pub fn shape(&self) -> &[usize] {
+        &self.layout.shape
+    }
+
+    /// The size of dimension `dim` (negative counts from the end). **Panics** on a bad dim.
+    #[track_caller]
+    pub fn size(&self, dim: impl crate::Dim) -> usize {
+        let d = ok(crate::shape::normalize_dim("size", dim.to_isize(), self.rank()));
+        if self.rank() == 0 {
+            1
+        } else {
+            self.layout.shape[d]
+        }
+    }
+
+    /// Strides in elements (PyTorch's `stride()`).
+    #[inline]
+    pub fn strides(&self) -> &[usize] {
+        &self.layout.strides
+    }
+
+    /// The layout: shape, strides and storage offset.
+    #[inline]
+    pub fn layout(&self) -> &Layout {
+        &self.layout
+    }
+
+    /// Number of dimensions (`dim()` in PyTorch).
+    #[inline]
+    pub fn rank(&self) -> usize {
+        self.layout.rank()
+    }
+
+    /// Number of dimensions, PyTorch's name.
+    #[inline]
+    pub fn dim(&self) -> usize {
+        self.rank()
+    }
+
+    /// Number of elements.
+    #[inline]
+    pub fn numel(&self) -> usize {
+        self.layout.numel()
+    }
+
+    /// The element type.
+    #[inline]
+    pub fn dtype(&self) -> DType {
+        self.dtype
+    }
+
+    /// The device holding the storage.
+    #[inline]
+    pub fn device(&self) -> Device {
+        self.storage.device()
+    }
+
+    /// True when the elements are dense and row-major in storage.
+    #[inline]
+    pub fn is_contiguous(&self) -> bool {
+        self.layout.is_contiguous()
+    }
+
+    /// True when both tensors share one storage (one is a view of the other, or both of a third).
+    pub fn shares_storage(&self, other: &Tensor) -> bool {
+        Arc::ptr_eq(&self.storage, &other.storage)
+    }
+
+    /// The elements in row-major order as a typed slice: borrowed when the tensor is contiguous,
+    /// gathered into a new vector otherwise. The dtype must be `T`'s (checked by the caller).
+    pub(crate) fn cpu_data<T: Element>(&self) -> Cow<'_, [T]> {
+        let s = match &*self.storage {
+            Storage::Cpu(s) => T::slice(s).expect("cpu_data: dtype checked by caller"),
+        };
+        if self.layout.is_contiguous() {
+            let n = self.numel();
+            Cow::Borrowed(&s[self.layout.offset..self.layout.offset + n])
+        } else {
+            Cow::Owned(strided::gather(s, &self.layout))
+        }
+    }
+
+    /// The raw typed storage slice and layout (for kernels that walk strides themselves).
+    pub(crate) fn cpu_raw<T: Element>(&self) -> (&[T], &Layout) {
+        let s = match &*self.storage {
+            Storage::Cpu(s) => T::slice(s).expect("cpu_raw: dtype checked by caller"),
+        };
+        (s, &self.layout)
+    }
+
+    /// Copies the elements out in row-major order, converted to `T` as [`Tensor::to_dtype`] would.
+    ///
+    /// ```
+    /// # use ember_tensor::Tensor;
+    /// let t = Tensor::from_vec(vec![1i64, 2, 3], &[3]);
+    /// assert_eq!(t.to_vec::<i64>(), vec![1, 2, 3]);
+    /// assert_eq!(t.to_vec::<f32>(), vec![1.0, 2.0, 3.0]);
+    /// ```
+    pub fn to_vec<T: Element>(&self) -> Vec<T> {
+        let t = if self.dtype == T::DTYPE { self.clone() } else { self.to_dtype(T::DTYPE) };
+        let t = t.to(&Device::Cpu);
+        t.cpu_data::<T>().into_owned()
+    }
+
+    /// The one value of a one-element tensor. **Panics** if the tensor has more than one element.
+    #[track_caller]
+    pub fn item<T: Element>(&self) -> T {
+        ok(self.try_item())
+    }
+
+    /// Checked form of [`Tensor::item`].
+    pub fn try_item<T: Element>(&self) -> Result<T> {
+        if self.numel() != 1 {
+            return Err(Error::InvalidArgument {
+                op: "item",
+                msg: format!(
+                    "a Tensor with {} elements cannot be converted to a scalar (shape {:?})",
+                    self.numel(),
+                    self.shape()
+                ),
+            });
+        }
+        Ok(self.to_vec::<T>()[0])
+    }
+
+    /// A contiguous tensor with the same values: `self` (shared) when already contiguous, else a copy.
+    #[must_use]
+    pub fn contiguous(&self) -> Tensor {
+        if self.is_contiguous() && self.layout.offset == 0 && self.storage_len() == self.numel() {
+            return self.clone();
+        }
+        match &*self.storage {
+            Storage::Cpu(_) => with_dtype!(self.dtype, T, {
+                let v = self.cpu_data::<T>().into_owned();
+                Tensor::from_vec_unchecked(v, self.shape())
+            }),
+        }
+    }
+
+    fn storage_len(&self) -> usize {
+        match &*self.storage {
+            Storage::Cpu(s) => s.len(),
+        }
+    }
+
+    /// The tensor on `device` (shared when already there).
+    ///
+    /// **Panics** when the device is unavailable; see [`Tensor::try_to`].
+    #[must_use]
+    #[track_caller]
+    pub fn to(&self, device: &Device) -> Tensor {
+        ok(self.try_to(device))
+    }
+
+    /// Checked form of [`Tensor::to`].
+    pub fn try_to(&self, device: &Device) -> Result<Tensor> {
+        if self.device() == *device {
+            return Ok(self.clone());
+        }
+        Err(Error::Device(format!("to: device {device} is not available in this build")))
+    }
+
+    /// A new tensor with these values converted to `dtype` (float to int truncates toward zero,
+    /// nonzero to `true`), or `self` shared when the dtype already matches.
+    #[must_use]
+    pub fn to_dtype(&self, dtype: DType) -> Tensor {
+        if dtype == self.dtype {
+            return self.clone();
+        }
+        match &*self.storage {
+            Storage::Cpu(_) => with_dtype!(self.dtype, S, {
+                let src = self.cpu_data::<S>();
+                with_dtype!(dtype, D, {
+                    let v: Vec<D> = crate::cpu::cast::cast_slice::<S, D>(&src);
+                    Tensor::from_vec_unchecked(v, self.shape())
+                })
+            }),
+        }
+    }
+
+    /// Checks that `other` is on the same device, naming `op` otherwise.
+    pub(crate) fn same_device(&self, op: &'static str, other: &Tensor) -> Result<()> {
+        if self.device() != other.device() {
+            return Err(Error::DeviceMismatch { op, lhs: self.device(), rhs: other.device() });
+        }
+        Ok(())
+    }
+
+    /// Checks that `other` has the same dtype, naming `op` otherwise.
+    pub(crate) fn same_dtype(&self, op: &'static str, other: &Tensor) -> Result<()> {
+        if self.dtype != other.dtype {
+            return Err(Error::DTypeMismatch { op, expected: self.dtype, got: other.dtype });
+        }
+        Ok(())
+    }
+
+    /// A view of the same storage with another layout (the caller guarantees it fits).
+    pub(crate) fn with_layout(&self, layout: Layout) -> Tensor {
+        Tensor { storage: self.storage.clone(), layout, dtype: self.dtype }
+    }
+}
+
+impl std::fmt::Debug for Tensor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(self, f)
+    }
+}

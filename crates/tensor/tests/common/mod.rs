@@ -1,0 +1,103 @@
+//! Test harness shared by the parity tests: loads PyTorch fixtures (written by
+//! `scripts/fixtures/`) and compares Ember's results with them.
+#![allow(dead_code)]
+
+use std::cell::RefCell;
+use std::collections::{BTreeSet, HashMap};
+
+use ember_tensor::{DType, Tensor};
+
+/// One fixture family: every case's inputs, outputs and (optionally) gradients.
+pub struct Fixtures {
+    family: String,
+    map: HashMap<String, Tensor>,
+    checked: RefCell<BTreeSet<String>>,
+}
+
+impl Fixtures {
+    /// Loads `tests/fixtures/<family>.safetensors`.
+    pub fn load(family: &str) -> Fixtures {
+        let path = format!("{}/tests/fixtures/{family}.safetensors", env!("CARGO_MANIFEST_DIR"));
+        let map = ember_tensor::io::load(&path).unwrap_or_else(|e| panic!("fixture {path}: {e}")).into_iter().collect();
+        Fixtures { family: family.into(), map, checked: RefCell::new(BTreeSet::new()) }
+    }
+
+    fn list(&self, case: &str, kind: &str) -> Vec<Tensor> {
+        let mut v = Vec::new();
+        while let Some(t) = self.map.get(&format!("{case}/{kind}{}", v.len())) {
+            v.push(t.clone());
+        }
+        v
+    }
+
+    /// The inputs of `case`, in order.
+    pub fn inputs(&self, case: &str) -> Vec<Tensor> {
+        let v = self.list(case, "in");
+        assert!(!v.is_empty(), "{}: no fixture case '{case}'", self.family);
+        v
+    }
+
+    /// The reference outputs of `case`.
+    pub fn outputs(&self, case: &str) -> Vec<Tensor> {
+        self.list(case, "out")
+    }
+
+    /// A named extra tensor of `case` (`gout0`, `grad1`, ...), if present.
+    pub fn get(&self, case: &str, key: &str) -> Option<Tensor> {
+        self.map.get(&format!("{case}/{key}")).cloned()
+    }
+
+    /// Runs `f` on the inputs of `case` and compares each output with PyTorch's within `tol`
+    /// (relative and absolute). Integer and Bool outputs must match exactly.
+    #[track_caller]
+    pub fn check(&self, case: &str, tol: f64, f: impl Fn(&[Tensor]) -> Vec<Tensor>) {
+        let ins = self.inputs(case);
+        let want = self.outputs(case);
+        let got = f(&ins);
+        assert_eq!(got.len(), want.len(), "{}/{case}: {} outputs, PyTorch gave {}", self.family, got.len(), want.len());
+        for (j, (g, w)) in got.iter().zip(&want).enumerate() {
+            assert_close(g, w, tol, &format!("{}/{case}/out{j}", self.family));
+        }
+        self.checked.borrow_mut().insert(case.to_string());
+    }
+
+    /// Like [`check`](Self::check) for a single-output op.
+    #[track_caller]
+    pub fn check1(&self, case: &str, tol: f64, f: impl Fn(&[Tensor]) -> Tensor) {
+        self.check(case, tol, |x| vec![f(x)]);
+    }
+
+    /// Marks `case` as exercised by a test that compares it by other means.
+    pub fn mark(&self, case: &str) {
+        self.checked.borrow_mut().insert(case.to_string());
+    }
+
+    /// Every case name in the file.
+    pub fn cases(&self) -> BTreeSet<String> {
+        self.map.keys().filter_map(|k| k.split_once('/').map(|(c, _)| c.to_string())).collect()
+    }
+
+    /// Fails if some case of the file was never checked: no fixture goes silently unused.
+    #[track_caller]
+    pub fn finish(&self) {
+        let done = self.checked.borrow();
+        let missing: Vec<_> = self.cases().into_iter().filter(|c| !done.contains(c)).collect();
+        assert!(missing.is_empty(), "{}: fixture cases never checked: {missing:?}", self.family);
+    }
+}
+
+/// Asserts equal shapes and dtypes, and values within `tol * (|want| + 1)` (floats) or exactly
+/// (integers, bools). NaNs must sit at the same places.
+#[track_caller]
+pub fn assert_close(got: &Tensor, want: &Tensor, tol: f64, ctx: &str) {
+    assert_eq!(got.shape(), want.shape(), "{ctx}: shape");
+    assert_eq!(got.dtype(), want.dtype(), "{ctx}: dtype");
+    let g = got.to_vec::<f64>();
+    let w = want.to_vec::<f64>();
+    let exact = matches!(want.dtype(), DType::I64 | DType::Bool);
+    for (i, (a, b)) in g.iter().zip(&w).enumerate() {
+        let ok =
+            if exact { a == b } else { a == b || (a.is_nan() && b.is_nan()) || (a - b).abs() <= tol * (b.abs() + 1.0) };
+        assert!(ok, "{ctx}: element {i} of {:?}: got {a}, PyTorch {b}", want.shape());
+    }
+}

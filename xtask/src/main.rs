@@ -1,0 +1,117 @@
+//! `cargo xtask <task>`: the project's task runner.
+//!
+//! - `test`: everything CI runs: format check, clippy with warnings denied, the line-count check,
+//!   and every test of the workspace (unit, integration, doc tests).
+//! - `loc`: lists source files longer than the limit (600 lines) and fails if any.
+//! - `fixtures`: regenerates the PyTorch reference fixtures (needs `python3` with torch and
+//!   safetensors).
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+use std::time::Instant;
+
+const LOC_LIMIT: usize = 600;
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask lives in the workspace").to_path_buf()
+}
+
+fn run(name: &str, cmd: &mut Command) -> bool {
+    let t = Instant::now();
+    eprintln!("==> {name}: {cmd:?}");
+    let ok = cmd.current_dir(root()).status().map(|s| s.success()).unwrap_or(false);
+    eprintln!("<== {name}: {} in {:.1}s", if ok { "ok" } else { "FAILED" }, t.elapsed().as_secs_f64());
+    ok
+}
+
+fn cargo() -> Command {
+    Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+}
+
+fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in rd.flatten() {
+        let p = e.path();
+        let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        if p.is_dir() {
+            if name != "target" && !name.starts_with('.') {
+                rust_files(&p, out);
+            }
+        } else if name.ends_with(".rs") || name.ends_with(".wgsl") {
+            out.push(p);
+        }
+    }
+}
+
+fn loc() -> bool {
+    let mut files = Vec::new();
+    for d in ["crates", "xtask", "tests", "shaders", "examples"] {
+        rust_files(&root().join(d), &mut files);
+    }
+    let mut ok = true;
+    for f in files {
+        let n = std::fs::read_to_string(&f).map(|s| s.lines().count()).unwrap_or(0);
+        if n > LOC_LIMIT {
+            eprintln!("loc: {} has {n} lines (limit {LOC_LIMIT}): split it by concern", f.display());
+            ok = false;
+        }
+    }
+    ok
+}
+
+fn test() -> bool {
+    let steps: Vec<(&str, Command)> = vec![
+        ("fmt", {
+            let mut c = cargo();
+            c.args(["fmt", "--all", "--", "--check"]);
+            c
+        }),
+        ("clippy", {
+            let mut c = cargo();
+            c.args(["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]);
+            c
+        }),
+        ("test", {
+            let mut c = cargo();
+            c.args(["test", "--workspace"]);
+            c
+        }),
+    ];
+    let mut ok = loc();
+    if !ok {
+        eprintln!("loc: FAILED");
+    }
+    for (name, mut cmd) in steps {
+        if !run(name, &mut cmd) {
+            ok = false;
+            if name != "fmt" && name != "clippy" {
+                break;
+            }
+        }
+    }
+    ok
+}
+
+fn fixtures() -> bool {
+    run("fixtures", Command::new("python3").arg("scripts/fixtures/gen.py"))
+}
+
+fn main() -> ExitCode {
+    let task = std::env::args().nth(1).unwrap_or_default();
+    let ok = match task.as_str() {
+        "test" => test(),
+        "loc" => loc(),
+        "fixtures" => fixtures(),
+        _ => {
+            eprintln!("usage: cargo xtask <test|loc|fixtures>");
+            false
+        }
+    };
+    if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
