@@ -15,7 +15,7 @@ fn elementwise_matches_pytorch() {
     let fx = Fixtures::load("elementwise");
     for sfx in ["f32", "f64"] {
         let c = |n: &str| format!("{n}_{sfx}");
-        let unary: [(&str, Unary); 20] = [
+        let unary: [(&str, Unary); 21] = [
             ("neg", Tensor::neg),
             ("abs", Tensor::abs),
             ("exp", Tensor::exp),
@@ -31,6 +31,7 @@ fn elementwise_matches_pytorch() {
             ("sin", Tensor::sin),
             ("cos", Tensor::cos),
             ("square", Tensor::square),
+            ("erf", Tensor::erf),
             ("log", Tensor::log),
             ("sqrt", Tensor::sqrt),
             ("rsqrt", Tensor::rsqrt),

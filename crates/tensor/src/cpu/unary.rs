@@ -63,6 +63,7 @@ fn float_unary<T: Float>(op: UnaryOp, a: &Tensor) -> Vec<T> {
         UnaryOp::Ceil => map(a, |x: T| x.ceil()),
         UnaryOp::Round => map(a, |x: T| x.round_half_even()),
         UnaryOp::Recip => map(a, |x: T| T::ONE / x),
+        UnaryOp::Erf => map(a, |x: T| x.erf()),
         UnaryOp::Powf(e) => {
             if e == 2.0 {
                 map(a, |x: T| x * x)

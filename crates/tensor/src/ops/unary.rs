@@ -46,6 +46,8 @@ pub enum UnaryOp {
     Round,
     /// `1 / x`
     Recip,
+    /// the error function
+    Erf,
     /// `x ** e`
     Powf(f64),
     /// `min(max(x, lo), hi)`; either bound may be absent
@@ -80,6 +82,7 @@ impl UnaryOp {
             UnaryOp::Ceil => "ceil",
             UnaryOp::Round => "round",
             UnaryOp::Recip => "reciprocal",
+            UnaryOp::Erf => "erf",
             UnaryOp::Powf(_) => "pow",
             UnaryOp::Clamp(..) => "clamp",
             UnaryOp::LeakyRelu(_) => "leaky_relu",
@@ -154,6 +157,7 @@ unary_methods! {
     ceil, Ceil, "Round up, elementwise.";
     round, Round, "Round half to even, elementwise (as `torch.round`).";
     recip, Recip, "`1 / x`, elementwise (PyTorch's `reciprocal`).";
+    erf, Erf, "The error function, elementwise.";
 }
 
 /// # Parameterised elementwise functions

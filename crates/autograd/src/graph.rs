@@ -1,0 +1,316 @@
+//! The backward walk: topological order, gradient accumulation (written once, here), hooks,
+//! retained grads, anomaly checks, and freeing the graph afterwards.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use ember_tensor::{Error, Result, Tensor};
+
+use crate::mode::{enable_grad, is_anomaly_enabled, no_grad};
+use crate::variable::{BackwardCtx, Inner, Node};
+use crate::Variable;
+
+fn err(op: &'static str, msg: impl Into<String>) -> Error {
+    Error::InvalidArgument { op, msg: msg.into() }
+}
+
+/// `a + b` for gradients: recorded only when `create_graph` is on (the caller's grad mode).
+fn accumulate(slot: &mut Option<Variable>, g: Variable) {
+    *slot = Some(match slot.take() {
+        None => g,
+        Some(prev) => &prev + &g,
+    });
+}
+
+/// Where gradients go: into leaves' `.grad` (backward) or into a result list (`grad`).
+enum Sink<'a> {
+    Leaves,
+    Targets { targets: &'a [Variable], out: Vec<Option<Variable>> },
+}
+
+impl Sink<'_> {
+    fn target_index(&self, v: &Variable) -> Option<usize> {
+        match self {
+            Sink::Leaves => None,
+            Sink::Targets { targets, .. } => targets.iter().position(|t| t.same(v)),
+        }
+    }
+}
+
+/// Runs the backward walk from `roots` (each with its upstream gradient).
+///
+/// With `targets`, gradients of those Variables are returned and no `.grad` is touched; without,
+/// gradients accumulate into the leaves' `.grad`. With `create_graph`, backward rules are recorded,
+/// so the gradients are differentiable. Without `retain_graph`, the graph's rules and saved inputs
+/// are freed afterwards.
+pub fn run_backward(
+    roots: &[(Variable, Variable)],
+    targets: Option<&[Variable]>,
+    retain_graph: bool,
+    create_graph: bool,
+) -> Result<Vec<Option<Variable>>> {
+    let mut sink = match targets {
+        None => Sink::Leaves,
+        Some(t) => Sink::Targets { targets: t, out: vec![None; t.len()] },
+    };
+    // 1. every node reachable from the roots, ordered by id (creation order)
+    let mut nodes: BTreeMap<usize, Arc<Node>> = BTreeMap::new();
+    let mut stack: Vec<Arc<Node>> = roots.iter().filter_map(|(v, _)| v.node().cloned()).collect();
+    while let Some(n) = stack.pop() {
+        if nodes.contains_key(&n.id) {
+            continue;
+        }
+        for inp in n.inputs.lock().unwrap_or_else(|e| e.into_inner()).iter() {
+            if let Some(c) = inp.node() {
+                if !nodes.contains_key(&c.id) {
+                    stack.push(c.clone());
+                }
+            }
+        }
+        nodes.insert(n.id, n);
+    }
+    // 2. seed the roots
+    let mut grads: HashMap<usize, Option<Variable>> = HashMap::new();
+    for (v, g) in roots {
+        deliver(v, g.clone(), &mut grads, &mut sink, create_graph);
+    }
+    // 3. walk ids downwards: a node's consumers all have larger ids, so its gradient is complete
+    let result = walk(&nodes, &mut grads, &mut sink, create_graph);
+    if !retain_graph {
+        for n in nodes.values() {
+            *n.backward.lock().unwrap_or_else(|e| e.into_inner()) = None;
+            n.inputs.lock().unwrap_or_else(|e| e.into_inner()).clear();
+        }
+    }
+    result?;
+    Ok(match sink {
+        Sink::Leaves => Vec::new(),
+        Sink::Targets { out, .. } => out,
+    })
+}
+
+fn walk(
+    nodes: &BTreeMap<usize, Arc<Node>>,
+    grads: &mut HashMap<usize, Option<Variable>>,
+    sink: &mut Sink<'_>,
+    create_graph: bool,
+) -> Result<()> {
+    for (id, node) in nodes.iter().rev() {
+        let Some(Some(g)) = grads.remove(id) else { continue };
+        let output: Option<Arc<Inner>> = node.output.lock().unwrap_or_else(|e| e.into_inner()).upgrade();
+        let Some(output) = output.map(Variable) else {
+            return Err(err("backward", format!("the output of {} was freed before its gradient arrived", node.name)));
+        };
+        let inputs = node.inputs.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let rule = node.backward.lock().unwrap_or_else(|e| e.into_inner());
+        if !node.differentiable {
+            return Err(err(
+                "backward",
+                format!("the derivative of {} is not implemented (a double backward through this op)", node.name),
+            ));
+        }
+        let Some(rule) = rule.as_ref() else {
+            return Err(err(
+                "backward",
+                format!(
+                    "trying to backward through the graph a second time (through {}): its saved values were freed \
+                     after the first backward; pass retain_graph=true the first time",
+                    node.name
+                ),
+            ));
+        };
+        let ctx = BackwardCtx { inputs: &inputs, output: &output, grad: &g };
+        let in_grads = if create_graph { enable_grad(|| rule(&ctx)) } else { no_grad(|| rule(&ctx)) };
+        if in_grads.len() != inputs.len() {
+            return Err(err(
+                "backward",
+                format!("rule of {} returned {} gradients for {} inputs", node.name, in_grads.len(), inputs.len()),
+            ));
+        }
+        for (inp, ig) in inputs.iter().zip(in_grads) {
+            let Some(ig) = ig else { continue };
+            if !inp.requires_grad() {
+                continue;
+            }
+            let (gs, is) = (ig.shape(), inp.shape());
+            if gs != is {
+                return Err(err(
+                    "backward",
+                    format!("rule of {} produced a gradient of shape {gs:?} for an input of shape {is:?}", node.name),
+                ));
+            }
+            if is_anomaly_enabled() && !all_finite(&ig.data()) {
+                return Err(err(
+                    "backward",
+                    format!("anomaly detected: function '{}' returned nan or inf values in its gradient", node.name),
+                ));
+            }
+            deliver(inp, ig, grads, sink, create_graph);
+        }
+    }
+    Ok(())
+}
+
+/// Hands gradient `g` to Variable `v`: runs its hooks, stores it where it belongs (retained grad,
+/// leaf grad, target result), and queues it for `v`'s node.
+fn deliver(
+    v: &Variable,
+    g: Variable,
+    grads: &mut HashMap<usize, Option<Variable>>,
+    sink: &mut Sink<'_>,
+    create_graph: bool,
+) {
+    let g = v.run_hooks(g);
+    let keep = |g: &Variable| if create_graph { g.clone() } else { Variable::from(g.data()) };
+    if let Some(i) = sink.target_index(v) {
+        if let Sink::Targets { out, .. } = sink {
+            accumulate(&mut out[i], keep(&g));
+        }
+    }
+    match v.node() {
+        Some(n) => {
+            if matches!(sink, Sink::Leaves) && v.0.retains_grad.load(std::sync::atomic::Ordering::Relaxed) {
+                let mut slot = v.0.grad.lock().unwrap_or_else(|e| e.into_inner());
+                accumulate(&mut slot, keep(&g));
+            }
+            accumulate(grads.entry(n.id).or_insert(None), g);
+        }
+        None => {
+            if matches!(sink, Sink::Leaves) && v.requires_grad() {
+                let mut slot = v.0.grad.lock().unwrap_or_else(|e| e.into_inner());
+                accumulate(&mut slot, keep(&g));
+            }
+        }
+    }
+}
+
+fn all_finite(t: &Tensor) -> bool {
+    !t.dtype().is_float() || t.to_vec::<f64>().iter().all(|x| x.is_finite())
+}
+
+/// # Backward
+impl Variable {
+    /// Computes the gradient of this scalar with respect to every leaf that requires grad, adding
+    /// it to their `.grad`. Frees the graph.
+    ///
+    /// **Panics** on a non-scalar, on a Variable that does not require grad, or on a second backward
+    /// through a freed graph; see [`Variable::try_backward`].
+    #[track_caller]
+    pub fn backward(&self) {
+        if let Err(e) = self.try_backward() {
+            panic!("{e}");
+        }
+    }
+
+    /// Checked form of [`Variable::backward`].
+    pub fn try_backward(&self) -> Result<()> {
+        self.backward_opts(None, false, false)
+    }
+
+    /// Backward from a non-scalar with an explicit upstream gradient of this Variable's shape.
+    #[track_caller]
+    pub fn backward_with(&self, grad: &Tensor) {
+        if let Err(e) = self.try_backward_with(grad) {
+            panic!("{e}");
+        }
+    }
+
+    /// Checked form of [`Variable::backward_with`].
+    pub fn try_backward_with(&self, grad: &Tensor) -> Result<()> {
+        self.backward_opts(Some(grad), false, false)
+    }
+
+    /// Backward with every option: upstream gradient (`None`: 1 for a scalar), keeping the graph for
+    /// another backward, and recording the backward itself (`create_graph`, for higher derivatives).
+    pub fn backward_opts(&self, grad: Option<&Tensor>, retain_graph: bool, create_graph: bool) -> Result<()> {
+        let seed = seed_grad(self, grad, 0)?;
+        run_backward(&[(self.clone(), seed)], None, retain_graph || create_graph, create_graph).map(|_| ())
+    }
+}
+
+fn seed_grad(out: &Variable, grad: Option<&Tensor>, i: usize) -> Result<Variable> {
+    if !out.requires_grad() {
+        return Err(err(
+            "backward",
+            format!("element {i} of tensors does not require grad and does not have a grad_fn"),
+        ));
+    }
+    let data = out.data();
+    match grad {
+        None => {
+            if data.numel() != 1 {
+                return Err(err(
+                    "backward",
+                    format!("grad can be implicitly created only for scalar outputs (output {i} has shape {:?})", data.shape()),
+                ));
+            }
+            Ok(Variable::from(data.ones_like()))
+        }
+        Some(g) => {
+            if g.shape() != data.shape() {
+                return Err(err(
+                    "backward",
+                    format!(
+                        "Mismatch in shape: grad_output[{i}] has a shape of {:?} and output[{i}] has a shape of {:?}",
+                        g.shape(),
+                        data.shape()
+                    ),
+                ));
+            }
+            if g.dtype() != data.dtype() {
+                return Err(Error::DTypeMismatch { op: "backward", expected: data.dtype(), got: g.dtype() });
+            }
+            Ok(Variable::from(g.clone()))
+        }
+    }
+}
+
+/// Gradients of the scalar `output` with respect to `inputs` (PyTorch's `torch.autograd.grad`).
+///
+/// No `.grad` is modified. With `create_graph`, the returned gradients are themselves recorded and
+/// can be differentiated again (Hessian-vector products, gradient penalties); the graph is then
+/// kept, else freed. An input the output does not depend on gets a zero gradient.
+///
+/// **Panics** where [`try_grad`] returns an error.
+#[track_caller]
+pub fn grad(output: &Variable, inputs: &[&Variable], create_graph: bool) -> Vec<Variable> {
+    match try_grad(output, inputs, create_graph) {
+        Ok(v) => v,
+        Err(e) => panic!("{e}"),
+    }
+}
+
+/// Checked form of [`grad`]: fails on a non-scalar output, an output or input that does not require
+/// grad, or a freed graph.
+pub fn try_grad(output: &Variable, inputs: &[&Variable], create_graph: bool) -> Result<Vec<Variable>> {
+    grad_with(&[output], &[None], inputs, create_graph, create_graph)
+}
+
+/// The general form of [`grad`]: several outputs, each with an optional upstream gradient.
+pub fn grad_with(
+    outputs: &[&Variable],
+    grad_outputs: &[Option<&Tensor>],
+    inputs: &[&Variable],
+    retain_graph: bool,
+    create_graph: bool,
+) -> Result<Vec<Variable>> {
+    if outputs.len() != grad_outputs.len() {
+        return Err(err("grad", format!("{} outputs but {} grad_outputs", outputs.len(), grad_outputs.len())));
+    }
+    for (i, v) in inputs.iter().enumerate() {
+        if !v.requires_grad() {
+            return Err(err("grad", format!("input {i} does not require grad (create it with requires_grad = true)")));
+        }
+    }
+    let mut roots = Vec::with_capacity(outputs.len());
+    for (i, (o, g)) in outputs.iter().zip(grad_outputs).enumerate() {
+        roots.push(((*o).clone(), seed_grad(o, *g, i)?));
+    }
+    let targets: Vec<Variable> = inputs.iter().map(|v| (*v).clone()).collect();
+    let got = run_backward(&roots, Some(&targets), retain_graph, create_graph)?;
+    Ok(got
+        .into_iter()
+        .zip(inputs)
+        .map(|(g, v)| g.unwrap_or_else(|| Variable::from(v.data().zeros_like())))
+        .collect())
+}

@@ -1,0 +1,312 @@
+//! [`Variable`]: a tensor that is a node of the graph recorded as the program runs.
+
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, RwLock, Weak};
+
+use ember_tensor::{DType, Device, Tensor};
+
+use crate::mode::is_grad_enabled;
+
+/// A hook on a Variable's gradient: sees the gradient and may replace it.
+pub type Hook = Box<dyn Fn(&Tensor) -> Option<Tensor> + Send + Sync>;
+
+/// What a backward rule sees: the op's inputs, its output, and the gradient flowing into the output.
+pub struct BackwardCtx<'a> {
+    /// The op's inputs, in the order they were recorded.
+    pub inputs: &'a [Variable],
+    /// The op's output (alive while its graph is being walked).
+    pub output: &'a Variable,
+    /// The gradient of the differentiated quantity with respect to `output`.
+    pub grad: &'a Variable,
+}
+
+impl BackwardCtx<'_> {
+    /// True when input `i` needs a gradient (rules skip the work for the others).
+    pub fn needs(&self, i: usize) -> bool {
+        self.inputs[i].requires_grad()
+    }
+}
+
+/// A backward rule: the gradient of each input (`None` where not needed or not differentiable).
+pub type BackwardFn = Box<dyn Fn(&BackwardCtx<'_>) -> Vec<Option<Variable>> + Send + Sync>;
+
+static NEXT_ID: AtomicUsize = AtomicUsize::new(1);
+static LIVE_NODES: AtomicUsize = AtomicUsize::new(0);
+
+/// Number of graph nodes alive in the process: a training loop that frees its graphs keeps this
+/// flat (used by the memory tests, and handy when hunting a leak).
+pub fn live_nodes() -> usize {
+    LIVE_NODES.load(Ordering::Relaxed)
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        LIVE_NODES.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+fn next_node_id() -> usize {
+    LIVE_NODES.fetch_add(1, Ordering::Relaxed);
+    NEXT_ID.fetch_add(1, Ordering::Relaxed)
+}
+
+/// One recorded op: its inputs and its backward rule. Node ids grow with creation, so any node's
+/// inputs have smaller ids than it: walking ids downwards is a topological order.
+pub(crate) struct Node {
+    pub(crate) id: usize,
+    pub(crate) name: &'static str,
+    pub(crate) inputs: Mutex<Vec<Variable>>,
+    pub(crate) output: Mutex<Weak<Inner>>,
+    pub(crate) backward: Mutex<Option<BackwardFn>>,
+    /// False for results whose derivative is not implemented (a backward through them fails).
+    pub(crate) differentiable: bool,
+}
+
+pub(crate) struct Inner {
+    pub(crate) data: RwLock<Tensor>,
+    pub(crate) grad: Mutex<Option<Variable>>,
+    pub(crate) requires_grad: AtomicBool,
+    pub(crate) retains_grad: AtomicBool,
+    pub(crate) node: Option<Arc<Node>>,
+    pub(crate) hooks: Mutex<Vec<Hook>>,
+    pub(crate) name: Mutex<Option<String>>,
+}
+
+/// A tensor with a place in the autograd graph: its data, whether it requires a gradient, the
+/// gradient accumulated by `backward`, and (for results of ops) the node that produced it.
+///
+/// Cheap to clone (a shared handle), `Send + Sync`. Leaves are Variables made by the user
+/// ([`Variable::new`]); results of ops on Variables that require grad are non-leaves.
+///
+/// ```
+/// use ember_autograd::Variable;
+/// use ember_tensor::Tensor;
+/// let x = Variable::new(Tensor::from_vec(vec![1.0f32, 2.0, 3.0], &[3]), true);
+/// let y = (&x * &x).sum();
+/// y.backward();
+/// assert_eq!(x.grad().unwrap().to_vec::<f32>(), vec![2.0, 4.0, 6.0]);
+/// ```
+#[derive(Clone)]
+pub struct Variable(pub(crate) Arc<Inner>);
+
+impl Variable {
+    /// A leaf Variable holding `data`; with `requires_grad`, `backward` fills its gradient.
+    pub fn new(data: Tensor, requires_grad: bool) -> Variable {
+        Variable::make(data, requires_grad, None)
+    }
+
+    fn make(data: Tensor, requires_grad: bool, node: Option<Arc<Node>>) -> Variable {
+        Variable(Arc::new(Inner {
+            data: RwLock::new(data),
+            grad: Mutex::new(None),
+            requires_grad: AtomicBool::new(requires_grad),
+            retains_grad: AtomicBool::new(false),
+            node,
+            hooks: Mutex::new(Vec::new()),
+            name: Mutex::new(None),
+        }))
+    }
+
+    /// Records the result `out` of op `name` on `inputs` with its backward rule, or returns a
+    /// constant Variable when grad mode is off or no input requires a gradient.
+    pub fn record(
+        name: &'static str,
+        inputs: &[&Variable],
+        out: Tensor,
+        backward: impl Fn(&BackwardCtx<'_>) -> Vec<Option<Variable>> + Send + Sync + 'static,
+    ) -> Variable {
+        if !is_grad_enabled() || !inputs.iter().any(|v| v.requires_grad()) {
+            return Variable::make(out, false, None);
+        }
+        let node = Arc::new(Node {
+            id: next_node_id(),
+            name,
+            inputs: Mutex::new(inputs.iter().map(|v| (*v).clone()).collect()),
+            output: Mutex::new(Weak::new()),
+            backward: Mutex::new(Some(Box::new(backward))),
+            differentiable: true,
+        });
+        let v = Variable::make(out, true, Some(node.clone()));
+        *node.output.lock().unwrap() = Arc::downgrade(&v.0);
+        v
+    }
+
+    /// Records `out` as the result of `name` on `inputs` whose own derivative is not implemented:
+    /// using it as a constant is fine, but a backward through it fails with an error naming `name`
+    /// (e.g. the gradient of a convolution, differentiated a second time).
+    pub fn record_nondifferentiable(name: &'static str, inputs: &[&Variable], out: Tensor) -> Variable {
+        if !is_grad_enabled() || !inputs.iter().any(|v| v.requires_grad()) {
+            return Variable::make(out, false, None);
+        }
+        let node = Arc::new(Node {
+            id: next_node_id(),
+            name,
+            inputs: Mutex::new(inputs.iter().map(|v| (*v).clone()).collect()),
+            output: Mutex::new(Weak::new()),
+            backward: Mutex::new(None),
+            differentiable: false,
+        });
+        let v = Variable::make(out, true, Some(node.clone()));
+        *node.output.lock().unwrap() = Arc::downgrade(&v.0);
+        v
+    }
+
+    /// The data, shared (cheap): the tensor this Variable holds now.
+    pub fn data(&self) -> Tensor {
+        self.0.data.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Replaces the data without recording anything (what optimizers do to parameters).
+    pub fn set_data(&self, t: Tensor) {
+        *self.0.data.write().unwrap_or_else(|e| e.into_inner()) = t;
+    }
+
+    /// The accumulated gradient, if `backward` has reached this Variable.
+    pub fn grad(&self) -> Option<Tensor> {
+        self.0.grad.lock().unwrap_or_else(|e| e.into_inner()).as_ref().map(|g| g.data())
+    }
+
+    /// The accumulated gradient as a Variable (differentiable after `backward` with `create_graph`).
+    pub fn grad_variable(&self) -> Option<Variable> {
+        self.0.grad.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Sets (or clears) the gradient slot by hand.
+    pub fn set_grad(&self, g: Option<Tensor>) {
+        *self.0.grad.lock().unwrap_or_else(|e| e.into_inner()) = g.map(Variable::from);
+    }
+
+    /// Clears the gradient (PyTorch's `zero_grad(set_to_none=True)`).
+    pub fn zero_grad(&self) {
+        *self.0.grad.lock().unwrap_or_else(|e| e.into_inner()) = None;
+    }
+
+    /// True when `backward` computes a gradient for this Variable.
+    pub fn requires_grad(&self) -> bool {
+        self.0.requires_grad.load(Ordering::Relaxed)
+    }
+
+    /// Turns gradient tracking on or off for a leaf (PyTorch's `requires_grad_`).
+    ///
+    /// **Panics** on a non-leaf, as PyTorch does.
+    #[track_caller]
+    pub fn set_requires_grad(&self, on: bool) -> &Self {
+        if !self.is_leaf() {
+            panic!("set_requires_grad: you can only change requires_grad flags of leaf variables (this one was made by {})", self.op_name());
+        }
+        self.0.requires_grad.store(on, Ordering::Relaxed);
+        self
+    }
+
+    /// True for Variables not produced by a recorded op.
+    pub fn is_leaf(&self) -> bool {
+        self.0.node.is_none()
+    }
+
+    /// The name of the op that produced this Variable (`"leaf"` for leaves).
+    pub fn op_name(&self) -> &'static str {
+        self.0.node.as_ref().map_or("leaf", |n| n.name)
+    }
+
+    /// A new leaf sharing the data, cut from the graph (never requires grad).
+    #[must_use]
+    pub fn detach(&self) -> Variable {
+        Variable::new(self.data(), false)
+    }
+
+    /// Keeps the gradient of a non-leaf after `backward` (leaves always keep theirs).
+    pub fn retain_grad(&self) {
+        self.0.retains_grad.store(true, Ordering::Relaxed);
+    }
+
+    /// Registers a hook called with this Variable's gradient during backward; returning `Some`
+    /// replaces the gradient that flows on.
+    pub fn register_hook(&self, hook: impl Fn(&Tensor) -> Option<Tensor> + Send + Sync + 'static) {
+        self.0.hooks.lock().unwrap_or_else(|e| e.into_inner()).push(Box::new(hook));
+    }
+
+    /// Names this Variable in graph printouts ([`Variable::graph_dot`]).
+    pub fn set_name(&self, name: impl Into<String>) {
+        *self.0.name.lock().unwrap_or_else(|e| e.into_inner()) = Some(name.into());
+    }
+
+    /// The name given with [`Variable::set_name`].
+    pub fn name(&self) -> Option<String> {
+        self.0.name.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// The data's shape.
+    pub fn shape(&self) -> Vec<usize> {
+        self.data().shape().to_vec()
+    }
+
+    /// The data's dtype.
+    pub fn dtype(&self) -> DType {
+        self.data().dtype()
+    }
+
+    /// The data's device.
+    pub fn device(&self) -> Device {
+        self.data().device()
+    }
+
+    /// Number of elements.
+    pub fn numel(&self) -> usize {
+        self.data().numel()
+    }
+
+    /// The data converted to a vector of `T` (see [`Tensor::to_vec`]).
+    pub fn to_vec<T: ember_tensor::Element>(&self) -> Vec<T> {
+        self.data().to_vec::<T>()
+    }
+
+    /// The one value of a one-element Variable (see [`Tensor::item`]).
+    #[track_caller]
+    pub fn item<T: ember_tensor::Element>(&self) -> T {
+        self.data().item::<T>()
+    }
+
+    /// Number of dimensions.
+    pub fn rank(&self) -> usize {
+        self.data().rank()
+    }
+
+    /// True when both handles are the same Variable.
+    pub fn same(&self, other: &Variable) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+
+    pub(crate) fn node(&self) -> Option<&Arc<Node>> {
+        self.0.node.as_ref()
+    }
+
+    pub(crate) fn run_hooks(&self, g: Variable) -> Variable {
+        let hooks = self.0.hooks.lock().unwrap_or_else(|e| e.into_inner());
+        let mut g = g;
+        for h in hooks.iter() {
+            if let Some(t) = h(&g.data()) {
+                g = Variable::from(t);
+            }
+        }
+        g
+    }
+}
+
+impl From<Tensor> for Variable {
+    /// A constant leaf (no gradient), as PyTorch's plain tensors.
+    fn from(t: Tensor) -> Variable {
+        Variable::new(t, false)
+    }
+}
+
+impl From<&Tensor> for Variable {
+    fn from(t: &Tensor) -> Variable {
+        Variable::new(t.clone(), false)
+    }
+}
+
+impl std::fmt::Debug for Variable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Variable({}, requires_grad={}, op={})", self.data(), self.requires_grad(), self.op_name())
+    }
+}
