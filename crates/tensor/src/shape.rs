@@ -154,12 +154,18 @@ pub fn infer_shape(op: &'static str, from: &[usize], to: &[isize]) -> Result<Dim
     for (i, &d) in to.iter().enumerate() {
         if d == -1 {
             if infer.replace(i).is_some() {
-                return Err(Error::InvalidArgument { op, msg: "only one dimension can be inferred (-1)".into() });
+                return Err(Error::InvalidArgument {
+                    op,
+                    msg: format!("only one dimension can be inferred (-1), but got shape {to:?}"),
+                });
             }
         } else if d < 0 {
-            return Err(bad());
+            return Err(Error::InvalidArgument {
+                op,
+                msg: format!("invalid shape dimension {d} at index {i} of shape {to:?}"),
+            });
         } else {
-            known *= d as usize;
+            known = known.checked_mul(d as usize).ok_or_else(bad)?;
         }
     }
     let mut out: Dims = to.iter().map(|&d| d.max(0) as usize).collect();
@@ -179,6 +185,10 @@ pub fn infer_shape(op: &'static str, from: &[usize], to: &[isize]) -> Result<Dim
 /// Follows PyTorch's `computeStride`: dims may be split and merged as long as each merged run is
 /// contiguous in memory.
 pub fn view_strides(shape: &[usize], strides: &[usize], new_shape: &[usize]) -> Option<Dims> {
+    if shape.is_empty() {
+        // a 0-d tensor views as any all-ones shape (PyTorch: strides all 1)
+        return Some(SmallVec::from_elem(1, new_shape.len()));
+    }
     let numel: usize = shape.iter().product();
     if numel == 0 {
         return Some(contiguous_strides(new_shape));
@@ -237,5 +247,6 @@ mod tests {
         assert!(view_strides(&[3, 2], &[1, 3], &[6]).is_none());
         assert_eq!(view_strides(&[2, 3], &[3, 1], &[3, 2]).unwrap().to_vec(), vec![2, 1]);
         assert_eq!(view_strides(&[2, 3, 4], &[12, 4, 1], &[6, 4]).unwrap().to_vec(), vec![4, 1]);
+        assert_eq!(view_strides(&[], &[], &[1, 1]).unwrap().to_vec(), vec![1, 1]);
     }
 }

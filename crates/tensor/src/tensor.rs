@@ -65,11 +65,12 @@ impl Tensor {
 
     /// Checked form of [`Tensor::from_vec`].
     pub fn try_from_vec<T: Element>(data: Vec<T>, shape: &[usize]) -> Result<Tensor> {
-        let n: usize = shape.iter().product();
-        if data.len() != n {
+        let n = shape.iter().try_fold(1usize, |a, &s| a.checked_mul(s));
+        if n != Some(data.len()) {
+            let n = n.map_or("too many".to_string(), |n| n.to_string());
             return Err(Error::InvalidArgument {
                 op: "from_vec",
-                msg: format!("{} elements given for shape {:?} ({} elements)", data.len(), shape, n),
+                msg: format!("{} elements given for shape {:?} ({n} elements)", data.len(), shape),
             });
         }
         Ok(Tensor::from_vec_unchecked(data, shape))

@@ -1,1 +1,218 @@
-//! (being written)
+//! CPU pooling kernels over row-major planes: windowed max (with indices) and mean, and their
+//! scatter-add backward kernels. Forward kernels run in parallel over output rows (of all N*C planes
+//! at once), backward kernels over planes, when the work is large.
+
+use rayon::prelude::*;
+
+use crate::ops::pool::{Pool2dPlan, PoolWindow};
+use crate::{Error, Float, Result, Tensor};
+
+/// Kernels reading more elements than this run on rayon's pool.
+const PAR_WORK: usize = 1 << 15;
+
+/// Calls `f(i, chunk)` for every `width`-sized chunk of `out`, in parallel when `chunks * cost` (the
+/// element reads of all chunks) is large.
+fn chunks<O: Send>(out: &mut [O], width: usize, cost: usize, f: impl Fn(usize, &mut [O]) + Sync + Send) {
+    if out.is_empty() || width == 0 {
+        return;
+    }
+    let n = out.len() / width;
+    if n > 1 && n.saturating_mul(cost) >= PAR_WORK {
+        let min = (PAR_WORK / 16 / cost.max(1)).max(1);
+        out.par_chunks_mut(width).enumerate().with_min_len(min).for_each(|(i, o)| f(i, o));
+    } else {
+        out.chunks_mut(width).enumerate().for_each(|(i, o)| f(i, o));
+    }
+}
+
+/// PyTorch's max update: a larger value or any NaN replaces the running max.
+#[inline(always)]
+fn pick<T: Float>(best: &mut T, at: &mut usize, v: T, i: usize) {
+    if v > *best || v.is_nan() {
+        *best = v;
+        *at = i;
+    }
+}
+
+/// The max of one window of a plane of width `w`, and its index in the plane (PyTorch's initial
+/// index, the first tap, when the window holds no input).
+#[inline]
+fn window_max<T: Float>(plane: &[T], w: usize, r: PoolWindow, c: PoolWindow, step: [usize; 2]) -> (T, usize) {
+    let mut best = T::NEG_INFINITY;
+    let mut at = r.start * w + c.start;
+    if r.start >= r.end || c.start >= c.end {
+        return (best, at);
+    }
+    for ih in (r.start..r.end).step_by(step[0]) {
+        let row = &plane[ih * w + c.start..ih * w + c.end];
+        for (j, &v) in row.iter().enumerate().step_by(step[1]) {
+            pick(&mut best, &mut at, v, ih * w + c.start + j);
+        }
+    }
+    (best, at)
+}
+
+/// One output row `oh` of a plane's max pool; `idx` receives plane indices when given.
+fn max_row<T: Float>(plane: &[T], plan: &Pool2dPlan, oh: usize, vals: &mut [T], mut idx: Option<&mut [i64]>) {
+    let w = plan.in_w;
+    if plan.fast_2x2 {
+        let r0 = &plane[2 * oh * w..(2 * oh + 1) * w];
+        let r1 = &plane[(2 * oh + 1) * w..(2 * oh + 2) * w];
+        for (ow, ((v, a), b)) in vals.iter_mut().zip(r0.chunks_exact(2)).zip(r1.chunks_exact(2)).enumerate() {
+            let (mut best, mut at) = (T::NEG_INFINITY, 0);
+            pick(&mut best, &mut at, a[0], 0);
+            pick(&mut best, &mut at, a[1], 1);
+            pick(&mut best, &mut at, b[0], w);
+            pick(&mut best, &mut at, b[1], w + 1);
+            *v = best;
+            if let Some(ix) = idx.as_deref_mut() {
+                ix[ow] = (2 * oh * w + 2 * ow + at) as i64;
+            }
+        }
+        return;
+    }
+    let r = plan.rows[oh];
+    for (ow, (v, &c)) in vals.iter_mut().zip(&plan.cols).enumerate() {
+        let (best, at) = window_max(plane, w, r, c, plan.step);
+        *v = best;
+        if let Some(ix) = idx.as_deref_mut() {
+            ix[ow] = at as i64;
+        }
+    }
+}
+
+/// Max pool of a contiguous view of `x` by `plan`: the values and, if asked, the I64 plane indices.
+pub fn max_pool2d<T: Float>(x: &Tensor, plan: &Pool2dPlan, with_indices: bool) -> (Tensor, Option<Tensor>) {
+    let data = x.cpu_data::<T>();
+    let (oh, ow) = (plan.rows.len(), plan.cols.len());
+    let in_plane = plan.in_h * plan.in_w;
+    let n = plan.planes * oh * ow;
+    let taps = |k: &[PoolWindow], s: usize| k.first().map_or(1, |w| (w.end.saturating_sub(w.start)).div_ceil(s).max(1));
+    let cost = ow * taps(&plan.rows, plan.step[0]) * taps(&plan.cols, plan.step[1]);
+    let mut vals = vec![T::ZERO; n];
+    let row_of = |i: usize| (&data[i / oh * in_plane..(i / oh + 1) * in_plane], i % oh);
+    let idx = if with_indices {
+        let mut idx = vec![0i64; n];
+        if n > 0 {
+            let run = |i: usize, (v, ix): (&mut [T], &mut [i64])| {
+                let (plane, r) = row_of(i);
+                max_row(plane, plan, r, v, Some(ix));
+            };
+            let rows = vals.par_chunks_mut(ow).zip(idx.par_chunks_mut(ow)).enumerate();
+            if n / ow > 1 && (n / ow).saturating_mul(cost) >= PAR_WORK {
+                rows.with_min_len((PAR_WORK / 16 / cost.max(1)).max(1)).for_each(|(i, p)| run(i, p));
+            } else {
+                vals.chunks_mut(ow).zip(idx.chunks_mut(ow)).enumerate().for_each(|(i, p)| run(i, p));
+            }
+        }
+        Some(Tensor::from_vec_unchecked(idx, &plan.out_shape))
+    } else {
+        chunks(&mut vals, ow, cost, |i, v| {
+            let (plane, r) = row_of(i);
+            max_row(plane, plan, r, v, None);
+        });
+        None
+    };
+    (Tensor::from_vec_unchecked(vals, &plan.out_shape), idx)
+}
+
+/// Scatter-adds `grad_out` into zeros of `input_shape` at `indices` (checked to lie in the
+/// `in_plane`-element planes).
+pub fn max_pool2d_backward<T: Float>(
+    grad_out: &Tensor,
+    indices: &Tensor,
+    input_shape: &[usize],
+    in_plane: usize,
+) -> Result<Tensor> {
+    let g = grad_out.cpu_data::<T>();
+    let ix = indices.cpu_data::<i64>();
+    if let Some(&bad) = ix.iter().find(|&&i| i < 0 || i as usize >= in_plane) {
+        return Err(Error::IndexOutOfRange { op: "max_pool2d_backward", index: bad, size: in_plane });
+    }
+    let mut out = vec![T::ZERO; input_shape.iter().product()];
+    let r = input_shape.len();
+    let out_plane: usize = grad_out.shape()[r - 2..].iter().product();
+    if out_plane > 0 {
+        chunks(&mut out, in_plane, out_plane, |p, gin| {
+            let span = p * out_plane..(p + 1) * out_plane;
+            for (&v, &i) in g[span.clone()].iter().zip(&ix[span]) {
+                gin[i as usize] += v;
+            }
+        });
+    }
+    Ok(Tensor::from_vec_unchecked(out, input_shape))
+}
+
+/// One output row of an average pool: the mean of each window (0 for a window wholly in padding).
+fn avg_row<T: Float>(plane: &[T], plan: &Pool2dPlan, oh: usize, out: &mut [T]) {
+    let w = plan.in_w;
+    if plan.fast_2x2 {
+        let r0 = &plane[2 * oh * w..(2 * oh + 1) * w];
+        let r1 = &plane[(2 * oh + 1) * w..(2 * oh + 2) * w];
+        let quarter = T::from_f64(0.25);
+        for ((o, a), b) in out.iter_mut().zip(r0.chunks_exact(2)).zip(r1.chunks_exact(2)) {
+            *o = (a[0] + a[1] + b[0] + b[1]) * quarter;
+        }
+        return;
+    }
+    let r = plan.rows[oh];
+    for (o, c) in out.iter_mut().zip(&plan.cols) {
+        if r.start >= r.end || c.start >= c.end {
+            *o = T::ZERO;
+            continue;
+        }
+        let mut s = T::ZERO;
+        for ih in r.start..r.end {
+            for &v in &plane[ih * w + c.start..ih * w + c.end] {
+                s += v;
+            }
+        }
+        *o = s / T::from_f64((r.divisor * c.divisor) as f64);
+    }
+}
+
+/// Average pool (fixed or adaptive windows) of a contiguous view of `x` by `plan`.
+pub fn avg_pool2d<T: Float>(x: &Tensor, plan: &Pool2dPlan) -> Tensor {
+    let data = x.cpu_data::<T>();
+    let (oh, ow) = (plan.rows.len(), plan.cols.len());
+    let in_plane = plan.in_h * plan.in_w;
+    let mut out = vec![T::ZERO; plan.planes * oh * ow];
+    let len = |k: &[PoolWindow]| k.first().map_or(1, |w| w.end.saturating_sub(w.start).max(1));
+    let cost = ow * len(&plan.rows) * len(&plan.cols);
+    chunks(&mut out, ow, cost, |i, o| {
+        let p = i / oh;
+        avg_row(&data[p * in_plane..(p + 1) * in_plane], plan, i % oh, o);
+    });
+    Tensor::from_vec_unchecked(out, &plan.out_shape)
+}
+
+/// The input gradient of an average pool by `plan`: each `grad_out` element over its divisor, added
+/// to every input of its window.
+pub fn avg_pool2d_backward<T: Float>(grad_out: &Tensor, plan: &Pool2dPlan, input_shape: &[usize]) -> Tensor {
+    let g = grad_out.cpu_data::<T>();
+    let (oh, ow) = (plan.rows.len(), plan.cols.len());
+    let (w, in_plane) = (plan.in_w, plan.in_h * plan.in_w);
+    let mut out = vec![T::ZERO; plan.planes * in_plane];
+    if oh * ow > 0 {
+        chunks(&mut out, in_plane, oh * ow * 4, |p, gin| {
+            let gp = &g[p * oh * ow..(p + 1) * oh * ow];
+            for (r, grow) in plan.rows.iter().zip(gp.chunks_exact(ow)) {
+                if r.start >= r.end {
+                    continue;
+                }
+                for (c, &gv) in plan.cols.iter().zip(grow) {
+                    if c.start >= c.end {
+                        continue;
+                    }
+                    let v = gv / T::from_f64((r.divisor * c.divisor) as f64);
+                    for ih in r.start..r.end {
+                        for x in &mut gin[ih * w + c.start..ih * w + c.end] {
+                            *x += v;
+                        }
+                    }
+                }
+            }
+        });
+    }
+    Tensor::from_vec_unchecked(out, input_shape)
+}

@@ -80,7 +80,7 @@ impl Tensor {
         if (end - start) * step < 0.0 {
             crate::bail!(
                 "arange",
-                "upper bound and larger bound inconsistent with step sign (start {start}, end {end}, step {step})"
+                "upper bound and lower bound inconsistent with step sign (start {start}, end {end}, step {step})"
             );
         }
         let n = ((end - start) / step).ceil().max(0.0) as usize;

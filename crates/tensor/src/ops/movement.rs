@@ -250,7 +250,7 @@ impl Tensor {
         }
         let d = normalize_dim("narrow", dim.to_isize(), self.rank())?;
         let size = self.layout.shape[d];
-        if start + len > size {
+        if start > size || len > size - start {
             crate::bail!("narrow", "start ({start}) + length ({len}) exceeds dimension size ({size}) of dim {d}");
         }
         let mut l = self.layout.clone();
@@ -299,6 +299,9 @@ impl Tensor {
         if chunks == 0 {
             crate::bail!("chunk", "number of chunks must be greater than 0");
         }
+        if self.rank() == 0 {
+            crate::bail!("chunk", "expects at least a 1-dimensional tensor");
+        }
         let d = normalize_dim("chunk", dim.to_isize(), self.rank())?;
         let size = self.shape().get(d).copied().unwrap_or(1);
         let step = size.div_ceil(chunks).max(1);
@@ -346,7 +349,7 @@ impl Tensor {
     pub fn try_split_sizes(&self, sizes: &[usize], dim: impl Dim) -> Result<Vec<Tensor>> {
         let d = normalize_dim("split", dim.to_isize(), self.rank())?;
         let total = self.shape().get(d).copied().unwrap_or(0);
-        if sizes.iter().sum::<usize>() != total {
+        if sizes.iter().try_fold(0usize, |a, &s| a.checked_add(s)) != Some(total) {
             crate::bail!("split", "split sizes {sizes:?} do not sum to the size {total} of dim {d}");
         }
         let mut start = 0;
