@@ -99,6 +99,7 @@ impl Tensor {
     ///
     /// **Panics** on an empty list, mismatched shapes, dtypes or devices, a 0-d tensor or a bad dim;
     /// see [`Tensor::try_cat`].
+    #[must_use]
     #[track_caller]
     pub fn cat(tensors: &[Tensor], dim: impl Dim) -> Tensor {
         ok(Tensor::try_cat(tensors, dim))
@@ -111,6 +112,7 @@ impl Tensor {
     }
 
     /// [`Tensor::cat`] of borrowed tensors.
+    #[must_use]
     #[track_caller]
     pub fn cat_refs(tensors: &[&Tensor], dim: impl Dim) -> Tensor {
         ok(Tensor::try_cat_refs(tensors, dim))
@@ -126,6 +128,7 @@ impl Tensor {
     ///
     /// **Panics** on an empty list, unequal shapes, mismatched dtypes or devices, or a bad dim; see
     /// [`Tensor::try_stack`].
+    #[must_use]
     #[track_caller]
     pub fn stack(tensors: &[Tensor], dim: impl Dim) -> Tensor {
         ok(Tensor::try_stack(tensors, dim))
@@ -138,6 +141,7 @@ impl Tensor {
     }
 
     /// [`Tensor::stack`] of borrowed tensors.
+    #[must_use]
     #[track_caller]
     pub fn stack_refs(tensors: &[&Tensor], dim: impl Dim) -> Tensor {
         ok(stack_impl(tensors, dim.to_isize()))
