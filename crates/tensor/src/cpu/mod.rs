@@ -10,6 +10,8 @@ pub mod compare;
 pub mod conv;
 pub mod elementwise;
 pub mod index;
+pub mod index_misc;
+pub mod join;
 pub mod math;
 pub mod matmul;
 pub mod pool;

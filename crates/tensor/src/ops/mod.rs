@@ -6,6 +6,7 @@ pub mod compare;
 pub mod conv;
 pub mod creation;
 pub mod index;
+pub mod index_misc;
 pub mod join;
 pub mod matmul;
 pub mod movement;
