@@ -76,9 +76,12 @@ pub fn gradcheck_with(f: impl Fn(&[Variable]) -> Variable, inputs: &[Tensor], op
             let eval = |delta: f64| -> Vec<f64> {
                 let mut x = x0.clone();
                 x[p] += delta;
-                let mut ins: Vec<Variable> = base.iter().map(|t| Variable::from(t.clone())).collect();
-                ins[i] = Variable::from(Tensor::from_vec(x, base[i].shape()));
-                crate::no_grad(|| f(&ins)).data().to_vec::<f64>()
+                // inputs require grad as in the analytic pass, so an `f` that differentiates
+                // internally (gradients of gradients) evaluates the same way
+                let mut ins: Vec<Variable> =
+                    base.iter().map(|t| Variable::new(t.clone(), t.dtype().is_float())).collect();
+                ins[i] = Variable::new(Tensor::from_vec(x, base[i].shape()), true);
+                f(&ins).data().to_vec::<f64>()
             };
             let (hi, lo) = (eval(opts.eps), eval(-opts.eps));
             for j in 0..n_out {

@@ -49,7 +49,10 @@ pub fn load_bytes(bytes: &[u8]) -> Result<Vec<(String, Tensor)>> {
 pub fn load(path: impl AsRef<Path>) -> Result<Vec<(String, Tensor)>> {
     let p = path.as_ref();
     let bytes = std::fs::read(p).map_err(|e| Error::Io(format!("{}: {e}", p.display())))?;
-    load_bytes(&bytes)
+    load_bytes(&bytes).map_err(|e| match e {
+        Error::Parse(m) => Error::Parse(format!("{}: {m}", p.display())),
+        other => other,
+    })
 }
 
 /// Serialises named tensors (any device; copied to the host) into safetensors bytes.
