@@ -4,6 +4,7 @@
 pub mod binary;
 pub mod compare;
 pub mod conv;
+pub mod conv_transpose;
 pub mod creation;
 pub mod index;
 pub mod index_misc;
