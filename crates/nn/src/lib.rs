@@ -1,6 +1,13 @@
-//! `ember-nn`: modules, layers, losses and state dicts.
+//! `ember-nn`: modules with trainable weights, layers, losses and state dicts, as `torch.nn`.
 //!
-//! This level is being built (see the nn issue); it depends on `ember-autograd` and `ember-tensor`.
+//! A [`Module`] holds parameters as [`Variable`](ember_autograd::Variable)s; `forward` builds the
+//! autograd graph; `named_parameters` and `state_dict` use PyTorch's names, so weights move between
+//! Ember and PyTorch through safetensors files.
 #![warn(missing_docs)]
 
-pub use ember_autograd;
+pub mod init;
+mod layers;
+mod module;
+
+pub use layers::*;
+pub use module::Module;

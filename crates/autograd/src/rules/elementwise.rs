@@ -148,7 +148,7 @@ impl Variable {
 }
 
 macro_rules! binary {
-    ($($name:ident, $try:ident, $scalar:ident => |$a:ident, $b:ident, $out:ident, $g:ident| ($ga:expr, $gb:expr);)*) => {
+    ($($name:ident, $try:ident, $scalar:ident => |$a:ident, $b:ident, $out:ident, $g:ident| $grads:expr;)*) => {
         /// # Binary arithmetic (differentiable, broadcasting)
         impl Variable {
             $(
@@ -165,8 +165,9 @@ macro_rules! binary {
                     Ok(Variable::record(stringify!($name), &[self, other], out, |ctx| {
                         #[allow(unused_variables)]
                         let ($a, $b, $out, $g) = (&ctx.inputs[0], &ctx.inputs[1], ctx.output, ctx.grad);
-                        let ga = if ctx.needs(0) { Some(($ga).sum_to_shape(&$a.shape())) } else { None };
-                        let gb = if ctx.needs(1) { Some(($gb).sum_to_shape(&$b.shape())) } else { None };
+                        let (ga, gb): (Variable, Variable) = $grads;
+                        let ga = ctx.needs(0).then(|| ga.sum_to_shape(&$a.shape()));
+                        let gb = ctx.needs(1).then(|| gb.sum_to_shape(&$b.shape()));
                         vec![ga, gb]
                     }))
                 }

@@ -1,0 +1,63 @@
+//! `Linear`: `y = x W^T + b`.
+
+use ember_autograd::Variable;
+
+use crate::{init, Module};
+
+/// A fully connected layer, PyTorch's `nn.Linear`: weight `[out, in]`, bias `[out]`, both initialised
+/// uniform in `±1/sqrt(in)` as PyTorch does.
+///
+/// ```
+/// use ember_nn::{Linear, Module};
+/// use ember_autograd::Variable;
+/// use ember_tensor::Tensor;
+/// let fc = Linear::new(3, 2);
+/// let y = fc.forward(&Variable::from(Tensor::ones(&[4, 3])));
+/// assert_eq!(y.shape(), vec![4, 2]);
+/// ```
+pub struct Linear {
+    /// `[out_features, in_features]`.
+    pub weight: Variable,
+    /// `[out_features]`, if the layer has a bias.
+    pub bias: Option<Variable>,
+}
+
+impl Linear {
+    /// A layer from `in_features` to `out_features`, with a bias.
+    pub fn new(in_features: usize, out_features: usize) -> Linear {
+        let weight = Variable::new(init::kaiming_uniform_default(&[out_features, in_features]), true);
+        let bias = Some(Variable::new(init::bias_uniform(out_features, in_features), true));
+        Linear { weight, bias }
+    }
+
+    /// Without a bias (`bias=False`).
+    #[must_use]
+    pub fn no_bias(mut self) -> Linear {
+        self.bias = None;
+        self
+    }
+}
+
+impl Module for Linear {
+    fn forward(&self, x: &Variable) -> Variable {
+        let w = self.weight.shape();
+        let last = x.shape().last().copied().unwrap_or(0);
+        if last != w[1] {
+            panic!(
+                "Linear: input of shape {:?} does not fit in_features {} (weight {:?}): mat1 and mat2 shapes cannot be multiplied",
+                x.shape(),
+                w[1],
+                w
+            );
+        }
+        x.linear(&self.weight, self.bias.as_ref())
+    }
+
+    fn own_parameters(&self) -> Vec<(String, Variable)> {
+        let mut p = vec![("weight".to_string(), self.weight.clone())];
+        if let Some(b) = &self.bias {
+            p.push(("bias".to_string(), b.clone()));
+        }
+        p
+    }
+}

@@ -1,0 +1,206 @@
+//! The [`Module`] trait: a layer or model with trainable parameters, buffers and children.
+
+use std::path::Path;
+
+use ember_autograd::Variable;
+use ember_tensor::{Device, Error, Result, Tensor};
+
+/// A layer or a model: PyTorch's `nn.Module`.
+///
+/// Implement [`forward`](Module::forward) and either [`children`](Module::children) (sub-modules,
+/// named as in PyTorch's `state_dict`) or [`named_parameters`](Module::named_parameters); everything
+/// else is provided: parameters, buffers, train/eval, moving to a device, state dicts in safetensors.
+///
+/// ```
+/// use ember_nn::{Linear, Module, Relu};
+/// use ember_autograd::Variable;
+///
+/// /// A two-layer perceptron written as a plain struct.
+/// struct Mlp { fc1: Linear, act: Relu, fc2: Linear }
+///
+/// impl Module for Mlp {
+///     fn forward(&self, x: &Variable) -> Variable {
+///         self.fc2.forward(&self.act.forward(&self.fc1.forward(x)))
+///     }
+///     fn children(&self) -> Vec<(String, &dyn Module)> {
+///         vec![("fc1".into(), &self.fc1), ("fc2".into(), &self.fc2)]
+///     }
+/// }
+///
+/// let m = Mlp { fc1: Linear::new(4, 8), act: Relu::new(), fc2: Linear::new(8, 2) };
+/// let names: Vec<String> = m.named_parameters().into_iter().map(|(n, _)| n).collect();
+/// assert_eq!(names, ["fc1.weight", "fc1.bias", "fc2.weight", "fc2.bias"]);
+/// assert_eq!(m.num_parameters(), 4 * 8 + 8 + 8 * 2 + 2);
+/// ```
+pub trait Module: Send + Sync {
+    /// Runs the module on `input`.
+    fn forward(&self, input: &Variable) -> Variable;
+
+    /// Sub-modules with their names (PyTorch's attribute names, or `"0"`, `"1"`, ... in containers).
+    fn children(&self) -> Vec<(String, &dyn Module)> {
+        Vec::new()
+    }
+
+    /// This module's own parameters (not its children's), in registration order.
+    fn own_parameters(&self) -> Vec<(String, Variable)> {
+        Vec::new()
+    }
+
+    /// This module's own buffers (running statistics and other saved non-parameters).
+    fn own_buffers(&self) -> Vec<(String, Variable)> {
+        Vec::new()
+    }
+
+    /// Every parameter with its `state_dict` name (`"0.weight"`, `"fc1.bias"`, ...).
+    fn named_parameters(&self) -> Vec<(String, Variable)> {
+        let mut out = self.own_parameters();
+        for (name, child) in self.children() {
+            out.extend(child.named_parameters().into_iter().map(|(n, v)| (format!("{name}.{n}"), v)));
+        }
+        out
+    }
+
+    /// Every buffer with its `state_dict` name (`"1.running_mean"`, ...).
+    fn named_buffers(&self) -> Vec<(String, Variable)> {
+        let mut out = self.own_buffers();
+        for (name, child) in self.children() {
+            out.extend(child.named_buffers().into_iter().map(|(n, v)| (format!("{name}.{n}"), v)));
+        }
+        out
+    }
+
+    /// Sets this module's own training flag (layers whose behaviour differs override it).
+    fn set_own_training(&self, _on: bool) {}
+
+    /// True in training mode (the default), as reported by the module's own flag.
+    fn is_training(&self) -> bool {
+        self.children().first().map(|(_, c)| c.is_training()).unwrap_or(true)
+    }
+
+    /// The parameters, in `named_parameters` order (what an optimizer takes).
+    fn parameters(&self) -> Vec<Variable> {
+        self.named_parameters().into_iter().map(|(_, v)| v).collect()
+    }
+
+    /// Total number of parameter elements.
+    fn num_parameters(&self) -> usize {
+        self.parameters().iter().map(|p| p.numel()).sum()
+    }
+
+    /// Training mode for this module and all its children (dropout active, batch norm updating).
+    fn train(&self) {
+        set_training(self, true);
+    }
+
+    /// Evaluation mode for this module and all its children.
+    fn eval(&self) {
+        set_training(self, false);
+    }
+
+    /// Clears the gradient of every parameter.
+    fn zero_grad(&self) {
+        for p in self.parameters() {
+            p.zero_grad();
+        }
+    }
+
+    /// Moves every parameter and buffer to `device` (the Variables stay the same handles, so an
+    /// optimizer made before the move keeps working).
+    fn to_device(&self, device: &Device) {
+        for (_, v) in self.named_parameters().into_iter().chain(self.named_buffers()) {
+            v.set_data(v.data().to(device));
+        }
+    }
+
+    /// Parameters and buffers by name, as PyTorch's `state_dict()`.
+    fn state_dict(&self) -> Vec<(String, Tensor)> {
+        self.named_parameters().into_iter().chain(self.named_buffers()).map(|(n, v)| (n, v.data())).collect()
+    }
+
+    /// Loads tensors by name: every entry must be present, known and of the right shape (the dtype
+    /// is converted to the module's, the device kept). Fails naming the first offending tensor and
+    /// changes nothing in that case.
+    fn load_state_dict(&self, state: &[(String, Tensor)]) -> Result<()> {
+        load_state_dict(self, state)
+    }
+
+    /// Writes the state dict to a safetensors file PyTorch loads (`load_file` then `load_state_dict`).
+    fn save_safetensors(&self, path: impl AsRef<Path>) -> Result<()>
+    where
+        Self: Sized,
+    {
+        ember_tensor::io::save(&self.state_dict(), path)
+    }
+
+    /// Loads a safetensors state dict (e.g. saved by PyTorch with `save_file(model.state_dict())`).
+    fn load_safetensors(&self, path: impl AsRef<Path>) -> Result<()>
+    where
+        Self: Sized,
+    {
+        let state = ember_tensor::io::load(path)?;
+        self.load_state_dict(&state)
+    }
+}
+
+fn set_training<M: Module + ?Sized>(m: &M, on: bool) {
+    m.set_own_training(on);
+    for (_, c) in m.children() {
+        set_training(c, on);
+    }
+}
+
+fn load_state_dict<M: Module + ?Sized>(m: &M, state: &[(String, Tensor)]) -> Result<()> {
+    let mine: Vec<(String, Variable)> = m.named_parameters().into_iter().chain(m.named_buffers()).collect();
+    let err = |msg: String| Error::InvalidArgument { op: "load_state_dict", msg };
+    for (name, _) in state {
+        if !mine.iter().any(|(n, _)| n == name) {
+            return Err(err(format!("unexpected key '{name}' in state dict (the model has no such tensor)")));
+        }
+    }
+    let mut staged = Vec::with_capacity(mine.len());
+    for (name, var) in &mine {
+        let Some((_, t)) = state.iter().find(|(n, _)| n == name) else {
+            return Err(err(format!("missing key '{name}' in state dict")));
+        };
+        let cur = var.data();
+        if t.shape() != cur.shape() {
+            return Err(err(format!(
+                "size mismatch for '{name}': copying a tensor of shape {:?}, the model's is {:?}",
+                t.shape(),
+                cur.shape()
+            )));
+        }
+        staged.push((var, t.to_dtype(cur.dtype()).to(&cur.device())));
+    }
+    for (var, t) in staged {
+        var.set_data(t);
+    }
+    Ok(())
+}
+
+impl Module for Box<dyn Module> {
+    fn forward(&self, input: &Variable) -> Variable {
+        (**self).forward(input)
+    }
+    fn children(&self) -> Vec<(String, &dyn Module)> {
+        (**self).children()
+    }
+    fn own_parameters(&self) -> Vec<(String, Variable)> {
+        (**self).own_parameters()
+    }
+    fn own_buffers(&self) -> Vec<(String, Variable)> {
+        (**self).own_buffers()
+    }
+    fn named_parameters(&self) -> Vec<(String, Variable)> {
+        (**self).named_parameters()
+    }
+    fn named_buffers(&self) -> Vec<(String, Variable)> {
+        (**self).named_buffers()
+    }
+    fn set_own_training(&self, on: bool) {
+        (**self).set_own_training(on)
+    }
+    fn is_training(&self) -> bool {
+        (**self).is_training()
+    }
+}
