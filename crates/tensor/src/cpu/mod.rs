@@ -16,6 +16,8 @@ pub mod math;
 pub mod matmul;
 pub mod pool;
 pub mod reduce;
+pub mod reduce_axis;
+pub mod scan;
 pub mod softmax;
 pub mod sort;
 pub mod strided;
