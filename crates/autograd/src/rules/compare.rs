@@ -43,12 +43,12 @@ impl Variable {
     #[must_use]
     #[track_caller]
     pub fn where_(&self, cond: &Tensor, other: &Variable) -> Variable {
-        ok(self.try_where(cond, other))
+        ok(self.try_where_(cond, other))
     }
 
     /// Checked form of [`Variable::where_`].
-    pub fn try_where(&self, cond: &Tensor, other: &Variable) -> Result<Variable> {
-        let out = self.data().try_where(cond, &other.data())?;
+    pub fn try_where_(&self, cond: &Tensor, other: &Variable) -> Result<Variable> {
+        let out = self.data().try_where_(cond, &other.data())?;
         let cond = cond.clone();
         Ok(Variable::record("where", &[self, other], out, move |ctx| {
             let g = ctx.grad;
