@@ -46,14 +46,14 @@ fn closed_forms() {
     let x = Tensor::from_vec(vec![-1.5f64, 0.0, 0.7, 2.0], &[4]);
     let (g, h) = d2(&x, |a| a.powf(3.0));
     let xs = x.to_vec::<f64>();
-    for i in 0..4 {
-        assert!((g.to_vec::<f64>()[i] - 3.0 * xs[i] * xs[i]).abs() < 1e-12);
-        assert!((h.to_vec::<f64>()[i] - 6.0 * xs[i]).abs() < 1e-12);
+    for ((gi, hi), xi) in g.to_vec::<f64>().into_iter().zip(h.to_vec::<f64>()).zip(&xs) {
+        assert!((gi - 3.0 * xi * xi).abs() < 1e-12);
+        assert!((hi - 6.0 * xi).abs() < 1e-12);
     }
     let (_, h) = d2(&x, |a| a.tanh());
-    for i in 0..4 {
-        let t = xs[i].tanh();
-        assert!((h.to_vec::<f64>()[i] - (-2.0 * t * (1.0 - t * t))).abs() < 1e-12);
+    for (hi, xi) in h.to_vec::<f64>().into_iter().zip(&xs) {
+        let t = xi.tanh();
+        assert!((hi - (-2.0 * t * (1.0 - t * t))).abs() < 1e-12);
     }
 }
 
