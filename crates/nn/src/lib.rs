@@ -5,9 +5,10 @@
 //! Ember and PyTorch through safetensors files.
 #![warn(missing_docs)]
 
+pub mod functional;
 pub mod init;
 mod layers;
 mod module;
 
 pub use layers::*;
-pub use module::Module;
+pub use module::{Module, TrainingFlag};

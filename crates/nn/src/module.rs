@@ -1,6 +1,7 @@
 //! The [`Module`] trait: a layer or model with trainable parameters, buffers and children.
 
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use ember_autograd::Variable;
 use ember_tensor::{Device, Error, Result, Tensor};
@@ -202,5 +203,32 @@ impl Module for Box<dyn Module> {
     }
     fn is_training(&self) -> bool {
         (**self).is_training()
+    }
+}
+
+/// A module's training flag (true by default), settable through `&self` as `train()`/`eval()` need.
+#[derive(Debug)]
+pub struct TrainingFlag(AtomicBool);
+
+impl TrainingFlag {
+    /// A flag in training mode.
+    pub fn new() -> TrainingFlag {
+        TrainingFlag(AtomicBool::new(true))
+    }
+
+    /// Sets the mode.
+    pub fn set(&self, on: bool) {
+        self.0.store(on, Ordering::Relaxed);
+    }
+
+    /// True in training mode.
+    pub fn get(&self) -> bool {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+impl Default for TrainingFlag {
+    fn default() -> Self {
+        TrainingFlag::new()
     }
 }

@@ -1,11 +1,62 @@
-//! Layers, one per file.
-
+//! Layers, one per file; each file's public items are re-exported here.
 mod activation;
+mod attention;
+mod batch_norm;
+mod bilinear;
+mod conv;
+mod dropout;
+mod embedding;
 mod flatten;
+mod group_norm;
+mod gru;
+mod identity;
+mod layer_norm;
 mod linear;
+mod lstm;
+mod module_list;
+mod pool;
+mod rms_norm;
+mod rnn;
 mod sequential;
+mod transformer;
 
-pub use activation::Relu;
-pub use flatten::Flatten;
-pub use linear::Linear;
-pub use sequential::Sequential;
+#[allow(unused_imports)]
+pub use activation::*;
+#[allow(unused_imports)]
+pub use attention::*;
+#[allow(unused_imports)]
+pub use batch_norm::*;
+#[allow(unused_imports)]
+pub use bilinear::*;
+#[allow(unused_imports)]
+pub use conv::*;
+#[allow(unused_imports)]
+pub use dropout::*;
+#[allow(unused_imports)]
+pub use embedding::*;
+#[allow(unused_imports)]
+pub use flatten::*;
+#[allow(unused_imports)]
+pub use group_norm::*;
+#[allow(unused_imports)]
+pub use gru::*;
+#[allow(unused_imports)]
+pub use identity::*;
+#[allow(unused_imports)]
+pub use layer_norm::*;
+#[allow(unused_imports)]
+pub use linear::*;
+#[allow(unused_imports)]
+pub use lstm::*;
+#[allow(unused_imports)]
+pub use module_list::*;
+#[allow(unused_imports)]
+pub use pool::*;
+#[allow(unused_imports)]
+pub use rms_norm::*;
+#[allow(unused_imports)]
+pub use rnn::*;
+#[allow(unused_imports)]
+pub use sequential::*;
+#[allow(unused_imports)]
+pub use transformer::*;
