@@ -40,8 +40,10 @@ pub fn gradcheck(f: impl Fn(&[Variable]) -> Variable, inputs: &[Tensor]) -> Resu
 
 /// [`gradcheck`] with explicit tolerances.
 pub fn gradcheck_with(f: impl Fn(&[Variable]) -> Variable, inputs: &[Tensor], opts: GradcheckOptions) -> Result<()> {
-    let base: Vec<Tensor> =
-        inputs.iter().map(|t| if t.dtype().is_float() { t.to_dtype(DType::F64).contiguous() } else { t.clone() }).collect();
+    let base: Vec<Tensor> = inputs
+        .iter()
+        .map(|t| if t.dtype().is_float() { t.to_dtype(DType::F64).contiguous() } else { t.clone() })
+        .collect();
     let vars: Vec<Variable> = base.iter().map(|t| Variable::new(t.clone(), t.dtype().is_float())).collect();
     let out = f(&vars);
     let out_data = out.data();

@@ -241,7 +241,10 @@ fn seed_grad(out: &Variable, grad: Option<&Tensor>, i: usize) -> Result<Variable
             if data.numel() != 1 {
                 return Err(err(
                     "backward",
-                    format!("grad can be implicitly created only for scalar outputs (output {i} has shape {:?})", data.shape()),
+                    format!(
+                        "grad can be implicitly created only for scalar outputs (output {i} has shape {:?})",
+                        data.shape()
+                    ),
                 ));
             }
             Ok(Variable::from(data.ones_like()))
@@ -308,9 +311,5 @@ pub fn grad_with(
     }
     let targets: Vec<Variable> = inputs.iter().map(|v| (*v).clone()).collect();
     let got = run_backward(&roots, Some(&targets), retain_graph, create_graph)?;
-    Ok(got
-        .into_iter()
-        .zip(inputs)
-        .map(|(g, v)| g.unwrap_or_else(|| Variable::from(v.data().zeros_like())))
-        .collect())
+    Ok(got.into_iter().zip(inputs).map(|(g, v)| g.unwrap_or_else(|| Variable::from(v.data().zeros_like()))).collect())
 }

@@ -1,6 +1,6 @@
 //! Indexing, joining and sorting on Variables.
 
-use ember_tensor::{Dim, DType, Result, Tensor};
+use ember_tensor::{DType, Dim, Result, Tensor};
 
 use super::elementwise::{c, ok};
 use crate::Variable;
@@ -165,7 +165,10 @@ impl Variable {
         let datas: Vec<Tensor> = vars.iter().map(|v| v.data()).collect();
         let out = Tensor::try_cat(&datas, dim)?;
         let d = norm_dim(dim.to_isize(), out.rank());
-        let sizes: Vec<usize> = datas.iter().map(|t| if t.rank() == 0 || t.numel() == 0 && t.rank() == 1 { 0 } else { t.size(d) }).collect();
+        let sizes: Vec<usize> = datas
+            .iter()
+            .map(|t| if t.rank() == 0 || t.numel() == 0 && t.rank() == 1 { 0 } else { t.size(d) })
+            .collect();
         let refs: Vec<&Variable> = vars.iter().collect();
         Ok(Variable::record("cat", &refs, out, move |ctx| {
             let mut start = 0;

@@ -76,7 +76,8 @@ impl Variable {
             let out_f = w.shape()[0];
             let in_f = w.shape()[1];
             let gx = ctx.needs(0).then(|| g.matmul(w));
-            let gw = ctx.needs(1).then(|| g.reshape(&[-1, out_f as isize]).t().matmul(&x.reshape(&[-1, in_f as isize])));
+            let gw =
+                ctx.needs(1).then(|| g.reshape(&[-1, out_f as isize]).t().matmul(&x.reshape(&[-1, in_f as isize])));
             let mut grads = vec![gx, gw];
             if ctx.inputs.len() == 3 {
                 grads.push(ctx.needs(2).then(|| g.reshape(&[-1, out_f as isize]).sum_dim(0, false)));
@@ -125,20 +126,38 @@ impl Variable {
             let (xd, wd, gd) = (x.data(), w.data(), g.data());
             let gx = ctx.needs(0).then(|| {
                 let t = ember_tensor::Tensor::conv2d_backward_input(
-                    &gd, &wd, xd.shape(), o.stride, o.padding, o.dilation, o.groups,
+                    &gd,
+                    &wd,
+                    xd.shape(),
+                    o.stride,
+                    o.padding,
+                    o.dilation,
+                    o.groups,
                 );
                 Variable::record_nondifferentiable("conv2d_backward", &[g, w], t)
             });
             let gw = ctx.needs(1).then(|| {
                 let t = ember_tensor::Tensor::conv2d_backward_weight(
-                    &gd, &xd, wd.shape(), o.stride, o.padding, o.dilation, o.groups,
+                    &gd,
+                    &xd,
+                    wd.shape(),
+                    o.stride,
+                    o.padding,
+                    o.dilation,
+                    o.groups,
                 );
                 Variable::record_nondifferentiable("conv2d_backward", &[g, x], t)
             });
             let mut grads = vec![gx, gw];
             if ctx.inputs.len() == 3 {
                 let batched = xd.rank() == 4;
-                grads.push(ctx.needs(2).then(|| if batched { g.sum_dims(&[0, 2, 3], false) } else { g.sum_dims(&[1, 2], false) }));
+                grads.push(ctx.needs(2).then(|| {
+                    if batched {
+                        g.sum_dims(&[0, 2, 3], false)
+                    } else {
+                        g.sum_dims(&[1, 2], false)
+                    }
+                }));
             }
             grads
         }))
@@ -158,7 +177,14 @@ impl Variable {
         groups: usize,
     ) -> Variable {
         // as a 2-d convolution over a height of 1: the views carry the gradients
-        let _ = ok(self.data().try_conv1d(&weight.data(), bias.map(|b| b.data()).as_ref(), stride, padding, dilation, groups));
+        let _ = ok(self.data().try_conv1d(
+            &weight.data(),
+            bias.map(|b| b.data()).as_ref(),
+            stride,
+            padding,
+            dilation,
+            groups,
+        ));
         let x = self.unsqueeze(-2);
         let w = weight.unsqueeze(-2);
         let o = Conv2dOpts { stride: [1, stride], padding: [0, padding], dilation: [1, dilation], groups };
@@ -200,13 +226,27 @@ impl Variable {
                 Variable::record_nondifferentiable("conv_transpose2d_backward", &[g, w], t)
             });
             let gw = ctx.needs(1).then(|| {
-                let t = ember_tensor::Tensor::conv2d_backward_weight(&xd, &gd, wd.shape(), stride, padding, dilation, groups);
+                let t = ember_tensor::Tensor::conv2d_backward_weight(
+                    &xd,
+                    &gd,
+                    wd.shape(),
+                    stride,
+                    padding,
+                    dilation,
+                    groups,
+                );
                 Variable::record_nondifferentiable("conv_transpose2d_backward", &[g, x], t)
             });
             let mut grads = vec![gx, gw];
             if ctx.inputs.len() == 3 {
                 let batched = xd.rank() == 4;
-                grads.push(ctx.needs(2).then(|| if batched { g.sum_dims(&[0, 2, 3], false) } else { g.sum_dims(&[1, 2], false) }));
+                grads.push(ctx.needs(2).then(|| {
+                    if batched {
+                        g.sum_dims(&[0, 2, 3], false)
+                    } else {
+                        g.sum_dims(&[1, 2], false)
+                    }
+                }));
             }
             grads
         })

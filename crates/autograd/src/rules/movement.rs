@@ -1,6 +1,6 @@
 //! Views and reshapes on Variables; each backward moves the gradient back to the input's layout.
 
-use ember_tensor::{Device, Dim, DType, Result, Tensor};
+use ember_tensor::{DType, Device, Dim, Result, Tensor};
 
 use super::elementwise::ok;
 use crate::Variable;

@@ -1,0 +1,1 @@
+//! GPU matmul (being written).

@@ -1,0 +1,1 @@
+//! GPU reductions (being written).
