@@ -204,3 +204,28 @@ pub fn gpu_synchronize(device: Device) -> Result<()> {
         Device::Cpu => Ok(()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn gpu_tensors_are_send_sync_and_unwind_safe() {
+        fn check<T: Send + Sync + std::panic::UnwindSafe + std::panic::RefUnwindSafe>() {}
+        check::<crate::Tensor>();
+        check::<super::GpuStorage>();
+    }
+
+    #[test]
+    fn strided_meta_merges_dense_dims() {
+        use crate::shape::Layout;
+        let l = Layout::contiguous(&[4, 5, 6]);
+        assert_eq!(super::strided_meta("t", &[4, 5, 6], &[&l]).unwrap(), vec![120, 1, 0, 0, 120, 1, 0]);
+        // A transposed operand keeps two dims; a broadcast one gets stride 0.
+        let t = Layout { shape: [5, 4].as_slice().into(), strides: [1, 5].as_slice().into(), offset: 3 };
+        let b = Layout { shape: [5, 4].as_slice().into(), strides: [0, 1].as_slice().into(), offset: 0 };
+        let m = super::strided_meta("t", &[5, 4], &[&t, &b]).unwrap();
+        assert_eq!(m, vec![20, 2, 3, 0, 5, 4, 1, 5, 0, 1]);
+        // Size-1 dims vanish; a 0-d tensor is rank 0.
+        let s = Layout::contiguous(&[1, 1]);
+        assert_eq!(super::strided_meta("t", &[1, 1], &[&s]).unwrap(), vec![1, 0, 0, 0]);
+    }
+}
