@@ -2,12 +2,12 @@
 
 use std::fmt;
 
-use crate::{Error, Result};
+use crate::Result;
 
 /// The device that holds a tensor's storage and runs its ops.
 ///
 /// The CPU is always available. GPU devices (wgpu: Vulkan, Metal, DX12, WebGPU) are numbered by adapter;
-/// an op whose operands sit on different devices fails with [`Error::DeviceMismatch`].
+/// an op whose operands sit on different devices fails with [`Error::DeviceMismatch`](crate::Error::DeviceMismatch).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
 pub enum Device {
     /// Host memory, computed by the CPU backend.
@@ -18,16 +18,30 @@ pub enum Device {
 }
 
 impl Device {
-    /// The first GPU adapter, or an error naming why none is usable.
+    /// The first GPU adapter (`Gpu(0)`), or [`Error::Device`](crate::Error::Device) naming why none is usable.
     ///
-    /// The wgpu backend is not part of this build yet, so this returns [`Error::Device`].
+    /// Adapters are ordered discrete, integrated, virtual, other, software; the environment variable
+    /// `EMBER_ADAPTER` (a name substring or an index) picks another one as `Gpu(0)`. The device is
+    /// created on first use, with the adapter's own limits and f64 shaders where supported.
     pub fn gpu() -> Result<Device> {
-        Err(Error::Device("no GPU backend in this build of ember-tensor (wgpu backend not yet available)".into()))
+        Device::gpu_at(0)
     }
 
-    /// The first GPU adapter if one is usable, else the CPU.
+    /// GPU adapter `index` (see [`Device::gpu`] for the order), or [`Error::Device`](crate::Error::Device).
+    pub fn gpu_at(index: usize) -> Result<Device> {
+        crate::wgpu::context::get(index).map(|_| Device::Gpu(index))
+    }
+
+    /// The first GPU if it is a hardware adapter (or chosen with `EMBER_ADAPTER`), else the CPU.
+    ///
+    /// Software rasterisers (e.g. Mesa's lavapipe) are usable through [`Device::gpu`] but slower than
+    /// the CPU backend, so `best` skips them unless `EMBER_ADAPTER` names one.
     pub fn best() -> Device {
-        Device::gpu().unwrap_or(Device::Cpu)
+        let usable = crate::wgpu::context::is_hardware(0) || crate::wgpu::context::adapter_forced();
+        match Device::gpu() {
+            Ok(d) if usable => d,
+            _ => Device::Cpu,
+        }
     }
 
     /// True for [`Device::Cpu`].

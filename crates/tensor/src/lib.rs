@@ -28,11 +28,13 @@ pub mod ops;
 mod random;
 pub mod shape;
 mod tensor;
+pub mod wgpu;
 
+pub use crate::wgpu::{adapter_names, gpu_empty_cache, gpu_memory_stats, gpu_synchronize, GpuMemoryStats};
 pub use device::Device;
 pub use dtype::{DType, Element, Float, Numeric};
 pub use error::{Error, Result};
 pub use random::{manual_seed, with_generator, Generator};
 pub use shape::Dim;
-pub use storage::{CpuStorage, Storage};
+pub use storage::{CpuStorage, GpuStorage, Storage};
 pub use tensor::Tensor;

@@ -1,5 +1,6 @@
 //! Storage: the buffer behind one or more tensors, on some device.
 
+pub use crate::wgpu::GpuStorage;
 use crate::{DType, Device};
 
 /// Host-memory storage, one typed vector per dtype.
@@ -48,6 +49,8 @@ impl CpuStorage {
 pub enum Storage {
     /// Host memory.
     Cpu(CpuStorage),
+    /// A buffer on a wgpu device (returned to that device's buffer pool when dropped).
+    Gpu(GpuStorage),
 }
 
 impl Storage {
@@ -55,6 +58,7 @@ impl Storage {
     pub fn device(&self) -> Device {
         match self {
             Storage::Cpu(_) => Device::Cpu,
+            Storage::Gpu(s) => s.device(),
         }
     }
 
@@ -62,6 +66,7 @@ impl Storage {
     pub fn dtype(&self) -> DType {
         match self {
             Storage::Cpu(s) => s.dtype(),
+            Storage::Gpu(s) => s.dtype(),
         }
     }
 }

@@ -159,9 +159,13 @@ impl Tensor {
 
     /// The elements in row-major order as a typed slice: borrowed when the tensor is contiguous,
     /// gathered into a new vector otherwise. The dtype must be `T`'s (checked by the caller).
+    ///
+    /// **Panics** on a GPU tensor: ops without a GPU kernel must check [`Tensor::cpu_only`] first.
+    #[track_caller]
     pub(crate) fn cpu_data<T: Element>(&self) -> Cow<'_, [T]> {
         let s = match &*self.storage {
             Storage::Cpu(s) => T::slice(s).expect("cpu_data: dtype checked by caller"),
+            Storage::Gpu(g) => panic!("{}", gpu_not_implemented("a CPU kernel", g.device())),
         };
         if self.layout.is_contiguous() {
             let n = self.numel();
@@ -172,11 +176,25 @@ impl Tensor {
     }
 
     /// The raw typed storage slice and layout (for kernels that walk strides themselves).
+    ///
+    /// **Panics** on a GPU tensor: ops without a GPU kernel must check [`Tensor::cpu_only`] first.
+    #[track_caller]
     pub(crate) fn cpu_raw<T: Element>(&self) -> (&[T], &Layout) {
         let s = match &*self.storage {
             Storage::Cpu(s) => T::slice(s).expect("cpu_raw: dtype checked by caller"),
+            Storage::Gpu(g) => panic!("{}", gpu_not_implemented("a CPU kernel", g.device())),
         };
         (s, &self.layout)
+    }
+
+    /// Fails with "`op`: not yet implemented on the GPU (gpu:N) ..." when the tensor is not on the
+    /// CPU: the guard for ops that only have a CPU kernel, to call before `cpu_data` / `cpu_raw`.
+    #[allow(dead_code)] // for the CPU-only op families (reduce, matmul, index, ...) to call
+    pub(crate) fn cpu_only(&self, op: &'static str) -> Result<()> {
+        match &*self.storage {
+            Storage::Cpu(_) => Ok(()),
+            Storage::Gpu(g) => Err(Error::InvalidArgument { op, msg: gpu_not_implemented_msg(g.device()) }),
+        }
     }
 
     /// Copies the elements out in row-major order, converted to `T` as [`Tensor::to_dtype`] would.
@@ -188,8 +206,9 @@ impl Tensor {
     /// assert_eq!(t.to_vec::<f32>(), vec![1.0, 2.0, 3.0]);
     /// ```
     pub fn to_vec<T: Element>(&self) -> Vec<T> {
-        let t = if self.dtype == T::DTYPE { self.clone() } else { self.to_dtype(T::DTYPE) };
-        let t = t.to(&Device::Cpu);
+        // Download first: the conversion then runs on the CPU, whatever the GPU supports.
+        let t = self.to(&Device::Cpu);
+        let t = if t.dtype == T::DTYPE { t } else { t.to_dtype(T::DTYPE) };
         t.cpu_data::<T>().into_owned()
     }
 
@@ -214,27 +233,46 @@ impl Tensor {
         Ok(self.to_vec::<T>()[0])
     }
 
-    /// A contiguous tensor with the same values: `self` (shared) when already contiguous, else a copy.
+    /// A contiguous tensor with the same values: `self` (shared) when already contiguous, else a copy
+    /// (on the tensor's device).
+    ///
+    /// **Panics** when a GPU copy fails (out of device memory); see [`Tensor::try_contiguous`].
     #[must_use]
+    #[track_caller]
     pub fn contiguous(&self) -> Tensor {
+        ok(self.try_contiguous())
+    }
+
+    /// Checked form of [`Tensor::contiguous`].
+    pub fn try_contiguous(&self) -> Result<Tensor> {
         if self.is_contiguous() && self.layout.offset == 0 && self.storage_len() == self.numel() {
-            return self.clone();
+            return Ok(self.clone());
         }
         match &*self.storage {
-            Storage::Cpu(_) => with_dtype!(self.dtype, T, {
+            Storage::Cpu(_) => Ok(with_dtype!(self.dtype, T, {
                 let v = self.cpu_data::<T>().into_owned();
                 Tensor::from_vec_unchecked(v, self.shape())
-            }),
+            })),
+            Storage::Gpu(_) => crate::wgpu::copy::contiguous(self),
         }
     }
 
     fn storage_len(&self) -> usize {
         match &*self.storage {
             Storage::Cpu(s) => s.len(),
+            Storage::Gpu(s) => s.len(),
         }
     }
 
-    /// The tensor on `device` (shared when already there).
+    /// The tensor on `device` (shared when already there): an upload to a GPU, a download to the CPU
+    /// (which waits for the GPU work that produces it).
+    ///
+    /// ```no_run
+    /// # use ember_tensor::{Device, Tensor};
+    /// let gpu = Device::gpu().unwrap();
+    /// let x = Tensor::from_vec(vec![1.0f32, -2.0], &[2]).to(&gpu);
+    /// assert_eq!(x.abs().to(&Device::Cpu).to_vec::<f32>(), vec![1.0, 2.0]);
+    /// ```
     ///
     /// **Panics** when the device is unavailable; see [`Tensor::try_to`].
     #[must_use]
@@ -245,27 +283,41 @@ impl Tensor {
 
     /// Checked form of [`Tensor::to`].
     pub fn try_to(&self, device: &Device) -> Result<Tensor> {
-        if self.device() == *device {
-            return Ok(self.clone());
+        match (self.device(), *device) {
+            (a, b) if a == b => Ok(self.clone()),
+            (Device::Cpu, Device::Gpu(i)) => crate::wgpu::copy::upload(self, i),
+            (Device::Gpu(_), Device::Cpu) => crate::wgpu::copy::download(self),
+            (Device::Gpu(_), Device::Gpu(i)) => crate::wgpu::copy::upload(&crate::wgpu::copy::download(self)?, i),
+            (Device::Cpu, Device::Cpu) => unreachable!("equal devices handled above"),
         }
-        Err(Error::Device(format!("to: device {device} is not available in this build")))
     }
 
     /// A new tensor with these values converted to `dtype` (float to int truncates toward zero,
-    /// nonzero to `true`), or `self` shared when the dtype already matches.
+    /// nonzero to `true`), or `self` shared when the dtype already matches. Runs on the tensor's
+    /// device.
+    ///
+    /// **Panics** when the GPU cannot run the cast (F64 without f64 shaders, out of memory); see
+    /// [`Tensor::try_to_dtype`].
     #[must_use]
+    #[track_caller]
     pub fn to_dtype(&self, dtype: DType) -> Tensor {
+        ok(self.try_to_dtype(dtype))
+    }
+
+    /// Checked form of [`Tensor::to_dtype`].
+    pub fn try_to_dtype(&self, dtype: DType) -> Result<Tensor> {
         if dtype == self.dtype {
-            return self.clone();
+            return Ok(self.clone());
         }
         match &*self.storage {
-            Storage::Cpu(_) => with_dtype!(self.dtype, S, {
+            Storage::Cpu(_) => Ok(with_dtype!(self.dtype, S, {
                 let src = self.cpu_data::<S>();
                 with_dtype!(dtype, D, {
                     let v: Vec<D> = crate::cpu::cast::cast_slice::<S, D>(&src);
                     Tensor::from_vec_unchecked(v, self.shape())
                 })
-            }),
+            })),
+            Storage::Gpu(_) => crate::wgpu::copy::cast(self, dtype),
         }
     }
 
@@ -295,4 +347,13 @@ impl std::fmt::Debug for Tensor {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         std::fmt::Display::fmt(self, f)
     }
+}
+
+/// The message of ops that have no GPU kernel yet.
+fn gpu_not_implemented_msg(device: Device) -> String {
+    format!("not yet implemented on the GPU ({device}); move the tensor to the CPU first with .to(&Device::Cpu)")
+}
+
+fn gpu_not_implemented(what: &str, device: Device) -> String {
+    format!("{what}: {}", gpu_not_implemented_msg(device))
 }

@@ -3,7 +3,7 @@
 
 use crate::shape::broadcast_shapes;
 use crate::tensor::ok;
-use crate::{DType, Result, Tensor};
+use crate::{DType, Device, Result, Tensor};
 
 /// The binary arithmetic ops, as the backends see them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -48,9 +48,12 @@ impl Tensor {
         let shape = broadcast_shapes(name, self.shape(), other.shape())?;
         if op == BinaryOp::Div && self.dtype == DType::I64 {
             // PyTorch's `/` is true division: integer operands give a float result.
-            return self.to_dtype(DType::F32).binary(&other.to_dtype(DType::F32), op);
+            return self.try_to_dtype(DType::F32)?.binary(&other.try_to_dtype(DType::F32)?, op);
         }
-        crate::cpu::binary::binary(op, self, other, &shape)
+        match self.device() {
+            Device::Cpu => crate::cpu::binary::binary(op, self, other, &shape),
+            Device::Gpu(_) => crate::wgpu::binary::binary(op, self, other, &shape),
+        }
     }
 
     /// A 0-d tensor holding `v` in this tensor's dtype, on its device. An integer tensor combined

@@ -3,14 +3,21 @@
 use crate::tensor::ok;
 use crate::{DType, Device, Result, Tensor};
 
-/// A tensor of `shape` filled with `v` (converted to `dtype`) on `device`.
+/// A tensor of `shape` filled with `v` (converted to `dtype`) on `device`. **Panics** when the GPU
+/// fails (out of memory).
+#[track_caller]
 pub(crate) fn full_on(shape: &[usize], v: f64, dtype: DType, device: Device) -> Tensor {
-    let n: usize = shape.iter().product();
-    let t = with_dtype!(dtype, T, Tensor::from_vec_unchecked(vec![<T as crate::Element>::from_f64(v); n], shape));
-    if device.is_cpu() {
-        t
-    } else {
-        t.to(&device)
+    ok(try_full_on(shape, v, dtype, device))
+}
+
+/// Checked form of [`full_on`]: filled on the device itself, without an upload.
+pub(crate) fn try_full_on(shape: &[usize], v: f64, dtype: DType, device: Device) -> Result<Tensor> {
+    match device {
+        Device::Cpu => {
+            let n: usize = shape.iter().product();
+            Ok(with_dtype!(dtype, T, Tensor::from_vec_unchecked(vec![<T as crate::Element>::from_f64(v); n], shape)))
+        }
+        Device::Gpu(i) => crate::wgpu::fill::full(shape, v, dtype, i),
     }
 }
 
@@ -44,6 +51,13 @@ impl Tensor {
     /// A tensor of `dtype` filled with `v`.
     pub fn full_dtype(shape: &[usize], v: f64, dtype: DType) -> Tensor {
         full_on(shape, v, dtype, Device::Cpu)
+    }
+
+    /// A tensor of `dtype` filled with `v`, created directly on `device` (no host copy for a GPU).
+    ///
+    /// Fails when the device is unavailable or out of memory.
+    pub fn try_full_on(shape: &[usize], v: f64, dtype: DType, device: &Device) -> Result<Tensor> {
+        try_full_on(shape, v, dtype, *device)
     }
 
     /// Zeros with this tensor's shape, dtype and device.

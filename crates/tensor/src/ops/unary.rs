@@ -1,7 +1,7 @@
 //! Elementwise unary functions: `neg abs exp log ... gelu silu softplus clamp powf`.
 
 use crate::tensor::ok;
-use crate::{DType, Error, Result, Tensor};
+use crate::{DType, Device, Error, Result, Tensor};
 
 /// The unary elementwise ops, as the backends see them.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -111,8 +111,11 @@ impl Tensor {
     pub(crate) fn unary(&self, op: UnaryOp) -> Result<Tensor> {
         match self.dtype {
             DType::Bool => Err(Error::UnsupportedDType { op: op.name(), dtype: DType::Bool }),
-            DType::I64 if !op.keeps_int() => self.to_dtype(DType::F32).unary(op),
-            _ => crate::cpu::unary::unary(op, self),
+            DType::I64 if !op.keeps_int() => self.try_to_dtype(DType::F32)?.unary(op),
+            _ => match self.device() {
+                Device::Cpu => crate::cpu::unary::unary(op, self),
+                Device::Gpu(_) => crate::wgpu::unary::unary(op, self),
+            },
         }
     }
 }

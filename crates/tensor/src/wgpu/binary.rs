@@ -1,0 +1,54 @@
+//! GPU kernels for [`BinaryOp`] (`shaders/binary.wgsl`): both operands read through their broadcast
+//! strides, so views and broadcasting need no copy.
+
+use super::pipeline::KernelSpec;
+use super::{groups_for, shaders, storage, strided_meta, tensor, GpuStorage};
+use crate::ops::binary::BinaryOp;
+use crate::{DType, Error, Result, Tensor};
+
+/// The op's index in `apply_float` / `apply_i64` of binary.wgsl.
+fn index(op: BinaryOp) -> u32 {
+    match op {
+        BinaryOp::Add => 0,
+        BinaryOp::Sub => 1,
+        BinaryOp::Mul => 2,
+        BinaryOp::Div => 3,
+        BinaryOp::Pow => 4,
+        BinaryOp::Maximum => 5,
+        BinaryOp::Minimum => 6,
+    }
+}
+
+/// Runs `op` on two GPU tensors of one dtype (F32, F64, I64), broadcast to `shape`.
+pub(crate) fn binary(op: BinaryOp, a: &Tensor, b: &Tensor, shape: &[usize]) -> Result<Tensor> {
+    let name = op.name();
+    let (sa, sb) = (storage(a), storage(b));
+    let ctx = sa.ctx();
+    let dtype = a.dtype();
+    ctx.require(name, dtype)?;
+    let (entry, float) = match dtype {
+        DType::F32 | DType::F64 => ("binary_float", dtype),
+        // Integer true division is promoted to F32 by Tensor::binary before reaching a backend.
+        DType::I64 if op != BinaryOp::Div => ("binary_i64", DType::F32),
+        d => return Err(Error::UnsupportedDType { op: name, dtype: d }),
+    };
+    let la = a.layout.broadcast_to(name, shape)?;
+    let lb = b.layout.broadcast_to(name, shape)?;
+    let n: usize = shape.iter().product();
+    let out = GpuStorage::new(ctx, name, dtype, n)?;
+    if n > 0 {
+        let meta = ctx.upload_words(name, &strided_meta(name, shape, &[&la, &lb])?)?;
+        let module = format!("binary ({float})");
+        let source = move || shaders::elementwise(shaders::BINARY, float);
+        let spec = KernelSpec {
+            module: &module,
+            source: &source,
+            entry,
+            constants: &[("OP", f64::from(index(op)))],
+            read_only: &[true, true, false, true],
+        };
+        ctx.dispatch(&spec, &[sa.buffer(), sb.buffer(), out.buffer(), &meta], ctx.grid(name, groups_for(n))?);
+        ctx.release(meta);
+    }
+    Ok(tensor(out, shape))
+}

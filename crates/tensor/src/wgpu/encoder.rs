@@ -1,0 +1,135 @@
+//! Lazy submission: dispatches are recorded into one pending `CommandEncoder` and submitted when a
+//! result is read back, or every [`MAX_PENDING`] dispatches so the GPU starts early on long op
+//! chains. Reads go through pooled MAP_READ staging buffers.
+
+use super::context::{lock, Context};
+use super::pipeline::{KernelSpec, Pipeline};
+use crate::{Error, Result};
+
+/// Dispatches recorded before the batch is submitted.
+pub(crate) const MAX_PENDING: usize = 32;
+
+/// The pending commands of one context.
+#[derive(Default)]
+pub(crate) struct Batch {
+    encoder: Option<::wgpu::CommandEncoder>,
+    ops: usize,
+}
+
+impl Context {
+    fn encoder<'a>(&self, b: &'a mut Batch) -> &'a mut ::wgpu::CommandEncoder {
+        b.encoder.get_or_insert_with(|| {
+            self.device.create_command_encoder(&::wgpu::CommandEncoderDescriptor { label: Some("ember") })
+        })
+    }
+
+    fn submit(&self, b: &mut Batch) {
+        let cmd = b.encoder.take().map(|e| e.finish());
+        self.queue.submit(cmd);
+        b.ops = 0;
+        lock(&self.pool).after_submit();
+    }
+
+    /// Submits the pending batch (if any) without waiting for it.
+    pub(crate) fn flush(&self) {
+        let mut b = lock(&self.batch);
+        self.submit(&mut b);
+    }
+
+    /// Workgroup counts covering `groups` workgroups, split over x and y when above the device's
+    /// per-dimension limit (kernels rebuild the linear index from `num_workgroups`).
+    pub(crate) fn grid(&self, op: &'static str, groups: u32) -> Result<[u32; 3]> {
+        let max = self.limits.max_compute_workgroups_per_dimension.max(1);
+        if groups <= max {
+            return Ok([groups, 1, 1]);
+        }
+        let y = groups.div_ceil(max);
+        if y > max {
+            return Err(Error::InvalidArgument {
+                op,
+                msg: format!("{groups} workgroups exceed the dispatch limit of gpu:{} ({max} x {max})", self.index),
+            });
+        }
+        Ok([max, y, 1])
+    }
+
+    /// A read-only storage buffer holding `words` (metadata, scalar parameters).
+    pub(crate) fn upload_words(&self, op: &'static str, words: &[u32]) -> Result<::wgpu::Buffer> {
+        self.upload_bytes(op, bytemuck::cast_slice(words))
+    }
+
+    /// A storage buffer holding `bytes` (length a multiple of 4), from the pool.
+    pub(crate) fn upload_bytes(&self, op: &'static str, bytes: &[u8]) -> Result<::wgpu::Buffer> {
+        let buf = self.acquire(op, bytes.len() as u64)?;
+        if !bytes.is_empty() {
+            self.queue.write_buffer(&buf, 0, bytes);
+        }
+        Ok(buf)
+    }
+
+    /// Records one dispatch of `spec` over `grid` workgroups with `buffers` bound in order.
+    pub(crate) fn dispatch(&self, spec: &KernelSpec<'_>, buffers: &[&::wgpu::Buffer], grid: [u32; 3]) {
+        debug_assert_eq!(buffers.len(), spec.read_only.len());
+        let Pipeline { pipeline, layout } = self.pipeline(spec);
+        let entries: Vec<::wgpu::BindGroupEntry> = buffers
+            .iter()
+            .enumerate()
+            .map(|(i, b)| ::wgpu::BindGroupEntry { binding: i as u32, resource: b.as_entire_binding() })
+            .collect();
+        let bg = self.device.create_bind_group(&::wgpu::BindGroupDescriptor {
+            label: Some(spec.entry),
+            layout: &layout,
+            entries: &entries,
+        });
+        let mut b = lock(&self.batch);
+        {
+            let enc = self.encoder(&mut b);
+            let mut pass = enc
+                .begin_compute_pass(&::wgpu::ComputePassDescriptor { label: Some(spec.entry), timestamp_writes: None });
+            pass.set_pipeline(&pipeline);
+            pass.set_bind_group(0, &bg, &[]);
+            pass.dispatch_workgroups(grid[0], grid[1], grid[2]);
+        }
+        b.ops += 1;
+        if b.ops >= MAX_PENDING {
+            self.submit(&mut b);
+        }
+    }
+
+    /// Copies `len` bytes from `offset` of `buf` back to the host (submitting pending work first).
+    pub(crate) fn read(&self, buf: &::wgpu::Buffer, offset: u64, len: u64) -> Result<Vec<u8>> {
+        if len == 0 {
+            return Ok(Vec::new());
+        }
+        let staging = self.acquire_staging(len)?;
+        {
+            let mut b = lock(&self.batch);
+            self.encoder(&mut b).copy_buffer_to_buffer(buf, offset, &staging, 0, len);
+            self.submit(&mut b);
+        }
+        let (tx, rx) = std::sync::mpsc::channel();
+        staging.slice(..len).map_async(::wgpu::MapMode::Read, move |r| {
+            let _ = tx.send(r);
+        });
+        let dev_err =
+            |e: String| Error::Device(format!("gpu:{} ({}): reading a buffer: {e}", self.index, self.info.name));
+        self.device.poll(::wgpu::PollType::wait_indefinitely()).map_err(|e| dev_err(e.to_string()))?;
+        rx.recv().map_err(|e| dev_err(e.to_string()))?.map_err(|e| dev_err(e.to_string()))?;
+        let out = {
+            let view = staging.slice(..len).get_mapped_range().map_err(|e| dev_err(e.to_string()))?;
+            view.to_vec()
+        };
+        staging.unmap();
+        self.release_staging(staging);
+        Ok(out)
+    }
+
+    /// Waits until every submitted dispatch has finished.
+    pub(crate) fn synchronize(&self) -> Result<()> {
+        self.flush();
+        self.device
+            .poll(::wgpu::PollType::wait_indefinitely())
+            .map(|_| ())
+            .map_err(|e| Error::Device(format!("gpu:{} ({}): {e}", self.index, self.info.name)))
+    }
+}

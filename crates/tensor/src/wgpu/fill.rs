@@ -1,0 +1,40 @@
+//! Filling a new GPU tensor with one value (`shaders/fill.wgsl`): `zeros`, `ones`, `full` and the
+//! scalar operands of binary ops, created on the device without an upload.
+
+use super::pipeline::KernelSpec;
+use super::{check_u32, context, shaders, tensor, GpuStorage};
+use crate::{DType, Result, Tensor};
+
+/// The 32-bit words of `v` converted to `dtype` as the CPU's `Element::from_f64` does.
+pub(crate) fn words(v: f64, dtype: DType) -> [u32; 2] {
+    let split = |b: u64| [b as u32, (b >> 32) as u32];
+    match dtype {
+        DType::F32 => [(v as f32).to_bits(), 0],
+        DType::F64 => split(v.to_bits()),
+        DType::I64 => split((v as i64) as u64),
+        DType::Bool => [u32::from(v != 0.0), 0],
+    }
+}
+
+/// A tensor of `shape` filled with `v` (converted to `dtype`) on GPU `index`.
+pub(crate) fn full(shape: &[usize], v: f64, dtype: DType, index: usize) -> Result<Tensor> {
+    let op = "full";
+    let ctx = context::get(index)?;
+    let n: usize = shape.iter().product();
+    let out = GpuStorage::new(&ctx, op, dtype, n)?;
+    if n > 0 {
+        let wpe: u32 = if matches!(dtype, DType::F64 | DType::I64) { 2 } else { 1 };
+        let n_words = check_u32(op, n)?.checked_mul(wpe).ok_or_else(|| crate::Error::InvalidArgument {
+            op,
+            msg: format!("{n} elements exceed the GPU kernels' 32-bit indexing"),
+        })?;
+        let [w0, w1] = words(v, dtype);
+        let meta = ctx.upload_words(op, &[n_words, wpe, w0, w1])?;
+        let source = || shaders::FILL.to_string();
+        let spec =
+            KernelSpec { module: "fill", source: &source, entry: "fill", constants: &[], read_only: &[false, true] };
+        ctx.dispatch(&spec, &[out.buffer(), &meta], ctx.grid(op, n_words.div_ceil(256))?);
+        ctx.release(meta);
+    }
+    Ok(tensor(out, shape))
+}

@@ -1,0 +1,204 @@
+//! GPU matrix product (`shaders/matmul.wgsl`): batched, 64 x 64 tiles with 4 x 4 outputs per
+//! invocation staged through workgroup memory; operands read through their strides, so transposed
+//! and broadcast (expanded) operands need no copy.
+//!
+//! Entry point for `ops/matmul.rs`: [`matmul`]`(a, b)` for `a: [.., M, K]`, `b: [.., K, N]` (rank >= 2,
+//! batch dims broadcast as `torch.matmul`), giving `[batch.., M, N]`. 1-d operands are the caller's
+//! (unsqueeze / squeeze around this call).
+
+use super::pipeline::KernelSpec;
+use super::{check_u32, shaders, storage, tensor, GpuStorage};
+use crate::shape::broadcast_shapes;
+use crate::{Error, Result, Tensor};
+
+const TILE: usize = 64;
+
+/// `a` (shape `batch_a + [r, c]`) broadcast to `batch + [r, c]`, as a 3-d tensor `[B, r, c]`
+/// (a view when the batch dims flatten without a copy).
+fn to3(a: &Tensor, batch: &[usize]) -> Result<Tensor> {
+    let rank = a.rank();
+    let (r, c) = (a.shape()[rank - 2], a.shape()[rank - 1]);
+    let mut full: Vec<usize> = batch.to_vec();
+    full.extend([r, c]);
+    let e = a.try_expand(&full)?;
+    let b: usize = batch.iter().product();
+    match batch.len() {
+        0 => e.try_unsqueeze(0),
+        1 => Ok(e),
+        _ => e.try_reshape(&[b, r, c]),
+    }
+}
+
+/// The matrix product of two GPU tensors of one float dtype: `[.., M, K] @ [.., K, N] -> [.., M, N]`.
+///
+/// Errors: ranks below 2, mismatched inner dims, batch dims that do not broadcast, dtypes other than
+/// F32/F64 (or F64 without SHADER_F64), devices or dtypes that differ.
+#[allow(dead_code)] // wired into ops/matmul.rs by the matmul family
+pub(crate) fn matmul(a: &Tensor, b: &Tensor) -> Result<Tensor> {
+    let op = "matmul";
+    a.same_device(op, b)?;
+    a.same_dtype(op, b)?;
+    let ctx = storage(a).ctx().clone();
+    let dtype = a.dtype();
+    if !dtype.is_float() {
+        return Err(Error::InvalidArgument {
+            op,
+            msg: format!("{dtype} not yet implemented on the GPU (gpu:{})", ctx.index),
+        });
+    }
+    ctx.require(op, dtype)?;
+    if a.rank() < 2 || b.rank() < 2 {
+        crate::bail!(op, "the GPU kernel needs operands of rank >= 2, got shapes {:?} and {:?}", a.shape(), b.shape());
+    }
+    let (ra, rb) = (a.rank(), b.rank());
+    let (m, k) = (a.shape()[ra - 2], a.shape()[ra - 1]);
+    let (k2, n) = (b.shape()[rb - 2], b.shape()[rb - 1]);
+    if k != k2 {
+        return Err(Error::ShapeMismatch { op, lhs: a.shape().to_vec(), rhs: b.shape().to_vec() });
+    }
+    let batch = broadcast_shapes(op, &a.shape()[..ra - 2], &b.shape()[..rb - 2])?;
+    let bsz: usize = batch.iter().product();
+    let mut out_shape = batch.to_vec();
+    out_shape.extend([m, n]);
+    let out = GpuStorage::new(&ctx, op, dtype, bsz * m * n)?;
+    if bsz * m * n == 0 {
+        return Ok(tensor(out, &out_shape));
+    }
+    if k == 0 {
+        return super::fill::full(&out_shape, 0.0, dtype, ctx.index);
+    }
+    let (a3, b3) = (to3(a, &batch)?, to3(b, &batch)?);
+    let (la, lb) = (a3.layout(), b3.layout());
+    check_u32(op, bsz * m * n)?;
+    let mut info = vec![check_u32(op, m)?, check_u32(op, n)?, check_u32(op, k)?];
+    for l in [la, lb] {
+        info.push(check_u32(op, l.offset)?);
+        for &s in l.strides.iter() {
+            info.push(check_u32(op, s)?);
+        }
+    }
+    let max = ctx.limits.max_compute_workgroups_per_dimension as usize;
+    let grid = [n.div_ceil(TILE), m.div_ceil(TILE), bsz];
+    if grid.iter().any(|&g| g > max) {
+        crate::bail!(
+            op,
+            "shapes {:?} @ {:?} need {grid:?} workgroups, above the limit {max} of gpu:{}",
+            a.shape(),
+            b.shape(),
+            ctx.index
+        );
+    }
+    let info = ctx.upload_words(op, &info)?;
+    let module = format!("matmul ({dtype})");
+    let source = move || shaders::plain(shaders::MATMUL, dtype);
+    let spec = KernelSpec {
+        module: &module,
+        source: &source,
+        entry: "matmul",
+        constants: &[],
+        read_only: &[true, true, false, true],
+    };
+    let grid = [grid[0] as u32, grid[1] as u32, grid[2] as u32];
+    ctx.dispatch(&spec, &[storage(&a3).buffer(), storage(&b3).buffer(), out.buffer(), &info], grid);
+    ctx.release(info);
+    Ok(tensor(out, &out_shape))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{DType, Device};
+
+    fn gpu() -> Option<Device> {
+        match Device::gpu() {
+            Ok(d) => Some(d),
+            Err(e) if std::env::var("EMBER_REQUIRE_GPU").is_ok_and(|v| v == "1") => panic!("no GPU: {e}"),
+            Err(_) => {
+                println!("skipping GPU test: no adapter (set EMBER_REQUIRE_GPU=1 to fail instead)");
+                None
+            }
+        }
+    }
+
+    /// Naive `[B, M, K] @ [B, K, N]` in f64 over row-major data.
+    fn naive(a: &[f64], b: &[f64], bs: usize, m: usize, k: usize, n: usize) -> Vec<f64> {
+        let mut c = vec![0.0; bs * m * n];
+        for p in 0..bs {
+            for i in 0..m {
+                for j in 0..n {
+                    c[(p * m + i) * n + j] = (0..k).map(|l| a[(p * m + i) * k + l] * b[(p * k + l) * n + j]).sum();
+                }
+            }
+        }
+        c
+    }
+
+    #[test]
+    fn matmul_matches_a_naive_product() {
+        let Some(dev) = gpu() else { return };
+        let mut seed = 11u64;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed >> 11) as f64 / (1u64 << 53) as f64 * 2.0 - 1.0
+        };
+        for dtype in [DType::F32, DType::F64] {
+            let tol = if dtype == DType::F32 { 1e-4 } else { 1e-10 };
+            for (bs, m, k, n) in
+                [(1, 1, 1, 1), (1, 5, 3, 7), (2, 64, 64, 64), (3, 65, 17, 130), (1, 1, 300, 1), (2, 100, 1, 33)]
+            {
+                let av: Vec<f64> = (0..bs * m * k).map(|_| next()).collect();
+                let bv: Vec<f64> = (0..bs * k * n).map(|_| next()).collect();
+                let want = naive(&av, &bv, bs, m, k, n);
+                let a = Tensor::from_vec(av, &[bs, m, k]).to_dtype(dtype).to(&dev);
+                let b = Tensor::from_vec(bv, &[bs, k, n]).to_dtype(dtype).to(&dev);
+                let check = |c: Tensor, what: &str| {
+                    let got = c.to_vec::<f64>();
+                    for (i, (g, w)) in got.iter().zip(&want).enumerate() {
+                        assert!(
+                            (g - w).abs() <= tol * (1.0 + w.abs()) * (k as f64).sqrt(),
+                            "{what} {dtype} {bs}x{m}x{k}x{n} [{i}]: {g} vs {w}"
+                        );
+                    }
+                };
+                check(matmul(&a, &b).unwrap(), "plain");
+                // Transposed operands (read through strides, no copy).
+                let at = a.transpose(1, 2).contiguous().transpose(1, 2);
+                let bt = b.transpose(1, 2).contiguous().transpose(1, 2);
+                check(matmul(&at, &bt).unwrap(), "transposed");
+            }
+        }
+        // Broadcast batch dims: [2, 1, M, K] @ [3, K, N] -> [2, 3, M, N], and a 2-d weight.
+        let a = Tensor::from_vec((0..2 * 4 * 5).map(|v| v as f32 * 0.1).collect::<Vec<_>>(), &[2, 1, 4, 5]);
+        let w = Tensor::from_vec((0..3 * 5 * 6).map(|v| (v % 7) as f32 - 3.0).collect::<Vec<_>>(), &[3, 5, 6]);
+        let c = matmul(&a.to(&dev), &w.to(&dev)).unwrap();
+        assert_eq!(c.shape(), &[2, 3, 4, 6]);
+        let av = a.to_vec::<f64>();
+        let wv = w.to_vec::<f64>();
+        let got = c.to_vec::<f64>();
+        for i in 0..2 {
+            for j in 0..3 {
+                let want = naive(&av[i * 20..(i + 1) * 20], &wv[j * 30..(j + 1) * 30], 1, 4, 5, 6);
+                for (g, w) in got[(i * 3 + j) * 24..(i * 3 + j + 1) * 24].iter().zip(&want) {
+                    assert!((g - w).abs() <= 1e-5 * (1.0 + w.abs()), "broadcast batch ({i}, {j}): {g} vs {w}");
+                }
+            }
+        }
+        let w2 = w.select(0, 1).to(&dev);
+        assert_eq!(matmul(&a.to(&dev), &w2).unwrap().shape(), &[2, 1, 4, 6]);
+        // Empty and K = 0.
+        let e = matmul(&Tensor::zeros(&[3, 0]).to(&dev), &Tensor::zeros(&[0, 2]).to(&dev)).unwrap();
+        assert_eq!(e.to_vec::<f32>(), vec![0.0; 6]);
+        assert_eq!(
+            matmul(&Tensor::zeros(&[0, 4]).to(&dev), &Tensor::zeros(&[4, 2]).to(&dev)).unwrap().shape(),
+            &[0, 2]
+        );
+        // Errors.
+        let g = Tensor::zeros(&[3, 4]).to(&dev);
+        let msg = matmul(&g, &g).unwrap_err().to_string();
+        assert!(msg.contains("matmul") && msg.contains("[3, 4]"), "{msg}");
+        assert!(matmul(&g.to_dtype(DType::I64), &g.t().to_dtype(DType::I64)).unwrap_err().to_string().contains("I64"));
+        assert!(matmul(&Tensor::zeros(&[4]).to(&dev), &g.t()).is_err());
+    }
+}

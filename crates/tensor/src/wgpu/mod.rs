@@ -1,0 +1,231 @@
+//! The portable GPU backend, on wgpu (Vulkan, Metal, DX12, WebGPU).
+//!
+//! - [`context`]: one lazily created device + queue per adapter index (`Device::Gpu(i)`).
+//! - [`pool`]: a caching buffer pool; a GPU storage returns its buffer to the pool when dropped.
+//! - [`pipeline`]: compiled pipelines cached by shader module, entry point and override constants.
+//! - [`encoder`]: lazy submission; dispatches batch into one command encoder, submitted on readback.
+//! - kernels, one file per op family, with their WGSL in the top-level `shaders/` ([`shaders`]).
+//!
+//! Dtypes on the GPU: F32 as `f32`, F64 as `f64` (adapters with SHADER_F64 only), I64 as two u32
+//! words (`vec2<u32>`, exact 64-bit two's complement), Bool as one u32 (0 or 1). See `docs/gpu.md`.
+
+pub(crate) mod binary;
+pub(crate) mod context;
+pub(crate) mod copy;
+pub(crate) mod encoder;
+pub(crate) mod fill;
+pub(crate) mod matmul;
+pub(crate) mod pipeline;
+pub(crate) mod pool;
+pub(crate) mod reduce;
+pub mod shaders;
+pub(crate) mod unary;
+
+use std::sync::Arc;
+
+pub use context::adapter_names;
+use context::Context;
+pub use pool::GpuMemoryStats;
+
+use crate::shape::Layout;
+use crate::storage::Storage;
+use crate::{DType, Device, Error, Result, Tensor};
+
+/// Bytes of one element of `dtype` in GPU storage (Bool takes a whole u32).
+pub(crate) fn elem_bytes(dtype: DType) -> u64 {
+    match dtype {
+        DType::F32 | DType::Bool => 4,
+        DType::F64 | DType::I64 => 8,
+    }
+}
+
+/// A tensor's storage in GPU memory: a pooled buffer of `len` elements of `dtype`.
+pub struct GpuStorage {
+    buffer: Option<::wgpu::Buffer>,
+    dtype: DType,
+    len: usize,
+    ctx: Arc<Context>,
+}
+
+impl GpuStorage {
+    /// A storage of `len` uninitialised elements on `ctx`'s device.
+    pub(crate) fn new(ctx: &Arc<Context>, op: &'static str, dtype: DType, len: usize) -> Result<GpuStorage> {
+        let bytes = (len as u64)
+            .checked_mul(elem_bytes(dtype))
+            .ok_or_else(|| Error::OutOfMemory(format!("{op}: {len} elements of {dtype} do not fit a GPU buffer")))?;
+        let buffer = ctx.acquire(op, bytes)?;
+        Ok(GpuStorage { buffer: Some(buffer), dtype, len, ctx: ctx.clone() })
+    }
+
+    /// The element type.
+    pub fn dtype(&self) -> DType {
+        self.dtype
+    }
+
+    /// Number of elements.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// True when the storage holds no element.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The device (`Device::Gpu(index)`).
+    pub fn device(&self) -> Device {
+        Device::Gpu(self.ctx.index)
+    }
+
+    pub(crate) fn buffer(&self) -> &::wgpu::Buffer {
+        self.buffer.as_ref().expect("a live storage holds its buffer")
+    }
+
+    pub(crate) fn ctx(&self) -> &Arc<Context> {
+        &self.ctx
+    }
+}
+
+impl Drop for GpuStorage {
+    fn drop(&mut self) {
+        if let Some(b) = self.buffer.take() {
+            self.ctx.release(b);
+        }
+    }
+}
+
+// A panic never leaves a storage half-updated (buffers are immutable once written, and the pool and
+// caches ignore mutex poisoning), so tensors stay usable across `catch_unwind` as CPU ones are.
+impl std::panic::UnwindSafe for GpuStorage {}
+impl std::panic::RefUnwindSafe for GpuStorage {}
+
+impl std::fmt::Debug for GpuStorage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "GpuStorage({} x {} on {:?})", self.len, self.dtype, self.ctx)
+    }
+}
+
+/// The GPU storage of `t` (callers dispatch on the device first).
+pub(crate) fn storage(t: &Tensor) -> &GpuStorage {
+    match &*t.storage {
+        Storage::Gpu(s) => s,
+        Storage::Cpu(_) => unreachable!("crate::wgpu kernels are only called with GPU tensors"),
+    }
+}
+
+/// A contiguous GPU tensor of `shape` over `s`.
+pub(crate) fn tensor(s: GpuStorage, shape: &[usize]) -> Tensor {
+    Tensor::from_parts(Arc::new(Storage::Gpu(s)), Layout::contiguous(shape))
+}
+
+/// Checks that `n` fits the kernels' 32-bit indices.
+pub(crate) fn check_u32(op: &'static str, n: usize) -> Result<u32> {
+    u32::try_from(n).map_err(|_| Error::InvalidArgument {
+        op,
+        msg: format!("{n} elements exceed the GPU kernels' 32-bit indexing"),
+    })
+}
+
+/// Metadata of a strided kernel (layout in `shaders/strided.wgsl`): `n` output elements of `shape`,
+/// operands already broadcast to `shape`. Size-1 dims are dropped and dims contiguous for every
+/// operand merged, so dense tensors index as rank 1.
+pub(crate) fn strided_meta(op: &'static str, shape: &[usize], ops: &[&Layout]) -> Result<Vec<u32>> {
+    debug_assert!(!ops.is_empty() && ops.len() <= 2);
+    let n: usize = shape.iter().product();
+    let mut dims: Vec<(usize, [usize; 2])> = Vec::with_capacity(shape.len());
+    for (d, &size) in shape.iter().enumerate() {
+        if size == 1 {
+            continue;
+        }
+        let st = [ops[0].strides[d], ops.get(1).map_or(0, |l| l.strides[d])];
+        if let Some(last) = dims.last_mut() {
+            if (0..2).all(|k| last.1[k] == st[k] * size) {
+                last.0 *= size;
+                last.1 = st;
+                continue;
+            }
+        }
+        dims.push((size, st));
+    }
+    let r = dims.len();
+    let mut meta = Vec::with_capacity(4 + 3 * r);
+    meta.push(check_u32(op, n)?);
+    meta.push(r as u32);
+    meta.push(check_u32(op, ops[0].offset)?);
+    meta.push(check_u32(op, ops.get(1).map_or(0, |l| l.offset))?);
+    for &(s, _) in &dims {
+        meta.push(check_u32(op, s)?);
+    }
+    for k in 0..2 {
+        for &(_, st) in &dims {
+            meta.push(check_u32(op, st[k])?);
+        }
+    }
+    Ok(meta)
+}
+
+/// Workgroups of 256 invocations covering `n` elements.
+pub(crate) fn groups_for(n: usize) -> u32 {
+    n.div_ceil(256) as u32
+}
+
+fn gpu_context(device: Device) -> Option<Arc<Context>> {
+    match device {
+        Device::Gpu(i) => context::get(i).ok(),
+        Device::Cpu => None,
+    }
+}
+
+/// The buffer pool's counters for a GPU device (`None` for the CPU or an unusable adapter).
+///
+/// ```no_run
+/// use ember_tensor::{gpu_memory_stats, Device, Tensor};
+/// let dev = Device::gpu().unwrap();
+/// let x = Tensor::ones(&[1000]).to(&dev);
+/// let s = gpu_memory_stats(dev).unwrap();
+/// assert!(s.buffers >= 1);
+/// # drop(x);
+/// ```
+pub fn gpu_memory_stats(device: Device) -> Option<GpuMemoryStats> {
+    gpu_context(device).map(|c| c.memory_stats())
+}
+
+/// Submits pending GPU work, then frees the buffers cached by the pool of `device`.
+pub fn gpu_empty_cache(device: Device) {
+    if let Some(c) = gpu_context(device) {
+        c.empty_cache();
+    }
+}
+
+/// Waits until all work submitted to `device` has finished (a no-op on the CPU).
+pub fn gpu_synchronize(device: Device) -> Result<()> {
+    match device {
+        Device::Gpu(i) => context::get(i)?.synchronize(),
+        Device::Cpu => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn gpu_tensors_are_send_sync_and_unwind_safe() {
+        fn check<T: Send + Sync + std::panic::UnwindSafe + std::panic::RefUnwindSafe>() {}
+        check::<crate::Tensor>();
+        check::<super::GpuStorage>();
+    }
+
+    #[test]
+    fn strided_meta_merges_dense_dims() {
+        use crate::shape::Layout;
+        let l = Layout::contiguous(&[4, 5, 6]);
+        assert_eq!(super::strided_meta("t", &[4, 5, 6], &[&l]).unwrap(), vec![120, 1, 0, 0, 120, 1, 0]);
+        // A transposed operand keeps two dims; a broadcast one gets stride 0.
+        let t = Layout { shape: [5, 4].as_slice().into(), strides: [1, 5].as_slice().into(), offset: 3 };
+        let b = Layout { shape: [5, 4].as_slice().into(), strides: [0, 1].as_slice().into(), offset: 0 };
+        let m = super::strided_meta("t", &[5, 4], &[&t, &b]).unwrap();
+        assert_eq!(m, vec![20, 2, 3, 0, 5, 4, 1, 5, 0, 1]);
+        // Size-1 dims vanish; a 0-d tensor is rank 0.
+        let s = Layout::contiguous(&[1, 1]);
+        assert_eq!(super::strided_meta("t", &[1, 1], &[&s]).unwrap(), vec![1, 0, 0, 0]);
+    }
+}

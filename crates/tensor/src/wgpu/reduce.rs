@@ -1,0 +1,222 @@
+//! GPU reductions (`shaders/reduce.wgsl`): sum, mean, max and min over the last dimension or over
+//! all elements, as chunked workgroup tree reductions (correct for any subgroup size).
+//!
+//! Entry points for `ops/reduce.rs` (which validates dims and handles `keepdim`):
+//! - [`reduce_last_dim`]`(kind, x)`: reduces the last dim of `x` (any layout): `[.., n] -> [..]`.
+//! - [`reduce_all`]`(kind, x)`: reduces every element to a 0-d tensor.
+
+use super::pipeline::KernelSpec;
+use super::{check_u32, shaders, storage, tensor, GpuStorage};
+use crate::{DType, Error, Result, Tensor};
+
+/// The reductions the GPU kernels compute.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[allow(dead_code)] // wired into ops/reduce.rs by the reductions family
+pub(crate) enum ReduceKind {
+    /// Sum (same dtype: F32, F64, I64 wrapping).
+    Sum,
+    /// Sum divided by the count (F32, F64; NaN for an empty reduction, as PyTorch).
+    Mean,
+    /// Maximum, NaN-propagating.
+    Max,
+    /// Minimum, NaN-propagating.
+    Min,
+}
+
+impl ReduceKind {
+    fn name(self) -> &'static str {
+        match self {
+            ReduceKind::Sum => "sum",
+            ReduceKind::Mean => "mean",
+            ReduceKind::Max => "max",
+            ReduceKind::Min => "min",
+        }
+    }
+
+    fn code(self) -> u32 {
+        match self {
+            ReduceKind::Sum | ReduceKind::Mean => 0,
+            ReduceKind::Max => 1,
+            ReduceKind::Min => 2,
+        }
+    }
+}
+
+/// Elements one workgroup reduces per pass.
+const CHUNK: usize = 4096;
+
+/// Reduces the last dimension of `x`: shape `[.., n]` gives `[..]` (a 0-d tensor stays 0-d).
+///
+/// Errors: Bool (convert first), I64 mean, max/min over an empty dimension, F64 without SHADER_F64.
+#[allow(dead_code)] // wired into ops/reduce.rs by the reductions family
+pub(crate) fn reduce_last_dim(kind: ReduceKind, x: &Tensor) -> Result<Tensor> {
+    let shape = x.shape();
+    let (out_shape, len) = match shape.split_last() {
+        Some((&n, rest)) => (rest.to_vec(), n),
+        None => (vec![], 1),
+    };
+    run(kind, x, &out_shape, len)
+}
+
+/// Reduces all elements of `x` to a 0-d tensor (same errors as [`reduce_last_dim`]).
+#[allow(dead_code)] // wired into ops/reduce.rs by the reductions family
+pub(crate) fn reduce_all(kind: ReduceKind, x: &Tensor) -> Result<Tensor> {
+    run(kind, x, &[], x.numel())
+}
+
+/// Reduces `x` (viewed as rows of `len` elements) to `out_shape`.
+fn run(kind: ReduceKind, x: &Tensor, out_shape: &[usize], len: usize) -> Result<Tensor> {
+    let op = kind.name();
+    let ctx = storage(x).ctx().clone();
+    let dtype = x.dtype();
+    ctx.require(op, dtype)?;
+    let (entry, float) = match dtype {
+        DType::F32 | DType::F64 => ("reduce_float", dtype),
+        DType::I64 if kind != ReduceKind::Mean => ("reduce_i64", DType::F32),
+        DType::I64 => crate::bail!(op, "could not infer output dtype: input dtype must be floating point, got I64"),
+        d => return Err(Error::UnsupportedDType { op, dtype: d }),
+    };
+    let rows: usize = out_shape.iter().product();
+    if len == 0 && rows > 0 {
+        return match kind {
+            ReduceKind::Sum => super::fill::full(out_shape, 0.0, dtype, ctx.index),
+            ReduceKind::Mean => super::fill::full(out_shape, f64::NAN, dtype, ctx.index),
+            _ => crate::bail!(op, "expected a non-empty reduction dimension (input shape {:?})", x.shape()),
+        };
+    }
+    if rows == 0 {
+        return Ok(tensor(GpuStorage::new(&ctx, op, dtype, 0)?, out_shape));
+    }
+    let x = x.try_contiguous()?;
+    let module = format!("reduce ({float})");
+    let source = move || shaders::plain(shaders::REDUCE, float);
+    let code = f64::from(kind.code());
+    let constants = [("OP", code)];
+    let spec =
+        KernelSpec { module: &module, source: &source, entry, constants: &constants, read_only: &[true, false, true] };
+    // Each pass turns rows of `cur_len` into rows of `cpr` partials, until one value per row is left.
+    let mut cur: Tensor = x;
+    let mut cur_len = len;
+    loop {
+        let cpr = cur_len.div_ceil(CHUNK);
+        let chunk = cur_len.min(CHUNK);
+        let groups = check_u32(op, rows * cpr)?;
+        let out = GpuStorage::new(&ctx, op, dtype, rows * cpr)?;
+        let src = storage(&cur);
+        let info = [groups, chunk as u32, check_u32(op, cur_len)?, cpr as u32, check_u32(op, cur.layout.offset)?];
+        let info = ctx.upload_words(op, &info)?;
+        ctx.dispatch(&spec, &[src.buffer(), out.buffer(), &info], ctx.grid(op, groups)?);
+        ctx.release(info);
+        cur = tensor(out, &[rows * cpr]);
+        if cpr == 1 {
+            break;
+        }
+        cur_len = cpr;
+    }
+    let out = cur.with_layout(crate::shape::Layout::contiguous(out_shape));
+    if kind == ReduceKind::Mean {
+        return out.try_mul_scalar(1.0 / len as f64);
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Device;
+
+    fn gpu() -> Option<Device> {
+        match Device::gpu() {
+            Ok(d) => Some(d),
+            Err(e) if std::env::var("EMBER_REQUIRE_GPU").is_ok_and(|v| v == "1") => panic!("no GPU: {e}"),
+            Err(_) => {
+                println!("skipping GPU test: no adapter (set EMBER_REQUIRE_GPU=1 to fail instead)");
+                None
+            }
+        }
+    }
+
+    fn reference(kind: ReduceKind, v: &[f64]) -> f64 {
+        match kind {
+            ReduceKind::Sum => v.iter().sum(),
+            ReduceKind::Mean => v.iter().sum::<f64>() / v.len() as f64,
+            ReduceKind::Max => {
+                v.iter().copied().fold(f64::NEG_INFINITY, |a, b| if a.is_nan() || b > a { b } else { a })
+            }
+            ReduceKind::Min => v.iter().copied().fold(f64::INFINITY, |a, b| if a.is_nan() || b < a { b } else { a }),
+        }
+    }
+
+    fn close(got: f64, want: f64, scale: f64, tol: f64) -> bool {
+        (got.is_nan() && want.is_nan()) || (got - want).abs() <= tol * scale.max(1.0)
+    }
+
+    #[test]
+    fn reductions_match_a_reference() {
+        let Some(dev) = gpu() else { return };
+        let kinds = [ReduceKind::Sum, ReduceKind::Mean, ReduceKind::Max, ReduceKind::Min];
+        let mut seed = 7u64;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed >> 11) as f64 / (1u64 << 53) as f64 * 8.0 - 4.0
+        };
+        for dtype in [DType::F32, DType::F64] {
+            let tol = if dtype == DType::F32 { 1e-4 } else { 1e-10 };
+            for shape in
+                [vec![1usize], vec![63], vec![65], vec![1000], vec![70000], vec![5, 4097], vec![3, 9000], vec![300, 7]]
+            {
+                let n: usize = shape.iter().product();
+                let v: Vec<f64> = (0..n).map(|_| next()).collect();
+                let x = Tensor::from_vec(v.clone(), &shape).to_dtype(dtype);
+                let g = x.to(&dev);
+                let len = *shape.last().unwrap();
+                for kind in kinds {
+                    let all = reduce_all(kind, &g).unwrap();
+                    assert_eq!(all.shape(), &[] as &[usize]);
+                    let scale: f64 =
+                        v.iter().map(|a| a.abs()).sum::<f64>() / if kind == ReduceKind::Mean { n as f64 } else { 1.0 };
+                    let (got, want) = (all.item::<f64>(), reference(kind, &x.to_vec::<f64>()));
+                    assert!(close(got, want, scale, tol), "{kind:?} all {dtype} {shape:?}: {got} vs {want}");
+                    let rows = reduce_last_dim(kind, &g).unwrap();
+                    assert_eq!(rows.shape(), &shape[..shape.len() - 1]);
+                    let got = rows.to_vec::<f64>();
+                    let xv = x.to_vec::<f64>();
+                    for (r, chunk) in xv.chunks(len).enumerate() {
+                        let want = reference(kind, chunk);
+                        let scale = chunk.iter().map(|a| a.abs()).sum::<f64>();
+                        assert!(
+                            close(got[r], want, scale, tol),
+                            "{kind:?} rows {dtype} {shape:?} row {r}: {} vs {want}",
+                            got[r]
+                        );
+                    }
+                }
+            }
+        }
+        // Non-contiguous input, NaN propagation, integers, empty inputs and errors.
+        let x = Tensor::from_vec((0..60).map(f64::from).collect::<Vec<_>>(), &[6, 10]).to_dtype(DType::F32);
+        let t = x.to(&dev).t();
+        let s = reduce_last_dim(ReduceKind::Sum, &t).unwrap().to_vec::<f64>();
+        assert_eq!(s, (0..10).map(|c| (0..6).map(|r| (r * 10 + c) as f64).sum()).collect::<Vec<f64>>());
+        let nan = Tensor::from_vec(vec![1.0f32, f32::NAN, 3.0], &[3]).to(&dev);
+        assert!(reduce_all(ReduceKind::Max, &nan).unwrap().item::<f32>().is_nan());
+        assert!(reduce_all(ReduceKind::Min, &nan).unwrap().item::<f32>().is_nan());
+        let i = Tensor::from_vec(vec![i64::MAX, 2, -5, 1 << 40], &[2, 2]).to(&dev);
+        assert_eq!(
+            reduce_last_dim(ReduceKind::Sum, &i).unwrap().to_vec::<i64>(),
+            vec![i64::MAX.wrapping_add(2), (1 << 40) - 5]
+        );
+        assert_eq!(reduce_all(ReduceKind::Max, &i).unwrap().item::<i64>(), i64::MAX);
+        assert_eq!(reduce_all(ReduceKind::Min, &i).unwrap().item::<i64>(), -5);
+        let e = Tensor::zeros(&[3, 0]).to(&dev);
+        assert_eq!(reduce_last_dim(ReduceKind::Sum, &e).unwrap().to_vec::<f32>(), vec![0.0; 3]);
+        assert!(reduce_last_dim(ReduceKind::Mean, &e).unwrap().to_vec::<f32>().iter().all(|v| v.is_nan()));
+        let msg = reduce_last_dim(ReduceKind::Max, &e).unwrap_err().to_string();
+        assert!(msg.contains("max") && msg.contains("[3, 0]"), "{msg}");
+        assert_eq!(reduce_last_dim(ReduceKind::Sum, &Tensor::zeros(&[0, 4]).to(&dev)).unwrap().shape(), &[0]);
+        assert!(reduce_all(ReduceKind::Mean, &i).unwrap_err().to_string().contains("mean"));
+        assert!(reduce_all(ReduceKind::Sum, &i.to_dtype(DType::Bool)).is_err());
+    }
+}

@@ -1,0 +1,123 @@
+//! WGSL sources: the files of the top-level `shaders/` directory, and how they are composed into
+//! modules. A kernel file uses the float type alias `T` and the helpers of the library files; the
+//! host prepends `alias T = f32;` or `alias T = f64;` and the libraries it needs, so one source
+//! serves both float widths (F64 only on adapters with SHADER_F64).
+
+use crate::DType;
+
+pub(crate) const MATH_F32: &str = include_str!("../../../../shaders/math_f32.wgsl");
+pub(crate) const MATH_F64: &str = include_str!("../../../../shaders/math_f64.wgsl");
+pub(crate) const MATH: &str = include_str!("../../../../shaders/math.wgsl");
+pub(crate) const I64: &str = include_str!("../../../../shaders/i64.wgsl");
+pub(crate) const STRIDED: &str = include_str!("../../../../shaders/strided.wgsl");
+pub(crate) const UNARY: &str = include_str!("../../../../shaders/unary.wgsl");
+pub(crate) const BINARY: &str = include_str!("../../../../shaders/binary.wgsl");
+pub(crate) const COPY: &str = include_str!("../../../../shaders/copy.wgsl");
+pub(crate) const FILL: &str = include_str!("../../../../shaders/fill.wgsl");
+pub(crate) const REDUCE: &str = include_str!("../../../../shaders/reduce.wgsl");
+pub(crate) const MATMUL: &str = include_str!("../../../../shaders/matmul.wgsl");
+
+/// The WGSL name of the float type for `dtype` (F64 -> f64, everything else f32).
+fn float_name(dtype: DType) -> &'static str {
+    if dtype == DType::F64 {
+        "f64"
+    } else {
+        "f32"
+    }
+}
+
+/// `alias T`, the float primitives for it, and the shared libraries, followed by `parts`.
+fn compose(float: DType, libs: &[&str], parts: &[&str]) -> String {
+    let mut s = format!("alias T = {};\n", float_name(float));
+    s.push_str(if float == DType::F64 { MATH_F64 } else { MATH_F32 });
+    for p in libs.iter().chain(parts) {
+        s.push('\n');
+        s.push_str(p);
+    }
+    s
+}
+
+/// An elementwise kernel file (unary, binary) over float type `float`.
+pub(crate) fn elementwise(kernel: &str, float: DType) -> String {
+    compose(float, &[MATH, I64, STRIDED], &[kernel])
+}
+
+/// A kernel file that needs only the float primitives and the i64 helpers (reduce, matmul).
+pub(crate) fn plain(kernel: &str, float: DType) -> String {
+    compose(float, &[I64], &[kernel])
+}
+
+/// The WGSL storage type of one element of `dtype` (Bool is a u32 0/1, I64 two u32 words).
+fn storage_type(dtype: DType) -> &'static str {
+    match dtype {
+        DType::F32 => "f32",
+        DType::F64 => "f64",
+        DType::I64 => "I64",
+        DType::Bool => "u32",
+    }
+}
+
+/// The gather/cast module converting `src` elements to `dst`.
+pub(crate) fn copy(src: DType, dst: DType) -> String {
+    use DType::*;
+    let (float, s, d, body) = if src == dst {
+        // Raw words: no arithmetic, so F64 copies work without f64 shader support.
+        let w = if matches!(src, F64 | I64) { "vec2<u32>" } else { "u32" };
+        (F32, w, w, "return v;")
+    } else {
+        let body = match (src, dst) {
+            (F32, F64) => "return f64(v);",
+            (F64, F32) => "return f32(v);",
+            (F32 | F64, I64) => "return i64_from_t(v);",
+            (I64, F32 | F64) => "return i64_to_t(v);",
+            (F32 | F64, Bool) => "return select(0u, 1u, v != 0.0 || is_nan(v));",
+            (Bool, F32 | F64) => "return T(v);",
+            (I64, Bool) => "return select(0u, 1u, v.x != 0u || v.y != 0u);",
+            (Bool, I64) => "return I64(v, 0u);",
+            _ => unreachable!("src == dst handled above"),
+        };
+        let float = if src == F64 || dst == F64 { F64 } else { F32 };
+        (float, storage_type(src), storage_type(dst), body)
+    };
+    let header = format!("alias SRC = {s};\nalias DST = {d};\nfn convert(v: SRC) -> DST {{\n    {body}\n}}\n");
+    compose(float, &[self::I64, STRIDED], &[&header, COPY])
+}
+
+/// Every module the backend can build, by name, for validation (tests compile each with naga, with
+/// f64 enabled). Names say which shader files they contain.
+#[doc(hidden)]
+pub fn all_modules() -> Vec<(String, String)> {
+    const ALL: [DType; 4] = [DType::F32, DType::F64, DType::I64, DType::Bool];
+    let mut v = Vec::new();
+    for f in [DType::F32, DType::F64] {
+        v.push((format!("unary.wgsl ({f})"), elementwise(UNARY, f)));
+        v.push((format!("binary.wgsl ({f})"), elementwise(BINARY, f)));
+        v.push((format!("reduce.wgsl ({f})"), plain(REDUCE, f)));
+        v.push((format!("matmul.wgsl ({f})"), plain(MATMUL, f)));
+    }
+    for s in ALL {
+        for d in ALL {
+            v.push((format!("copy.wgsl ({s} -> {d})"), copy(s, d)));
+        }
+    }
+    v.push(("fill.wgsl".to_string(), FILL.to_string()));
+    v
+}
+
+/// The shader files (names under `shaders/`) and their text, for the validation test.
+#[doc(hidden)]
+pub fn files() -> Vec<(&'static str, &'static str)> {
+    vec![
+        ("math_f32.wgsl", MATH_F32),
+        ("math_f64.wgsl", MATH_F64),
+        ("math.wgsl", MATH),
+        ("i64.wgsl", I64),
+        ("strided.wgsl", STRIDED),
+        ("unary.wgsl", UNARY),
+        ("binary.wgsl", BINARY),
+        ("copy.wgsl", COPY),
+        ("fill.wgsl", FILL),
+        ("reduce.wgsl", REDUCE),
+        ("matmul.wgsl", MATMUL),
+    ]
+}

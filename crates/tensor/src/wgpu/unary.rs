@@ -1,0 +1,93 @@
+//! GPU kernels for [`UnaryOp`] (`shaders/unary.wgsl`): strided input, dense output, one specialised
+//! pipeline per op (the op index is an override constant).
+
+use super::pipeline::KernelSpec;
+use super::{groups_for, shaders, storage, strided_meta, tensor, GpuStorage};
+use crate::ops::unary::UnaryOp;
+use crate::{DType, Error, Result, Tensor};
+
+/// The op's index in `apply_float` / `apply_i64` of unary.wgsl.
+fn index(op: UnaryOp) -> u32 {
+    match op {
+        UnaryOp::Neg => 0,
+        UnaryOp::Abs => 1,
+        UnaryOp::Exp => 2,
+        UnaryOp::Log => 3,
+        UnaryOp::Log1p => 4,
+        UnaryOp::Sqrt => 5,
+        UnaryOp::Rsqrt => 6,
+        UnaryOp::Sin => 7,
+        UnaryOp::Cos => 8,
+        UnaryOp::Tanh => 9,
+        UnaryOp::Sigmoid => 10,
+        UnaryOp::Relu => 11,
+        UnaryOp::Gelu => 12,
+        UnaryOp::Silu => 13,
+        UnaryOp::Softplus => 14,
+        UnaryOp::Sign => 15,
+        UnaryOp::Floor => 16,
+        UnaryOp::Ceil => 17,
+        UnaryOp::Round => 18,
+        UnaryOp::Recip => 19,
+        UnaryOp::Erf => 20,
+        UnaryOp::Powf(_) => 21,
+        UnaryOp::Clamp(..) => 22,
+        UnaryOp::LeakyRelu(_) => 23,
+        UnaryOp::Elu(_) => 24,
+    }
+}
+
+/// The two scalar parameters of `op` (absent clamp bounds are infinite).
+fn params(op: UnaryOp) -> [f64; 2] {
+    match op {
+        UnaryOp::Powf(e) => [e, 0.0],
+        UnaryOp::Clamp(lo, hi) => [lo.unwrap_or(f64::NEG_INFINITY), hi.unwrap_or(f64::INFINITY)],
+        UnaryOp::LeakyRelu(s) => [s, 0.0],
+        UnaryOp::Elu(a) => [a, 0.0],
+        _ => [0.0, 0.0],
+    }
+}
+
+/// Runs `op` on a GPU tensor of dtype F32, F64 or I64 (integer ops only where `op.keeps_int()`).
+pub(crate) fn unary(op: UnaryOp, a: &Tensor) -> Result<Tensor> {
+    let name = op.name();
+    let src = storage(a);
+    let ctx = src.ctx();
+    let dtype = a.dtype();
+    ctx.require(name, dtype)?;
+    let [p0, p1] = params(op);
+    let (sc, entry, float): (Vec<u8>, &'static str, DType) = match dtype {
+        DType::F32 => (bytemuck::cast_slice(&[p0 as f32, p1 as f32]).to_vec(), "unary_float", DType::F32),
+        DType::F64 => (bytemuck::cast_slice(&[p0, p1]).to_vec(), "unary_float", DType::F64),
+        DType::I64 if op.keeps_int() => {
+            // As the CPU: float bounds round toward the inside of the integer range.
+            let (lo, hi) = match op {
+                UnaryOp::Clamp(lo, hi) => {
+                    (lo.map(|v| v.ceil() as i64).unwrap_or(i64::MIN), hi.map(|v| v.floor() as i64).unwrap_or(i64::MAX))
+                }
+                _ => (0, 0),
+            };
+            (bytemuck::cast_slice(&[lo, hi]).to_vec(), "unary_i64", DType::F32)
+        }
+        d => return Err(Error::UnsupportedDType { op: name, dtype: d }),
+    };
+    let n = a.numel();
+    let out = GpuStorage::new(ctx, name, dtype, n)?;
+    if n > 0 {
+        let meta = ctx.upload_words(name, &strided_meta(name, a.shape(), &[&a.layout])?)?;
+        let sc = ctx.upload_bytes(name, &sc)?;
+        let module = format!("unary ({float})");
+        let source = move || shaders::elementwise(shaders::UNARY, float);
+        let spec = KernelSpec {
+            module: &module,
+            source: &source,
+            entry,
+            constants: &[("OP", f64::from(index(op)))],
+            read_only: &[true, false, true, true],
+        };
+        ctx.dispatch(&spec, &[src.buffer(), out.buffer(), &meta, &sc], ctx.grid(name, groups_for(n))?);
+        ctx.release(meta);
+        ctx.release(sc);
+    }
+    Ok(tensor(out, a.shape()))
+}

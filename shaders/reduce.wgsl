@@ -1,0 +1,118 @@
+// Row reductions in chunks: rows of length C are cut into `cpr` chunks of at most CH elements, and
+// workgroup w (of R * cpr, split over x and y of the grid) reduces chunk w % cpr of row w / cpr into
+// y[w]. One workgroup has 256 invocations: each folds a strided part of its chunk, then a tree over
+// workgroup memory combines the 256 partials. No subgroup operations, so it is correct for any
+// subgroup size. The host repeats passes (C <- cpr) until every row is one value; short chunks keep
+// f32 sums accurate (each invocation adds at most CH / 256 elements before the tree).
+// info = [workgroups G, chunk CH, row length C, chunks per row cpr, offset of x].
+// OP (override): 0 sum, 1 max, 2 min; max and min propagate NaN.
+
+@group(0) @binding(0) var<storage, read> x: array<T>;
+@group(0) @binding(1) var<storage, read_write> y: array<T>;
+@group(0) @binding(2) var<storage, read> info: array<u32>;
+
+@group(0) @binding(0) var<storage, read> xi: array<I64>;
+@group(0) @binding(1) var<storage, read_write> yi: array<I64>;
+
+override OP: u32 = 0u;
+
+const RWG: u32 = 256u;
+
+var<workgroup> acc: array<T, 256>;
+var<workgroup> acci: array<I64, 256>;
+
+fn identity_float() -> T {
+    switch OP {
+        case 1u: { return -t_inf(); }
+        case 2u: { return t_inf(); }
+        default: { return 0.0; }
+    }
+}
+
+fn combine_float(a: T, b: T) -> T {
+    switch OP {
+        case 1u: {
+            if (is_nan(a) || is_nan(b)) {
+                return select(b, a, is_nan(a));
+            }
+            return select(a, b, b > a);
+        }
+        case 2u: {
+            if (is_nan(a) || is_nan(b)) {
+                return select(b, a, is_nan(a));
+            }
+            return select(a, b, b < a);
+        }
+        default: { return a + b; }
+    }
+}
+
+fn identity_i64() -> I64 {
+    switch OP {
+        case 1u: { return I64(0u, 0x80000000u); }
+        case 2u: { return I64(0xffffffffu, 0x7fffffffu); }
+        default: { return I64(0u, 0u); }
+    }
+}
+
+fn combine_i64(a: I64, b: I64) -> I64 {
+    switch OP {
+        case 1u: { return i64_max(a, b); }
+        case 2u: { return i64_min(a, b); }
+        default: { return i64_add(a, b); }
+    }
+}
+
+@compute @workgroup_size(256)
+fn reduce_float(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+                @builtin(local_invocation_index) lid: u32) {
+    let w = wid.y * nwg.x + wid.x;
+    let cpr = info[3];
+    let row_start = (w / cpr) * info[2];
+    let start = row_start + (w % cpr) * info[1];
+    let end = min(start + info[1], row_start + info[2]);
+    var a = identity_float();
+    if (w < info[0]) {
+        for (var i = start + lid; i < end; i = i + RWG) {
+            a = combine_float(a, x[info[4] + i]);
+        }
+    }
+    acc[lid] = a;
+    workgroupBarrier();
+    for (var s = RWG / 2u; s > 0u; s = s >> 1u) {
+        if (lid < s) {
+            acc[lid] = combine_float(acc[lid], acc[lid + s]);
+        }
+        workgroupBarrier();
+    }
+    if (lid == 0u && w < info[0]) {
+        y[w] = acc[0];
+    }
+}
+
+@compute @workgroup_size(256)
+fn reduce_i64(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+              @builtin(local_invocation_index) lid: u32) {
+    let w = wid.y * nwg.x + wid.x;
+    let cpr = info[3];
+    let row_start = (w / cpr) * info[2];
+    let start = row_start + (w % cpr) * info[1];
+    let end = min(start + info[1], row_start + info[2]);
+    var a = identity_i64();
+    if (w < info[0]) {
+        for (var i = start + lid; i < end; i = i + RWG) {
+            a = combine_i64(a, xi[info[4] + i]);
+        }
+    }
+    acci[lid] = a;
+    workgroupBarrier();
+    for (var s = RWG / 2u; s > 0u; s = s >> 1u) {
+        if (lid < s) {
+            acci[lid] = combine_i64(acci[lid], acci[lid + s]);
+        }
+        workgroupBarrier();
+    }
+    if (lid == 0u && w < info[0]) {
+        yi[w] = acci[0];
+    }
+}
