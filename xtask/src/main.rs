@@ -3,8 +3,12 @@
 //! - `test`: everything CI runs: format check, clippy with warnings denied, the line-count check,
 //!   and every test of the workspace (unit, integration, doc tests).
 //! - `loc`: lists source files longer than the limit (600 lines) and fails if any.
+//! - `bench [--vs-torch] [--device gpu] [--only NAME]`: the standard workloads in release, with
+//!   PyTorch side by side (see `bench.rs`).
 //! - `fixtures`: regenerates the PyTorch reference fixtures (needs `python3` with torch and
 //!   safetensors).
+
+mod bench;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
@@ -104,8 +108,12 @@ fn main() -> ExitCode {
         "test" => test(),
         "loc" => loc(),
         "fixtures" => fixtures(),
+        "bench" => {
+            let rest: Vec<String> = std::env::args().skip(2).collect();
+            bench::bench(&root(), &rest)
+        }
         _ => {
-            eprintln!("usage: cargo xtask <test|loc|fixtures>");
+            eprintln!("usage: cargo xtask <test|loc|bench|fixtures>");
             false
         }
     };

@@ -1,0 +1,101 @@
+//! The standard workloads of `shared/API.md`, timed with warm-up and repetitions; prints one JSON
+//! object per line (`{"name": .., "unit": .., "median": .., "min": .., "max": .., "reps": ..}`).
+//! `cargo xtask bench` runs it (in release) next to `bench/torch_ref.py` and prints the table.
+//!
+//! Usage: `ember-bench [--device cpu|gpu] [--only NAME] [--rss-mlp]`.
+
+mod workloads;
+
+use std::time::Instant;
+
+use ember::Device;
+
+/// Times `f` (`reps` runs after `warmup`); returns the seconds of each run.
+fn time_runs(warmup: usize, reps: usize, mut f: impl FnMut()) -> Vec<f64> {
+    for _ in 0..warmup {
+        f();
+    }
+    (0..reps)
+        .map(|_| {
+            let t = Instant::now();
+            f();
+            t.elapsed().as_secs_f64()
+        })
+        .collect()
+}
+
+/// One result line: `scale` turns seconds into the unit (e.g. 1e3 for ms), or `flops` into GFLOP/s.
+fn report(name: &str, unit: &str, device: &str, secs: &mut [f64], convert: impl Fn(f64) -> f64) {
+    secs.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    let vals: Vec<f64> = secs.iter().map(|&s| convert(s)).collect();
+    let med = vals[vals.len() / 2];
+    let (lo, hi) = vals.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &v| (a.min(v), b.max(v)));
+    println!(
+        "{{\"name\": \"{name}\", \"device\": \"{device}\", \"unit\": \"{unit}\", \"median\": {med:.6}, \"min\": {lo:.6}, \"max\": {hi:.6}, \"reps\": {}}}",
+        vals.len()
+    );
+}
+
+/// Peak resident memory of this process in KiB (Linux `VmHWM`), if known.
+fn peak_rss_kib() -> Option<u64> {
+    let s = std::fs::read_to_string("/proc/self/status").ok()?;
+    s.lines().find(|l| l.starts_with("VmHWM:"))?.split_whitespace().nth(1)?.parse().ok()
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let arg = |k: &str| args.iter().position(|a| a == k).and_then(|i| args.get(i + 1)).cloned();
+    let device = match arg("--device").as_deref() {
+        Some("gpu") => match Device::gpu() {
+            Ok(d) => d,
+            Err(e) => {
+                eprintln!("ember-bench: {e}");
+                std::process::exit(2);
+            }
+        },
+        _ => Device::Cpu,
+    };
+    let dev_name = if device.is_cpu() { "cpu" } else { "gpu" };
+    if args.iter().any(|a| a == "--rss-mlp") {
+        // a separate process measures the peak memory of the mlp-step loop alone
+        workloads::mlp_loop(&device, 50);
+        println!("{{\"name\": \"mlp-step-peak-rss\", \"device\": \"{dev_name}\", \"unit\": \"MiB\", \"median\": {:.1}, \"min\": 0, \"max\": 0, \"reps\": 1}}", peak_rss_kib().unwrap_or(0) as f64 / 1024.0);
+        return;
+    }
+    let only = arg("--only");
+    let want = |n: &str| only.as_deref().is_none_or(|o| n.starts_with(o));
+    ember::manual_seed(0);
+    for n in [256usize, 1024, 2048] {
+        let name = format!("matmul-{n}");
+        if !want(&name) {
+            continue;
+        }
+        let mut run = workloads::matmul(&device, n);
+        let reps = if n >= 2048 { 5 } else if n >= 1024 { 10 } else { 50 };
+        let mut t = time_runs(2, reps, &mut run);
+        let flops = 2.0 * (n as f64).powi(3);
+        report(&name, "GFLOP/s", dev_name, &mut t, |s| flops / s / 1e9);
+    }
+    if want("mlp-step") {
+        let mut step = workloads::mlp_step(&device);
+        let mut t = time_runs(5, 30, &mut step);
+        report("mlp-step", "ms", dev_name, &mut t, |s| s * 1e3);
+    }
+    if want("cnn-step") {
+        let mut step = workloads::cnn_step(&device);
+        let mut t = time_runs(5, 30, &mut step);
+        report("cnn-step", "ms", dev_name, &mut t, |s| s * 1e3);
+    }
+    if want("small-op") {
+        let inner = 10_000;
+        let mut run = workloads::small_op(&device, inner);
+        let mut t = time_runs(3, 15, &mut run);
+        report("small-op", "us", dev_name, &mut t, |s| s / inner as f64 * 1e6);
+    }
+    if want("small-autograd") {
+        let inner = 2_000;
+        let mut run = workloads::small_autograd(&device, inner);
+        let mut t = time_runs(3, 15, &mut run);
+        report("small-autograd", "us", dev_name, &mut t, |s| s / inner as f64 * 1e6);
+    }
+}
