@@ -1,1 +1,179 @@
-//! (being written)
+//! Attention: `scaled_dot_product_attention`, and the masked softmax attention (with dropout on the
+//! weights) that `MultiheadAttention` runs, built from matmul, softmax and masks.
+
+use ember_autograd::Variable;
+use ember_tensor::shape::broadcast_shapes;
+use ember_tensor::{DType, Error, Result, Tensor};
+
+const OP: &str = "scaled_dot_product_attention";
+
+/// PyTorch's `F.scaled_dot_product_attention(q, k, v, attn_mask, is_causal=is_causal)`:
+/// `softmax(q k^T / sqrt(E) + mask) v`.
+///
+/// Shapes: `q` `[..., L, E]`, `k` `[..., S, E]`, `v` `[..., S, Ev]`, the batch dims broadcasting;
+/// the result is `[..., L, Ev]`.
+///
+/// `attn_mask` broadcasts to `[..., L, S]` and follows **PyTorch's SDPA convention**: a Bool mask is
+/// `true` where a query *may attend* (the opposite of `MultiheadAttention`'s masks), a float mask is
+/// added to the scores. `is_causal` masks the upper triangle (`j > i`, aligned top-left as PyTorch);
+/// it cannot be combined with `attn_mask`. A query whose every key is masked gets zeros, as
+/// PyTorch's SDPA.
+///
+/// **Panics** on mismatched shapes or dtypes; see [`try_scaled_dot_product_attention`].
+///
+/// ```
+/// use ember_autograd::Variable;
+/// use ember_nn::functional::scaled_dot_product_attention;
+/// use ember_tensor::Tensor;
+/// let q = Variable::from(Tensor::randn(&[2, 3, 4]));
+/// let v = Variable::from(Tensor::randn(&[2, 3, 5]));
+/// let out = scaled_dot_product_attention(&q, &q, &v, None, true);
+/// assert_eq!(out.shape(), vec![2, 3, 5]);
+/// // causal: the first query sees only the first key, so it gets the first value
+/// let first = out.data().select(1, 0).to_vec::<f32>();
+/// let v0 = v.data().select(1, 0).to_vec::<f32>();
+/// assert!(first.iter().zip(&v0).all(|(a, b)| (a - b).abs() < 1e-6));
+/// ```
+#[track_caller]
+pub fn scaled_dot_product_attention(
+    q: &Variable,
+    k: &Variable,
+    v: &Variable,
+    attn_mask: Option<&Tensor>,
+    is_causal: bool,
+) -> Variable {
+    match try_scaled_dot_product_attention(q, k, v, attn_mask, is_causal) {
+        Ok(y) => y,
+        Err(e) => panic!("{e}"),
+    }
+}
+
+/// Checked form of [`scaled_dot_product_attention`].
+pub fn try_scaled_dot_product_attention(
+    q: &Variable,
+    k: &Variable,
+    v: &Variable,
+    attn_mask: Option<&Tensor>,
+    is_causal: bool,
+) -> Result<Variable> {
+    let (qs, ks, vs) = (q.shape(), k.shape(), v.shape());
+    if qs.len() < 2 || ks.len() < 2 || vs.len() < 2 {
+        return Err(err(OP, format!("query, key and value must be at least 2-D, got shapes {qs:?}, {ks:?}, {vs:?}")));
+    }
+    let (l, e, s) = (qs[qs.len() - 2], qs[qs.len() - 1], ks[ks.len() - 2]);
+    if ks[ks.len() - 1] != e {
+        return Err(err(OP, format!("query {qs:?} and key {ks:?} must have the same last dim (embedding size)")));
+    }
+    if vs[vs.len() - 2] != s {
+        return Err(err(OP, format!("key {ks:?} and value {vs:?} must have the same sequence length (dim -2)")));
+    }
+    if q.dtype() != k.dtype() || q.dtype() != v.dtype() {
+        return Err(err(
+            OP,
+            format!("query, key and value dtypes differ: {}, {}, {}", q.dtype(), k.dtype(), v.dtype()),
+        ));
+    }
+    let batch = broadcast_shapes(OP, &qs[..qs.len() - 2], &ks[..ks.len() - 2])
+        .and_then(|b| broadcast_shapes(OP, &b, &vs[..vs.len() - 2]))
+        .map_err(|_| err(OP, format!("batch dims of query {qs:?}, key {ks:?} and value {vs:?} do not broadcast")))?;
+    let mut scores_shape: Vec<usize> = batch.to_vec();
+    scores_shape.extend([l, s]);
+    let bias = match (attn_mask, is_causal) {
+        (Some(_), true) => return Err(err(OP, "an explicit attn_mask cannot be combined with is_causal=true".into())),
+        (None, true) => Some(additive_mask(&causal_mask(l, s).logical_not(), q.dtype())),
+        (Some(m), false) => {
+            check_mask_broadcasts(OP, "attn_mask", m, &scores_shape)?;
+            Some(to_additive(OP, "attn_mask", m, false, q.dtype())?)
+        }
+        (None, false) => None,
+    };
+    Ok(attention(q, k, v, bias.as_ref(), 0.0, true).0)
+}
+
+/// `softmax(q k^T / sqrt(E) + bias)`, dropout on those weights with probability `dropout_p`, and
+/// the weighted sum of `v`: `(output, weights)`. Shapes as in [`scaled_dot_product_attention`];
+/// `bias` is an additive float mask broadcasting to the scores.
+///
+/// A query whose keys are all masked (`-inf`) gets all-zero weights when `safe` (PyTorch's SDPA,
+/// whose gradient there is zero too), NaN weights otherwise (PyTorch's explicit softmax path).
+pub(crate) fn attention(
+    q: &Variable,
+    k: &Variable,
+    v: &Variable,
+    bias: Option<&Tensor>,
+    dropout_p: f64,
+    safe: bool,
+) -> (Variable, Variable) {
+    let e = *q.shape().last().unwrap_or(&1);
+    let scale = 1.0 / (e.max(1) as f64).sqrt();
+    let mut scores = (q * scale).matmul(&k.transpose(-1, -2));
+    let mut dead_rows = None;
+    if let Some(b) = bias {
+        let b = b.to(&scores.device());
+        if safe {
+            // rows without a finite bias: softmax over finite stand-ins, then zeroed
+            let dead = b.isfinite().to_dtype(b.dtype()).sum_dim(-1, true).eq_scalar(0.0);
+            if dead.to_dtype(DType::F32).sum().item::<f32>() > 0.0 {
+                dead_rows = Some(dead);
+            }
+        }
+        scores = &scores + &Variable::from(b);
+    }
+    let mut weights = match &dead_rows {
+        Some(dead) => scores.masked_fill(dead, 0.0).softmax(-1).masked_fill(dead, 0.0),
+        None => scores.softmax(-1),
+    };
+    if dropout_p > 0.0 {
+        weights = dropout_train(&weights, dropout_p);
+    }
+    (weights.matmul(v), weights)
+}
+
+/// Training-mode dropout: zeroes each element with probability `p` and scales the rest by
+/// `1 / (1 - p)` (PyTorch's `F.dropout(x, p, training=True)`).
+pub(crate) fn dropout_train(x: &Variable, p: f64) -> Variable {
+    if p <= 0.0 {
+        return x.clone();
+    }
+    let d = x.data();
+    let keep =
+        if p >= 1.0 { d.zeros_like() } else { &d.rand_like().ge_scalar(p).to_dtype(d.dtype()) * (1.0 / (1.0 - p)) };
+    x * &Variable::from(keep)
+}
+
+/// Bool `[l, s]`, true where key `j <= i` (may attend), as PyTorch's `is_causal`.
+fn causal_mask(l: usize, s: usize) -> Tensor {
+    let rows = Tensor::arange(0.0, l as f64, 1.0).reshape(&[l, 1]);
+    let cols = Tensor::arange(0.0, s as f64, 1.0).reshape(&[1, s]);
+    rows.ge(&cols)
+}
+
+/// `-inf` where `masked` (Bool) is true, 0 elsewhere, in `dtype`.
+fn additive_mask(masked: &Tensor, dtype: DType) -> Tensor {
+    Tensor::zeros_dtype(masked.shape(), dtype).to(&masked.device()).masked_fill(masked, f64::NEG_INFINITY)
+}
+
+/// A mask as an additive float tensor: a Bool mask becomes `-inf` where it masks (where it is
+/// `true` when `true_masks`, else where it is `false`), a float mask of `dtype` is used as is.
+pub(crate) fn to_additive(op: &'static str, what: &str, m: &Tensor, true_masks: bool, dtype: DType) -> Result<Tensor> {
+    match m.dtype() {
+        DType::Bool => Ok(additive_mask(&if true_masks { m.clone() } else { m.logical_not() }, dtype)),
+        dt if dt == dtype => Ok(m.clone()),
+        dt => Err(err(op, format!("{what} must be Bool or of the query's dtype {dtype}, got {dt}"))),
+    }
+}
+
+/// Checks that `m` broadcasts to `target` without growing it.
+fn check_mask_broadcasts(op: &'static str, what: &str, m: &Tensor, target: &[usize]) -> Result<()> {
+    match broadcast_shapes(op, m.shape(), target) {
+        Ok(b) if b.as_slice() == target => Ok(()),
+        _ => Err(err(
+            op,
+            format!("{what} of shape {:?} does not broadcast to the attention weights' shape {target:?}", m.shape()),
+        )),
+    }
+}
+
+fn err(op: &'static str, msg: String) -> Error {
+    Error::InvalidArgument { op, msg }
+}

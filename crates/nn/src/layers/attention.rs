@@ -1,1 +1,319 @@
-//! (being written)
+//! `MultiheadAttention`: PyTorch's `nn.MultiheadAttention` (packed input projection, masks, dropout
+//! on the attention weights, head-averaged weights).
+
+use ember_autograd::Variable;
+use ember_tensor::{Error, Result, Tensor};
+
+use crate::functional::{attention, to_additive};
+use crate::{init, Linear, Module, TrainingFlag};
+
+const OP: &str = "MultiheadAttention";
+
+/// Multi-head attention, PyTorch's `nn.MultiheadAttention`:
+/// `out_proj(concat_h softmax(q_h k_h^T / sqrt(E/heads) + mask) v_h)` with `q, k, v` projected by
+/// the rows of `in_proj_weight`.
+///
+/// Parameters as PyTorch's state dict: `in_proj_weight` `[3E, E]` (xavier-uniform),
+/// `in_proj_bias` `[3E]` (zeros), `out_proj.weight` `[E, E]` (Linear's default init),
+/// `out_proj.bias` `[E]` (zeros). Inputs are `[L, N, E]` (`[N, L, E]` with `batch_first`, or
+/// unbatched `[L, E]`). [`Module::forward`] is self-attention (query = key = value = input) and
+/// returns PyTorch's `attn_output`; [`MultiheadAttention::forward_qkv`] takes separate query, key and
+/// value, masks, and returns the head-averaged attention weights too.
+///
+/// ```
+/// use ember_autograd::Variable;
+/// use ember_nn::{Module, MultiheadAttention};
+/// use ember_tensor::Tensor;
+/// let mha = MultiheadAttention::new(8, 2).batch_first(true);
+/// let x = Variable::from(Tensor::randn(&[3, 5, 8])); // [batch, seq, embed]
+/// assert_eq!(mha.forward(&x).shape(), vec![3, 5, 8]);
+/// let (out, w) = mha.forward_qkv(&x, &x, &x, None, None, true);
+/// let w = w.unwrap(); // [batch, L, S], averaged over the heads
+/// assert_eq!(w.shape(), vec![3, 5, 5]);
+/// assert!((w.data().sum_dim(-1, false).to_vec::<f32>()[0] - 1.0).abs() < 1e-5);
+/// assert_eq!(out.to_vec::<f32>(), mha.forward(&x).to_vec::<f32>());
+/// ```
+pub struct MultiheadAttention {
+    embed_dim: usize,
+    num_heads: usize,
+    dropout: f64,
+    batch_first: bool,
+    /// `[3 * embed, embed]`: the query, key and value projections stacked.
+    pub in_proj_weight: Variable,
+    /// `[3 * embed]`, if the layer has biases.
+    pub in_proj_bias: Option<Variable>,
+    /// The output projection `[embed, embed]`.
+    pub out_proj: Linear,
+    training: TrainingFlag,
+}
+
+impl MultiheadAttention {
+    /// Attention over `embed_dim` features split into `num_heads` heads, with biases.
+    ///
+    /// **Panics** when `embed_dim` is not divisible by `num_heads`; see [`MultiheadAttention::try_new`].
+    #[track_caller]
+    pub fn new(embed_dim: usize, num_heads: usize) -> MultiheadAttention {
+        match MultiheadAttention::try_new(embed_dim, num_heads) {
+            Ok(m) => m,
+            Err(e) => panic!("{e}"),
+        }
+    }
+
+    /// Checked form of [`MultiheadAttention::new`].
+    pub fn try_new(embed_dim: usize, num_heads: usize) -> Result<MultiheadAttention> {
+        if num_heads == 0 || embed_dim % num_heads != 0 {
+            return Err(err(format!("embed_dim ({embed_dim}) must be divisible by num_heads ({num_heads})")));
+        }
+        let mut out_proj = Linear::new(embed_dim, embed_dim);
+        out_proj.bias = Some(Variable::new(Tensor::zeros(&[embed_dim]), true));
+        Ok(MultiheadAttention {
+            embed_dim,
+            num_heads,
+            dropout: 0.0,
+            batch_first: false,
+            in_proj_weight: Variable::new(init::xavier_uniform(&[3 * embed_dim, embed_dim]), true),
+            in_proj_bias: Some(Variable::new(Tensor::zeros(&[3 * embed_dim]), true)),
+            out_proj,
+            training: TrainingFlag::new(),
+        })
+    }
+
+    /// Inputs and output as `[batch, seq, embed]` (default false: `[seq, batch, embed]`).
+    #[must_use]
+    pub fn batch_first(mut self, on: bool) -> MultiheadAttention {
+        self.batch_first = on;
+        self
+    }
+
+    /// With (default) or without `in_proj_bias` and `out_proj.bias`.
+    #[must_use]
+    pub fn bias(mut self, on: bool) -> MultiheadAttention {
+        let e = self.embed_dim;
+        self.in_proj_bias = on.then(|| Variable::new(Tensor::zeros(&[3 * e]), true));
+        self.out_proj.bias = on.then(|| Variable::new(Tensor::zeros(&[e]), true));
+        self
+    }
+
+    /// Dropout with probability `p` on the attention weights, in training mode (default 0).
+    ///
+    /// **Panics** when `p` is outside `[0, 1]`.
+    #[must_use]
+    #[track_caller]
+    pub fn dropout(mut self, p: f64) -> MultiheadAttention {
+        if !(0.0..=1.0).contains(&p) {
+            panic!("{OP}: dropout must be a probability in [0, 1], got {p}");
+        }
+        self.dropout = p;
+        self
+    }
+
+    /// The embedding size `E`.
+    pub fn embed_dim(&self) -> usize {
+        self.embed_dim
+    }
+
+    /// The number of heads.
+    pub fn num_heads(&self) -> usize {
+        self.num_heads
+    }
+
+    /// True when inputs are `[batch, seq, embed]`.
+    pub fn is_batch_first(&self) -> bool {
+        self.batch_first
+    }
+
+    /// PyTorch's `forward(query, key, value, key_padding_mask, need_weights, attn_mask)`:
+    /// `(attn_output, attn_weights)`, the weights (`[N, L, S]`, or `[L, S]` unbatched) averaged over
+    /// the heads and only when `need_weights`.
+    ///
+    /// `query` is `[L, N, E]`, `key` and `value` `[S, N, E]` (batch first with `batch_first`, or
+    /// unbatched `[L, E]`, `[S, E]`). Masks as PyTorch's: `key_padding_mask` `[N, S]` (`[S]`
+    /// unbatched), `attn_mask` `[L, S]` or `[N * heads, L, S]`; a Bool mask is `true` where attention
+    /// is **not** allowed, a float mask (of the query's dtype) is added to the scores. A query whose
+    /// every key is masked gets NaN with `need_weights` and zeros without, as PyTorch (whose
+    /// `need_weights=False` path is SDPA).
+    ///
+    /// **Panics** on bad shapes or dtypes, naming them; see [`MultiheadAttention::try_forward_qkv`].
+    #[track_caller]
+    pub fn forward_qkv(
+        &self,
+        query: &Variable,
+        key: &Variable,
+        value: &Variable,
+        key_padding_mask: Option<&Tensor>,
+        attn_mask: Option<&Tensor>,
+        need_weights: bool,
+    ) -> (Variable, Option<Variable>) {
+        match self.try_forward_qkv(query, key, value, key_padding_mask, attn_mask, need_weights) {
+            Ok(r) => r,
+            Err(e) => panic!("{e}"),
+        }
+    }
+
+    /// Checked form of [`MultiheadAttention::forward_qkv`].
+    pub fn try_forward_qkv(
+        &self,
+        query: &Variable,
+        key: &Variable,
+        value: &Variable,
+        key_padding_mask: Option<&Tensor>,
+        attn_mask: Option<&Tensor>,
+        need_weights: bool,
+    ) -> Result<(Variable, Option<Variable>)> {
+        let (e, nh) = (self.embed_dim, self.num_heads);
+        let (qs, ks, vs) = (query.shape(), key.shape(), value.shape());
+        let r = qs.len();
+        if r != 2 && r != 3 {
+            return Err(err(format!("query should be unbatched 2-D or batched 3-D, got {r}-D of shape {qs:?}")));
+        }
+        if ks.len() != r || vs.len() != r {
+            return Err(err(format!(
+                "for a {r}-D query of shape {qs:?}, key and value must be {r}-D too, got shapes {ks:?} and {vs:?}"
+            )));
+        }
+        if qs[r - 1] != e || ks[r - 1] != e {
+            return Err(err(format!(
+                "expected embedding dim {e} (the last dim), got query {qs:?}, key {ks:?}, value {vs:?}"
+            )));
+        }
+        if ks != vs {
+            return Err(err(format!("key shape {ks:?} does not match value shape {vs:?}")));
+        }
+        let pdt = self.in_proj_weight.dtype();
+        if query.dtype() != pdt || key.dtype() != pdt || value.dtype() != pdt {
+            return Err(err(format!(
+                "query, key and value must have the parameters' dtype {pdt}, got {}, {}, {}",
+                query.dtype(),
+                key.dtype(),
+                value.dtype()
+            )));
+        }
+        let batched = r == 3;
+        // internally [N, seq, E]
+        let to_nle = |t: &Variable| match (batched, self.batch_first) {
+            (false, _) => t.unsqueeze(0),
+            (true, true) => t.clone(),
+            (true, false) => t.transpose(0, 1),
+        };
+        let q = to_nle(query);
+        let self_attn = query.same(key) && key.same(value);
+        let k = if self_attn { q.clone() } else { to_nle(key) };
+        let (n, l, s) = (q.shape()[0], q.shape()[1], k.shape()[1]);
+        if k.shape()[0] != n {
+            return Err(err(format!(
+                "query {qs:?} and key {ks:?} have different batch sizes ({n} vs {})",
+                k.shape()[0]
+            )));
+        }
+        let bias = self.mask_bias(key_padding_mask, attn_mask, batched, (n, l, s), pdt)?;
+
+        // input projections: one matmul for self-attention, else one per input
+        let (qp, kp, vp) = if self_attn {
+            let p = q.linear(&self.in_proj_weight, self.in_proj_bias.as_ref()).chunk(3, -1);
+            (p[0].clone(), p[1].clone(), p[2].clone())
+        } else {
+            let w = self.in_proj_weight.chunk(3, 0);
+            let b: Vec<Option<Variable>> = match &self.in_proj_bias {
+                Some(b) => b.chunk(3, 0).into_iter().map(Some).collect(),
+                None => vec![None, None, None],
+            };
+            let v = to_nle(value);
+            (q.linear(&w[0], b[0].as_ref()), k.linear(&w[1], b[1].as_ref()), v.linear(&w[2], b[2].as_ref()))
+        };
+        let hd = e / nh;
+        let heads = |t: &Variable, len: usize| t.reshape(&[n, len, nh, hd]).permute(&[0, 2, 1, 3]);
+        let p = if self.training.get() { self.dropout } else { 0.0 };
+        let (o, w) = attention(&heads(&qp, l), &heads(&kp, s), &heads(&vp, s), bias.as_ref(), p, !need_weights);
+        let o = self.out_proj.forward(&o.permute(&[0, 2, 1, 3]).reshape(&[n, l, e]));
+        let w = need_weights.then(|| w.mean_dim(1, false));
+        Ok(match (batched, self.batch_first) {
+            (false, _) => (o.squeeze(0), w.map(|w| w.squeeze(0))),
+            (true, true) => (o, w),
+            (true, false) => (o.transpose(0, 1), w),
+        })
+    }
+
+    /// Both masks checked and merged into one additive float mask broadcasting to `[N, H, L, S]`.
+    fn mask_bias(
+        &self,
+        key_padding_mask: Option<&Tensor>,
+        attn_mask: Option<&Tensor>,
+        batched: bool,
+        (n, l, s): (usize, usize, usize),
+        dtype: ember_tensor::DType,
+    ) -> Result<Option<Tensor>> {
+        let nh = self.num_heads;
+        let mut bias: Option<Tensor> = None;
+        if let Some(m) = attn_mask {
+            let lead = if batched { n * nh } else { nh };
+            let b = match m.rank() {
+                2 if m.shape() == [l, s] => to_additive(OP, "attn_mask", m, true, dtype)?,
+                3 if m.shape() == [lead, l, s] => to_additive(OP, "attn_mask", m, true, dtype)?.reshape(&[n, nh, l, s]),
+                2 | 3 => {
+                    let want = if m.rank() == 2 {
+                        format!("(L, S) = [{l}, {s}]")
+                    } else {
+                        format!("(N * num_heads, L, S) = [{lead}, {l}, {s}]")
+                    };
+                    return Err(err(format!(
+                        "the {}-D attn_mask has shape {:?}, but should be {want}",
+                        m.rank(),
+                        m.shape()
+                    )));
+                }
+                d => return Err(err(format!("attn_mask must be 2-D or 3-D, got {d}-D of shape {:?}", m.shape()))),
+            };
+            bias = Some(b);
+        }
+        if let Some(m) = key_padding_mask {
+            let want: Vec<usize> = if batched { vec![n, s] } else { vec![s] };
+            if m.shape() != want {
+                return Err(err(format!(
+                    "expected key_padding_mask of shape {} = {want:?}, got {:?}",
+                    if batched { "(N, S)" } else { "(S)" },
+                    m.shape()
+                )));
+            }
+            let b = to_additive(OP, "key_padding_mask", m, true, dtype)?.reshape(&[n, 1, 1, s]);
+            bias = Some(match bias {
+                Some(a) => &a + &b,
+                None => b,
+            });
+        }
+        Ok(bias)
+    }
+}
+
+impl Module for MultiheadAttention {
+    /// Self-attention (query = key = value = `x`), returning PyTorch's `attn_output`.
+    ///
+    /// **Panics** on a bad input shape, naming it.
+    #[track_caller]
+    fn forward(&self, x: &Variable) -> Variable {
+        self.forward_qkv(x, x, x, None, None, false).0
+    }
+
+    fn own_parameters(&self) -> Vec<(String, Variable)> {
+        let mut p = vec![("in_proj_weight".to_string(), self.in_proj_weight.clone())];
+        if let Some(b) = &self.in_proj_bias {
+            p.push(("in_proj_bias".to_string(), b.clone()));
+        }
+        p
+    }
+
+    fn children(&self) -> Vec<(String, &dyn Module)> {
+        vec![("out_proj".to_string(), &self.out_proj)]
+    }
+
+    fn set_own_training(&self, on: bool) {
+        self.training.set(on);
+    }
+
+    fn is_training(&self) -> bool {
+        self.training.get()
+    }
+}
+
+fn err(msg: String) -> Error {
+    Error::InvalidArgument { op: OP, msg }
+}
