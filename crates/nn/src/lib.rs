@@ -8,7 +8,9 @@
 pub mod functional;
 pub mod init;
 mod layers;
+pub mod loss;
 mod module;
 
 pub use layers::*;
+pub use loss::*;
 pub use module::{Module, TrainingFlag};
