@@ -1,7 +1,8 @@
 //! `cargo xtask <task>`: the project's task runner.
 //!
 //! - `test`: everything CI runs: format check, clippy with warnings denied, the line-count check,
-//!   and every test of the workspace (unit, integration, doc tests).
+//!   every test of the workspace (unit, integration, doc tests), then the digits example in release
+//!   (`--min-accuracy 0.97`: a CNN trained end to end must reach 97% test accuracy).
 //! - `loc`: lists source files longer than the limit (600 lines) and fails if any.
 //! - `bench [--vs-torch] [--device gpu] [--only NAME]`: the standard workloads in release, with
 //!   PyTorch side by side (see `bench.rs`).
@@ -80,6 +81,14 @@ fn test() -> bool {
         ("test", {
             let mut c = cargo();
             c.args(["test", "--workspace"]);
+            c
+        }),
+        // End to end, in release: the digits CNN must train to 97% test accuracy (about 10 s of
+        // training on 2 cores, after the release build).
+        ("digits", {
+            let mut c = cargo();
+            c.args(["run", "--release", "-p", "ember", "--example", "digits", "--"]);
+            c.args(["--epochs", "30", "--device", "cpu", "--min-accuracy", "0.97", "--out", "target/digits"]);
             c
         }),
     ];

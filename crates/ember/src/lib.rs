@@ -1,23 +1,55 @@
 //! Ember: a deep-learning library for Rust with PyTorch's API.
 //!
-//! This facade re-exports the levels: [`tensor`] (n-d arrays), [`autograd`], [`nn`], [`optim`].
+//! This facade re-exports the levels: [`tensor`] (n-d arrays on the CPU or a GPU), [`autograd`]
+//! (`Variable` and the dynamic graph), [`nn`] (modules, layers, losses), [`optim`] (optimizers),
+//! and adds [`data`] (datasets, loaders, file formats) and [`plot`] (PNG line charts). Most
+//! programs start with `use ember::prelude::*;`; the [`guide`] is a tour for PyTorch users.
 //!
 //! ```
 //! use ember::prelude::*;
 //! ember::manual_seed(0);
-//! let x = Tensor::randn(&[2, 3]);
-//! assert_eq!(x.shape(), &[2, 3]);
+//! let x = Variable::new(Tensor::randn(&[2, 3]), true);
+//! let y = (&x * &x).sum();
+//! y.backward();
+//! let g = x.grad().unwrap();                        // d(sum x^2)/dx = 2x
+//! assert_eq!(g.to_vec::<f32>(), (&x.data() * 2.0).to_vec::<f32>());
 //! ```
+#![doc(test(attr(deny(warnings))))]
 #![warn(missing_docs)]
+
+mod checksum;
+pub mod data;
+pub mod plot;
 
 pub use ember_autograd as autograd;
 pub use ember_nn as nn;
 pub use ember_optim as optim;
 pub use ember_tensor as tensor;
-pub use ember_tensor::{manual_seed, DType, Device, Error, Result, Tensor};
+
+pub use ember_autograd::{enable_grad, no_grad, Variable};
+pub use ember_tensor::{manual_seed, DType, Device, Error, Tensor};
+
+/// `Result` with Ember's [`Error`]: what I/O, parsing and device creation return.
+pub type Result<T> = std::result::Result<T, Error>;
 
 /// The names most programs need: `use ember::prelude::*;`.
+///
+/// Brings `Tensor, DType, Device, Variable, Module, Optimizer, no_grad, nn, optim`.
+///
+/// ```
+/// use ember::prelude::*;
+/// let fc = nn::Linear::new(3, 2);
+/// let y = no_grad(|| fc.forward(&Variable::from(Tensor::ones(&[1, 3]))));
+/// assert!(!y.requires_grad());
+/// assert_eq!((y.shape(), y.dtype(), y.device()), (vec![1, 2], DType::F32, Device::Cpu));
+/// ```
 pub mod prelude {
     pub use crate::{nn, optim};
+    pub use ember_autograd::{no_grad, Variable};
+    pub use ember_nn::Module;
+    // TODO(merge): `pub use ember_optim::Optimizer;` once ember-optim defines the trait (wt-optim).
     pub use ember_tensor::{DType, Device, Tensor};
 }
+
+#[doc = include_str!("../../../docs/guide.md")]
+pub mod guide {}
