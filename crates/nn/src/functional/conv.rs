@@ -77,7 +77,12 @@ pub fn bilinear(input1: &Variable, input2: &Variable, weight: &Variable, bias: O
 }
 
 /// Checked form of [`bilinear`].
-pub fn try_bilinear(input1: &Variable, input2: &Variable, weight: &Variable, bias: Option<&Variable>) -> Result<Variable> {
+pub fn try_bilinear(
+    input1: &Variable,
+    input2: &Variable,
+    weight: &Variable,
+    bias: Option<&Variable>,
+) -> Result<Variable> {
     let (s1, s2, ws) = (input1.shape(), input2.shape(), weight.shape());
     if ws.len() != 3 {
         return bail("bilinear", format!("weight must be 3-d [out, in1, in2], got shape {ws:?}"));
@@ -97,7 +102,10 @@ pub fn try_bilinear(input1: &Variable, input2: &Variable, weight: &Variable, bia
     }
     if let Some(b) = bias {
         if b.shape() != [out] {
-            return bail("bilinear", format!("bias of shape {:?} given for {out} outputs; expected [{out}]", b.shape()));
+            return bail(
+                "bilinear",
+                format!("bias of shape {:?} given for {out} outputs; expected [{out}]", b.shape()),
+            );
         }
     }
     let a = input1.try_reshape(&[-1, in1 as isize])?;
@@ -204,7 +212,11 @@ pub fn try_conv1d(
     if !(xr == 2 || xr == 3) || wr != 3 {
         return Err(one_d_error().unwrap_or_else(|| Error::InvalidArgument {
             op: "conv1d",
-            msg: format!("expected a 2-d or 3-d input and a 3-d weight, got {:?} and {:?}", input.shape(), weight.shape()),
+            msg: format!(
+                "expected a 2-d or 3-d input and a 3-d weight, got {:?} and {:?}",
+                input.shape(),
+                weight.shape()
+            ),
         }));
     }
     // a 2-d convolution over a height of 1: the views carry the gradients

@@ -56,7 +56,10 @@ pub fn try_dropout(x: &Variable, p: f64, training: bool) -> Result<Variable> {
 /// Checks a drop probability, naming `op`.
 pub(crate) fn check_p(op: &'static str, p: f64) -> Result<()> {
     if !(0.0..=1.0).contains(&p) {
-        return Err(Error::InvalidArgument { op, msg: format!("dropout probability has to be between 0 and 1, but got {p}") });
+        return Err(Error::InvalidArgument {
+            op,
+            msg: format!("dropout probability has to be between 0 and 1, but got {p}"),
+        });
     }
     Ok(())
 }

@@ -50,7 +50,15 @@ fn tuple(v: &[usize]) -> String {
 }
 
 /// PyTorch's `extra_repr` of a convolution, minus the leading channels.
-fn conv_repr(k: &[usize], s: &[usize], p: &[usize], d: &[usize], op: Option<&[usize]>, groups: usize, bias: bool) -> String {
+fn conv_repr(
+    k: &[usize],
+    s: &[usize],
+    p: &[usize],
+    d: &[usize],
+    op: Option<&[usize]>,
+    groups: usize,
+    bias: bool,
+) -> String {
     let mut r = format!("kernel_size={}, stride={}", tuple(k), tuple(s));
     if p.iter().any(|&x| x != 0) {
         r += &format!(", padding={}", tuple(p));

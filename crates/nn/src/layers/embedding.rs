@@ -66,7 +66,8 @@ impl Embedding {
         let row = idx.rem_euclid(n.max(1)) as usize;
         no_grad(|| {
             let w = self.weight.data();
-            let keep = Tensor::from_vec((0..self.num_embeddings).map(|i| i != row).collect::<Vec<bool>>(), &[n as usize, 1]);
+            let keep =
+                Tensor::from_vec((0..self.num_embeddings).map(|i| i != row).collect::<Vec<bool>>(), &[n as usize, 1]);
             self.weight.set_data(w.masked_fill(&keep.logical_not(), 0.0));
         });
         self.padding_idx = Some(row);

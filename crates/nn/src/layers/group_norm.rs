@@ -75,10 +75,7 @@ impl GroupNorm {
                 self,
                 ember_tensor::Error::InvalidArgument {
                     op: "group_norm",
-                    msg: format!(
-                        "expected input of shape [N, {}, *], got input of shape {shape:?}",
-                        self.num_channels
-                    ),
+                    msg: format!("expected input of shape [N, {}, *], got input of shape {shape:?}", self.num_channels),
                 },
             ));
         }
