@@ -239,6 +239,12 @@ fn corrupt_files_are_errors_naming_the_file() {
         *b = 0xff;
     }
     corrupt.push(garbage);
+    // a well-formed header whose offsets do not match the tensor's shape
+    let header = br#"{"weight":{"dtype":"F32","shape":[3,5],"data_offsets":[0,8]}}"#;
+    let mut short = (header.len() as u64).to_le_bytes().to_vec();
+    short.extend_from_slice(header);
+    short.extend_from_slice(&[0; 8]);
+    corrupt.push(short);
     // not a safetensors file at all
     corrupt.push(b"this is not a safetensors file, just some text".to_vec());
     for (i, c) in corrupt.iter().enumerate() {
