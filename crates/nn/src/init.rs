@@ -1,4 +1,12 @@
 //! Parameter initialisation, as `torch.nn.init` (draws come from Ember's seeded generator).
+//!
+//! ```
+//! use ember_nn::init;
+//! // a Conv2d(4, 8, 3) weight: fan_in = 4 * 3 * 3, PyTorch's default bound 1/sqrt(36)
+//! assert_eq!(init::fans(&[8, 4, 3, 3]), (36, 72));
+//! let w = init::kaiming_uniform_default(&[8, 4, 3, 3]);
+//! assert!(w.to_vec::<f32>().iter().all(|v| v.abs() <= 1.0 / 6.0));
+//! ```
 
 use ember_tensor::Tensor;
 

@@ -1,5 +1,6 @@
 //! The [`Module`] trait: a layer or model with trainable parameters, buffers and children.
 
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -73,9 +74,11 @@ pub trait Module: Send + Sync {
     /// Sets this module's own training flag (layers whose behaviour differs override it).
     fn set_own_training(&self, _on: bool) {}
 
-    /// True in training mode (the default), as reported by the module's own flag.
+    /// True in training mode (the default). Layers with a mode report their own flag; a container
+    /// reports training unless one of its descendants is in evaluation mode (so after `eval()` a
+    /// model holding a Dropout or a BatchNorm reports `false`).
     fn is_training(&self) -> bool {
-        self.children().first().map(|(_, c)| c.is_training()).unwrap_or(true)
+        self.children().iter().all(|(_, c)| c.is_training())
     }
 
     /// The parameters, in `named_parameters` order (what an optimizer takes).
@@ -113,14 +116,17 @@ pub trait Module: Send + Sync {
         }
     }
 
-    /// Parameters and buffers by name, as PyTorch's `state_dict()`.
+    /// Parameters and buffers by name, in PyTorch's `state_dict()` order: each module's own
+    /// parameters, then its own buffers, then its children's entries.
     fn state_dict(&self) -> Vec<(String, Tensor)> {
-        self.named_parameters().into_iter().chain(self.named_buffers()).map(|(n, v)| (n, v.data())).collect()
+        let mut out = Vec::new();
+        collect_state(self, "", &mut out);
+        out.into_iter().map(|(n, v)| (n, v.data())).collect()
     }
 
-    /// Loads tensors by name: every entry must be present, known and of the right shape (the dtype
-    /// is converted to the module's, the device kept). Fails naming the first offending tensor and
-    /// changes nothing in that case.
+    /// Loads tensors by name (PyTorch's `load_state_dict(strict=True)`): every entry must be present,
+    /// known and of the right shape (the dtype is converted to the module's, the device kept).
+    /// Fails naming every missing, unexpected and wrongly shaped tensor, and changes nothing then.
     fn load_state_dict(&self, state: &[(String, Tensor)]) -> Result<()> {
         load_state_dict(self, state)
     }
@@ -150,33 +156,78 @@ fn set_training<M: Module + ?Sized>(m: &M, on: bool) {
     }
 }
 
+/// Own parameters, own buffers, then each child's, with dotted names (PyTorch's order).
+fn collect_state<M: Module + ?Sized>(m: &M, prefix: &str, out: &mut Vec<(String, Variable)>) {
+    for (n, v) in m.own_parameters().into_iter().chain(m.own_buffers()) {
+        out.push((format!("{prefix}{n}"), v));
+    }
+    for (name, child) in m.children() {
+        collect_state(child, &format!("{prefix}{name}."), out);
+    }
+}
+
+fn quoted(names: &[&str]) -> String {
+    names.iter().map(|n| format!("\"{n}\"")).collect::<Vec<_>>().join(", ")
+}
+
 fn load_state_dict<M: Module + ?Sized>(m: &M, state: &[(String, Tensor)]) -> Result<()> {
-    let mine: Vec<(String, Variable)> = m.named_parameters().into_iter().chain(m.named_buffers()).collect();
-    let err = |msg: String| Error::InvalidArgument { op: "load_state_dict", msg };
-    for (name, _) in state {
-        if !mine.iter().any(|(n, _)| n == name) {
-            return Err(err(format!("unexpected key '{name}' in state dict (the model has no such tensor)")));
-        }
+    let mut mine = Vec::new();
+    collect_state(m, "", &mut mine);
+    let lookup: HashMap<&str, &Tensor> = state.iter().map(|(n, t)| (n.as_str(), t)).collect();
+    let known: HashSet<&str> = mine.iter().map(|(n, _)| n.as_str()).collect();
+    let unexpected: Vec<&str> = state.iter().map(|(n, _)| n.as_str()).filter(|n| !known.contains(n)).collect();
+    let missing: Vec<&str> = mine.iter().map(|(n, _)| n.as_str()).filter(|n| !lookup.contains_key(n)).collect();
+    let mut problems = Vec::new();
+    if !missing.is_empty() {
+        problems.push(format!("Missing key(s) in state_dict: {}.", quoted(&missing)));
+    }
+    if !unexpected.is_empty() {
+        problems.push(format!("Unexpected key(s) in state_dict: {}.", quoted(&unexpected)));
     }
     let mut staged = Vec::with_capacity(mine.len());
     for (name, var) in &mine {
-        let Some((_, t)) = state.iter().find(|(n, _)| n == name) else {
-            return Err(err(format!("missing key '{name}' in state dict")));
-        };
+        let Some(t) = lookup.get(name.as_str()) else { continue };
         let cur = var.data();
         if t.shape() != cur.shape() {
-            return Err(err(format!(
-                "size mismatch for '{name}': copying a tensor of shape {:?}, the model's is {:?}",
+            problems.push(format!(
+                "size mismatch for {name}: copying a param with shape {:?} from checkpoint, the shape in current model is {:?}.",
                 t.shape(),
                 cur.shape()
-            )));
+            ));
+        } else if !problems.is_empty() {
+            continue;
+        } else {
+            staged.push((var, (*t).clone(), cur));
         }
-        staged.push((var, t.to_dtype(cur.dtype()).to(&cur.device())));
     }
-    for (var, t) in staged {
+    if !problems.is_empty() {
+        return Err(Error::InvalidArgument {
+            op: "load_state_dict",
+            msg: format!("Error(s) in loading state_dict:\n\t{}", problems.join("\n\t")),
+        });
+    }
+    // convert everything first, so a failure part-way changes nothing
+    let converted: Vec<(&Variable, Tensor)> =
+        staged.into_iter().map(|(v, t, cur)| (v, t.to_dtype(cur.dtype()).to(&cur.device()))).collect();
+    for (var, t) in converted {
         var.set_data(t);
     }
     Ok(())
+}
+
+/// Wraps an op's error in one naming the layer (`desc`, its PyTorch-style repr), so a shape that
+/// does not fit a layer reads `Conv2d(1, 16, kernel_size=(3, 3), ...): conv2d: ...`.
+pub(crate) fn layer_error(layer: &'static str, desc: &impl std::fmt::Debug, e: Error) -> Error {
+    Error::InvalidArgument { op: layer, msg: format!("{desc:?}: {e}") }
+}
+
+/// Unwraps a layer's checked forward, panicking with its message at the caller (as PyTorch raises).
+#[track_caller]
+pub(crate) fn forward_or_panic(r: Result<Variable>) -> Variable {
+    match r {
+        Ok(v) => v,
+        Err(e) => panic!("{e}"),
+    }
 }
 
 impl Module for Box<dyn Module> {

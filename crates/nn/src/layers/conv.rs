@@ -1,1 +1,436 @@
-//! (being written)
+//! Convolution layers: `Conv1d`, `Conv2d` and `ConvTranspose2d`, with PyTorch's parameter layouts,
+//! default initialisation (`kaiming_uniform_(a=√5)`: uniform in `±1/√fan_in`, the bias too) and
+//! builder-style options.
+//!
+//! ```
+//! use ember_autograd::Variable;
+//! use ember_nn::{Conv2d, Module};
+//! use ember_tensor::Tensor;
+//! let conv = Conv2d::new(1, 16, 3).padding(1);
+//! let y = conv.forward(&Variable::from(Tensor::randn(&[2, 1, 8, 8])));
+//! assert_eq!(y.shape(), vec![2, 16, 8, 8]);
+//! assert_eq!(conv.weight.shape(), vec![16, 1, 3, 3]);
+//! assert_eq!(format!("{conv:?}"), "Conv2d(1, 16, kernel_size=(3, 3), stride=(1, 1), padding=(1, 1))");
+//! ```
+
+use std::fmt;
+
+use ember_autograd::Variable;
+use ember_tensor::{Error, Result};
+
+use crate::functional::{self as F, Size2};
+use crate::module::{forward_or_panic, layer_error};
+use crate::{init, Module};
+
+/// A weight of `shape` and an optional bias of `len`, both uniform in `±1/√fan_in` (PyTorch's
+/// `_ConvNd.reset_parameters`).
+fn conv_params(shape: &[usize], bias_len: Option<usize>) -> (Variable, Option<Variable>) {
+    let (fan_in, _) = init::fans(shape);
+    let weight = Variable::new(init::kaiming_uniform_default(shape), true);
+    let bias = bias_len.map(|n| Variable::new(init::bias_uniform(n, fan_in), true));
+    (weight, bias)
+}
+
+#[track_caller]
+fn check_groups(layer: &str, in_channels: usize, out_channels: usize, groups: usize) {
+    if groups == 0 || in_channels % groups != 0 || out_channels % groups != 0 {
+        panic!(
+            "{layer}: groups={groups} must be positive and divide both in_channels={in_channels} and out_channels={out_channels}"
+        );
+    }
+}
+
+/// `(a, b)` as PyTorch prints a tuple, `(a,)` for one element.
+fn tuple(v: &[usize]) -> String {
+    if v.len() == 1 {
+        format!("({},)", v[0])
+    } else {
+        format!("({})", v.iter().map(|x| x.to_string()).collect::<Vec<_>>().join(", "))
+    }
+}
+
+/// PyTorch's `extra_repr` of a convolution, minus the leading channels.
+fn conv_repr(
+    k: &[usize],
+    s: &[usize],
+    p: &[usize],
+    d: &[usize],
+    op: Option<&[usize]>,
+    groups: usize,
+    bias: bool,
+) -> String {
+    let mut r = format!("kernel_size={}, stride={}", tuple(k), tuple(s));
+    if p.iter().any(|&x| x != 0) {
+        r += &format!(", padding={}", tuple(p));
+    }
+    if d.iter().any(|&x| x != 1) {
+        r += &format!(", dilation={}", tuple(d));
+    }
+    if let Some(op) = op.filter(|o| o.iter().any(|&x| x != 0)) {
+        r += &format!(", output_padding={}", tuple(op));
+    }
+    if groups != 1 {
+        r += &format!(", groups={groups}");
+    }
+    if !bias {
+        r += ", bias=False";
+    }
+    r
+}
+
+/// A 1-d convolution over `[N, C_in, L]` (or `[C_in, L]`), PyTorch's `nn.Conv1d`: weight
+/// `[out, in / groups, k]`, bias `[out]`.
+pub struct Conv1d {
+    /// `[out_channels, in_channels / groups, kernel_size]`.
+    pub weight: Variable,
+    /// `[out_channels]`, if the layer has a bias.
+    pub bias: Option<Variable>,
+    in_channels: usize,
+    out_channels: usize,
+    kernel_size: usize,
+    stride: usize,
+    padding: usize,
+    dilation: usize,
+    groups: usize,
+}
+
+impl Conv1d {
+    /// A convolution from `in_channels` to `out_channels` with a kernel of `kernel_size`, stride 1,
+    /// no padding, with a bias.
+    pub fn new(in_channels: usize, out_channels: usize, kernel_size: usize) -> Conv1d {
+        let (weight, bias) = conv_params(&[out_channels, in_channels, kernel_size], Some(out_channels));
+        Conv1d { weight, bias, in_channels, out_channels, kernel_size, stride: 1, padding: 0, dilation: 1, groups: 1 }
+    }
+
+    /// Sets the stride.
+    #[must_use]
+    pub fn stride(mut self, s: usize) -> Conv1d {
+        self.stride = s;
+        self
+    }
+
+    /// Sets the zero padding on both sides.
+    #[must_use]
+    pub fn padding(mut self, p: usize) -> Conv1d {
+        self.padding = p;
+        self
+    }
+
+    /// Sets the dilation (spacing between kernel taps).
+    #[must_use]
+    pub fn dilation(mut self, d: usize) -> Conv1d {
+        self.dilation = d;
+        self
+    }
+
+    /// Splits the channels into `groups` (re-initialises the weight to its new shape).
+    ///
+    /// **Panics** when `groups` does not divide both channel counts.
+    #[must_use]
+    #[track_caller]
+    pub fn groups(mut self, groups: usize) -> Conv1d {
+        check_groups("Conv1d", self.in_channels, self.out_channels, groups);
+        let shape = [self.out_channels, self.in_channels / groups, self.kernel_size];
+        let (w, b) = conv_params(&shape, self.bias.is_some().then_some(self.out_channels));
+        (self.weight, self.bias, self.groups) = (w, b, groups);
+        self
+    }
+
+    /// With or without a bias (`bias=False` drops it).
+    #[must_use]
+    pub fn bias(mut self, on: bool) -> Conv1d {
+        if !on {
+            self.bias = None;
+        } else if self.bias.is_none() {
+            self.bias = conv_params(&self.weight.shape(), Some(self.out_channels)).1;
+        }
+        self
+    }
+
+    /// Checked forward: an input that does not fit gives an error naming the layer and shapes.
+    pub fn try_forward(&self, x: &Variable) -> Result<Variable> {
+        F::try_conv1d(x, &self.weight, self.bias.as_ref(), self.stride, self.padding, self.dilation, self.groups)
+            .map_err(|e| layer_error("Conv1d", self, e))
+    }
+}
+
+impl fmt::Debug for Conv1d {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let r = conv_repr(
+            &[self.kernel_size],
+            &[self.stride],
+            &[self.padding],
+            &[self.dilation],
+            None,
+            self.groups,
+            self.bias.is_some(),
+        );
+        write!(f, "Conv1d({}, {}, {r})", self.in_channels, self.out_channels)
+    }
+}
+
+impl Module for Conv1d {
+    #[track_caller]
+    fn forward(&self, x: &Variable) -> Variable {
+        forward_or_panic(self.try_forward(x))
+    }
+
+    fn own_parameters(&self) -> Vec<(String, Variable)> {
+        weight_and_bias(&self.weight, self.bias.as_ref())
+    }
+}
+
+fn weight_and_bias(weight: &Variable, bias: Option<&Variable>) -> Vec<(String, Variable)> {
+    let mut p = vec![("weight".to_string(), weight.clone())];
+    if let Some(b) = bias {
+        p.push(("bias".to_string(), b.clone()));
+    }
+    p
+}
+
+/// A 2-d convolution over `[N, C_in, H, W]` (or `[C_in, H, W]`), PyTorch's `nn.Conv2d`: weight
+/// `[out, in / groups, kh, kw]`, bias `[out]`. Sizes take an int or a pair (`3`, `[3, 5]`).
+pub struct Conv2d {
+    /// `[out_channels, in_channels / groups, kh, kw]`.
+    pub weight: Variable,
+    /// `[out_channels]`, if the layer has a bias.
+    pub bias: Option<Variable>,
+    in_channels: usize,
+    out_channels: usize,
+    kernel_size: [usize; 2],
+    stride: [usize; 2],
+    padding: [usize; 2],
+    dilation: [usize; 2],
+    groups: usize,
+}
+
+impl Conv2d {
+    /// A convolution from `in_channels` to `out_channels` with a `kernel_size` kernel (an int for a
+    /// square one, or `[kh, kw]`), stride 1, no padding, with a bias.
+    pub fn new(in_channels: usize, out_channels: usize, kernel_size: impl Into<Size2>) -> Conv2d {
+        let k = kernel_size.into().0;
+        let (weight, bias) = conv_params(&[out_channels, in_channels, k[0], k[1]], Some(out_channels));
+        Conv2d {
+            weight,
+            bias,
+            in_channels,
+            out_channels,
+            kernel_size: k,
+            stride: [1, 1],
+            padding: [0, 0],
+            dilation: [1, 1],
+            groups: 1,
+        }
+    }
+
+    /// Sets the stride (an int or `[sh, sw]`).
+    #[must_use]
+    pub fn stride(mut self, s: impl Into<Size2>) -> Conv2d {
+        self.stride = s.into().0;
+        self
+    }
+
+    /// Sets the zero padding (an int or `[ph, pw]`).
+    #[must_use]
+    pub fn padding(mut self, p: impl Into<Size2>) -> Conv2d {
+        self.padding = p.into().0;
+        self
+    }
+
+    /// Sets the dilation (an int or `[dh, dw]`).
+    #[must_use]
+    pub fn dilation(mut self, d: impl Into<Size2>) -> Conv2d {
+        self.dilation = d.into().0;
+        self
+    }
+
+    /// Splits the channels into `groups` (re-initialises the weight to its new shape).
+    ///
+    /// **Panics** when `groups` does not divide both channel counts.
+    #[must_use]
+    #[track_caller]
+    pub fn groups(mut self, groups: usize) -> Conv2d {
+        check_groups("Conv2d", self.in_channels, self.out_channels, groups);
+        let [kh, kw] = self.kernel_size;
+        let shape = [self.out_channels, self.in_channels / groups, kh, kw];
+        let (w, b) = conv_params(&shape, self.bias.is_some().then_some(self.out_channels));
+        (self.weight, self.bias, self.groups) = (w, b, groups);
+        self
+    }
+
+    /// With or without a bias (`bias=False` drops it).
+    #[must_use]
+    pub fn bias(mut self, on: bool) -> Conv2d {
+        if !on {
+            self.bias = None;
+        } else if self.bias.is_none() {
+            self.bias = conv_params(&self.weight.shape(), Some(self.out_channels)).1;
+        }
+        self
+    }
+
+    /// Checked forward: an input that does not fit gives an error naming the layer and shapes.
+    pub fn try_forward(&self, x: &Variable) -> Result<Variable> {
+        F::try_conv2d(x, &self.weight, self.bias.as_ref(), self.stride, self.padding, self.dilation, self.groups)
+            .map_err(|e| layer_error("Conv2d", self, e))
+    }
+}
+
+impl fmt::Debug for Conv2d {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let r = conv_repr(
+            &self.kernel_size,
+            &self.stride,
+            &self.padding,
+            &self.dilation,
+            None,
+            self.groups,
+            self.bias.is_some(),
+        );
+        write!(f, "Conv2d({}, {}, {r})", self.in_channels, self.out_channels)
+    }
+}
+
+impl Module for Conv2d {
+    #[track_caller]
+    fn forward(&self, x: &Variable) -> Variable {
+        forward_or_panic(self.try_forward(x))
+    }
+
+    fn own_parameters(&self) -> Vec<(String, Variable)> {
+        weight_and_bias(&self.weight, self.bias.as_ref())
+    }
+}
+
+/// A 2-d transposed convolution, PyTorch's `nn.ConvTranspose2d`: weight
+/// `[in, out / groups, kh, kw]`, bias `[out]`; the output size is
+/// `(H - 1) stride - 2 padding + dilation (k - 1) + output_padding + 1`.
+pub struct ConvTranspose2d {
+    /// `[in_channels, out_channels / groups, kh, kw]`.
+    pub weight: Variable,
+    /// `[out_channels]`, if the layer has a bias.
+    pub bias: Option<Variable>,
+    in_channels: usize,
+    out_channels: usize,
+    kernel_size: [usize; 2],
+    stride: [usize; 2],
+    padding: [usize; 2],
+    output_padding: [usize; 2],
+    dilation: [usize; 2],
+    groups: usize,
+}
+
+impl ConvTranspose2d {
+    /// A transposed convolution from `in_channels` to `out_channels` with a `kernel_size` kernel,
+    /// stride 1, no padding, with a bias.
+    pub fn new(in_channels: usize, out_channels: usize, kernel_size: impl Into<Size2>) -> ConvTranspose2d {
+        let k = kernel_size.into().0;
+        let (weight, bias) = conv_params(&[in_channels, out_channels, k[0], k[1]], Some(out_channels));
+        ConvTranspose2d {
+            weight,
+            bias,
+            in_channels,
+            out_channels,
+            kernel_size: k,
+            stride: [1, 1],
+            padding: [0, 0],
+            output_padding: [0, 0],
+            dilation: [1, 1],
+            groups: 1,
+        }
+    }
+
+    /// Sets the stride (an int or `[sh, sw]`).
+    #[must_use]
+    pub fn stride(mut self, s: impl Into<Size2>) -> ConvTranspose2d {
+        self.stride = s.into().0;
+        self
+    }
+
+    /// Sets the padding removed from each side of the output (an int or `[ph, pw]`).
+    #[must_use]
+    pub fn padding(mut self, p: impl Into<Size2>) -> ConvTranspose2d {
+        self.padding = p.into().0;
+        self
+    }
+
+    /// Sets the extra size added to one side of the output (an int or `[oh, ow]`).
+    #[must_use]
+    pub fn output_padding(mut self, p: impl Into<Size2>) -> ConvTranspose2d {
+        self.output_padding = p.into().0;
+        self
+    }
+
+    /// Sets the dilation (an int or `[dh, dw]`).
+    #[must_use]
+    pub fn dilation(mut self, d: impl Into<Size2>) -> ConvTranspose2d {
+        self.dilation = d.into().0;
+        self
+    }
+
+    /// Splits the channels into `groups` (re-initialises the weight to its new shape).
+    ///
+    /// **Panics** when `groups` does not divide both channel counts.
+    #[must_use]
+    #[track_caller]
+    pub fn groups(mut self, groups: usize) -> ConvTranspose2d {
+        check_groups("ConvTranspose2d", self.in_channels, self.out_channels, groups);
+        let [kh, kw] = self.kernel_size;
+        let shape = [self.in_channels, self.out_channels / groups, kh, kw];
+        let (w, b) = conv_params(&shape, self.bias.is_some().then_some(self.out_channels));
+        (self.weight, self.bias, self.groups) = (w, b, groups);
+        self
+    }
+
+    /// With or without a bias (`bias=False` drops it).
+    #[must_use]
+    pub fn bias(mut self, on: bool) -> ConvTranspose2d {
+        if !on {
+            self.bias = None;
+        } else if self.bias.is_none() {
+            self.bias = conv_params(&self.weight.shape(), Some(self.out_channels)).1;
+        }
+        self
+    }
+
+    /// Checked forward: an input that does not fit gives an error naming the layer and shapes.
+    pub fn try_forward(&self, x: &Variable) -> Result<Variable> {
+        F::try_conv_transpose2d(
+            x,
+            &self.weight,
+            self.bias.as_ref(),
+            self.stride,
+            self.padding,
+            self.output_padding,
+            self.groups,
+            self.dilation,
+        )
+        .map_err(|e: Error| layer_error("ConvTranspose2d", self, e))
+    }
+}
+
+impl fmt::Debug for ConvTranspose2d {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let r = conv_repr(
+            &self.kernel_size,
+            &self.stride,
+            &self.padding,
+            &self.dilation,
+            Some(&self.output_padding),
+            self.groups,
+            self.bias.is_some(),
+        );
+        write!(f, "ConvTranspose2d({}, {}, {r})", self.in_channels, self.out_channels)
+    }
+}
+
+impl Module for ConvTranspose2d {
+    #[track_caller]
+    fn forward(&self, x: &Variable) -> Variable {
+        forward_or_panic(self.try_forward(x))
+    }
+
+    fn own_parameters(&self) -> Vec<(String, Variable)> {
+        weight_and_bias(&self.weight, self.bias.as_ref())
+    }
+}
