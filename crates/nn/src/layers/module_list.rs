@@ -24,12 +24,13 @@ use crate::Module;
 #[derive(Default)]
 pub struct ModuleList {
     modules: Vec<Box<dyn Module>>,
+    training: crate::TrainingFlag,
 }
 
 impl ModuleList {
     /// An empty list.
     pub fn new() -> ModuleList {
-        ModuleList { modules: Vec::new() }
+        ModuleList { modules: Vec::new(), training: crate::TrainingFlag::new() }
     }
 
     /// Appends a module (builder style).
@@ -72,6 +73,14 @@ impl Module for ModuleList {
     #[track_caller]
     fn forward(&self, _input: &Variable) -> Variable {
         panic!("ModuleList has no forward: iterate over its {} modules with iter() and call each", self.len())
+    }
+
+    fn set_own_training(&self, on: bool) {
+        self.training.set(on);
+    }
+
+    fn is_training(&self) -> bool {
+        self.training.get()
     }
 
     fn children(&self) -> Vec<(String, &dyn Module)> {

@@ -15,12 +15,13 @@ use crate::Module;
 #[derive(Default)]
 pub struct Sequential {
     layers: Vec<Box<dyn Module>>,
+    training: crate::TrainingFlag,
 }
 
 impl Sequential {
     /// An empty container.
     pub fn new() -> Sequential {
-        Sequential { layers: Vec::new() }
+        Sequential { layers: Vec::new(), training: crate::TrainingFlag::new() }
     }
 
     /// Appends a module (builder style).
@@ -59,6 +60,14 @@ impl Module for Sequential {
             h = m.forward(&h);
         }
         h
+    }
+
+    fn set_own_training(&self, on: bool) {
+        self.training.set(on);
+    }
+
+    fn is_training(&self) -> bool {
+        self.training.get()
     }
 
     fn children(&self) -> Vec<(String, &dyn Module)> {
