@@ -45,7 +45,7 @@ impl Algo for AdadeltaAlgo {
 ///
 /// ```
 /// use ember_autograd::Variable;
-/// use ember_optim::{Adadelta, Optimizer};
+/// use ember_optim::Adadelta;
 /// use ember_tensor::Tensor;
 /// let w = Variable::new(Tensor::from_vec(vec![0.0f64], &[1]), true);
 /// let mut opt = Adadelta::new(vec![w.clone()], 1.0).rho(0.0);

@@ -48,7 +48,7 @@ impl Algo for AdagradAlgo {
 ///
 /// ```
 /// use ember_autograd::Variable;
-/// use ember_optim::{Adagrad, Optimizer};
+/// use ember_optim::Adagrad;
 /// use ember_tensor::Tensor;
 /// let w = Variable::new(Tensor::from_vec(vec![0.0f64], &[1]), true);
 /// let mut opt = Adagrad::new(vec![w.clone()], 1.0).eps(0.0);

@@ -46,7 +46,7 @@ impl Algo for AdamaxAlgo {
 ///
 /// ```
 /// use ember_autograd::Variable;
-/// use ember_optim::{Adamax, Optimizer};
+/// use ember_optim::Adamax;
 /// use ember_tensor::Tensor;
 /// let w = Variable::new(Tensor::from_vec(vec![1.0f64], &[1]), true);
 /// let mut opt = Adamax::new(vec![w.clone()], 0.1).eps(0.0);

@@ -344,6 +344,40 @@ macro_rules! impl_optimizer {
             }
         }
 
+        /// # The training-loop methods, callable without importing [`Optimizer`](crate::Optimizer)
+        impl $ty {
+            /// See [`Optimizer::step`](crate::Optimizer::step).
+            #[track_caller]
+            pub fn step(&mut self) {
+                self.core.step()
+            }
+
+            /// See [`Optimizer::zero_grad`](crate::Optimizer::zero_grad).
+            pub fn zero_grad(&mut self) {
+                self.core.zero_grad()
+            }
+
+            /// See [`Optimizer::lr`](crate::Optimizer::lr).
+            pub fn lr(&self) -> f64 {
+                self.core.lr()
+            }
+
+            /// See [`Optimizer::set_lr`](crate::Optimizer::set_lr).
+            pub fn set_lr(&mut self, lr: f64) {
+                self.core.set_lr(lr)
+            }
+
+            /// See [`Optimizer::save_state`](crate::Optimizer::save_state).
+            pub fn save_state(&self, path: impl AsRef<std::path::Path>) -> ember_tensor::Result<()> {
+                $crate::Optimizer::save_state(self, path)
+            }
+
+            /// See [`Optimizer::load_state`](crate::Optimizer::load_state).
+            pub fn load_state(&mut self, path: impl AsRef<std::path::Path>) -> ember_tensor::Result<()> {
+                $crate::Optimizer::load_state(self, path)
+            }
+        }
+
         impl $crate::Optimizer for $ty {
             #[track_caller]
             fn step(&mut self) {

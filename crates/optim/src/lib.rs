@@ -14,7 +14,7 @@
 //!
 //! ```
 //! use ember_autograd::Variable;
-//! use ember_optim::{clip_grad_norm, Adam, CosineAnnealingLr, LrScheduler, Optimizer};
+//! use ember_optim::{clip_grad_norm, Adam, CosineAnnealingLr, LrScheduler};
 //! use ember_tensor::Tensor;
 //! // Fit w to minimize (w - 3)²
 //! let w = Variable::new(Tensor::from_vec(vec![0.0f32], &[1]), true);

@@ -62,7 +62,7 @@ impl Algo for NAdamAlgo {
 ///
 /// ```
 /// use ember_autograd::Variable;
-/// use ember_optim::{NAdam, Optimizer};
+/// use ember_optim::NAdam;
 /// use ember_tensor::Tensor;
 /// let w = Variable::new(Tensor::from_vec(vec![0.0f32, 0.0], &[2]), true);
 /// let mut opt = NAdam::new(vec![w.clone()], 0.01).momentum_decay(4e-3);

@@ -61,7 +61,7 @@ impl Algo for RAdamAlgo {
 ///
 /// ```
 /// use ember_autograd::Variable;
-/// use ember_optim::{Optimizer, RAdam};
+/// use ember_optim::RAdam;
 /// use ember_tensor::Tensor;
 /// let w = Variable::new(Tensor::from_vec(vec![1.0f64], &[1]), true);
 /// let mut opt = RAdam::new(vec![w.clone()], 0.1);

@@ -60,7 +60,7 @@ impl Algo for RmsPropAlgo {
 ///
 /// ```
 /// use ember_autograd::Variable;
-/// use ember_optim::{Optimizer, RmsProp};
+/// use ember_optim::RmsProp;
 /// use ember_tensor::Tensor;
 /// let w = Variable::new(Tensor::from_vec(vec![0.0f64], &[1]), true);
 /// let mut opt = RmsProp::new(vec![w.clone()], 0.01).alpha(0.0).eps(0.0);

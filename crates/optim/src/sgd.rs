@@ -61,7 +61,7 @@ impl Algo for SgdAlgo {
 ///
 /// ```
 /// use ember_autograd::Variable;
-/// use ember_optim::{Optimizer, Sgd};
+/// use ember_optim::Sgd;
 /// use ember_tensor::Tensor;
 /// let w = Variable::new(Tensor::from_vec(vec![1.0f32], &[1]), true);
 /// let mut opt = Sgd::new(vec![w.clone()], 0.5).momentum(0.5).nesterov(true);

@@ -11,15 +11,31 @@ fn tmp(name: &str) -> PathBuf {
     std::env::temp_dir().join(format!("ember-optim-{}-{name}.safetensors", std::process::id()))
 }
 
+/// Deterministic pseudo-random values (a local generator: the global RNG is shared by the tests
+/// running in parallel).
+fn pseudo(seed: u64, shape: &[usize]) -> Tensor {
+    let mut x = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+    let n = shape.iter().product();
+    let v: Vec<f32> = (0..n)
+        .map(|_| {
+            x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            ((x >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
+        })
+        .collect();
+    Tensor::from_vec(v, shape)
+}
+
 fn params(seed: u64) -> Vec<Variable> {
-    ember_tensor::manual_seed(seed);
-    [vec![3, 4], vec![5], vec![2, 3]].iter().map(|s| Variable::new(Tensor::randn(s), true)).collect()
+    [vec![3, 4], vec![5], vec![2, 3]]
+        .iter()
+        .enumerate()
+        .map(|(j, s)| Variable::new(pseudo(seed * 10 + j as u64, s), true))
+        .collect()
 }
 
 /// Gradient of step `k` for parameter `j` (a fixed pseudo-random sequence).
 fn grad(j: usize, k: usize, like: &Tensor) -> Tensor {
-    ember_tensor::manual_seed(1000 + 10 * k as u64 + j as u64);
-    Tensor::randn(like.shape())
+    pseudo(1000 + 10 * k as u64 + j as u64, like.shape())
 }
 
 fn run<O: Optimizer>(opt: &mut O, ps: &[Variable], steps: std::ops::Range<usize>) {

@@ -13,7 +13,7 @@ use crate::Optimizer;
 ///
 /// ```
 /// use ember_autograd::Variable;
-/// use ember_optim::{CosineAnnealingLr, LrScheduler, Optimizer, Sgd};
+/// use ember_optim::{CosineAnnealingLr, LrScheduler, Sgd};
 /// use ember_tensor::Tensor;
 /// let mut opt = Sgd::new(vec![Variable::new(Tensor::zeros(&[1]), true)], 1.0);
 /// let mut s = CosineAnnealingLr::new(&mut opt, 4).eta_min(0.2);

@@ -13,7 +13,7 @@ pub type LrLambda = Box<dyn Fn(usize) -> f64 + Send + Sync>;
 ///
 /// ```
 /// use ember_autograd::Variable;
-/// use ember_optim::{LambdaLr, LrScheduler, Optimizer, Sgd};
+/// use ember_optim::{LambdaLr, LrScheduler, Sgd};
 /// use ember_tensor::Tensor;
 /// let mut opt = Sgd::new(vec![Variable::new(Tensor::zeros(&[1]), true)], 2.0);
 /// let mut s = LambdaLr::new(&mut opt, |epoch| 1.0 / (epoch + 1) as f64);

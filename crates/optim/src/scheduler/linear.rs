@@ -11,7 +11,7 @@ use crate::Optimizer;
 ///
 /// ```
 /// use ember_autograd::Variable;
-/// use ember_optim::{LinearLr, LrScheduler, Optimizer, Sgd};
+/// use ember_optim::{LinearLr, LrScheduler, Sgd};
 /// use ember_tensor::Tensor;
 /// let mut opt = Sgd::new(vec![Variable::new(Tensor::zeros(&[1]), true)], 1.0);
 /// let mut s = LinearLr::new(&mut opt, 0.25, 1.0, 3);

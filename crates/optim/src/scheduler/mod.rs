@@ -7,7 +7,7 @@
 //!
 //! ```
 //! use ember_autograd::Variable;
-//! use ember_optim::{LrScheduler, Optimizer, Sgd, StepLr};
+//! use ember_optim::{LrScheduler, Sgd, StepLr};
 //! use ember_tensor::Tensor;
 //! let w = Variable::new(Tensor::zeros(&[2]), true);
 //! let mut opt = Sgd::new(vec![w.clone()], 0.1);

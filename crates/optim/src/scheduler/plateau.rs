@@ -28,7 +28,7 @@ pub enum ThresholdMode {
 ///
 /// ```
 /// use ember_autograd::Variable;
-/// use ember_optim::{Optimizer, ReduceLrOnPlateau, Sgd};
+/// use ember_optim::{ReduceLrOnPlateau, Sgd};
 /// use ember_tensor::Tensor;
 /// let mut opt = Sgd::new(vec![Variable::new(Tensor::zeros(&[1]), true)], 1.0);
 /// let mut s = ReduceLrOnPlateau::new(&opt).patience(1).factor(0.5);

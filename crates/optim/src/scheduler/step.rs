@@ -7,7 +7,7 @@ use crate::Optimizer;
 ///
 /// ```
 /// use ember_autograd::Variable;
-/// use ember_optim::{LrScheduler, Optimizer, Sgd, StepLr};
+/// use ember_optim::{LrScheduler, Sgd, StepLr};
 /// use ember_tensor::Tensor;
 /// let mut opt = Sgd::new(vec![Variable::new(Tensor::zeros(&[1]), true)], 1.0);
 /// let mut s = StepLr::new(&mut opt, 3); // gamma 0.1
@@ -58,7 +58,7 @@ impl_scheduler!(StepLr);
 ///
 /// ```
 /// use ember_autograd::Variable;
-/// use ember_optim::{LrScheduler, MultiStepLr, Optimizer, Sgd};
+/// use ember_optim::{LrScheduler, MultiStepLr, Sgd};
 /// use ember_tensor::Tensor;
 /// let mut opt = Sgd::new(vec![Variable::new(Tensor::zeros(&[1]), true)], 1.0);
 /// let mut s = MultiStepLr::new(&mut opt, &[1, 3]).gamma(0.5);
@@ -103,7 +103,7 @@ impl_scheduler!(MultiStepLr);
 ///
 /// ```
 /// use ember_autograd::Variable;
-/// use ember_optim::{ExponentialLr, LrScheduler, Optimizer, Sgd};
+/// use ember_optim::{ExponentialLr, LrScheduler, Sgd};
 /// use ember_tensor::Tensor;
 /// let mut opt = Sgd::new(vec![Variable::new(Tensor::zeros(&[1]), true)], 1.0);
 /// let mut s = ExponentialLr::new(&mut opt, 0.5);
