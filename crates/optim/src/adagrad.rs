@@ -1,0 +1,109 @@
+//! [`Adagrad`]: per-coordinate learning rates from the sum of squared gradients.
+
+use ember_tensor::Tensor;
+
+use crate::core::{effective_grad, impl_optimizer, Algo, Core, ParamState};
+use crate::group::{flag, hyper};
+
+hyper!(AdagradHyper {
+    lr: f64 = 0.0,
+    lr_decay: f64 = 0.0,
+    weight_decay: f64 = 0.0,
+    initial_accumulator_value: f64 = 0.0,
+    eps: f64 = 1e-10,
+    maximize: bool = false,
+});
+
+pub(crate) struct AdagradAlgo;
+
+impl Algo for AdagradAlgo {
+    const NAME: &'static str = "Adagrad";
+    type H = AdagradHyper;
+    const SLOTS: &'static [&'static str] = &["sum"];
+    const REQUIRED: &'static [&'static str] = &["sum"];
+
+    fn defaults(lr: f64) -> AdagradHyper {
+        AdagradHyper { lr, ..AdagradHyper::default() }
+    }
+
+    fn update(h: &AdagradHyper, p: &Tensor, g: Tensor, st: &mut ParamState) -> Tensor {
+        let g = effective_grad(g, p, h.maximize, h.weight_decay);
+        let clr = h.lr / (1.0 + (st.step as f64 - 1.0) * h.lr_decay);
+        let sum = match st.slots[0].take() {
+            Some(s) => s.add(&g.mul(&g)),
+            None if h.initial_accumulator_value == 0.0 => g.mul(&g),
+            None => p.full_like(h.initial_accumulator_value).add(&g.mul(&g)),
+        };
+        let std = sum.sqrt().add_scalar(h.eps);
+        st.put(0, sum);
+        p.sub(&g.div(&std).mul_scalar(clr))
+    }
+}
+
+/// Adagrad, PyTorch's `torch.optim.Adagrad`: `s ← s + g²` (starting at
+/// `initial_accumulator_value`), `θ ← θ - γ/(1 + (t-1)·lr_decay) · g/(√s + ε)`. Defaults:
+/// lr_decay 0, weight decay 0, initial accumulator 0, eps 1e-10 (PyTorch's default lr is 0.01).
+///
+/// State per parameter: `step`, `sum`.
+///
+/// ```
+/// use ember_autograd::Variable;
+/// use ember_optim::Adagrad;
+/// use ember_tensor::Tensor;
+/// let w = Variable::new(Tensor::from_vec(vec![0.0f64], &[1]), true);
+/// let mut opt = Adagrad::new(vec![w.clone()], 1.0).eps(0.0);
+/// for g in [3.0, 4.0] {
+///     w.set_grad(Some(Tensor::from_vec(vec![g], &[1])));
+///     opt.step();
+/// }
+/// // 0 - 3/3 - 4/5
+/// assert!((w.data().item::<f64>() + 1.8).abs() < 1e-12);
+/// ```
+pub struct Adagrad {
+    core: Core<AdagradAlgo>,
+}
+
+impl_optimizer!(Adagrad, AdagradAlgo);
+
+/// # Options (defaults as PyTorch's; each sets the value of every group that did not set its own)
+impl Adagrad {
+    /// Learning-rate decay per step (default 0). **Panics** when negative.
+    #[must_use]
+    #[track_caller]
+    pub fn lr_decay(mut self, lr_decay: f64) -> Self {
+        self.core.set_default("lr_decay", lr_decay);
+        self
+    }
+
+    /// L2 penalty added to the gradient (default 0). **Panics** when negative.
+    #[must_use]
+    #[track_caller]
+    pub fn weight_decay(mut self, weight_decay: f64) -> Self {
+        self.core.set_default("weight_decay", weight_decay);
+        self
+    }
+
+    /// Starting value of the sum of squares (default 0). **Panics** when negative.
+    #[must_use]
+    #[track_caller]
+    pub fn initial_accumulator_value(mut self, value: f64) -> Self {
+        self.core.set_default("initial_accumulator_value", value);
+        self
+    }
+
+    /// Term added to the denominator (default 1e-10). **Panics** when negative.
+    #[must_use]
+    #[track_caller]
+    pub fn eps(mut self, eps: f64) -> Self {
+        self.core.set_default("eps", eps);
+        self
+    }
+
+    /// Maximizes the objective instead of minimizing it (default false).
+    #[must_use]
+    #[track_caller]
+    pub fn maximize(mut self, maximize: bool) -> Self {
+        self.core.set_default("maximize", flag(maximize));
+        self
+    }
+}

@@ -1,0 +1,191 @@
+//! [`Adam`] and [`AdamW`]: adaptive moment estimation, with L2 or decoupled weight decay.
+
+use ember_tensor::Tensor;
+
+use crate::core::{decay, ema_sq, impl_optimizer, lerp, Algo, Core, ParamState};
+use crate::group::{flag, hyper};
+
+hyper!(AdamHyper {
+    lr: f64 = 0.0,
+    beta1: f64 = 0.9,
+    beta2: f64 = 0.999,
+    eps: f64 = 1e-8,
+    weight_decay: f64 = 0.0,
+    amsgrad: bool = false,
+    maximize: bool = false,
+    decoupled_weight_decay: bool = false,
+});
+
+/// Adam's update of one parameter (PyTorch's `_single_tensor_adam`).
+fn adam_update(h: &AdamHyper, p: &Tensor, g: Tensor, st: &mut ParamState) -> Tensor {
+    let t = st.step as f64;
+    let g = if h.maximize { g.neg() } else { g };
+    let (p, g) = decay(p, g, h.lr, h.weight_decay, h.decoupled_weight_decay);
+    let m = lerp(&st.take_or_zeros(0, &p), &g, 1.0 - h.beta1);
+    let v = ema_sq(&st.take_or_zeros(1, &p), &g, h.beta2);
+    let bias_correction1 = 1.0 - h.beta1.powf(t);
+    let bias_correction2 = 1.0 - h.beta2.powf(t);
+    let step_size = h.lr / bias_correction1;
+    let v_used = if h.amsgrad {
+        // The running maximum starts at zero, so its first value is `v` itself.
+        let max = match st.slots[2].take() {
+            Some(prev) => prev.maximum(&v),
+            None => v.clone(),
+        };
+        st.put(2, max.clone());
+        max
+    } else {
+        v.clone()
+    };
+    // PyTorch's `θ - step_size · m / (√v/√bc₂ + ε)`, with √bc₂ moved out of the denominator:
+    // one tensor op fewer, the same value up to rounding.
+    let bc2_sqrt = bias_correction2.sqrt();
+    let denom = v_used.sqrt().add_scalar(h.eps * bc2_sqrt);
+    let out = p.sub(&m.div(&denom).mul_scalar(step_size * bc2_sqrt));
+    st.put(0, m);
+    st.put(1, v);
+    out
+}
+
+pub(crate) struct AdamAlgo;
+
+impl Algo for AdamAlgo {
+    const NAME: &'static str = "Adam";
+    type H = AdamHyper;
+    const SLOTS: &'static [&'static str] = &["exp_avg", "exp_avg_sq", "max_exp_avg_sq"];
+    const REQUIRED: &'static [&'static str] = &["exp_avg", "exp_avg_sq"];
+
+    fn defaults(lr: f64) -> AdamHyper {
+        AdamHyper { lr, ..AdamHyper::default() }
+    }
+
+    fn update(h: &AdamHyper, p: &Tensor, g: Tensor, st: &mut ParamState) -> Tensor {
+        adam_update(h, p, g, st)
+    }
+}
+
+pub(crate) struct AdamWAlgo;
+
+impl Algo for AdamWAlgo {
+    const NAME: &'static str = "AdamW";
+    type H = AdamHyper;
+    const SLOTS: &'static [&'static str] = AdamAlgo::SLOTS;
+    const REQUIRED: &'static [&'static str] = AdamAlgo::REQUIRED;
+
+    fn defaults(lr: f64) -> AdamHyper {
+        AdamHyper { lr, weight_decay: 1e-2, decoupled_weight_decay: true, ..AdamHyper::default() }
+    }
+
+    fn update(h: &AdamHyper, p: &Tensor, g: Tensor, st: &mut ParamState) -> Tensor {
+        adam_update(h, p, g, st)
+    }
+}
+
+/// Adam, PyTorch's `torch.optim.Adam`: `m ← β₁m + (1-β₁)g`, `v ← β₂v + (1-β₂)g²`,
+/// `θ ← θ - γ/(1-β₁ᵗ) · m / (√v/√(1-β₂ᵗ) + ε)`, with `amsgrad` (use the running maximum of `v`),
+/// L2 weight decay (added to the gradient; decoupled with `decoupled_weight_decay(true)`, which
+/// is [`AdamW`]) and `maximize`. Defaults: betas (0.9, 0.999), eps 1e-8, weight decay 0.
+///
+/// State per parameter: `step`, `exp_avg`, `exp_avg_sq`, `max_exp_avg_sq` (amsgrad).
+///
+/// ```
+/// use ember_autograd::Variable;
+/// use ember_optim::Adam;
+/// use ember_tensor::Tensor;
+/// let w = Variable::new(Tensor::from_vec(vec![1.0f64, -1.0], &[2]), true);
+/// let mut opt = Adam::new(vec![w.clone()], 0.1).betas(0.9, 0.99);
+/// w.set_grad(Some(Tensor::from_vec(vec![3.0f64, -0.5], &[2])));
+/// opt.step();
+/// // the first Adam step moves every weight by about lr against the gradient's sign
+/// let got = w.data().to_vec::<f64>();
+/// assert!((got[0] - 0.9).abs() < 1e-6 && (got[1] + 0.9).abs() < 1e-6);
+/// ```
+pub struct Adam {
+    core: Core<AdamAlgo>,
+}
+
+impl_optimizer!(Adam, AdamAlgo);
+
+/// AdamW, PyTorch's `torch.optim.AdamW`: Adam with decoupled weight decay
+/// `θ ← θ(1 - γλ)` before the Adam step. Defaults: betas (0.9, 0.999), eps 1e-8,
+/// **weight decay 0.01**.
+///
+/// ```
+/// use ember_autograd::Variable;
+/// use ember_optim::{AdamW, Optimizer};
+/// use ember_tensor::Tensor;
+/// let w = Variable::new(Tensor::from_vec(vec![2.0f64], &[1]), true);
+/// let mut opt = AdamW::new(vec![w.clone()], 0.1);
+/// assert_eq!(opt.hyper(0, "weight_decay"), Some(0.01));
+/// w.set_grad(Some(Tensor::from_vec(vec![1.0f64], &[1])));
+/// opt.step();
+/// let want = 2.0 * (1.0 - 0.1 * 0.01) - 0.1 / (1.0 + 1e-8);
+/// assert!((w.data().item::<f64>() - want).abs() < 1e-12);
+/// ```
+pub struct AdamW {
+    core: Core<AdamWAlgo>,
+}
+
+impl_optimizer!(AdamW, AdamWAlgo);
+
+macro_rules! adam_options {
+    ($ty:ident) => {
+        /// # Options (defaults as PyTorch's; each sets the value of every group that did not set its own)
+        impl $ty {
+            /// Coefficients of the running averages of the gradient and its square. **Panics**
+            /// unless both are in `[0, 1)`.
+            #[must_use]
+            #[track_caller]
+            pub fn betas(mut self, beta1: f64, beta2: f64) -> Self {
+                self.core.set_default("beta1", beta1);
+                self.core.set_default("beta2", beta2);
+                self
+            }
+
+            /// Term added to the denominator for numerical stability. **Panics** when negative.
+            #[must_use]
+            #[track_caller]
+            pub fn eps(mut self, eps: f64) -> Self {
+                self.core.set_default("eps", eps);
+                self
+            }
+
+            /// Weight decay. **Panics** when negative.
+            #[must_use]
+            #[track_caller]
+            pub fn weight_decay(mut self, weight_decay: f64) -> Self {
+                self.core.set_default("weight_decay", weight_decay);
+                self
+            }
+
+            /// The AMSGrad variant (default false).
+            #[must_use]
+            #[track_caller]
+            pub fn amsgrad(mut self, amsgrad: bool) -> Self {
+                self.core.set_default("amsgrad", flag(amsgrad));
+                self
+            }
+
+            /// Maximizes the objective instead of minimizing it (default false).
+            #[must_use]
+            #[track_caller]
+            pub fn maximize(mut self, maximize: bool) -> Self {
+                self.core.set_default("maximize", flag(maximize));
+                self
+            }
+        }
+    };
+}
+
+adam_options!(Adam);
+adam_options!(AdamW);
+
+impl Adam {
+    /// Decoupled weight decay as AdamW (default false: L2 added to the gradient).
+    #[must_use]
+    #[track_caller]
+    pub fn decoupled_weight_decay(mut self, decoupled: bool) -> Self {
+        self.core.set_default("decoupled_weight_decay", flag(decoupled));
+        self
+    }
+}

@@ -1,0 +1,126 @@
+//! [`RmsProp`]: gradients scaled by a running root-mean-square, optionally centered, with momentum.
+
+use ember_tensor::Tensor;
+
+use crate::core::{effective_grad, ema_sq, impl_optimizer, lerp, Algo, Core, ParamState};
+use crate::group::{flag, hyper};
+
+hyper!(RmsPropHyper {
+    lr: f64 = 0.0,
+    alpha: f64 = 0.99,
+    eps: f64 = 1e-8,
+    weight_decay: f64 = 0.0,
+    momentum: f64 = 0.0,
+    centered: bool = false,
+    maximize: bool = false,
+});
+
+pub(crate) struct RmsPropAlgo;
+
+impl Algo for RmsPropAlgo {
+    const NAME: &'static str = "RmsProp";
+    type H = RmsPropHyper;
+    const SLOTS: &'static [&'static str] = &["square_avg", "momentum_buffer", "grad_avg"];
+    const REQUIRED: &'static [&'static str] = &["square_avg"];
+
+    fn defaults(lr: f64) -> RmsPropHyper {
+        RmsPropHyper { lr, ..RmsPropHyper::default() }
+    }
+
+    fn update(h: &RmsPropHyper, p: &Tensor, g: Tensor, st: &mut ParamState) -> Tensor {
+        let g = effective_grad(g, p, h.maximize, h.weight_decay);
+        let sq = ema_sq(&st.take_or_zeros(0, p), &g, h.alpha);
+        let avg = if h.centered {
+            let ga = lerp(&st.take_or_zeros(2, p), &g, 1.0 - h.alpha);
+            let avg = sq.sub(&ga.mul(&ga)).sqrt();
+            st.put(2, ga);
+            avg
+        } else {
+            sq.sqrt()
+        };
+        st.put(0, sq);
+        let avg = avg.add_scalar(h.eps);
+        if h.momentum > 0.0 {
+            let buf = st.take_or_zeros(1, p).mul_scalar(h.momentum).add(&g.div(&avg));
+            let out = p.sub(&buf.mul_scalar(h.lr));
+            st.put(1, buf);
+            out
+        } else {
+            p.sub(&g.div(&avg).mul_scalar(h.lr))
+        }
+    }
+}
+
+/// RMSprop, PyTorch's `torch.optim.RMSprop`: `v ← αv + (1-α)g²`; centered: `ḡ ← αḡ + (1-α)g`
+/// and `v ← v - ḡ²`; then `b ← μb + g/(√v + ε)`, `θ ← θ - γb` (without momentum
+/// `θ ← θ - γg/(√v + ε)`). Defaults: alpha 0.99, eps 1e-8, weight decay 0, momentum 0, not
+/// centered (PyTorch's default lr is 0.01).
+///
+/// State per parameter: `step`, `square_avg`, `momentum_buffer` (momentum), `grad_avg` (centered).
+///
+/// ```
+/// use ember_autograd::Variable;
+/// use ember_optim::RmsProp;
+/// use ember_tensor::Tensor;
+/// let w = Variable::new(Tensor::from_vec(vec![0.0f64], &[1]), true);
+/// let mut opt = RmsProp::new(vec![w.clone()], 0.01).alpha(0.0).eps(0.0);
+/// w.set_grad(Some(Tensor::from_vec(vec![-4.0f64], &[1])));
+/// opt.step(); // alpha 0: v = g², the step is lr * sign(g)
+/// assert!((w.data().item::<f64>() - 0.01).abs() < 1e-15);
+/// ```
+pub struct RmsProp {
+    core: Core<RmsPropAlgo>,
+}
+
+impl_optimizer!(RmsProp, RmsPropAlgo);
+
+/// # Options (defaults as PyTorch's; each sets the value of every group that did not set its own)
+impl RmsProp {
+    /// Smoothing constant of the squared-gradient average (default 0.99). **Panics** when negative.
+    #[must_use]
+    #[track_caller]
+    pub fn alpha(mut self, alpha: f64) -> Self {
+        self.core.set_default("alpha", alpha);
+        self
+    }
+
+    /// Term added to the denominator (default 1e-8). **Panics** when negative.
+    #[must_use]
+    #[track_caller]
+    pub fn eps(mut self, eps: f64) -> Self {
+        self.core.set_default("eps", eps);
+        self
+    }
+
+    /// L2 penalty added to the gradient (default 0). **Panics** when negative.
+    #[must_use]
+    #[track_caller]
+    pub fn weight_decay(mut self, weight_decay: f64) -> Self {
+        self.core.set_default("weight_decay", weight_decay);
+        self
+    }
+
+    /// Momentum factor (default 0). **Panics** when negative.
+    #[must_use]
+    #[track_caller]
+    pub fn momentum(mut self, momentum: f64) -> Self {
+        self.core.set_default("momentum", momentum);
+        self
+    }
+
+    /// Centered RMSprop: normalizes by an estimate of the gradient's variance (default false).
+    #[must_use]
+    #[track_caller]
+    pub fn centered(mut self, centered: bool) -> Self {
+        self.core.set_default("centered", flag(centered));
+        self
+    }
+
+    /// Maximizes the objective instead of minimizing it (default false).
+    #[must_use]
+    #[track_caller]
+    pub fn maximize(mut self, maximize: bool) -> Self {
+        self.core.set_default("maximize", flag(maximize));
+        self
+    }
+}

@@ -1,0 +1,123 @@
+//! [`Sgd`]: stochastic gradient descent with momentum, dampening, Nesterov and weight decay.
+
+use ember_tensor::Tensor;
+
+use crate::core::{effective_grad, impl_optimizer, Algo, Core, ParamState};
+use crate::group::{flag, hyper};
+
+hyper!(SgdHyper {
+    lr: f64 = 0.0,
+    momentum: f64 = 0.0,
+    dampening: f64 = 0.0,
+    weight_decay: f64 = 0.0,
+    nesterov: bool = false,
+    maximize: bool = false,
+});
+
+pub(crate) struct SgdAlgo;
+
+impl Algo for SgdAlgo {
+    const NAME: &'static str = "Sgd";
+    type H = SgdHyper;
+    const SLOTS: &'static [&'static str] = &["momentum_buffer"];
+    const REQUIRED: &'static [&'static str] = &[];
+
+    fn defaults(lr: f64) -> SgdHyper {
+        SgdHyper { lr, ..SgdHyper::default() }
+    }
+
+    fn check(h: &SgdHyper) -> Result<(), String> {
+        if h.nesterov && (h.momentum <= 0.0 || h.dampening != 0.0) {
+            return Err(format!(
+                "Nesterov momentum requires a momentum and zero dampening (momentum {}, dampening {})",
+                h.momentum, h.dampening
+            ));
+        }
+        Ok(())
+    }
+
+    fn update(h: &SgdHyper, p: &Tensor, g: Tensor, st: &mut ParamState) -> Tensor {
+        let mut d = effective_grad(g, p, h.maximize, h.weight_decay);
+        if h.momentum != 0.0 {
+            // The first buffer is the gradient itself (no dampening), as PyTorch.
+            let buf = match st.slots[0].take() {
+                None => d.clone(),
+                Some(b) if h.dampening == 0.0 => b.mul_scalar(h.momentum).add(&d),
+                Some(b) => b.mul_scalar(h.momentum).add(&d.mul_scalar(1.0 - h.dampening)),
+            };
+            d = if h.nesterov { d.add(&buf.mul_scalar(h.momentum)) } else { buf.clone() };
+            st.put(0, buf);
+        }
+        p.sub(&d.mul_scalar(h.lr))
+    }
+}
+
+/// Stochastic gradient descent, PyTorch's `torch.optim.SGD`: with momentum `μ`, dampening `τ`,
+/// weight decay `λ` and learning rate `γ`,
+/// `g ← ∇ + λθ`, `b ← μb + (1 - τ)g` (the first `b` is `g`), `g ← g + μb` (Nesterov) or `g ← b`,
+/// `θ ← θ - γg`; `maximize` ascends instead.
+///
+/// State per parameter: `momentum_buffer` (only with momentum).
+///
+/// ```
+/// use ember_autograd::Variable;
+/// use ember_optim::Sgd;
+/// use ember_tensor::Tensor;
+/// let w = Variable::new(Tensor::from_vec(vec![1.0f32], &[1]), true);
+/// let mut opt = Sgd::new(vec![w.clone()], 0.5).momentum(0.5).nesterov(true);
+/// for _ in 0..2 {
+///     w.set_grad(Some(Tensor::from_vec(vec![1.0f32], &[1])));
+///     opt.step();
+/// }
+/// // b = 1, step 1 - 0.5 (1 + 0.5); then b = 1.5, step 0.5 (1 + 0.75)
+/// assert_eq!(w.data().to_vec::<f32>(), vec![1.0 - 0.75 - 0.875]);
+/// ```
+pub struct Sgd {
+    core: Core<SgdAlgo>,
+}
+
+impl_optimizer!(Sgd, SgdAlgo);
+
+/// # Options (defaults as PyTorch's; each sets the value of every group that did not set its own)
+impl Sgd {
+    /// Momentum factor (default 0). **Panics** when negative.
+    #[must_use]
+    #[track_caller]
+    pub fn momentum(mut self, momentum: f64) -> Self {
+        self.core.set_default("momentum", momentum);
+        self
+    }
+
+    /// Dampening of the momentum (default 0).
+    #[must_use]
+    #[track_caller]
+    pub fn dampening(mut self, dampening: f64) -> Self {
+        self.core.set_default("dampening", dampening);
+        self
+    }
+
+    /// Nesterov momentum (default false); needs a momentum and zero dampening, checked by
+    /// [`Sgd::validate`] and at `step`.
+    #[must_use]
+    #[track_caller]
+    pub fn nesterov(mut self, nesterov: bool) -> Self {
+        self.core.set_default("nesterov", flag(nesterov));
+        self
+    }
+
+    /// L2 penalty added to the gradient (default 0). **Panics** when negative.
+    #[must_use]
+    #[track_caller]
+    pub fn weight_decay(mut self, weight_decay: f64) -> Self {
+        self.core.set_default("weight_decay", weight_decay);
+        self
+    }
+
+    /// Maximizes the objective instead of minimizing it (default false).
+    #[must_use]
+    #[track_caller]
+    pub fn maximize(mut self, maximize: bool) -> Self {
+        self.core.set_default("maximize", flag(maximize));
+        self
+    }
+}
