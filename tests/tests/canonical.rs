@@ -3,10 +3,6 @@
 
 use ember::prelude::*;
 
-// TODO(merge): remove once nn::Conv2d, nn::MaxPool2d, nn::functional::cross_entropy and
-// optim::Adam are merged (the program below already uses their real names).
-include!("../../crates/ember/examples/support/stand_in.rs");
-
 /// The tests of this file draw from the process-wide generator: one at a time.
 static SEEDED: std::sync::Mutex<()> = std::sync::Mutex::new(());
 

@@ -12,7 +12,10 @@ fn names_in_scope(t: Tensor, d: DType, dev: Device, v: Variable, m: &dyn Module)
     let _ = nn::Linear::new(1, 1);
     (t, d, dev, v)
 }
-// TODO(merge): `fn _opt(o: &mut dyn Optimizer) { o.step() }` once ember_optim::Optimizer exists.
+#[allow(dead_code)]
+fn optimizer_in_scope(o: &mut dyn Optimizer) {
+    o.step();
+}
 
 #[test]
 fn facade_reexports() {

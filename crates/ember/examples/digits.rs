@@ -20,10 +20,6 @@ use ember::data::{self, DataLoader, Dataset, TensorDataset};
 use ember::plot::LineChart;
 use ember::prelude::*;
 
-// TODO(merge): remove once nn::Conv2d, nn::MaxPool2d, nn::functional::cross_entropy and
-// optim::Adam are merged; the code below is already written against their real names.
-include!("support/stand_in.rs");
-
 /// Command-line options.
 struct Args {
     epochs: usize,

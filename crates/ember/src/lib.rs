@@ -47,7 +47,7 @@ pub mod prelude {
     pub use crate::{nn, optim};
     pub use ember_autograd::{no_grad, Variable};
     pub use ember_nn::Module;
-    // TODO(merge): `pub use ember_optim::Optimizer;` once ember-optim defines the trait (wt-optim).
+    pub use ember_optim::Optimizer;
     pub use ember_tensor::{DType, Device, Tensor};
 }
 
