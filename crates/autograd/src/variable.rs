@@ -18,12 +18,16 @@ pub struct BackwardCtx<'a> {
     pub output: &'a Variable,
     /// The gradient of the differentiated quantity with respect to `output`.
     pub grad: &'a Variable,
+    /// Per input: whether this walk wants its gradient (it requires grad and, for [`crate::grad`],
+    /// leads to one of the requested inputs).
+    pub(crate) wanted: &'a [bool],
 }
 
 impl BackwardCtx<'_> {
-    /// True when input `i` needs a gradient (rules skip the work for the others).
+    /// True when input `i` needs a gradient in this backward walk (rules skip the work for the
+    /// others): it requires grad and, for [`crate::grad`], leads to a requested input.
     pub fn needs(&self, i: usize) -> bool {
-        self.inputs[i].requires_grad()
+        self.wanted.get(i).copied().unwrap_or(false)
     }
 }
 
@@ -109,13 +113,15 @@ impl Variable {
 
     /// Records the result `out` of op `name` on `inputs` with its backward rule, or returns a
     /// constant Variable when grad mode is off or no input requires a gradient.
+    ///
+    /// Results with an integer or Bool dtype are constants (they have no gradient, as in PyTorch).
     pub fn record(
         name: &'static str,
         inputs: &[&Variable],
         out: Tensor,
         backward: impl Fn(&BackwardCtx<'_>) -> Vec<Option<Variable>> + Send + Sync + 'static,
     ) -> Variable {
-        if !is_grad_enabled() || !inputs.iter().any(|v| v.requires_grad()) {
+        if !is_grad_enabled() || !out.dtype().is_float() || !inputs.iter().any(|v| v.requires_grad()) {
             return Variable::make(out, false, None);
         }
         let node = Arc::new(Node {
@@ -135,7 +141,7 @@ impl Variable {
     /// using it as a constant is fine, but a backward through it fails with an error naming `name`
     /// (e.g. the gradient of a convolution, differentiated a second time).
     pub fn record_nondifferentiable(name: &'static str, inputs: &[&Variable], out: Tensor) -> Variable {
-        if !is_grad_enabled() || !inputs.iter().any(|v| v.requires_grad()) {
+        if !is_grad_enabled() || !out.dtype().is_float() || !inputs.iter().any(|v| v.requires_grad()) {
             return Variable::make(out, false, None);
         }
         let node = Arc::new(Node {
