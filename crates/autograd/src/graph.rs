@@ -209,7 +209,9 @@ fn walk<'n>(
             .map(|i| {
                 i.requires_grad()
                     && match (needed, targets) {
-                        (Some(n), Some(t)) => t.iter().any(|t| t.same(i)) || i.node().is_some_and(|c| n.contains(&c.id)),
+                        (Some(n), Some(t)) => {
+                            t.iter().any(|t| t.same(i)) || i.node().is_some_and(|c| n.contains(&c.id))
+                        }
                         _ => true,
                     }
             })
@@ -343,6 +345,19 @@ fn seed_grad(out: &Variable, grad: Option<&Tensor>, i: usize) -> Result<Variable
 /// kept, else freed. An input the output does not depend on gets a zero gradient.
 ///
 /// **Panics** where [`try_grad`] returns an error.
+///
+/// ```
+/// use ember_autograd::{grad, Variable};
+/// use ember_tensor::Tensor;
+/// let x = Variable::new(Tensor::from_vec(vec![1.0f64, 2.0], &[2]), true);
+/// let w = Variable::new(Tensor::from_vec(vec![3.0f64, -1.0], &[2]), true);
+/// let y = (&x * &w).sum();
+/// let gx = grad(&y, &[&x], true).remove(0); // = w, recorded
+/// assert_eq!(gx.to_vec::<f64>(), vec![3.0, -1.0]);
+/// let gw = grad(&gx.square().sum(), &[&w], false).remove(0); // d/dw |w|^2 = 2w
+/// assert_eq!(gw.to_vec::<f64>(), vec![6.0, -2.0]);
+/// assert!(x.grad().is_none()); // grad() leaves .grad alone
+/// ```
 #[track_caller]
 pub fn grad(output: &Variable, inputs: &[&Variable], create_graph: bool) -> Vec<Variable> {
     match try_grad(output, inputs, create_graph) {

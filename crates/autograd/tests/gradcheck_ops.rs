@@ -65,8 +65,9 @@ fn scalar_and_operator_forms() {
 fn reductions() {
     let x = || vec![x64(&[2, 3, 2], 4, 0.0)];
     let xt = || vec![x64(&[3, 2, 2], 5, 0.0)]; // transposed to (2, 3, 2) inside
-    // zeros in a product: the gradient is the product of the others, exactly
-    let z = || vec![Tensor::from_vec(vec![0.5f64, 0.0, 2.0, -1.5, 0.0, 0.0, 3.0, 1.25, -0.75, 1.5, 0.0, 2.5], &[2, 3, 2])];
+                                               // zeros in a product: the gradient is the product of the others, exactly
+    let z =
+        || vec![Tensor::from_vec(vec![0.5f64, 0.0, 2.0, -1.5, 0.0, 0.0, 3.0, 1.25, -0.75, 1.5, 0.0, 2.5], &[2, 3, 2])];
     run(vec![
         ("sum", x(), Box::new(|v| v[0].sum())),
         ("sum_dim", x(), Box::new(|v| v[0].sum_dim(1, false))),
@@ -128,9 +129,30 @@ fn views_and_movement() {
         ("pad_dim", x(), Box::new(|v| v[0].pad_dim(1, 2, 1).sin())),
         ("select", x(), Box::new(|v| v[0].select(1, -1).sin())),
         ("select_t", x(), Box::new(|v| v[0].transpose(0, 1).select(-1, 0).sin())),
-        ("chunk", x(), Box::new(|v| { let p = v[0].chunk(2, 1); &p[0].sum() * &p[1].exp().sum() })),
-        ("split", x(), Box::new(|v| { let p = v[0].split(2, 1); &p[0].sin().sum() * &p[1].sum() })),
-        ("split_sizes", x(), Box::new(|v| { let p = v[0].split_sizes(&[1, 2], 1); &p[0].sin().sum() + &p[1].exp().sum() })),
+        (
+            "chunk",
+            x(),
+            Box::new(|v| {
+                let p = v[0].chunk(2, 1);
+                &p[0].sum() * &p[1].exp().sum()
+            }),
+        ),
+        (
+            "split",
+            x(),
+            Box::new(|v| {
+                let p = v[0].split(2, 1);
+                &p[0].sin().sum() * &p[1].sum()
+            }),
+        ),
+        (
+            "split_sizes",
+            x(),
+            Box::new(|v| {
+                let p = v[0].split_sizes(&[1, 2], 1);
+                &p[0].sin().sum() + &p[1].exp().sum()
+            }),
+        ),
         ("contiguous", x(), Box::new(|v| v[0].transpose(0, 1).contiguous().sin())),
         ("flip", x(), Box::new(|v| v[0].flip(&[0, -1]).sin())),
         ("repeat", vec![x64(&[2, 3], 11, 0.0)], Box::new(|v| v[0].repeat(&[2, 1, 2]).sin())),
@@ -146,7 +168,8 @@ fn indexing_joining_selection() {
     let perm = idx(&[2, 0, 1, 1], &[1, 4]); // distinct rows per column: no scatter collision
     let mask = Tensor::from_vec(vec![1.0f64, 0.0, 1.0, 1.0], &[4]).ne_scalar(0.0);
     let cond = Tensor::from_vec(vec![1.0f64, 0.0, 0.0, 1.0, 1.0, 0.0], &[2, 3, 1]).ne_scalar(0.0);
-    let (i1a, i1b, g2a, pa, pb, ma, mb, ca) = (i1.clone(), i1.clone(), g2.clone(), perm.clone(), perm.clone(), mask.clone(), mask.clone(), cond.clone());
+    let (i1a, i1b, g2a, pa, pb, ma, mb, ca) =
+        (i1.clone(), i1.clone(), g2.clone(), perm.clone(), perm.clone(), mask.clone(), mask.clone(), cond.clone());
     let emb = idx(&[1, 0, 1, 3, 1, 1], &[2, 3]);
     run(vec![
         ("index_select", vec![x()], Box::new(move |v| v[0].index_select(0, &i1a).sin())),
@@ -155,27 +178,41 @@ fn indexing_joining_selection() {
         ("gather", vec![x()], Box::new(move |v| v[0].gather(1, &g2a).sin())),
         ("scatter_add", vec![x(), x64(&[2, 3], 14, 0.0)], Box::new(move |v| v[0].scatter_add(1, &g2, &v[1]).sin())),
         // src larger than index: the unread part of src gets a zero gradient
-        ("scatter_add_big_src", vec![x(), x64(&[2, 5], 15, 0.0)], Box::new(|v| {
-            v[0].scatter_add(0, &idx(&[1, 2, 0, 0, 2, 1], &[2, 3]), &v[1]).sin()
-        })),
+        (
+            "scatter_add_big_src",
+            vec![x(), x64(&[2, 5], 15, 0.0)],
+            Box::new(|v| v[0].scatter_add(0, &idx(&[1, 2, 0, 0, 2, 1], &[2, 3]), &v[1]).sin()),
+        ),
         ("scatter", vec![x(), x64(&[1, 4], 16, 0.0)], Box::new(move |v| v[0].scatter(0, &pa, &v[1]).sin())),
         ("scatter_big_src", vec![x(), x64(&[2, 5], 17, 0.0)], Box::new(move |v| v[0].scatter(0, &pb, &v[1]).sin())),
         ("scatter_value", vec![x()], Box::new(move |v| v[0].scatter_value(0, &perm, 2.5).sin())),
         ("embedding", vec![x64(&[4, 3], 18, 0.0)], Box::new(move |v| Variable::embedding(&v[0], &emb).sin())),
         ("masked_select", vec![x()], Box::new(move |v| v[0].masked_select(&ma).sin())),
-        ("masked_select_bcast", vec![x64(&[4], 19, 0.0)], Box::new(move |v| {
-            v[0].masked_select(&mb.logical_and(&Tensor::ones(&[2, 4]).ne_scalar(0.0))).sin()
-        })),
+        (
+            "masked_select_bcast",
+            vec![x64(&[4], 19, 0.0)],
+            Box::new(move |v| v[0].masked_select(&mb.logical_and(&Tensor::ones(&[2, 4]).ne_scalar(0.0))).sin()),
+        ),
         ("masked_fill", vec![x64(&[2, 3], 20, 0.0)], Box::new(move |v| v[0].masked_fill(&ca.squeeze(-1), -1.0).sin())),
         ("masked_fill_widening", vec![x64(&[3, 1], 21, 0.0)], Box::new(move |v| v[0].masked_fill(&cond, 0.5).sin())),
-        ("where_bcast", vec![x64(&[3, 4], 22, 0.0), x64(&[4], 23, 0.0)], Box::new(|v| {
-            let c = Tensor::from_vec(vec![1.0f64, 0.0, 1.0], &[3, 1]).ne_scalar(0.0);
-            v[0].t().t().where_(&c, &v[1]).sin()
-        })),
-        ("cat", vec![x(), x64(&[3, 2], 24, 0.0)], Box::new(|v| Variable::cat(&[v[0].clone(), v[1].clone(), v[0].clone()], 1).sin())),
-        ("cat_t_legacy_empty", vec![x(), x64(&[4, 3], 25, 0.0), Tensor::zeros_dtype(&[0], ember_tensor::DType::F64)], Box::new(|v| {
-            Variable::cat(&[v[2].clone(), v[0].clone(), v[1].t(), v[2].clone()], 0).sin()
-        })),
+        (
+            "where_bcast",
+            vec![x64(&[3, 4], 22, 0.0), x64(&[4], 23, 0.0)],
+            Box::new(|v| {
+                let c = Tensor::from_vec(vec![1.0f64, 0.0, 1.0], &[3, 1]).ne_scalar(0.0);
+                v[0].t().t().where_(&c, &v[1]).sin()
+            }),
+        ),
+        (
+            "cat",
+            vec![x(), x64(&[3, 2], 24, 0.0)],
+            Box::new(|v| Variable::cat(&[v[0].clone(), v[1].clone(), v[0].clone()], 1).sin()),
+        ),
+        (
+            "cat_t_legacy_empty",
+            vec![x(), x64(&[4, 3], 25, 0.0), Tensor::zeros_dtype(&[0], ember_tensor::DType::F64)],
+            Box::new(|v| Variable::cat(&[v[2].clone(), v[0].clone(), v[1].t(), v[2].clone()], 0).sin()),
+        ),
         ("stack", vec![x(), x64(&[4, 3], 26, 0.0)], Box::new(|v| Variable::stack(&[v[0].clone(), v[1].t()], -1).sin())),
         ("sort", vec![x()], Box::new(|v| v[0].sort(1, true).0.sin())),
         ("topk", vec![x()], Box::new(|v| v[0].t().topk(2, 0, false, true).0.sin())),
@@ -207,22 +244,38 @@ fn convolutions() {
     let m = |s: &[usize], seed| x64(s, seed, 0.0);
     let o = Conv2dOpts { stride: [2, 1], padding: [1, 0], dilation: [1, 2], groups: 2 };
     run(vec![
-        ("conv2d", vec![m(&[2, 2, 4, 5], 60), m(&[2, 1, 2, 2], 61), m(&[2], 62)], Box::new(move |v| {
-            v[0].conv2d(&v[1], Some(&v[2]), o)
-        })),
-        ("conv2d_unbatched_t", vec![m(&[3, 4, 1], 63), m(&[2, 1, 2, 2], 64)], Box::new(|v| {
-            v[0].permute(&[2, 1, 0]).conv2d(&v[1], None, Conv2dOpts { padding: [1, 1], ..Default::default() })
-        })),
-        ("conv1d", vec![m(&[2, 2, 5], 65), m(&[4, 1, 2], 66), m(&[4], 67)], Box::new(|v| {
-            v[0].conv1d(&v[1], Some(&v[2]), 2, 1, 2, 2)
-        })),
-        ("conv1d_unbatched", vec![m(&[2, 4], 68), m(&[1, 2, 3], 69)], Box::new(|v| v[0].conv1d(&v[1], None, 1, 1, 1, 1))),
-        ("conv_transpose2d", vec![m(&[1, 2, 3, 2], 70), m(&[2, 2, 2, 2], 71), m(&[4], 72)], Box::new(|v| {
-            v[0].conv_transpose2d(&v[1], Some(&v[2]), [2, 1], [1, 0], [1, 0], 2, [1, 2])
-        })),
-        ("conv_transpose2d_op_dil", vec![m(&[1, 1, 2, 3], 73), m(&[1, 2, 2, 2], 74)], Box::new(|v| {
-            v[0].conv_transpose2d(&v[1], None, [1, 1], [0, 0], [1, 1], 1, [2, 2])
-        })),
+        (
+            "conv2d",
+            vec![m(&[2, 2, 4, 5], 60), m(&[2, 1, 2, 2], 61), m(&[2], 62)],
+            Box::new(move |v| v[0].conv2d(&v[1], Some(&v[2]), o)),
+        ),
+        (
+            "conv2d_unbatched_t",
+            vec![m(&[3, 4, 1], 63), m(&[2, 1, 2, 2], 64)],
+            Box::new(|v| {
+                v[0].permute(&[2, 1, 0]).conv2d(&v[1], None, Conv2dOpts { padding: [1, 1], ..Default::default() })
+            }),
+        ),
+        (
+            "conv1d",
+            vec![m(&[2, 2, 5], 65), m(&[4, 1, 2], 66), m(&[4], 67)],
+            Box::new(|v| v[0].conv1d(&v[1], Some(&v[2]), 2, 1, 2, 2)),
+        ),
+        (
+            "conv1d_unbatched",
+            vec![m(&[2, 4], 68), m(&[1, 2, 3], 69)],
+            Box::new(|v| v[0].conv1d(&v[1], None, 1, 1, 1, 1)),
+        ),
+        (
+            "conv_transpose2d",
+            vec![m(&[1, 2, 3, 2], 70), m(&[2, 2, 2, 2], 71), m(&[4], 72)],
+            Box::new(|v| v[0].conv_transpose2d(&v[1], Some(&v[2]), [2, 1], [1, 0], [1, 0], 2, [1, 2])),
+        ),
+        (
+            "conv_transpose2d_op_dil",
+            vec![m(&[1, 1, 2, 3], 73), m(&[1, 2, 2, 2], 74)],
+            Box::new(|v| v[0].conv_transpose2d(&v[1], None, [1, 1], [0, 0], [1, 1], 1, [2, 2])),
+        ),
     ]);
 }
 
@@ -233,7 +286,11 @@ fn pooling() {
         ("max_pool2d", x(), Box::new(|v| v[0].max_pool2d([2, 2], [2, 2], [0, 0], [1, 1], false))),
         ("max_pool2d_pad_ceil_dil", x(), Box::new(|v| v[0].max_pool2d([2, 3], [2, 1], [1, 1], [2, 1], true))),
         ("max_pool2d_t", x(), Box::new(|v| v[0].transpose(2, 3).max_pool2d([3, 2], [1, 2], [1, 0], [1, 1], false))),
-        ("max_pool2d_with_indices", x(), Box::new(|v| v[0].max_pool2d_with_indices([2, 2], [1, 1], [0, 0], [1, 1], false).0)),
+        (
+            "max_pool2d_with_indices",
+            x(),
+            Box::new(|v| v[0].max_pool2d_with_indices([2, 2], [1, 1], [0, 0], [1, 1], false).0),
+        ),
         ("avg_pool2d", x(), Box::new(|v| v[0].avg_pool2d([2, 2], [2, 2], [1, 1], true, false))),
         ("avg_pool2d_incl", x(), Box::new(|v| v[0].avg_pool2d([3, 2], [1, 2], [1, 1], false, true))),
         ("adaptive_avg_pool2d", x(), Box::new(|v| v[0].adaptive_avg_pool2d([3, 2]))),

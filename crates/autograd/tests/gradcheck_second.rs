@@ -94,7 +94,8 @@ fn elementwise_second_order() {
 #[test]
 fn reductions_second_order() {
     let x = || vec![x64(&[2, 3, 2], 4, 0.0)];
-    let z = || vec![Tensor::from_vec(vec![0.5f64, 0.0, 2.0, -1.5, 0.0, 0.0, 3.0, 1.25, -0.75, 1.5, 0.0, 2.5], &[2, 3, 2])];
+    let z =
+        || vec![Tensor::from_vec(vec![0.5f64, 0.0, 2.0, -1.5, 0.0, 0.0, 3.0, 1.25, -0.75, 1.5, 0.0, 2.5], &[2, 3, 2])];
     run(vec![
         ("sum", x(), Box::new(|v| v[0].sum())),
         ("sum_dim", x(), Box::new(|v| v[0].sum_dim(1, false))),
@@ -144,25 +145,37 @@ fn conv_pool_index_second_order() {
     let m = |s: &[usize], seed| x64(s, seed, 0.0);
     let o = Conv2dOpts { stride: [2, 1], padding: [1, 0], dilation: [1, 2], groups: 2 };
     run(vec![
-        ("conv2d", vec![m(&[1, 2, 3, 4], 60), m(&[2, 1, 2, 2], 61), m(&[2], 62)], Box::new(move |v| {
-            v[0].conv2d(&v[1], Some(&v[2]), o)
-        })),
+        (
+            "conv2d",
+            vec![m(&[1, 2, 3, 4], 60), m(&[2, 1, 2, 2], 61), m(&[2], 62)],
+            Box::new(move |v| v[0].conv2d(&v[1], Some(&v[2]), o)),
+        ),
         ("conv1d", vec![m(&[1, 2, 4], 65), m(&[2, 2, 2], 66)], Box::new(|v| v[0].conv1d(&v[1], None, 1, 1, 1, 1))),
-        ("conv_transpose2d", vec![m(&[1, 2, 2, 2], 70), m(&[2, 1, 2, 2], 71), m(&[2], 72)], Box::new(|v| {
-            v[0].conv_transpose2d(&v[1], Some(&v[2]), [2, 1], [1, 0], [1, 0], 2, [1, 1])
-        })),
+        (
+            "conv_transpose2d",
+            vec![m(&[1, 2, 2, 2], 70), m(&[2, 1, 2, 2], 71), m(&[2], 72)],
+            Box::new(|v| v[0].conv_transpose2d(&v[1], Some(&v[2]), [2, 1], [1, 0], [1, 0], 2, [1, 1])),
+        ),
         ("max_pool2d", vec![m(&[1, 1, 4, 4], 80)], Box::new(|v| v[0].max_pool2d([2, 2], [1, 2], [1, 0], [1, 1], true))),
         ("avg_pool2d", vec![m(&[1, 1, 4, 3], 81)], Box::new(|v| v[0].avg_pool2d([2, 2], [2, 1], [1, 1], true, false))),
         ("adaptive_avg_pool2d", vec![m(&[1, 3, 3], 82)], Box::new(|v| v[0].adaptive_avg_pool2d([2, 2]))),
         ("max_pool1d", vec![m(&[1, 6], 83)], Box::new(|v| v[0].max_pool1d(2, 2, 1))),
         ("gather", vec![m(&[2, 3], 84)], Box::new(|v| v[0].gather(1, &Tensor::from_vec(vec![2i64, 0, 1, 1], &[2, 2])))),
-        ("index_select_cat", vec![m(&[3, 2], 85)], Box::new(|v| {
-            let s = v[0].index_select(0, &Tensor::from_vec(vec![2i64, 2, 0], &[3]));
-            Variable::cat(&[s, v[0].narrow(0, 1, 1)], 0)
-        })),
-        ("embedding_masked", vec![m(&[3, 2], 86)], Box::new(|v| {
-            let e = Variable::embedding(&v[0], &Tensor::from_vec(vec![1i64, 1, 2], &[3]));
-            e.masked_fill(&Tensor::from_vec(vec![1.0f64, 0.0], &[2]).ne_scalar(0.0), 0.0)
-        })),
+        (
+            "index_select_cat",
+            vec![m(&[3, 2], 85)],
+            Box::new(|v| {
+                let s = v[0].index_select(0, &Tensor::from_vec(vec![2i64, 2, 0], &[3]));
+                Variable::cat(&[s, v[0].narrow(0, 1, 1)], 0)
+            }),
+        ),
+        (
+            "embedding_masked",
+            vec![m(&[3, 2], 86)],
+            Box::new(|v| {
+                let e = Variable::embedding(&v[0], &Tensor::from_vec(vec![1i64, 1, 2], &[3]));
+                e.masked_fill(&Tensor::from_vec(vec![1.0f64, 0.0], &[2]).ne_scalar(0.0), 0.0)
+            }),
+        ),
     ]);
 }

@@ -16,9 +16,8 @@ fn tr(v: &Variable) -> Variable {
 #[test]
 fn matmul_grads_match_pytorch() {
     let fx = Fx::load("tensor", "matmul");
-    let plain = [
-        "dot", "mv", "vm", "mm", "batched", "bcast", "nd_2d", "d2_nd", "v_nd", "nd_v", "one", "mm_big", "many_small",
-    ];
+    let plain =
+        ["dot", "mv", "vm", "mm", "batched", "bcast", "nd_2d", "d2_nd", "v_nd", "nd_v", "one", "mm_big", "many_small"];
     let special: [(&str, F); 11] = [
         ("mm_ta", |v| tr(&v[0]).matmul(&v[1])),
         ("mm_tb", |v| v[0].matmul(&tr(&v[1]))),

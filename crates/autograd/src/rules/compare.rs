@@ -91,6 +91,19 @@ impl Variable {
 impl Variable {
     /// `where(cond, self, other)` with broadcasting; each side gets the gradient where it was chosen,
     /// summed back to its shape.
+    ///
+    /// ```
+    /// use ember_autograd::Variable;
+    /// use ember_tensor::Tensor;
+    /// let a = Variable::new(Tensor::from_vec(vec![1.0f32, 2.0, 3.0], &[3]), true);
+    /// let b = Variable::new(Tensor::from_vec(vec![10.0f32], &[1]), true);
+    /// let cond = Tensor::from_vec(vec![1.0f32, 0.0, 1.0], &[3]).ne_scalar(0.0);
+    /// let y = a.where_(&cond, &b);
+    /// assert_eq!(y.to_vec::<f32>(), vec![1.0, 10.0, 3.0]);
+    /// y.sum().backward();
+    /// assert_eq!(a.grad().unwrap().to_vec::<f32>(), vec![1.0, 0.0, 1.0]);
+    /// assert_eq!(b.grad().unwrap().to_vec::<f32>(), vec![1.0]); // summed back to [1]
+    /// ```
     #[must_use]
     #[track_caller]
     pub fn where_(&self, cond: &Tensor, other: &Variable) -> Variable {

@@ -66,10 +66,7 @@ fn conv2d_weight_grad(g: &Variable, x: &Variable, w_shape: &[usize], o: Conv2dOp
     let t = Tensor::conv2d_backward_weight(&g.data(), &x.data(), w_shape, o.stride, o.padding, o.dilation, o.groups);
     Variable::record("conv2d_backward_weight", &[g, x], t, move |ctx| {
         let (g, x, gg) = (&ctx.inputs[0], &ctx.inputs[1], ctx.grad);
-        vec![
-            ctx.needs(0).then(|| x.conv2d(gg, None, o)),
-            ctx.needs(1).then(|| conv2d_input_grad(g, gg, &x.shape(), o)),
-        ]
+        vec![ctx.needs(0).then(|| x.conv2d(gg, None, o)), ctx.needs(1).then(|| conv2d_input_grad(g, gg, &x.shape(), o))]
     })
 }
 
@@ -87,10 +84,7 @@ fn convt_input_grad(g: &Variable, w: &Variable, x_shape: &[usize], o: TransposeO
     );
     Variable::record("conv_transpose2d_backward_input", &[g, w], t, move |ctx| {
         let (g, w, gg) = (&ctx.inputs[0], &ctx.inputs[1], ctx.grad);
-        vec![
-            ctx.needs(0).then(|| gg.convt(w, None, o)),
-            ctx.needs(1).then(|| convt_weight_grad(g, gg, &w.shape(), o)),
-        ]
+        vec![ctx.needs(0).then(|| gg.convt(w, None, o)), ctx.needs(1).then(|| convt_weight_grad(g, gg, &w.shape(), o))]
     })
 }
 
@@ -108,10 +102,7 @@ fn convt_weight_grad(g: &Variable, x: &Variable, w_shape: &[usize], o: Transpose
     );
     Variable::record("conv_transpose2d_backward_weight", &[g, x], t, move |ctx| {
         let (g, x, gg) = (&ctx.inputs[0], &ctx.inputs[1], ctx.grad);
-        vec![
-            ctx.needs(0).then(|| x.convt(gg, None, o)),
-            ctx.needs(1).then(|| convt_input_grad(g, gg, &x.shape(), o)),
-        ]
+        vec![ctx.needs(0).then(|| x.convt(gg, None, o)), ctx.needs(1).then(|| convt_input_grad(g, gg, &x.shape(), o))]
     })
 }
 
@@ -119,6 +110,22 @@ fn convt_weight_grad(g: &Variable, x: &Variable, w_shape: &[usize], o: Transpose
 impl Variable {
     /// 2-d convolution of an NCHW (or CHW) input with `weight` [out, in/groups, kh, kw] and an
     /// optional `bias` [out].
+    ///
+    /// ```
+    /// use ember_autograd::{grad, Conv2dOpts, Variable};
+    /// use ember_tensor::Tensor;
+    /// let x = Variable::new(Tensor::ones(&[1, 1, 3, 3]), true);
+    /// let w = Variable::new(Tensor::full(&[1, 1, 2, 2], 0.5), true);
+    /// let y = x.conv2d(&w, None, Conv2dOpts::default());
+    /// assert_eq!(y.to_vec::<f32>(), vec![2.0; 4]);
+    /// // each weight tap sees 4 input ones; the corner input is seen by one tap, the centre by 4
+    /// let gs = grad(&y.sum(), &[&x, &w], true);
+    /// assert_eq!(gs[1].to_vec::<f32>(), vec![4.0; 4]);
+    /// assert_eq!(gs[0].to_vec::<f32>()[..5], [0.5, 1.0, 0.5, 1.0, 2.0]);
+    /// // and the gradient is differentiable again: d/dw sum(dy/dx) = 4 per tap
+    /// let h = grad(&gs[0].sum(), &[&w], false).remove(0);
+    /// assert_eq!(h.to_vec::<f32>(), vec![4.0; 4]);
+    /// ```
     #[must_use]
     #[track_caller]
     pub fn conv2d(&self, weight: &Variable, bias: Option<&Variable>, o: Conv2dOpts) -> Variable {

@@ -90,6 +90,16 @@ impl Variable {
     }
 
     /// Clamps into `[min, max]`; the gradient passes where `min <= x <= max` (as PyTorch).
+    ///
+    /// ```
+    /// use ember_autograd::Variable;
+    /// use ember_tensor::Tensor;
+    /// let x = Variable::new(Tensor::from_vec(vec![-2.0f32, 0.5, 3.0], &[3]), true);
+    /// let y = x.clamp(Some(-1.0), Some(1.0));
+    /// assert_eq!(y.to_vec::<f32>(), vec![-1.0, 0.5, 1.0]);
+    /// y.sum().backward();
+    /// assert_eq!(x.grad().unwrap().to_vec::<f32>(), vec![0.0, 1.0, 0.0]);
+    /// ```
     #[must_use]
     #[track_caller]
     pub fn clamp(&self, min: Option<f64>, max: Option<f64>) -> Variable {

@@ -62,6 +62,17 @@ impl Variable {
 
     /// Values picked along `dim` by an I64 `index` of the same rank (`torch.gather`); the gradient
     /// is `scatter_add` into zeros.
+    ///
+    /// ```
+    /// use ember_autograd::Variable;
+    /// use ember_tensor::Tensor;
+    /// let x = Variable::new(Tensor::from_vec(vec![1.0f32, 2.0, 3.0, 4.0], &[2, 2]), true);
+    /// let idx = Tensor::from_vec(vec![1i64, 1, 0, 1], &[2, 2]);
+    /// let y = x.gather(1, &idx);
+    /// assert_eq!(y.to_vec::<f32>(), vec![2.0, 2.0, 3.0, 4.0]);
+    /// y.sum().backward();
+    /// assert_eq!(x.grad().unwrap().to_vec::<f32>(), vec![0.0, 2.0, 1.0, 1.0]); // repeats add up
+    /// ```
     #[must_use]
     #[track_caller]
     pub fn gather(&self, dim: impl Dim, index: &Tensor) -> Variable {

@@ -10,6 +10,18 @@ use crate::Variable;
 impl Variable {
     /// Concatenates along `dim`; each input gets its slice of the gradient. Legacy empty `[0]`
     /// inputs are skipped, as PyTorch (they get a zero gradient).
+    ///
+    /// ```
+    /// use ember_autograd::Variable;
+    /// use ember_tensor::Tensor;
+    /// let a = Variable::new(Tensor::from_vec(vec![1.0f32, 2.0], &[1, 2]), true);
+    /// let b = Variable::new(Tensor::from_vec(vec![3.0f32, 4.0, 5.0, 6.0], &[2, 2]), true);
+    /// let y = Variable::cat(&[a.clone(), b.clone()], 0);
+    /// assert_eq!(y.shape(), vec![3, 2]);
+    /// (&y * &y).sum().backward();
+    /// assert_eq!(a.grad().unwrap().to_vec::<f32>(), vec![2.0, 4.0]);
+    /// assert_eq!(b.grad().unwrap().to_vec::<f32>(), vec![6.0, 8.0, 10.0, 12.0]);
+    /// ```
     #[must_use]
     #[track_caller]
     pub fn cat(vars: &[Variable], dim: impl Dim) -> Variable {
@@ -48,6 +60,22 @@ impl Variable {
                 })
                 .collect()
         }))
+    }
+
+    /// [`Variable::cat`] of borrowed Variables.
+    #[must_use]
+    #[track_caller]
+    pub fn cat_refs(vars: &[&Variable], dim: impl Dim) -> Variable {
+        let owned: Vec<Variable> = vars.iter().map(|v| (*v).clone()).collect();
+        ok(Variable::try_cat(&owned, dim))
+    }
+
+    /// [`Variable::stack`] of borrowed Variables.
+    #[must_use]
+    #[track_caller]
+    pub fn stack_refs(vars: &[&Variable], dim: impl Dim) -> Variable {
+        let owned: Vec<Variable> = vars.iter().map(|v| (*v).clone()).collect();
+        ok(Variable::try_stack(&owned, dim))
     }
 
     /// Stacks along a new `dim`; each input gets its slice of the gradient.

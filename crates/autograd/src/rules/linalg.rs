@@ -13,6 +13,18 @@ fn mt(v: &Variable) -> Variable {
 /// # Linear algebra (differentiable)
 impl Variable {
     /// Matrix product with `torch.matmul`'s rules (1-d, 2-d, batched with broadcasting).
+    ///
+    /// ```
+    /// use ember_autograd::Variable;
+    /// use ember_tensor::Tensor;
+    /// let a = Variable::new(Tensor::from_vec(vec![1.0f32, 2.0, 3.0, 4.0], &[2, 2]), true);
+    /// let v = Variable::new(Tensor::from_vec(vec![1.0f32, -1.0], &[2]), true);
+    /// let y = a.matmul(&v); // matrix @ vector
+    /// assert_eq!(y.to_vec::<f32>(), vec![-1.0, -1.0]);
+    /// y.sum().backward();
+    /// assert_eq!(a.grad().unwrap().to_vec::<f32>(), vec![1.0, -1.0, 1.0, -1.0]);
+    /// assert_eq!(v.grad().unwrap().to_vec::<f32>(), vec![4.0, 6.0]);
+    /// ```
     #[must_use]
     #[track_caller]
     pub fn matmul(&self, other: &Variable) -> Variable {
@@ -112,4 +124,3 @@ impl Variable {
         }))
     }
 }
-

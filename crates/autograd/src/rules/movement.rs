@@ -159,6 +159,16 @@ impl Variable {
     }
 
     /// Elements `start..start + len` of `dim`; the gradient is zero-padded back.
+    ///
+    /// ```
+    /// use ember_autograd::Variable;
+    /// use ember_tensor::Tensor;
+    /// let x = Variable::new(Tensor::from_vec(vec![1.0f32, 2.0, 3.0, 4.0], &[4]), true);
+    /// let y = x.narrow(0, 1, 2);
+    /// assert_eq!(y.to_vec::<f32>(), vec![2.0, 3.0]);
+    /// (&y * 10.0).sum().backward();
+    /// assert_eq!(x.grad().unwrap().to_vec::<f32>(), vec![0.0, 10.0, 10.0, 0.0]);
+    /// ```
     #[must_use]
     #[track_caller]
     pub fn narrow(&self, dim: impl Dim, start: usize, len: usize) -> Variable {
@@ -318,9 +328,42 @@ impl Variable {
         self.data().size(dim)
     }
 
+    /// Number of dimensions (PyTorch's `dim()`; the same as [`Variable::rank`]).
+    #[must_use]
+    pub fn dim(&self) -> usize {
+        self.rank()
+    }
+
+    /// The data's strides, in elements.
+    #[must_use]
+    pub fn strides(&self) -> Vec<usize> {
+        self.data().strides().to_vec()
+    }
+
     /// True when the data is laid out contiguously (row-major).
     #[must_use]
     pub fn is_contiguous(&self) -> bool {
         self.data().is_contiguous()
+    }
+}
+
+/// # Constants shaped like a Variable
+impl Variable {
+    /// Zeros of this shape, dtype and device (a constant).
+    #[must_use]
+    pub fn zeros_like(&self) -> Variable {
+        c(self.data().zeros_like())
+    }
+
+    /// Ones of this shape, dtype and device (a constant).
+    #[must_use]
+    pub fn ones_like(&self) -> Variable {
+        c(self.data().ones_like())
+    }
+
+    /// `v` everywhere, in this shape, dtype and device (a constant).
+    #[must_use]
+    pub fn full_like(&self, v: f64) -> Variable {
+        c(self.data().full_like(v))
     }
 }

@@ -76,15 +76,23 @@ fn adaptive_grad(g: &Variable, x_shape: Vec<usize>) -> Variable {
     let gs = g.shape();
     let out = [gs[gs.len() - 2], gs[gs.len() - 1]];
     let t = Tensor::adaptive_avg_pool2d_backward(&g.data(), &x_shape);
-    Variable::record("adaptive_avg_pool2d_backward", &[g], t, move |ctx| {
-        vec![Some(ctx.grad.adaptive_avg_pool2d(out))]
-    })
+    Variable::record("adaptive_avg_pool2d_backward", &[g], t, move |ctx| vec![Some(ctx.grad.adaptive_avg_pool2d(out))])
 }
 
 /// # Pooling (differentiable any number of times)
 impl Variable {
     /// 2-d max pooling (NCHW or CHW); the gradient goes to the position of each window's maximum
     /// (the first one on ties, as PyTorch).
+    ///
+    /// ```
+    /// use ember_autograd::Variable;
+    /// use ember_tensor::Tensor;
+    /// let x = Variable::new(Tensor::from_vec(vec![1.0f32, 5.0, 2.0, 3.0], &[1, 1, 2, 2]), true);
+    /// let y = x.max_pool2d([2, 2], [2, 2], [0, 0], [1, 1], false);
+    /// assert_eq!(y.to_vec::<f32>(), vec![5.0]);
+    /// y.sum().backward();
+    /// assert_eq!(x.grad().unwrap().to_vec::<f32>(), vec![0.0, 1.0, 0.0, 0.0]);
+    /// ```
     #[must_use]
     #[track_caller]
     pub fn max_pool2d(

@@ -158,6 +158,16 @@ impl Variable {
 
     /// Product over `dim`. The gradient of each element is the product of the others (exclusive
     /// products from both sides), exact when elements are zero.
+    ///
+    /// ```
+    /// use ember_autograd::Variable;
+    /// use ember_tensor::Tensor;
+    /// let x = Variable::new(Tensor::from_vec(vec![2.0f32, 0.0, 3.0], &[3]), true);
+    /// let p = x.prod_dim(0, false);
+    /// assert_eq!(p.item::<f32>(), 0.0);
+    /// p.backward();
+    /// assert_eq!(x.grad().unwrap().to_vec::<f32>(), vec![0.0, 6.0, 0.0]);
+    /// ```
     #[must_use]
     #[track_caller]
     pub fn prod_dim(&self, dim: impl Dim, keepdim: bool) -> Variable {

@@ -35,6 +35,16 @@ impl Variable {
 
     /// Cumulative product along `dim`. The gradient is `revcumsum(g * out) / x` when no element is
     /// zero, else the exact sum of products of the others (quadratic in the length of `dim`).
+    ///
+    /// ```
+    /// use ember_autograd::Variable;
+    /// use ember_tensor::Tensor;
+    /// let x = Variable::new(Tensor::from_vec(vec![2.0f64, 0.0, 3.0], &[3]), true);
+    /// let y = x.cumprod(0); // [2, 0, 0]
+    /// y.sum().backward();
+    /// // d/dx0 = 1 + x1 + x1 x2 = 1, d/dx1 = x0 + x0 x2 = 8, d/dx2 = x0 x1 = 0
+    /// assert_eq!(x.grad().unwrap().to_vec::<f64>(), vec![1.0, 8.0, 0.0]);
+    /// ```
     #[must_use]
     #[track_caller]
     pub fn cumprod(&self, dim: impl Dim) -> Variable {
