@@ -51,8 +51,8 @@ unary! {
     cos => |x, out, g| -(g * &x.sin());
     tanh => |x, out, g| g * &(1.0 - &out.square());
     sigmoid => |x, out, g| g * &(out * &(1.0 - out));
-    // relu'(0) = 0, as PyTorch, tinygrad and dfdx (`x > 0`)
-    relu => |x, out, g| g * &c(x.data().gt_scalar(0.0).to_dtype(x.dtype()));
+    // relu'(0) = 0, as PyTorch, tinygrad and dfdx; PyTorch's mask is `!(out <= 0)`, so a NaN passes
+    relu => |x, out, g| g * &c(out.data().le_scalar(0.0).logical_not().to_dtype(x.dtype()));
     gelu => |x, out, g| {
         // d/dx x·Φ(x) = Φ(x) + x·φ(x)
         let cdf = (&(x * std::f64::consts::FRAC_1_SQRT_2).erf() + 1.0) * 0.5;
@@ -89,7 +89,8 @@ impl Variable {
         })
     }
 
-    /// Clamps into `[min, max]`; the gradient passes where `min <= x <= max` (as PyTorch).
+    /// Clamps into `[min, max]`; the gradient passes where `min < x < max` strictly (as PyTorch: 0 at
+    /// the bounds and at NaN).
     ///
     /// ```
     /// use ember_autograd::Variable;
@@ -111,13 +112,11 @@ impl Variable {
         let out = self.data().try_clamp(min, max)?;
         Ok(Variable::record("clamp", &[self], out, move |ctx| {
             let x = ctx.inputs[0].data();
-            let mut mask = x.ones_like().gt_scalar(0.0);
-            if let Some(lo) = min {
-                mask = mask.logical_and(&x.ge_scalar(lo));
-            }
-            if let Some(hi) = max {
-                mask = mask.logical_and(&x.le_scalar(hi));
-            }
+            let mask = match (min, max) {
+                (Some(lo), Some(hi)) => x.gt_scalar(lo).logical_and(&x.lt_scalar(hi)),
+                (Some(lo), None) => x.gt_scalar(lo),
+                (_, hi) => x.lt_scalar(hi.unwrap_or(f64::INFINITY)),
+            };
             vec![Some(ctx.grad * &c(mask.to_dtype(x.dtype())))]
         }))
     }
