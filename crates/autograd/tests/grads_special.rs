@@ -9,6 +9,7 @@ use ember_autograd::{grad, Conv2dOpts, Variable};
 use ember_tensor::Tensor;
 
 type F = fn(&[Variable]) -> Vec<Variable>;
+type One = fn(&[Variable]) -> Variable;
 
 const SPECIAL: [(&str, F); 28] = [
     ("amax_ties", |v| vec![v[0].max_dim(1, false)]),
@@ -60,7 +61,7 @@ fn linspace(a: f64, b: f64, like: &Tensor) -> Variable {
     Variable::from(Tensor::from_vec(v, like.shape()).to_dtype(like.dtype()))
 }
 
-const SECOND: [(&str, fn(&[Variable]) -> Variable); 19] = [
+const SECOND: [(&str, One); 19] = [
     ("prod", |v| v[0].prod_dim(1, false)),
     ("prod_zeros", |v| v[0].prod_dim(1, false)),
     ("cumprod_zeros", |v| v[0].cumprod(1)),
