@@ -226,7 +226,12 @@ impl Variable {
     }
 
     /// Registers a hook called with this Variable's gradient during backward; returning `Some`
-    /// replaces the gradient that flows on.
+    /// replaces the gradient that flows on (and that `.grad` or `grad` receive).
+    ///
+    /// As PyTorch's tensor hooks, it runs once per backward walk on the summed gradient of all the
+    /// Variable's uses (for a leaf, before it is added to `.grad`), and only when the walk needs
+    /// this Variable's gradient. A replacement is a constant: with `create_graph`, the gradient
+    /// flowing on from a replacing hook is not differentiable further.
     pub fn register_hook(&self, hook: impl Fn(&Tensor) -> Option<Tensor> + Send + Sync + 'static) {
         self.0.hooks.lock().unwrap_or_else(|e| e.into_inner()).push(Box::new(hook));
     }
@@ -270,6 +275,11 @@ impl Variable {
     #[track_caller]
     pub fn item<T: ember_tensor::Element>(&self) -> T {
         self.data().item::<T>()
+    }
+
+    /// Checked form of [`Variable::item`] (fails unless there is exactly one element).
+    pub fn try_item<T: ember_tensor::Element>(&self) -> ember_tensor::Result<T> {
+        self.data().try_item::<T>()
     }
 
     /// Number of dimensions.

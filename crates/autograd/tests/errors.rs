@@ -66,6 +66,11 @@ fn checked_forms_name_the_problem() {
     has(v(&[4]).try_adaptive_avg_pool2d([2, 2]), &["adaptive_avg_pool2d", "[4]"]);
     has(v(&[4]).try_max_pool1d(2, 2, 0), &["max_pool1d", "[4]"]);
     has(v(&[2, 4]).try_avg_pool1d(5, 1, 0), &["avg_pool1d"]);
+    has(v(&[0]).try_argmax_all(), &["argmax"]);
+    has(a.try_all_dim(2, false), &["all", "2"]);
+    has(a.try_item::<f64>(), &["item"]);
+    has(Variable::try_cat_refs(&[&a, &b], 0), &["cat"]);
+    has(Variable::try_stack_refs(&[], 0), &["stack"]);
 }
 
 #[test]

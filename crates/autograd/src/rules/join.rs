@@ -66,16 +66,26 @@ impl Variable {
     #[must_use]
     #[track_caller]
     pub fn cat_refs(vars: &[&Variable], dim: impl Dim) -> Variable {
+        ok(Variable::try_cat_refs(vars, dim))
+    }
+
+    /// Checked form of [`Variable::cat_refs`].
+    pub fn try_cat_refs(vars: &[&Variable], dim: impl Dim) -> Result<Variable> {
         let owned: Vec<Variable> = vars.iter().map(|v| (*v).clone()).collect();
-        ok(Variable::try_cat(&owned, dim))
+        Variable::try_cat(&owned, dim)
     }
 
     /// [`Variable::stack`] of borrowed Variables.
     #[must_use]
     #[track_caller]
     pub fn stack_refs(vars: &[&Variable], dim: impl Dim) -> Variable {
+        ok(Variable::try_stack_refs(vars, dim))
+    }
+
+    /// Checked form of [`Variable::stack_refs`].
+    pub fn try_stack_refs(vars: &[&Variable], dim: impl Dim) -> Result<Variable> {
         let owned: Vec<Variable> = vars.iter().map(|v| (*v).clone()).collect();
-        ok(Variable::try_stack(&owned, dim))
+        Variable::try_stack(&owned, dim)
     }
 
     /// Stacks along a new `dim`; each input gets its slice of the gradient.

@@ -311,12 +311,17 @@ impl Variable {
     #[must_use]
     #[track_caller]
     pub fn to(&self, device: &Device) -> Variable {
+        ok(self.try_to(device))
+    }
+
+    /// Checked form of [`Variable::to`] (fails when the device cannot take the data).
+    pub fn try_to(&self, device: &Device) -> Result<Variable> {
         let src = self.device();
         if &src == device {
-            return self.clone();
+            return Ok(self.clone());
         }
-        let out = self.data().to(device);
-        Variable::record("to", &[self], out, move |ctx| vec![Some(ctx.grad.to(&src))])
+        let out = self.data().try_to(device)?;
+        Ok(Variable::record("to", &[self], out, move |ctx| vec![Some(ctx.grad.to(&src))]))
     }
 
     /// The size of `dim` (negative counts from the end).

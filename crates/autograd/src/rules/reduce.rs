@@ -45,8 +45,13 @@ impl Variable {
     /// Sum of all elements (0-d).
     #[must_use]
     pub fn sum(&self) -> Variable {
-        let out = self.data().sum();
-        Variable::record("sum", &[self], out, |ctx| vec![Some(ctx.grad.expand(&ctx.inputs[0].shape()))])
+        ok(self.try_sum())
+    }
+
+    /// Checked form of [`Variable::sum`].
+    pub fn try_sum(&self) -> Result<Variable> {
+        let out = self.data().try_sum()?;
+        Ok(Variable::record("sum", &[self], out, |ctx| vec![Some(ctx.grad.expand(&ctx.inputs[0].shape()))]))
     }
 
     /// Sum over `dim`.
@@ -153,7 +158,12 @@ impl Variable {
     /// Product of all elements.
     #[must_use]
     pub fn prod(&self) -> Variable {
-        self.reshape(&[-1]).prod_dim(0, false)
+        ok(self.try_prod())
+    }
+
+    /// Checked form of [`Variable::prod`].
+    pub fn try_prod(&self) -> Result<Variable> {
+        self.reshape(&[-1]).try_prod_dim(0, false)
     }
 
     /// Product over `dim`. The gradient of each element is the product of the others (exclusive
@@ -315,7 +325,12 @@ impl Variable {
     #[must_use]
     #[track_caller]
     pub fn var(&self, unbiased: bool) -> Variable {
-        self.reshape(&[-1]).var_dim(0, unbiased, false)
+        ok(self.try_var(unbiased))
+    }
+
+    /// Checked form of [`Variable::var`].
+    pub fn try_var(&self, unbiased: bool) -> Result<Variable> {
+        self.reshape(&[-1]).try_var_dim(0, unbiased, false)
     }
 
     /// Variance over `dim`; the gradient is `2 (x - mean) / (n - unbiased)`.
@@ -342,7 +357,12 @@ impl Variable {
     #[must_use]
     #[track_caller]
     pub fn std(&self, unbiased: bool) -> Variable {
-        self.reshape(&[-1]).std_dim(0, unbiased, false)
+        ok(self.try_std(unbiased))
+    }
+
+    /// Checked form of [`Variable::std`].
+    pub fn try_std(&self, unbiased: bool) -> Result<Variable> {
+        self.reshape(&[-1]).try_std_dim(0, unbiased, false)
     }
 
     /// Standard deviation over `dim`; the gradient is `(x - mean) / ((n - unbiased) std)`, and 0
@@ -400,14 +420,24 @@ impl Variable {
     #[must_use]
     #[track_caller]
     pub fn argmax_all(&self) -> Variable {
-        c(self.data().argmax_all())
+        ok(self.try_argmax_all())
+    }
+
+    /// Checked form of [`Variable::argmax_all`] (fails on an empty tensor).
+    pub fn try_argmax_all(&self) -> Result<Variable> {
+        Ok(c(self.data().try_argmax_all()?))
     }
 
     /// Flat index of the smallest element (a 0-d I64 constant).
     #[must_use]
     #[track_caller]
     pub fn argmin_all(&self) -> Variable {
-        c(self.data().argmin_all())
+        ok(self.try_argmin_all())
+    }
+
+    /// Checked form of [`Variable::argmin_all`].
+    pub fn try_argmin_all(&self) -> Result<Variable> {
+        Ok(c(self.data().try_argmin_all()?))
     }
 
     /// True (a 0-d Bool constant) when every element is nonzero.
@@ -426,13 +456,23 @@ impl Variable {
     #[must_use]
     #[track_caller]
     pub fn all_dim(&self, dim: impl Dim, keepdim: bool) -> Variable {
-        c(self.data().all_dim(dim, keepdim))
+        ok(self.try_all_dim(dim, keepdim))
+    }
+
+    /// Checked form of [`Variable::all_dim`].
+    pub fn try_all_dim(&self, dim: impl Dim, keepdim: bool) -> Result<Variable> {
+        Ok(c(self.data().try_all_dim(dim, keepdim)?))
     }
 
     /// [`Variable::any`] over `dim`.
     #[must_use]
     #[track_caller]
     pub fn any_dim(&self, dim: impl Dim, keepdim: bool) -> Variable {
-        c(self.data().any_dim(dim, keepdim))
+        ok(self.try_any_dim(dim, keepdim))
+    }
+
+    /// Checked form of [`Variable::any_dim`].
+    pub fn try_any_dim(&self, dim: impl Dim, keepdim: bool) -> Result<Variable> {
+        Ok(c(self.data().try_any_dim(dim, keepdim)?))
     }
 }
