@@ -160,6 +160,12 @@ fn conv_pool_index_second_order() {
         ("avg_pool2d", vec![m(&[1, 1, 4, 3], 81)], Box::new(|v| v[0].avg_pool2d([2, 2], [2, 1], [1, 1], true, false))),
         ("adaptive_avg_pool2d", vec![m(&[1, 3, 3], 82)], Box::new(|v| v[0].adaptive_avg_pool2d([2, 2]))),
         ("max_pool1d", vec![m(&[1, 6], 83)], Box::new(|v| v[0].max_pool1d(2, 2, 1))),
+        // windows lying wholly in the padding give -inf and an out-of-plane index
+        (
+            "max_pool2d_all_pad",
+            vec![m(&[1, 1, 1, 3], 87)],
+            Box::new(|v| v[0].max_pool2d([2, 2], [1, 1], [1, 1], [2, 2], false).clamp_min(-10.0)),
+        ),
         ("gather", vec![m(&[2, 3], 84)], Box::new(|v| v[0].gather(1, &Tensor::from_vec(vec![2i64, 0, 1, 1], &[2, 2])))),
         (
             "index_select_cat",

@@ -69,3 +69,17 @@ fn pool_grads_match_pytorch() {
     }
     fx.finish_grads();
 }
+
+/// The tensor crate's `max_pool2d_backward` rejects the out-of-plane index that
+/// `max_pool2d_with_indices` itself returns for a window lying wholly in the padding (PyTorch gives
+/// such windows -inf and that index; their gradient is 0). The autograd rule works around it
+/// (tests/gradcheck_second.rs, `max_pool2d_all_pad`).
+#[test]
+#[ignore = "tensor crate: max_pool2d_backward fails on the indices of all-padding windows"]
+fn tensor_max_pool2d_backward_takes_its_own_indices() {
+    let x = ember_tensor::Tensor::from_vec(vec![0.5f32, -1.0, 2.0], &[1, 1, 1, 3]);
+    let (y, idx) = x.max_pool2d_with_indices([2, 2], [1, 1], [1, 1], [2, 2], false);
+    let g = y.zeros_like();
+    let r = ember_tensor::Tensor::try_max_pool2d_backward(&g, &idx, x.shape());
+    assert!(r.is_ok(), "{:?}", r.err());
+}

@@ -9,14 +9,17 @@ use crate::Variable;
 
 /// The flat `H * W` argmax indices of a max pool, ready for a gather: out-of-plane indices (windows
 /// lying wholly in the padding) are replaced by 0 and listed in `outside`.
-#[derive(Clone)]
 struct Argmax {
     idx: Tensor,
     outside: Option<Tensor>,
 }
 
 impl Argmax {
-    fn new(idx: &Tensor, plane: usize) -> Argmax {
+    /// Without dilation every window holds an input element, so no index can be out of the plane.
+    fn new(idx: &Tensor, plane: usize, dilated: bool) -> Argmax {
+        if !dilated {
+            return Argmax { idx: idx.clone(), outside: None };
+        }
         let outside = idx.lt_scalar(0.0).logical_or(&idx.ge_scalar(plane as f64));
         if outside.any().item::<bool>() {
             Argmax { idx: idx.masked_fill(&outside, 0.0), outside: Some(outside) }
@@ -39,10 +42,19 @@ impl Argmax {
     }
 }
 
-/// The input gradient of a max pool: `g` scattered to the argmax positions, recorded.
-fn max_pool_grad(g: &Variable, raw_idx: &Tensor, am: Argmax, x_shape: Vec<usize>) -> Variable {
-    let t = Tensor::max_pool2d_backward(&g.data(), raw_idx, &x_shape);
-    Variable::record("max_pool2d_backward", &[g], t, move |ctx| vec![Some(am.take(ctx.grad))])
+/// The input gradient of a max pool: `g` scattered to the argmax positions, recorded (its own rule,
+/// needed only for second derivatives, reads the upstream gradient at those positions). Windows
+/// lying wholly in the padding (possible only with dilation) give -inf whatever the input: their
+/// gradient is dropped before the kernel, which rejects their out-of-plane indices.
+fn max_pool_grad(g: &Variable, idx: &Tensor, x_shape: Vec<usize>, dilated: bool) -> Variable {
+    let plane = x_shape[x_shape.len() - 2] * x_shape[x_shape.len() - 1];
+    let am = Argmax::new(idx, plane, dilated);
+    let g = match &am.outside {
+        Some(m) => g.masked_fill(m, 0.0),
+        None => g.clone(),
+    };
+    let t = Tensor::max_pool2d_backward(&g.data(), &am.idx, &x_shape);
+    Variable::record("max_pool2d_backward", &[&g], t, move |ctx| vec![Some(am.take(ctx.grad))])
 }
 
 /// The arguments of an average pool.
@@ -143,10 +155,9 @@ impl Variable {
     ) -> Result<(Variable, Tensor)> {
         let (out, idx) = self.data().try_max_pool2d_with_indices(kernel, stride, padding, dilation, ceil_mode)?;
         let ret = idx.clone();
+        let dilated = dilation != [1, 1];
         let v = Variable::record("max_pool2d", &[self], out, move |ctx| {
-            let xs = ctx.inputs[0].shape();
-            let am = Argmax::new(&idx, xs[xs.len() - 2] * xs[xs.len() - 1]);
-            vec![Some(max_pool_grad(ctx.grad, &idx, am, xs))]
+            vec![Some(max_pool_grad(ctx.grad, &idx, ctx.inputs[0].shape(), dilated))]
         });
         Ok((v, ret))
     }
