@@ -1,7 +1,8 @@
 //! The backward walk: topological order, gradient accumulation (written once, here), hooks,
 //! retained grads, anomaly checks, and freeing the graph afterwards.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use ember_tensor::{Error, Result, Tensor};
@@ -14,12 +15,49 @@ fn err(op: &'static str, msg: impl Into<String>) -> Error {
     Error::InvalidArgument { op, msg: msg.into() }
 }
 
-/// `a + b` for gradients: recorded only when `create_graph` is on (the caller's grad mode).
-fn accumulate(slot: &mut Option<Variable>, g: Variable) {
-    *slot = Some(match slot.take() {
-        None => g,
-        Some(prev) => &prev + &g,
-    });
+/// Gradients gathered during one walk, one sum per Variable: a node's output is complete when the
+/// walk reaches its node (every consumer has a larger id), a leaf's at the end of the walk.
+struct Pending {
+    create_graph: bool,
+    by_node: HashMap<usize, Variable>,
+    leaves: Vec<(Variable, Variable)>,
+    leaf_index: HashMap<usize, usize>,
+}
+
+impl Pending {
+    /// `a + b` for gradients, recorded only with `create_graph`.
+    fn sum(&self, prev: Variable, g: Variable) -> Variable {
+        if self.create_graph {
+            enable_grad(|| &prev + &g)
+        } else {
+            no_grad(|| &prev + &g)
+        }
+    }
+
+    fn add(&mut self, v: &Variable, g: Variable) {
+        match v.node() {
+            Some(n) => {
+                let g = match self.by_node.remove(&n.id) {
+                    Some(prev) => self.sum(prev, g),
+                    None => g,
+                };
+                self.by_node.insert(n.id, g);
+            }
+            None => {
+                let key = Arc::as_ptr(&v.0) as usize;
+                match self.leaf_index.get(&key) {
+                    Some(&i) => {
+                        let prev = self.leaves[i].1.clone();
+                        self.leaves[i].1 = self.sum(prev, g);
+                    }
+                    None => {
+                        self.leaf_index.insert(key, self.leaves.len());
+                        self.leaves.push((v.clone(), g));
+                    }
+                }
+            }
+        }
+    }
 }
 
 /// Where gradients go: into leaves' `.grad` (backward) or into a result list (`grad`).
@@ -29,20 +67,42 @@ enum Sink<'a> {
 }
 
 impl Sink<'_> {
-    fn target_index(&self, v: &Variable) -> Option<usize> {
+    /// Hands the complete gradient `g` of `v` over: its hooks run (once per walk, on the sum, as
+    /// PyTorch's tensor hooks), then it is stored where it belongs (a leaf's or retained `.grad`,
+    /// or the result of `grad`). Returns the gradient that flows on.
+    fn deliver(&mut self, v: &Variable, g: Variable, create_graph: bool) -> Variable {
+        let g = v.run_hooks(g);
+        let keep = |g: &Variable| if create_graph { g.clone() } else { Variable::from(g.data()) };
         match self {
-            Sink::Leaves => None,
-            Sink::Targets { targets, .. } => targets.iter().position(|t| t.same(v)),
+            Sink::Targets { targets, out } => {
+                if let Some(i) = targets.iter().position(|t| t.same(v)) {
+                    out[i] = Some(keep(&g));
+                }
+            }
+            Sink::Leaves => {
+                let store = if v.is_leaf() { v.requires_grad() } else { v.0.retains_grad.load(Ordering::Relaxed) };
+                if store {
+                    let mut slot = v.0.grad.lock().unwrap_or_else(|e| e.into_inner());
+                    let new = keep(&g);
+                    *slot = Some(match slot.take() {
+                        None => new,
+                        Some(prev) if create_graph => enable_grad(|| &prev + &new),
+                        Some(prev) => no_grad(|| &prev + &new),
+                    });
+                }
+            }
         }
+        g
     }
 }
 
 /// Runs the backward walk from `roots` (each with its upstream gradient).
 ///
-/// With `targets`, gradients of those Variables are returned and no `.grad` is touched; without,
-/// gradients accumulate into the leaves' `.grad`. With `create_graph`, backward rules are recorded,
-/// so the gradients are differentiable. Without `retain_graph`, the graph's rules and saved inputs
-/// are freed afterwards.
+/// With `targets`, gradients of those Variables are returned and no `.grad` is touched (only the
+/// ops between the roots and the targets run); without, gradients accumulate into the leaves'
+/// `.grad` (and the `.grad` of non-leaves that [`Variable::retain_grad`]). With `create_graph`,
+/// backward rules are recorded, so the gradients are differentiable. Without `retain_graph`, the
+/// rules and saved inputs of the ops that ran are freed afterwards.
 pub fn run_backward(
     roots: &[(Variable, Variable)],
     targets: Option<&[Variable]>,
@@ -69,15 +129,32 @@ pub fn run_backward(
         }
         nodes.insert(n.id, n);
     }
-    // 2. seed the roots
-    let mut grads: HashMap<usize, Option<Variable>> = HashMap::new();
+    // 2. with targets, only the nodes with a target among their ancestors need to run (inputs have
+    // smaller ids, so one ascending pass decides)
+    let needed: Option<HashSet<usize>> = targets.map(|t| {
+        let mut needed = HashSet::new();
+        for (id, n) in &nodes {
+            let inputs = n.inputs.lock().unwrap_or_else(|e| e.into_inner());
+            if inputs.iter().any(|i| t.iter().any(|t| t.same(i)) || i.node().is_some_and(|c| needed.contains(&c.id))) {
+                needed.insert(*id);
+            }
+        }
+        needed
+    });
+    // 3. seed the roots, walk ids downwards, then hand the leaves their sums
+    let mut pending = Pending { create_graph, by_node: HashMap::new(), leaves: Vec::new(), leaf_index: HashMap::new() };
     for (v, g) in roots {
-        deliver(v, g.clone(), &mut grads, &mut sink, create_graph);
+        pending.add(v, g.clone());
     }
-    // 3. walk ids downwards: a node's consumers all have larger ids, so its gradient is complete
-    let result = walk(&nodes, &mut grads, &mut sink, create_graph);
+    let mut ran: Vec<&Arc<Node>> = Vec::new();
+    let result = walk(&nodes, needed.as_ref(), targets, &mut pending, &mut sink, &mut ran, create_graph);
+    if result.is_ok() {
+        for (v, g) in std::mem::take(&mut pending.leaves) {
+            sink.deliver(&v, g, create_graph);
+        }
+    }
     if !retain_graph {
-        for n in nodes.values() {
+        for n in ran {
             *n.backward.lock().unwrap_or_else(|e| e.into_inner()) = None;
             n.inputs.lock().unwrap_or_else(|e| e.into_inner()).clear();
         }
@@ -89,27 +166,35 @@ pub fn run_backward(
     })
 }
 
-fn walk(
-    nodes: &BTreeMap<usize, Arc<Node>>,
-    grads: &mut HashMap<usize, Option<Variable>>,
+#[allow(clippy::too_many_arguments)]
+fn walk<'n>(
+    nodes: &'n BTreeMap<usize, Arc<Node>>,
+    needed: Option<&HashSet<usize>>,
+    targets: Option<&[Variable]>,
+    pending: &mut Pending,
     sink: &mut Sink<'_>,
+    ran: &mut Vec<&'n Arc<Node>>,
     create_graph: bool,
 ) -> Result<()> {
     for (id, node) in nodes.iter().rev() {
-        let Some(Some(g)) = grads.remove(id) else { continue };
+        let Some(g) = pending.by_node.remove(id) else { continue };
         let output: Option<Arc<Inner>> = node.output.lock().unwrap_or_else(|e| e.into_inner()).upgrade();
         let Some(output) = output.map(Variable) else {
             return Err(err("backward", format!("the output of {} was freed before its gradient arrived", node.name)));
         };
+        let g = sink.deliver(&output, g, create_graph);
+        if needed.is_some_and(|n| !n.contains(id)) {
+            continue;
+        }
         let inputs = node.inputs.lock().unwrap_or_else(|e| e.into_inner()).clone();
-        let rule = node.backward.lock().unwrap_or_else(|e| e.into_inner());
+        let guard = node.backward.lock().unwrap_or_else(|e| e.into_inner());
         if !node.differentiable {
             return Err(err(
                 "backward",
                 format!("the derivative of {} is not implemented (a double backward through this op)", node.name),
             ));
         }
-        let Some(rule) = rule.as_ref() else {
+        let Some(rule) = guard.as_ref() else {
             return Err(err(
                 "backward",
                 format!(
@@ -119,17 +204,31 @@ fn walk(
                 ),
             ));
         };
-        let ctx = BackwardCtx { inputs: &inputs, output: &output, grad: &g };
+        let wanted: Vec<bool> = inputs
+            .iter()
+            .map(|i| {
+                i.requires_grad()
+                    && match (needed, targets) {
+                        (Some(n), Some(t)) => {
+                            t.iter().any(|t| t.same(i)) || i.node().is_some_and(|c| n.contains(&c.id))
+                        }
+                        _ => true,
+                    }
+            })
+            .collect();
+        let ctx = BackwardCtx { inputs: &inputs, output: &output, grad: &g, wanted: &wanted };
         let in_grads = if create_graph { enable_grad(|| rule(&ctx)) } else { no_grad(|| rule(&ctx)) };
+        drop(guard);
+        ran.push(node);
         if in_grads.len() != inputs.len() {
             return Err(err(
                 "backward",
                 format!("rule of {} returned {} gradients for {} inputs", node.name, in_grads.len(), inputs.len()),
             ));
         }
-        for (inp, ig) in inputs.iter().zip(in_grads) {
+        for (k, (inp, ig)) in inputs.iter().zip(in_grads).enumerate() {
             let Some(ig) = ig else { continue };
-            if !inp.requires_grad() {
+            if !wanted[k] {
                 continue;
             }
             let (gs, is) = (ig.shape(), inp.shape());
@@ -142,50 +241,21 @@ fn walk(
             if is_anomaly_enabled() && !all_finite(&ig.data()) {
                 return Err(err(
                     "backward",
-                    format!("anomaly detected: function '{}' returned nan or inf values in its gradient", node.name),
+                    format!(
+                        "anomaly detected: function '{}' returned nan or inf values in its gradient for input {k} \
+                         (shape {is:?})",
+                        node.name
+                    ),
                 ));
             }
-            deliver(inp, ig, grads, sink, create_graph);
+            pending.add(inp, ig);
         }
     }
     Ok(())
 }
 
-/// Hands gradient `g` to Variable `v`: runs its hooks, stores it where it belongs (retained grad,
-/// leaf grad, target result), and queues it for `v`'s node.
-fn deliver(
-    v: &Variable,
-    g: Variable,
-    grads: &mut HashMap<usize, Option<Variable>>,
-    sink: &mut Sink<'_>,
-    create_graph: bool,
-) {
-    let g = v.run_hooks(g);
-    let keep = |g: &Variable| if create_graph { g.clone() } else { Variable::from(g.data()) };
-    if let Some(i) = sink.target_index(v) {
-        if let Sink::Targets { out, .. } = sink {
-            accumulate(&mut out[i], keep(&g));
-        }
-    }
-    match v.node() {
-        Some(n) => {
-            if matches!(sink, Sink::Leaves) && v.0.retains_grad.load(std::sync::atomic::Ordering::Relaxed) {
-                let mut slot = v.0.grad.lock().unwrap_or_else(|e| e.into_inner());
-                accumulate(&mut slot, keep(&g));
-            }
-            accumulate(grads.entry(n.id).or_insert(None), g);
-        }
-        None => {
-            if matches!(sink, Sink::Leaves) && v.requires_grad() {
-                let mut slot = v.0.grad.lock().unwrap_or_else(|e| e.into_inner());
-                accumulate(&mut slot, keep(&g));
-            }
-        }
-    }
-}
-
 fn all_finite(t: &Tensor) -> bool {
-    !t.dtype().is_float() || t.to_vec::<f64>().iter().all(|x| x.is_finite())
+    !t.dtype().is_float() || t.isfinite().all().item::<bool>()
 }
 
 /// # Backward
@@ -275,6 +345,19 @@ fn seed_grad(out: &Variable, grad: Option<&Tensor>, i: usize) -> Result<Variable
 /// kept, else freed. An input the output does not depend on gets a zero gradient.
 ///
 /// **Panics** where [`try_grad`] returns an error.
+///
+/// ```
+/// use ember_autograd::{grad, Variable};
+/// use ember_tensor::Tensor;
+/// let x = Variable::new(Tensor::from_vec(vec![1.0f64, 2.0], &[2]), true);
+/// let w = Variable::new(Tensor::from_vec(vec![3.0f64, -1.0], &[2]), true);
+/// let y = (&x * &w).sum();
+/// let gx = grad(&y, &[&x], true).remove(0); // = w, recorded
+/// assert_eq!(gx.to_vec::<f64>(), vec![3.0, -1.0]);
+/// let gw = grad(&gx.square().sum(), &[&w], false).remove(0); // d/dw |w|^2 = 2w
+/// assert_eq!(gw.to_vec::<f64>(), vec![6.0, -2.0]);
+/// assert!(x.grad().is_none()); // grad() leaves .grad alone
+/// ```
 #[track_caller]
 pub fn grad(output: &Variable, inputs: &[&Variable], create_graph: bool) -> Vec<Variable> {
     match try_grad(output, inputs, create_graph) {

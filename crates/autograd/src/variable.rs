@@ -18,12 +18,16 @@ pub struct BackwardCtx<'a> {
     pub output: &'a Variable,
     /// The gradient of the differentiated quantity with respect to `output`.
     pub grad: &'a Variable,
+    /// Per input: whether this walk wants its gradient (it requires grad and, for [`crate::grad`],
+    /// leads to one of the requested inputs).
+    pub(crate) wanted: &'a [bool],
 }
 
 impl BackwardCtx<'_> {
-    /// True when input `i` needs a gradient (rules skip the work for the others).
+    /// True when input `i` needs a gradient in this backward walk (rules skip the work for the
+    /// others): it requires grad and, for [`crate::grad`], leads to a requested input.
     pub fn needs(&self, i: usize) -> bool {
-        self.inputs[i].requires_grad()
+        self.wanted.get(i).copied().unwrap_or(false)
     }
 }
 
@@ -109,13 +113,15 @@ impl Variable {
 
     /// Records the result `out` of op `name` on `inputs` with its backward rule, or returns a
     /// constant Variable when grad mode is off or no input requires a gradient.
+    ///
+    /// Results with an integer or Bool dtype are constants (they have no gradient, as in PyTorch).
     pub fn record(
         name: &'static str,
         inputs: &[&Variable],
         out: Tensor,
         backward: impl Fn(&BackwardCtx<'_>) -> Vec<Option<Variable>> + Send + Sync + 'static,
     ) -> Variable {
-        if !is_grad_enabled() || !inputs.iter().any(|v| v.requires_grad()) {
+        if !is_grad_enabled() || !out.dtype().is_float() || !inputs.iter().any(|v| v.requires_grad()) {
             return Variable::make(out, false, None);
         }
         let node = Arc::new(Node {
@@ -135,7 +141,7 @@ impl Variable {
     /// using it as a constant is fine, but a backward through it fails with an error naming `name`
     /// (e.g. the gradient of a convolution, differentiated a second time).
     pub fn record_nondifferentiable(name: &'static str, inputs: &[&Variable], out: Tensor) -> Variable {
-        if !is_grad_enabled() || !inputs.iter().any(|v| v.requires_grad()) {
+        if !is_grad_enabled() || !out.dtype().is_float() || !inputs.iter().any(|v| v.requires_grad()) {
             return Variable::make(out, false, None);
         }
         let node = Arc::new(Node {
@@ -220,7 +226,12 @@ impl Variable {
     }
 
     /// Registers a hook called with this Variable's gradient during backward; returning `Some`
-    /// replaces the gradient that flows on.
+    /// replaces the gradient that flows on (and that `.grad` or `grad` receive).
+    ///
+    /// As PyTorch's tensor hooks, it runs once per backward walk on the summed gradient of all the
+    /// Variable's uses (for a leaf, before it is added to `.grad`), and only when the walk needs
+    /// this Variable's gradient. A replacement is a constant: with `create_graph`, the gradient
+    /// flowing on from a replacing hook is not differentiable further.
     pub fn register_hook(&self, hook: impl Fn(&Tensor) -> Option<Tensor> + Send + Sync + 'static) {
         self.0.hooks.lock().unwrap_or_else(|e| e.into_inner()).push(Box::new(hook));
     }
@@ -264,6 +275,11 @@ impl Variable {
     #[track_caller]
     pub fn item<T: ember_tensor::Element>(&self) -> T {
         self.data().item::<T>()
+    }
+
+    /// Checked form of [`Variable::item`] (fails unless there is exactly one element).
+    pub fn try_item<T: ember_tensor::Element>(&self) -> ember_tensor::Result<T> {
+        self.data().try_item::<T>()
     }
 
     /// Number of dimensions.

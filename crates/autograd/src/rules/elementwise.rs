@@ -51,8 +51,8 @@ unary! {
     cos => |x, out, g| -(g * &x.sin());
     tanh => |x, out, g| g * &(1.0 - &out.square());
     sigmoid => |x, out, g| g * &(out * &(1.0 - out));
-    // relu'(0) = 0, as PyTorch, tinygrad and dfdx (`x > 0`)
-    relu => |x, out, g| g * &c(x.data().gt_scalar(0.0).to_dtype(x.dtype()));
+    // relu'(0) = 0, as PyTorch, tinygrad and dfdx; PyTorch's mask is `!(out <= 0)`, so a NaN passes
+    relu => |x, out, g| g * &c(out.data().le_scalar(0.0).logical_not().to_dtype(x.dtype()));
     gelu => |x, out, g| {
         // d/dx x·Φ(x) = Φ(x) + x·φ(x)
         let cdf = (&(x * std::f64::consts::FRAC_1_SQRT_2).erf() + 1.0) * 0.5;
@@ -89,22 +89,36 @@ impl Variable {
         })
     }
 
-    /// Clamps into `[min, max]`; the gradient passes where `min <= x <= max` (as PyTorch).
+    /// Clamps into `[min, max]`; the gradient passes where `min < x < max` strictly (as PyTorch: 0 at
+    /// the bounds and at NaN).
+    ///
+    /// ```
+    /// use ember_autograd::Variable;
+    /// use ember_tensor::Tensor;
+    /// let x = Variable::new(Tensor::from_vec(vec![-2.0f32, 0.5, 3.0], &[3]), true);
+    /// let y = x.clamp(Some(-1.0), Some(1.0));
+    /// assert_eq!(y.to_vec::<f32>(), vec![-1.0, 0.5, 1.0]);
+    /// y.sum().backward();
+    /// assert_eq!(x.grad().unwrap().to_vec::<f32>(), vec![0.0, 1.0, 0.0]);
+    /// ```
     #[must_use]
     #[track_caller]
     pub fn clamp(&self, min: Option<f64>, max: Option<f64>) -> Variable {
-        let out = ok(self.data().try_clamp(min, max));
-        Variable::record("clamp", &[self], out, move |ctx| {
+        ok(self.try_clamp(min, max))
+    }
+
+    /// Checked form of [`Variable::clamp`] (fails when both bounds are `None`).
+    pub fn try_clamp(&self, min: Option<f64>, max: Option<f64>) -> Result<Variable> {
+        let out = self.data().try_clamp(min, max)?;
+        Ok(Variable::record("clamp", &[self], out, move |ctx| {
             let x = ctx.inputs[0].data();
-            let mut mask = x.ones_like().gt_scalar(0.0);
-            if let Some(lo) = min {
-                mask = mask.logical_and(&x.ge_scalar(lo));
-            }
-            if let Some(hi) = max {
-                mask = mask.logical_and(&x.le_scalar(hi));
-            }
+            let mask = match (min, max) {
+                (Some(lo), Some(hi)) => x.gt_scalar(lo).logical_and(&x.lt_scalar(hi)),
+                (Some(lo), None) => x.gt_scalar(lo),
+                (_, hi) => x.lt_scalar(hi.unwrap_or(f64::INFINITY)),
+            };
             vec![Some(ctx.grad * &c(mask.to_dtype(x.dtype())))]
-        })
+        }))
     }
 
     /// `max(x, lo)`.
@@ -148,7 +162,7 @@ impl Variable {
 }
 
 macro_rules! binary {
-    ($($name:ident, $try:ident, $scalar:ident => |$a:ident, $b:ident, $out:ident, $g:ident| $grads:expr;)*) => {
+    ($($name:ident, $try:ident => |$a:ident, $b:ident, $out:ident, $g:ident| $ga:expr, $gb:expr;)*) => {
         /// # Binary arithmetic (differentiable, broadcasting)
         impl Variable {
             $(
@@ -165,20 +179,10 @@ macro_rules! binary {
                     Ok(Variable::record(stringify!($name), &[self, other], out, |ctx| {
                         #[allow(unused_variables)]
                         let ($a, $b, $out, $g) = (&ctx.inputs[0], &ctx.inputs[1], ctx.output, ctx.grad);
-                        let (ga, gb): (Variable, Variable) = $grads;
-                        let ga = ctx.needs(0).then(|| ga.sum_to_shape(&$a.shape()));
-                        let gb = ctx.needs(1).then(|| gb.sum_to_shape(&$b.shape()));
+                        let ga = ctx.needs(0).then(|| { let v: Variable = $ga; v.sum_to_shape(&$a.shape()) });
+                        let gb = ctx.needs(1).then(|| { let v: Variable = $gb; v.sum_to_shape(&$b.shape()) });
                         vec![ga, gb]
                     }))
-                }
-
-                #[doc = concat!("Elementwise `", stringify!($name), "` with a scalar (a constant).")]
-                #[must_use]
-                #[track_caller]
-                pub fn $scalar(&self, v: f64) -> Variable {
-                    let d = self.data();
-                    let s = Variable::from(Tensor::scalar(v).to_dtype(d.dtype()));
-                    self.$name(&s)
                 }
             )*
         }
@@ -186,43 +190,98 @@ macro_rules! binary {
 }
 
 binary! {
-    add, try_add, add_scalar => |a, b, out, g| (g.clone(), g.clone());
-    sub, try_sub, sub_scalar => |a, b, out, g| (g.clone(), -g);
-    mul, try_mul, mul_scalar => |a, b, out, g| (g * b, g * a);
-    div, try_div, div_scalar => |a, b, out, g| (g / b, -(g * a) / &b.square());
-    pow, try_pow, pow_scalar => |a, b, out, g| (
-        g * &(b * &a.pow(&(b - 1.0))),
+    add, try_add => |a, b, out, g| g.clone(), g.clone();
+    sub, try_sub => |a, b, out, g| g.clone(), -g;
+    mul, try_mul => |a, b, out, g| g * b, g * a;
+    div, try_div => |a, b, out, g| g / b, -(g * out) / b;
+    pow, try_pow => |a, b, out, g|
+        // d/da a^b = b a^(b-1), taken as 0 where b == 0 (0^-1 would give 0 * inf, as PyTorch)
+        (g * &(b * &a.pow(&(b - 1.0)))).masked_fill(&b.data().eq_scalar(0.0), 0.0),
         // d/db a^b = a^b ln a, taken as 0 where a == 0 (as PyTorch for b >= 0)
         {
             let ad = a.data();
             let safe_a = c(ad.ones_like()).where_(&ad.eq_scalar(0.0), a);
             g * &(out * &safe_a.log())
-        }
-    );
-    maximum, try_maximum, maximum_scalar => |a, b, out, g| {
-        // ties split the gradient evenly, as PyTorch
-        let (ad, bd) = (a.data(), b.data());
-        let wa = c(&ad.gt(&bd).to_dtype(ad.dtype()) + &(&ad.eq(&bd).to_dtype(ad.dtype()) * 0.5));
-        (g * &wa, g * &(1.0 - &wa))
-    };
-    minimum, try_minimum, minimum_scalar => |a, b, out, g| {
-        let (ad, bd) = (a.data(), b.data());
-        let wa = c(&ad.lt(&bd).to_dtype(ad.dtype()) + &(&ad.eq(&bd).to_dtype(ad.dtype()) * 0.5));
-        (g * &wa, g * &(1.0 - &wa))
-    };
+        };
+    // ties split the gradient evenly, as PyTorch
+    maximum, try_maximum => |a, b, out, g| g * &c(max_weight(a, b, true)), g * &c(max_weight(a, b, true).rsub_scalar(1.0));
+    minimum, try_minimum => |a, b, out, g| g * &c(max_weight(a, b, false)), g * &c(max_weight(a, b, false).rsub_scalar(1.0));
 }
 
-/// # Reversed scalar forms
+/// The share of the gradient of `maximum(a, b)` (`max`) or `minimum(a, b)` that goes to `a`: 1 where
+/// `a` wins, 0.5 on ties, 0 where `b` wins.
+fn max_weight(a: &Variable, b: &Variable, max: bool) -> Tensor {
+    let (ad, bd) = (a.data(), b.data());
+    let wins = if max { ad.gt(&bd) } else { ad.lt(&bd) };
+    &wins.to_dtype(ad.dtype()) + &(&ad.eq(&bd).to_dtype(ad.dtype()) * 0.5)
+}
+
+/// # Arithmetic with a scalar (the scalar is a constant, converted to the data's dtype)
 impl Variable {
+    /// `self + v`.
+    #[must_use]
+    pub fn add_scalar(&self, v: f64) -> Variable {
+        Variable::record("add", &[self], self.data().add_scalar(v), |ctx| vec![Some(ctx.grad.clone())])
+    }
+
+    /// `self - v`.
+    #[must_use]
+    pub fn sub_scalar(&self, v: f64) -> Variable {
+        Variable::record("sub", &[self], self.data().sub_scalar(v), |ctx| vec![Some(ctx.grad.clone())])
+    }
+
+    /// `self * v`.
+    #[must_use]
+    pub fn mul_scalar(&self, v: f64) -> Variable {
+        Variable::record("mul", &[self], self.data().mul_scalar(v), move |ctx| vec![Some(ctx.grad.mul_scalar(v))])
+    }
+
+    /// `self / v`.
+    #[must_use]
+    pub fn div_scalar(&self, v: f64) -> Variable {
+        Variable::record("div", &[self], self.data().div_scalar(v), move |ctx| vec![Some(ctx.grad.div_scalar(v))])
+    }
+
     /// `v - self`.
     #[must_use]
     pub fn rsub_scalar(&self, v: f64) -> Variable {
-        self.neg().add_scalar(v)
+        Variable::record("rsub", &[self], self.data().rsub_scalar(v), |ctx| vec![Some(-ctx.grad)])
     }
 
-    /// `v / self`.
+    /// `v / self`; the gradient is `-v / x^2 = -out / x`.
     #[must_use]
     pub fn rdiv_scalar(&self, v: f64) -> Variable {
-        self.recip().mul_scalar(v)
+        Variable::record("rdiv", &[self], self.data().rdiv_scalar(v), |ctx| {
+            vec![Some(-(ctx.grad * ctx.output) / &ctx.inputs[0])]
+        })
+    }
+
+    /// `self ** v` (the binary op's kernel; see also [`Variable::powf`]).
+    #[must_use]
+    pub fn pow_scalar(&self, v: f64) -> Variable {
+        Variable::record("pow", &[self], self.data().pow_scalar(v), move |ctx| {
+            if v == 0.0 {
+                return vec![Some(c(ctx.grad.data().zeros_like()))];
+            }
+            vec![Some(ctx.grad * &(ctx.inputs[0].powf(v - 1.0) * v))]
+        })
+    }
+
+    /// `maximum(self, v)`; ties split the gradient evenly.
+    #[must_use]
+    pub fn maximum_scalar(&self, v: f64) -> Variable {
+        self.maximum(&self.scalar_like(v))
+    }
+
+    /// `minimum(self, v)`; ties split the gradient evenly.
+    #[must_use]
+    pub fn minimum_scalar(&self, v: f64) -> Variable {
+        self.minimum(&self.scalar_like(v))
+    }
+
+    /// A 0-d constant holding `v` in this Variable's dtype and device.
+    fn scalar_like(&self, v: f64) -> Variable {
+        let d = self.data();
+        c(Tensor::full_dtype(&[], v, d.dtype()).to(&d.device()))
     }
 }

@@ -1,88 +1,158 @@
-//! Indexing, joining and sorting on Variables.
+//! Indexing and sorting on Variables: differentiable in the values, never in the (I64 or Bool)
+//! indices and masks, which are plain tensors.
 
 use ember_tensor::{DType, Dim, Result, Tensor};
 
 use super::elementwise::{c, ok};
+use super::reduce::norm_dim;
 use crate::Variable;
 
-fn norm_dim(dim: isize, rank: usize) -> isize {
-    dim.rem_euclid(rank.max(1) as isize)
+/// `g` zero-padded at the end of every dim up to `shape` (the gradient of a `src` larger than the
+/// `index` that reads it: the unread elements get zero).
+fn pad_to(g: Variable, shape: &[usize]) -> Variable {
+    let gs = g.shape();
+    let mut g = g;
+    for (d, (&have, &want)) in gs.iter().zip(shape).enumerate() {
+        if want > have {
+            g = g.pad_dim(d as isize, 0, want - have);
+        }
+    }
+    g
 }
 
 /// # Indexing (differentiable in the values, not the indices)
 impl Variable {
-    /// Rows (slices along `dim`) picked by the 1-d I64 `index`.
+    /// Slices along `dim` picked by the I64 `index` (1-d or 0-d); the gradient is `index_add`.
     #[must_use]
     #[track_caller]
     pub fn index_select(&self, dim: impl Dim, index: &Tensor) -> Variable {
-        let data = self.data();
-        let out = ok(data.try_index_select(dim, index));
-        let d = norm_dim(dim.to_isize(), data.rank());
-        let index = index.clone();
-        Variable::record("index_select", &[self], out, move |ctx| {
-            let zeros = c(ctx.inputs[0].data().zeros_like());
-            vec![Some(zeros.index_add(d, &index, ctx.grad))]
-        })
+        ok(self.try_index_select(dim, index))
     }
 
-    /// `self` with `source`'s slices added at `index` along `dim` (out of place).
+    /// Checked form of [`Variable::index_select`].
+    pub fn try_index_select(&self, dim: impl Dim, index: &Tensor) -> Result<Variable> {
+        let data = self.data();
+        let out = data.try_index_select(dim, index)?;
+        let d = norm_dim(dim.to_isize(), data.rank());
+        let index = index.clone();
+        Ok(Variable::record("index_select", &[self], out, move |ctx| {
+            let zeros = c(ctx.inputs[0].data().zeros_like());
+            vec![Some(zeros.index_add(d, &index, ctx.grad))]
+        }))
+    }
+
+    /// `self` with `source`'s slices added at `index` along `dim` (out of place; repeated indices
+    /// accumulate).
     #[must_use]
     #[track_caller]
     pub fn index_add(&self, dim: impl Dim, index: &Tensor, source: &Variable) -> Variable {
-        let data = self.data();
-        let out = ok(data.try_index_add(dim, index, &source.data()));
-        let d = norm_dim(dim.to_isize(), data.rank());
-        let index = index.clone();
-        Variable::record("index_add", &[self, source], out, move |ctx| {
-            vec![Some(ctx.grad.clone()), ctx.needs(1).then(|| ctx.grad.index_select(d, &index))]
-        })
+        ok(self.try_index_add(dim, index, source))
     }
 
-    /// Values picked along `dim` by an I64 `index` of the same rank (`torch.gather`).
+    /// Checked form of [`Variable::index_add`].
+    pub fn try_index_add(&self, dim: impl Dim, index: &Tensor, source: &Variable) -> Result<Variable> {
+        let data = self.data();
+        let out = data.try_index_add(dim, index, &source.data())?;
+        let d = norm_dim(dim.to_isize(), data.rank());
+        let index = index.clone();
+        Ok(Variable::record("index_add", &[self, source], out, move |ctx| {
+            vec![Some(ctx.grad.clone()), ctx.needs(1).then(|| ctx.grad.index_select(d, &index))]
+        }))
+    }
+
+    /// Values picked along `dim` by an I64 `index` of the same rank (`torch.gather`); the gradient
+    /// is `scatter_add` into zeros.
+    ///
+    /// ```
+    /// use ember_autograd::Variable;
+    /// use ember_tensor::Tensor;
+    /// let x = Variable::new(Tensor::from_vec(vec![1.0f32, 2.0, 3.0, 4.0], &[2, 2]), true);
+    /// let idx = Tensor::from_vec(vec![1i64, 1, 0, 1], &[2, 2]);
+    /// let y = x.gather(1, &idx);
+    /// assert_eq!(y.to_vec::<f32>(), vec![2.0, 2.0, 3.0, 4.0]);
+    /// y.sum().backward();
+    /// assert_eq!(x.grad().unwrap().to_vec::<f32>(), vec![0.0, 2.0, 1.0, 1.0]); // repeats add up
+    /// ```
     #[must_use]
     #[track_caller]
     pub fn gather(&self, dim: impl Dim, index: &Tensor) -> Variable {
-        let data = self.data();
-        let out = ok(data.try_gather(dim, index));
-        let d = norm_dim(dim.to_isize(), data.rank());
-        let index = index.clone();
-        Variable::record("gather", &[self], out, move |ctx| {
-            let zeros = c(ctx.inputs[0].data().zeros_like());
-            vec![Some(zeros.scatter_add(d, &index, ctx.grad))]
-        })
+        ok(self.try_gather(dim, index))
     }
 
-    /// `self` with `src` added at `index` along `dim` (out of place; collisions accumulate).
+    /// Checked form of [`Variable::gather`].
+    pub fn try_gather(&self, dim: impl Dim, index: &Tensor) -> Result<Variable> {
+        let data = self.data();
+        let out = data.try_gather(dim, index)?;
+        let d = norm_dim(dim.to_isize(), data.rank());
+        let index = index.clone();
+        Ok(Variable::record("gather", &[self], out, move |ctx| {
+            let zeros = c(ctx.inputs[0].data().zeros_like());
+            vec![Some(zeros.scatter_add(d, &index, ctx.grad))]
+        }))
+    }
+
+    /// `self` with `src` added at `index` along `dim` (out of place; collisions accumulate). `src`
+    /// may be larger than `index`: its unread elements get a zero gradient.
     #[must_use]
     #[track_caller]
     pub fn scatter_add(&self, dim: impl Dim, index: &Tensor, src: &Variable) -> Variable {
-        let data = self.data();
-        let out = ok(data.try_scatter_add(dim, index, &src.data()));
-        let d = norm_dim(dim.to_isize(), data.rank());
-        let index = index.clone();
-        Variable::record("scatter_add", &[self, src], out, move |ctx| {
-            vec![Some(ctx.grad.clone()), ctx.needs(1).then(|| ctx.grad.gather(d, &index))]
-        })
+        ok(self.try_scatter_add(dim, index, src))
     }
 
-    /// `self` with `src` written at `index` along `dim` (out of place).
+    /// Checked form of [`Variable::scatter_add`].
+    pub fn try_scatter_add(&self, dim: impl Dim, index: &Tensor, src: &Variable) -> Result<Variable> {
+        let data = self.data();
+        let out = data.try_scatter_add(dim, index, &src.data())?;
+        let d = norm_dim(dim.to_isize(), data.rank());
+        let index = index.clone();
+        Ok(Variable::record("scatter_add", &[self, src], out, move |ctx| {
+            let gs = ctx.needs(1).then(|| pad_to(ctx.grad.gather(d, &index), &ctx.inputs[1].shape()));
+            vec![Some(ctx.grad.clone()), gs]
+        }))
+    }
+
+    /// `self` with `src` written at `index` along `dim` (out of place). The overwritten elements of
+    /// `self` get no gradient; `src` gets the gradient of the places it was written to.
     #[must_use]
     #[track_caller]
     pub fn scatter(&self, dim: impl Dim, index: &Tensor, src: &Variable) -> Variable {
-        let data = self.data();
-        let out = ok(data.try_scatter(dim, index, &src.data()));
-        let d = norm_dim(dim.to_isize(), data.rank());
-        let index = index.clone();
-        Variable::record("scatter", &[self, src], out, move |ctx| {
-            let keep = ctx.needs(0).then(|| {
-                let hit = ctx.grad.data().zeros_like().scatter_value(d, &index, 1.0).ne_scalar(0.0);
-                ctx.grad.masked_fill(&hit, 0.0)
-            });
-            vec![keep, ctx.needs(1).then(|| ctx.grad.gather(d, &index))]
-        })
+        ok(self.try_scatter(dim, index, src))
     }
 
-    /// Rows of `weight` picked by I64 `indices` of any shape: the embedding lookup.
+    /// Checked form of [`Variable::scatter`].
+    pub fn try_scatter(&self, dim: impl Dim, index: &Tensor, src: &Variable) -> Result<Variable> {
+        let data = self.data();
+        let out = data.try_scatter(dim, index, &src.data())?;
+        let d = norm_dim(dim.to_isize(), data.rank());
+        let index = index.clone();
+        Ok(Variable::record("scatter", &[self, src], out, move |ctx| {
+            let keep = ctx.needs(0).then(|| ctx.grad.masked_fill(&hit_mask(ctx.grad, d, &index), 0.0));
+            let gs = ctx.needs(1).then(|| pad_to(ctx.grad.gather(d, &index), &ctx.inputs[1].shape()));
+            vec![keep, gs]
+        }))
+    }
+
+    /// `self` with `value` written at `index` along `dim` (out of place); the overwritten elements
+    /// get no gradient.
+    #[must_use]
+    #[track_caller]
+    pub fn scatter_value(&self, dim: impl Dim, index: &Tensor, value: f64) -> Variable {
+        ok(self.try_scatter_value(dim, index, value))
+    }
+
+    /// Checked form of [`Variable::scatter_value`].
+    pub fn try_scatter_value(&self, dim: impl Dim, index: &Tensor, value: f64) -> Result<Variable> {
+        let data = self.data();
+        let out = data.try_scatter_value(dim, index, value)?;
+        let d = norm_dim(dim.to_isize(), data.rank());
+        let index = index.clone();
+        Ok(Variable::record("scatter_value", &[self], out, move |ctx| {
+            vec![Some(ctx.grad.masked_fill(&hit_mask(ctx.grad, d, &index), 0.0))]
+        }))
+    }
+
+    /// Rows of `weight` picked by I64 `indices` of any shape: the embedding lookup. The weight's
+    /// gradient adds each row's upstream gradients (`index_add`).
     #[must_use]
     #[track_caller]
     pub fn embedding(weight: &Variable, indices: &Tensor) -> Variable {
@@ -101,122 +171,90 @@ impl Variable {
         }))
     }
 
-    /// Reverses the order along `dims` (a copy).
-    #[must_use]
-    #[track_caller]
-    pub fn flip<D: Dim>(&self, dims: &[D]) -> Variable {
-        let out = ok(self.data().try_flip(dims));
-        let ds: Vec<isize> = dims.iter().map(|d| d.to_isize()).collect();
-        Variable::record("flip", &[self], out, move |ctx| vec![Some(ctx.grad.flip(&ds))])
-    }
-
-    /// Tiles the data `reps` times per dim (`torch.Tensor.repeat`).
-    #[must_use]
-    #[track_caller]
-    pub fn repeat(&self, reps: &[usize]) -> Variable {
-        let out = ok(self.data().try_repeat(reps));
-        let reps = reps.to_vec();
-        Variable::record("repeat", &[self], out, move |ctx| {
-            let shape = ctx.inputs[0].shape();
-            // leading new dims and each repeated dim split into (rep, size), then summed over reps
-            let lead = reps.len() - shape.len();
-            let mut split: Vec<isize> = reps[..lead].iter().map(|&r| r as isize).collect();
-            let mut sum_dims: Vec<isize> = (0..lead as isize).collect();
-            for (i, &s) in shape.iter().enumerate() {
-                sum_dims.push(split.len() as isize);
-                split.push(reps[lead + i] as isize);
-                split.push(s as isize);
-            }
-            vec![Some(ctx.grad.reshape(&split).sum_dims(&sum_dims, false))]
-        })
-    }
-
-    /// The elements where `mask` (Bool, broadcast) is true, as a 1-d Variable.
+    /// The elements where `mask` (Bool, broadcast with this shape) is true, as a 1-d Variable; the
+    /// gradient goes back to those places (summed where the mask broadcasts this Variable).
     #[must_use]
     #[track_caller]
     pub fn masked_select(&self, mask: &Tensor) -> Variable {
+        ok(self.try_masked_select(mask))
+    }
+
+    /// Checked form of [`Variable::masked_select`].
+    pub fn try_masked_select(&self, mask: &Tensor) -> Result<Variable> {
         let data = self.data();
-        let out = ok(data.try_masked_select(mask));
+        let out = data.try_masked_select(mask)?;
         let mask = mask.clone();
-        Variable::record("masked_select", &[self], out, move |ctx| {
+        Ok(Variable::record("masked_select", &[self], out, move |ctx| {
             let x = ctx.inputs[0].data();
             let n = x.numel();
+            // the flat position of each selected element in `x` (repeated where `mask` broadcasts x)
             let positions = Tensor::try_arange(0.0, n as f64, 1.0, DType::I64)
                 .expect("arange of a tensor's size")
                 .reshape(x.shape())
+                .to(&x.device())
                 .masked_select(&mask);
             let zeros = c(Tensor::zeros_dtype(&[n], x.dtype()).to(&x.device()));
             vec![Some(zeros.index_add(0, &positions, ctx.grad).reshape(x.shape()))]
-        })
-    }
-}
-
-/// # Joining (differentiable)
-impl Variable {
-    /// Concatenates along `dim`; each input gets its slice of the gradient.
-    #[must_use]
-    #[track_caller]
-    pub fn cat(vars: &[Variable], dim: impl Dim) -> Variable {
-        ok(Variable::try_cat(vars, dim))
-    }
-
-    /// Checked form of [`Variable::cat`].
-    pub fn try_cat(vars: &[Variable], dim: impl Dim) -> Result<Variable> {
-        let datas: Vec<Tensor> = vars.iter().map(|v| v.data()).collect();
-        let out = Tensor::try_cat(&datas, dim)?;
-        let d = norm_dim(dim.to_isize(), out.rank());
-        let sizes: Vec<usize> = datas
-            .iter()
-            .map(|t| if t.rank() == 0 || t.numel() == 0 && t.rank() == 1 { 0 } else { t.size(d) })
-            .collect();
-        let refs: Vec<&Variable> = vars.iter().collect();
-        Ok(Variable::record("cat", &refs, out, move |ctx| {
-            let mut start = 0;
-            sizes
-                .iter()
-                .zip(ctx.inputs)
-                .map(|(&s, v)| {
-                    let g = if v.numel() == 0 && v.rank() == 1 && s == 0 {
-                        c(v.data().zeros_like())
-                    } else {
-                        ctx.grad.narrow(d, start, s)
-                    };
-                    start += s;
-                    Some(g)
-                })
-                .collect()
         }))
     }
 
-    /// Stacks along a new `dim`.
+    /// One-hot encoding of I64 class indices (an I64 constant, as `F.one_hot`); `num_classes` -1
+    /// infers the count from the largest index.
     #[must_use]
     #[track_caller]
-    pub fn stack(vars: &[Variable], dim: impl Dim) -> Variable {
-        let datas: Vec<Tensor> = vars.iter().map(|v| v.data()).collect();
-        let out = ok(Tensor::try_stack(&datas, dim));
-        let d = norm_dim(dim.to_isize(), out.rank());
-        let refs: Vec<&Variable> = vars.iter().collect();
-        Variable::record("stack", &refs, out, move |ctx| {
-            (0..ctx.inputs.len()).map(|i| Some(ctx.grad.select(d, i as i64))).collect()
-        })
+    pub fn one_hot(&self, num_classes: i64) -> Variable {
+        ok(self.try_one_hot(num_classes))
     }
+
+    /// Checked form of [`Variable::one_hot`].
+    pub fn try_one_hot(&self, num_classes: i64) -> Result<Variable> {
+        Ok(c(self.data().try_one_hot(num_classes)?))
+    }
+}
+
+/// A Bool mask of `g`'s shape, true at the places `index` writes to along `d`.
+fn hit_mask(g: &Variable, d: isize, index: &Tensor) -> Tensor {
+    g.data().zeros_like().scatter_value(d, index, 1.0).ne_scalar(0.0)
 }
 
 /// # Sorting (values differentiable through their indices)
 impl Variable {
-    /// Sorted values along `dim` and their I64 indices (stable).
+    /// Sorted values along `dim` and their I64 indices (stable); the gradient goes back to the
+    /// original places.
     #[must_use]
     #[track_caller]
     pub fn sort(&self, dim: impl Dim, descending: bool) -> (Variable, Tensor) {
-        let (_, idx) = ok(self.data().try_sort(dim, descending));
-        (self.gather(dim, &idx), idx)
+        ok(self.try_sort(dim, descending))
+    }
+
+    /// Checked form of [`Variable::sort`].
+    pub fn try_sort(&self, dim: impl Dim, descending: bool) -> Result<(Variable, Tensor)> {
+        let (_, idx) = self.data().try_sort(dim, descending)?;
+        Ok((self.try_gather(dim, &idx)?, idx))
     }
 
     /// The `k` largest (or smallest) values along `dim` and their I64 indices.
     #[must_use]
     #[track_caller]
     pub fn topk(&self, k: usize, dim: impl Dim, largest: bool, sorted: bool) -> (Variable, Tensor) {
-        let (_, idx) = ok(self.data().try_topk(k, dim, largest, sorted));
-        (self.gather(dim, &idx), idx)
+        ok(self.try_topk(k, dim, largest, sorted))
+    }
+
+    /// Checked form of [`Variable::topk`].
+    pub fn try_topk(&self, k: usize, dim: impl Dim, largest: bool, sorted: bool) -> Result<(Variable, Tensor)> {
+        let (_, idx) = self.data().try_topk(k, dim, largest, sorted)?;
+        Ok((self.try_gather(dim, &idx)?, idx))
+    }
+
+    /// The indices that sort along `dim` (an I64 constant).
+    #[must_use]
+    #[track_caller]
+    pub fn argsort(&self, dim: impl Dim, descending: bool) -> Variable {
+        ok(self.try_argsort(dim, descending))
+    }
+
+    /// Checked form of [`Variable::argsort`].
+    pub fn try_argsort(&self, dim: impl Dim, descending: bool) -> Result<Variable> {
+        Ok(c(self.data().try_argsort(dim, descending)?))
     }
 }

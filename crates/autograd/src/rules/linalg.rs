@@ -13,6 +13,18 @@ fn mt(v: &Variable) -> Variable {
 /// # Linear algebra (differentiable)
 impl Variable {
     /// Matrix product with `torch.matmul`'s rules (1-d, 2-d, batched with broadcasting).
+    ///
+    /// ```
+    /// use ember_autograd::Variable;
+    /// use ember_tensor::Tensor;
+    /// let a = Variable::new(Tensor::from_vec(vec![1.0f32, 2.0, 3.0, 4.0], &[2, 2]), true);
+    /// let v = Variable::new(Tensor::from_vec(vec![1.0f32, -1.0], &[2]), true);
+    /// let y = a.matmul(&v); // matrix @ vector
+    /// assert_eq!(y.to_vec::<f32>(), vec![-1.0, -1.0]);
+    /// y.sum().backward();
+    /// assert_eq!(a.grad().unwrap().to_vec::<f32>(), vec![1.0, -1.0, 1.0, -1.0]);
+    /// assert_eq!(v.grad().unwrap().to_vec::<f32>(), vec![4.0, 6.0]);
+    /// ```
     #[must_use]
     #[track_caller]
     pub fn matmul(&self, other: &Variable) -> Variable {
@@ -42,20 +54,46 @@ impl Variable {
         }))
     }
 
-    /// 2-d matrix product.
+    /// 2-d matrix product (both operands must be matrices).
     #[must_use]
     #[track_caller]
     pub fn mm(&self, other: &Variable) -> Variable {
-        let _ = ok(self.data().try_mm(&other.data()));
-        self.matmul(other)
+        ok(self.try_mm(other))
     }
 
-    /// Batched (3-d) matrix product.
+    /// Checked form of [`Variable::mm`].
+    pub fn try_mm(&self, other: &Variable) -> Result<Variable> {
+        self.data().try_mm(&other.data())?;
+        self.try_matmul(other)
+    }
+
+    /// Batched (3-d) matrix product (equal batch sizes, no broadcasting).
     #[must_use]
     #[track_caller]
     pub fn bmm(&self, other: &Variable) -> Variable {
-        let _ = ok(self.data().try_bmm(&other.data()));
-        self.matmul(other)
+        ok(self.try_bmm(other))
+    }
+
+    /// Checked form of [`Variable::bmm`].
+    pub fn try_bmm(&self, other: &Variable) -> Result<Variable> {
+        self.data().try_bmm(&other.data())?;
+        self.try_matmul(other)
+    }
+
+    /// Inner product of two 1-d Variables of the same length (a 0-d result).
+    #[must_use]
+    #[track_caller]
+    pub fn dot(&self, other: &Variable) -> Variable {
+        ok(self.try_dot(other))
+    }
+
+    /// Checked form of [`Variable::dot`].
+    pub fn try_dot(&self, other: &Variable) -> Result<Variable> {
+        let out = self.data().try_dot(&other.data())?;
+        Ok(Variable::record("dot", &[self, other], out, |ctx| {
+            let (a, b, g) = (&ctx.inputs[0], &ctx.inputs[1], ctx.grad);
+            vec![ctx.needs(0).then(|| b * g), ctx.needs(1).then(|| a * g)]
+        }))
     }
 
     /// `x @ weight^T + bias` (the Linear layer), one fused forward.
@@ -84,171 +122,5 @@ impl Variable {
             }
             grads
         }))
-    }
-}
-
-/// Options of a 2-d convolution, as PyTorch's `F.conv2d` takes them.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Conv2dOpts {
-    /// Stride per spatial dim.
-    pub stride: [usize; 2],
-    /// Zero padding per spatial dim.
-    pub padding: [usize; 2],
-    /// Dilation per spatial dim.
-    pub dilation: [usize; 2],
-    /// Channel groups.
-    pub groups: usize,
-}
-
-impl Default for Conv2dOpts {
-    fn default() -> Self {
-        Conv2dOpts { stride: [1, 1], padding: [0, 0], dilation: [1, 1], groups: 1 }
-    }
-}
-
-/// # Convolutions (differentiable once: a double backward through them reports an error)
-impl Variable {
-    /// 2-d convolution of an NCHW (or CHW) input with `weight` [out, in/groups, kh, kw].
-    #[must_use]
-    #[track_caller]
-    pub fn conv2d(&self, weight: &Variable, bias: Option<&Variable>, o: Conv2dOpts) -> Variable {
-        ok(self.try_conv2d(weight, bias, o))
-    }
-
-    /// Checked form of [`Variable::conv2d`].
-    pub fn try_conv2d(&self, weight: &Variable, bias: Option<&Variable>, o: Conv2dOpts) -> Result<Variable> {
-        let bd = bias.map(|b| b.data());
-        let out = self.data().try_conv2d(&weight.data(), bd.as_ref(), o.stride, o.padding, o.dilation, o.groups)?;
-        let mut inputs = vec![self, weight];
-        inputs.extend(bias);
-        Ok(Variable::record("conv2d", &inputs, out, move |ctx| {
-            let (x, w, g) = (&ctx.inputs[0], &ctx.inputs[1], ctx.grad);
-            let (xd, wd, gd) = (x.data(), w.data(), g.data());
-            let gx = ctx.needs(0).then(|| {
-                let t = ember_tensor::Tensor::conv2d_backward_input(
-                    &gd,
-                    &wd,
-                    xd.shape(),
-                    o.stride,
-                    o.padding,
-                    o.dilation,
-                    o.groups,
-                );
-                Variable::record_nondifferentiable("conv2d_backward", &[g, w], t)
-            });
-            let gw = ctx.needs(1).then(|| {
-                let t = ember_tensor::Tensor::conv2d_backward_weight(
-                    &gd,
-                    &xd,
-                    wd.shape(),
-                    o.stride,
-                    o.padding,
-                    o.dilation,
-                    o.groups,
-                );
-                Variable::record_nondifferentiable("conv2d_backward", &[g, x], t)
-            });
-            let mut grads = vec![gx, gw];
-            if ctx.inputs.len() == 3 {
-                let batched = xd.rank() == 4;
-                grads.push(ctx.needs(2).then(|| {
-                    if batched {
-                        g.sum_dims(&[0, 2, 3], false)
-                    } else {
-                        g.sum_dims(&[1, 2], false)
-                    }
-                }));
-            }
-            grads
-        }))
-    }
-
-    /// 1-d convolution of an NCL (or CL) input with `weight` [out, in/groups, k].
-    #[must_use]
-    #[track_caller]
-    #[allow(clippy::too_many_arguments)]
-    pub fn conv1d(
-        &self,
-        weight: &Variable,
-        bias: Option<&Variable>,
-        stride: usize,
-        padding: usize,
-        dilation: usize,
-        groups: usize,
-    ) -> Variable {
-        // as a 2-d convolution over a height of 1: the views carry the gradients
-        let _ = ok(self.data().try_conv1d(
-            &weight.data(),
-            bias.map(|b| b.data()).as_ref(),
-            stride,
-            padding,
-            dilation,
-            groups,
-        ));
-        let x = self.unsqueeze(-2);
-        let w = weight.unsqueeze(-2);
-        let o = Conv2dOpts { stride: [1, stride], padding: [0, padding], dilation: [1, dilation], groups };
-        x.conv2d(&w, bias, o).squeeze(-2)
-    }
-
-    /// 2-d transposed convolution; `weight` is [in, out/groups, kh, kw].
-    #[must_use]
-    #[track_caller]
-    #[allow(clippy::too_many_arguments)]
-    pub fn conv_transpose2d(
-        &self,
-        weight: &Variable,
-        bias: Option<&Variable>,
-        stride: [usize; 2],
-        padding: [usize; 2],
-        output_padding: [usize; 2],
-        groups: usize,
-        dilation: [usize; 2],
-    ) -> Variable {
-        let bd = bias.map(|b| b.data());
-        let out = ok(self.data().try_conv_transpose2d(
-            &weight.data(),
-            bd.as_ref(),
-            stride,
-            padding,
-            output_padding,
-            groups,
-            dilation,
-        ));
-        let mut inputs = vec![self, weight];
-        inputs.extend(bias);
-        Variable::record("conv_transpose2d", &inputs, out, move |ctx| {
-            let (x, w, g) = (&ctx.inputs[0], &ctx.inputs[1], ctx.grad);
-            let (xd, wd, gd) = (x.data(), w.data(), g.data());
-            // the input gradient of a transposed conv is the plain conv of the upstream gradient
-            let gx = ctx.needs(0).then(|| {
-                let t = gd.conv2d(&wd, None, stride, padding, dilation, groups);
-                Variable::record_nondifferentiable("conv_transpose2d_backward", &[g, w], t)
-            });
-            let gw = ctx.needs(1).then(|| {
-                let t = ember_tensor::Tensor::conv2d_backward_weight(
-                    &xd,
-                    &gd,
-                    wd.shape(),
-                    stride,
-                    padding,
-                    dilation,
-                    groups,
-                );
-                Variable::record_nondifferentiable("conv_transpose2d_backward", &[g, x], t)
-            });
-            let mut grads = vec![gx, gw];
-            if ctx.inputs.len() == 3 {
-                let batched = xd.rank() == 4;
-                grads.push(ctx.needs(2).then(|| {
-                    if batched {
-                        g.sum_dims(&[0, 2, 3], false)
-                    } else {
-                        g.sum_dims(&[1, 2], false)
-                    }
-                }));
-            }
-            grads
-        })
     }
 }

@@ -4,10 +4,13 @@
 //! rules). Accumulation lives once, in `graph.rs`.
 
 mod compare;
+pub mod conv;
 mod elementwise;
 mod index;
-pub mod linalg;
+mod join;
+mod linalg;
 mod movement;
 mod operators;
 mod pool;
 mod reduce;
+mod scan;

@@ -1,4 +1,14 @@
 //! `+ - * /` and unary `-` on Variables, with Variables and `f64` scalars on either side.
+//!
+//! ```
+//! use ember_autograd::Variable;
+//! use ember_tensor::Tensor;
+//! let x = Variable::new(Tensor::from_vec(vec![2.0f64], &[1]), true);
+//! let y = (1.0 - &x) * 3.0 / &x + -&x; // 3(1 - x)/x - x = -3.5
+//! assert_eq!(y.to_vec::<f64>(), vec![-3.5]);
+//! y.sum().backward();
+//! assert_eq!(x.grad().unwrap().to_vec::<f64>(), vec![-1.75]); // -3/x^2 - 1
+//! ```
 
 use crate::Variable;
 

@@ -1,18 +1,43 @@
-//! Reductions, scans and softmax on Variables.
+//! Reductions on Variables: sums, means, products, extrema, variance and standard deviation, and the
+//! constant (non-differentiable) reductions `argmax`, `all`, `any`.
 
-use ember_tensor::{Dim, Tensor};
+use ember_tensor::{Dim, Result, Tensor};
 
 use super::elementwise::{c, ok};
 use crate::Variable;
 
 /// `g` reduced over `dim` (keepdim or not) brought back to `shape` by broadcasting.
-fn unreduce(g: &Variable, dim: isize, keepdim: bool, shape: &[usize]) -> Variable {
+pub(crate) fn unreduce(g: &Variable, dim: isize, keepdim: bool, shape: &[usize]) -> Variable {
     let g = if keepdim || shape.is_empty() { g.clone() } else { g.unsqueeze(dim) };
     g.expand(shape)
 }
 
-fn norm_dim(dim: isize, rank: usize) -> isize {
+/// `g` reduced over the sorted non-negative `dims` brought back to `shape`.
+fn unreduce_dims(g: &Variable, dims: &[isize], keepdim: bool, shape: &[usize]) -> Variable {
+    let mut g = g.clone();
+    if !keepdim && !shape.is_empty() {
+        for &d in dims {
+            g = g.unsqueeze(d);
+        }
+    }
+    g.expand(shape)
+}
+
+/// A valid dim (the forward call checked it) as a non-negative index; 0-d tensors accept 0 and -1.
+pub(crate) fn norm_dim(dim: isize, rank: usize) -> isize {
     dim.rem_euclid(rank.max(1) as isize)
+}
+
+/// The sorted, non-negative form of checked `dims`; empty means every dim (as PyTorch's `dim=[]`).
+fn norm_dims<D: Dim>(dims: &[D], rank: usize) -> Vec<isize> {
+    let mut ds: Vec<isize> = if dims.is_empty() {
+        (0..rank as isize).collect()
+    } else {
+        dims.iter().map(|d| norm_dim(d.to_isize(), rank)).collect()
+    };
+    ds.sort_unstable();
+    ds.dedup();
+    ds
 }
 
 /// # Reductions (differentiable)
@@ -20,172 +45,276 @@ impl Variable {
     /// Sum of all elements (0-d).
     #[must_use]
     pub fn sum(&self) -> Variable {
-        let out = self.data().sum();
-        Variable::record("sum", &[self], out, |ctx| vec![Some(ctx.grad.expand(&ctx.inputs[0].shape()))])
+        ok(self.try_sum())
+    }
+
+    /// Checked form of [`Variable::sum`].
+    pub fn try_sum(&self) -> Result<Variable> {
+        let out = self.data().try_sum()?;
+        Ok(Variable::record("sum", &[self], out, |ctx| vec![Some(ctx.grad.expand(&ctx.inputs[0].shape()))]))
     }
 
     /// Sum over `dim`.
     #[must_use]
     #[track_caller]
     pub fn sum_dim(&self, dim: impl Dim, keepdim: bool) -> Variable {
-        let data = self.data();
-        let out = ok(data.try_sum_dim(dim, keepdim));
-        let d = norm_dim(dim.to_isize(), data.rank());
-        Variable::record("sum", &[self], out, move |ctx| {
-            vec![Some(unreduce(ctx.grad, d, keepdim, &ctx.inputs[0].shape()))]
-        })
+        ok(self.try_sum_dim(dim, keepdim))
     }
 
-    /// Sum over several dims.
+    /// Checked form of [`Variable::sum_dim`].
+    pub fn try_sum_dim(&self, dim: impl Dim, keepdim: bool) -> Result<Variable> {
+        let data = self.data();
+        let out = data.try_sum_dim(dim, keepdim)?;
+        let d = norm_dim(dim.to_isize(), data.rank());
+        Ok(Variable::record("sum", &[self], out, move |ctx| {
+            vec![Some(unreduce(ctx.grad, d, keepdim, &ctx.inputs[0].shape()))]
+        }))
+    }
+
+    /// Sum over several dims (an empty list sums everything, as PyTorch's `dim=[]`).
     #[must_use]
     #[track_caller]
     pub fn sum_dims<D: Dim>(&self, dims: &[D], keepdim: bool) -> Variable {
+        ok(self.try_sum_dims(dims, keepdim))
+    }
+
+    /// Checked form of [`Variable::sum_dims`].
+    pub fn try_sum_dims<D: Dim>(&self, dims: &[D], keepdim: bool) -> Result<Variable> {
         let data = self.data();
-        let out = ok(data.try_sum_dims(dims, keepdim));
-        let mut ds: Vec<isize> = dims.iter().map(|d| norm_dim(d.to_isize(), data.rank())).collect();
-        ds.sort_unstable();
-        Variable::record("sum", &[self], out, move |ctx| {
-            let mut g = ctx.grad.clone();
-            if !keepdim {
-                for &d in &ds {
-                    g = g.unsqueeze(d);
-                }
-            }
-            vec![Some(g.expand(&ctx.inputs[0].shape()))]
-        })
+        let out = data.try_sum_dims(dims, keepdim)?;
+        let ds = norm_dims(dims, data.rank());
+        Ok(Variable::record("sum", &[self], out, move |ctx| {
+            vec![Some(unreduce_dims(ctx.grad, &ds, keepdim, &ctx.inputs[0].shape()))]
+        }))
     }
 
     /// Sums a broadcast result back to `shape` (the reverse of broadcasting).
     #[must_use]
     #[track_caller]
     pub fn sum_to_shape(&self, shape: &[usize]) -> Variable {
+        ok(self.try_sum_to_shape(shape))
+    }
+
+    /// Checked form of [`Variable::sum_to_shape`].
+    pub fn try_sum_to_shape(&self, shape: &[usize]) -> Result<Variable> {
         if self.shape() == shape {
-            return self.clone();
+            return Ok(self.clone());
         }
-        let out = ok(self.data().try_sum_to_shape(shape));
-        Variable::record("sum_to_shape", &[self], out, |ctx| vec![Some(ctx.grad.expand(&ctx.inputs[0].shape()))])
+        let out = self.data().try_sum_to_shape(shape)?;
+        Ok(Variable::record("sum_to_shape", &[self], out, |ctx| vec![Some(ctx.grad.expand(&ctx.inputs[0].shape()))]))
     }
 
     /// Mean of all elements.
     #[must_use]
     #[track_caller]
     pub fn mean(&self) -> Variable {
+        ok(self.try_mean())
+    }
+
+    /// Checked form of [`Variable::mean`] (fails on integer data).
+    pub fn try_mean(&self) -> Result<Variable> {
         let n = self.numel() as f64;
-        let out = ok(self.data().try_mean());
-        Variable::record("mean", &[self], out, move |ctx| vec![Some(ctx.grad.expand(&ctx.inputs[0].shape()) / n)])
+        let out = self.data().try_mean()?;
+        Ok(Variable::record("mean", &[self], out, move |ctx| vec![Some(ctx.grad.expand(&ctx.inputs[0].shape()) / n)]))
     }
 
     /// Mean over `dim`.
     #[must_use]
     #[track_caller]
     pub fn mean_dim(&self, dim: impl Dim, keepdim: bool) -> Variable {
+        ok(self.try_mean_dim(dim, keepdim))
+    }
+
+    /// Checked form of [`Variable::mean_dim`].
+    pub fn try_mean_dim(&self, dim: impl Dim, keepdim: bool) -> Result<Variable> {
         let data = self.data();
-        let out = ok(data.try_mean_dim(dim, keepdim));
+        let out = data.try_mean_dim(dim, keepdim)?;
         let d = norm_dim(dim.to_isize(), data.rank());
-        let n = data.size(d) as f64;
-        Variable::record("mean", &[self], out, move |ctx| {
+        let n = if data.rank() == 0 { 1.0 } else { data.size(d) as f64 };
+        Ok(Variable::record("mean", &[self], out, move |ctx| {
             vec![Some(unreduce(ctx.grad, d, keepdim, &ctx.inputs[0].shape()) / n)]
-        })
+        }))
+    }
+
+    /// Mean over several dims (an empty list averages everything).
+    #[must_use]
+    #[track_caller]
+    pub fn mean_dims<D: Dim>(&self, dims: &[D], keepdim: bool) -> Variable {
+        ok(self.try_mean_dims(dims, keepdim))
+    }
+
+    /// Checked form of [`Variable::mean_dims`].
+    pub fn try_mean_dims<D: Dim>(&self, dims: &[D], keepdim: bool) -> Result<Variable> {
+        let data = self.data();
+        let out = data.try_mean_dims(dims, keepdim)?;
+        let ds = norm_dims(dims, data.rank());
+        let n: usize = ds.iter().map(|&d| data.shape()[d as usize]).product();
+        let n = n as f64;
+        Ok(Variable::record("mean", &[self], out, move |ctx| {
+            vec![Some(unreduce_dims(ctx.grad, &ds, keepdim, &ctx.inputs[0].shape()) / n)]
+        }))
     }
 
     /// Product of all elements.
     #[must_use]
     pub fn prod(&self) -> Variable {
-        self.reshape(&[-1]).prod_dim(0, false)
+        ok(self.try_prod())
     }
 
-    /// Product over `dim`; the gradient is the product of the other elements (exact with zeros).
+    /// Checked form of [`Variable::prod`].
+    pub fn try_prod(&self) -> Result<Variable> {
+        self.reshape(&[-1]).try_prod_dim(0, false)
+    }
+
+    /// Product over `dim`. The gradient of each element is the product of the others (exclusive
+    /// products from both sides), exact when elements are zero.
+    ///
+    /// ```
+    /// use ember_autograd::Variable;
+    /// use ember_tensor::Tensor;
+    /// let x = Variable::new(Tensor::from_vec(vec![2.0f32, 0.0, 3.0], &[3]), true);
+    /// let p = x.prod_dim(0, false);
+    /// assert_eq!(p.item::<f32>(), 0.0);
+    /// p.backward();
+    /// assert_eq!(x.grad().unwrap().to_vec::<f32>(), vec![0.0, 6.0, 0.0]);
+    /// ```
     #[must_use]
     #[track_caller]
     pub fn prod_dim(&self, dim: impl Dim, keepdim: bool) -> Variable {
+        ok(self.try_prod_dim(dim, keepdim))
+    }
+
+    /// Checked form of [`Variable::prod_dim`].
+    pub fn try_prod_dim(&self, dim: impl Dim, keepdim: bool) -> Result<Variable> {
         let data = self.data();
-        let out = ok(data.try_prod_dim(dim, keepdim));
+        let out = data.try_prod_dim(dim, keepdim)?;
         let d = norm_dim(dim.to_isize(), data.rank());
-        Variable::record("prod", &[self], out, move |ctx| {
+        Ok(Variable::record("prod", &[self], out, move |ctx| {
             let x = &ctx.inputs[0];
-            let n = x.data().size(d);
-            if n == 0 {
-                return vec![Some(c(x.data().zeros_like()))];
+            if x.rank() == 0 {
+                return vec![Some(ctx.grad.clone())];
             }
-            // product of the others = exclusive cumprod from the left * from the right
-            let left = x.narrow(d, 0, n - 1).cumprod(d).pad_dim_ones(d);
-            let right = x.flip(&[d]).narrow(d, 0, n - 1).cumprod(d).pad_dim_ones(d).flip(&[d]);
-            vec![Some(unreduce(ctx.grad, d, keepdim, &x.shape()) * &(left * &right))]
-        })
+            vec![Some(unreduce(ctx.grad, d, keepdim, &x.shape()) * &x.product_of_others(d))]
+        }))
     }
 
-    /// Prepends one slice of ones along `dim` (a helper of the prod rule).
-    fn pad_dim_ones(&self, dim: isize) -> Variable {
+    /// Per element, the product of the other elements of its slice along `dim`: exclusive
+    /// cumulative products from the left times from the right (no division, so zeros are exact).
+    fn product_of_others(&self, d: isize) -> Variable {
         let data = self.data();
+        let n = data.size(d);
+        if n <= 1 {
+            return c(data.ones_like());
+        }
         let mut s = data.shape().to_vec();
-        s[dim as usize] = 1;
-        Variable::cat(&[Variable::from(Tensor::ones_dtype(&s, data.dtype()).to(&data.device())), self.clone()], dim)
+        s[d as usize] = 1;
+        let one = c(Tensor::ones_dtype(&s, data.dtype()).to(&data.device()));
+        let left = Variable::cat(&[one.clone(), self.narrow(d, 0, n - 1).cumprod(d)], d);
+        let rev = self.flip(&[d]).narrow(d, 0, n - 1).cumprod(d);
+        let right = Variable::cat(&[one, rev], d).flip(&[d]);
+        left * &right
     }
 
-    /// Largest element (0-d); ties share the gradient evenly (as PyTorch's `amax`).
+    /// Largest element (0-d); ties share the gradient evenly (as PyTorch's `max()`).
     #[must_use]
     #[track_caller]
     pub fn max(&self) -> Variable {
-        self.reshape(&[-1]).max_dim(0, false)
+        ok(self.try_max())
     }
 
-    /// Smallest element (0-d).
+    /// Checked form of [`Variable::max`] (fails on an empty tensor).
+    pub fn try_max(&self) -> Result<Variable> {
+        self.data().try_max()?;
+        self.reshape(&[-1]).try_extreme_dim("max", 0, false)
+    }
+
+    /// Smallest element (0-d); ties share the gradient evenly.
     #[must_use]
     #[track_caller]
     pub fn min(&self) -> Variable {
-        self.reshape(&[-1]).min_dim(0, false)
+        ok(self.try_min())
+    }
+
+    /// Checked form of [`Variable::min`].
+    pub fn try_min(&self) -> Result<Variable> {
+        self.data().try_min()?;
+        self.reshape(&[-1]).try_extreme_dim("min", 0, false)
     }
 
     /// Largest values over `dim` (PyTorch's `amax`); ties share the gradient evenly.
     #[must_use]
     #[track_caller]
     pub fn max_dim(&self, dim: impl Dim, keepdim: bool) -> Variable {
-        self.extreme_dim("max", dim.to_isize(), keepdim)
+        ok(self.try_extreme_dim("max", dim.to_isize(), keepdim))
+    }
+
+    /// Checked form of [`Variable::max_dim`].
+    pub fn try_max_dim(&self, dim: impl Dim, keepdim: bool) -> Result<Variable> {
+        self.try_extreme_dim("max", dim.to_isize(), keepdim)
     }
 
     /// Smallest values over `dim` (PyTorch's `amin`); ties share the gradient evenly.
     #[must_use]
     #[track_caller]
     pub fn min_dim(&self, dim: impl Dim, keepdim: bool) -> Variable {
-        self.extreme_dim("min", dim.to_isize(), keepdim)
+        ok(self.try_extreme_dim("min", dim.to_isize(), keepdim))
     }
 
-    #[track_caller]
-    fn extreme_dim(&self, name: &'static str, dim: isize, keepdim: bool) -> Variable {
+    /// Checked form of [`Variable::min_dim`].
+    pub fn try_min_dim(&self, dim: impl Dim, keepdim: bool) -> Result<Variable> {
+        self.try_extreme_dim("min", dim.to_isize(), keepdim)
+    }
+
+    fn try_extreme_dim(&self, name: &'static str, dim: isize, keepdim: bool) -> Result<Variable> {
         let data = self.data();
-        let out = ok(if name == "max" { data.try_max_dim(dim, keepdim) } else { data.try_min_dim(dim, keepdim) });
+        let out = if name == "max" { data.try_max_dim(dim, keepdim)? } else { data.try_min_dim(dim, keepdim)? };
         let d = norm_dim(dim, data.rank());
-        Variable::record(name, &[self], out, move |ctx| {
+        Ok(Variable::record(name, &[self], out, move |ctx| {
             let x = ctx.inputs[0].data();
             let o = ctx.output.data();
             let o = if keepdim || x.rank() == 0 { o } else { o.unsqueeze(d) };
+            // the gradient is shared by the elements equal to the extreme (a constant weight)
             let mask = x.eq(&o).to_dtype(x.dtype());
-            let count = mask.sum_dim(d, true);
-            let w = c(mask.div(&count));
-            vec![Some(unreduce(ctx.grad, d, keepdim, x.shape()) * &w)]
-        })
+            let w = if x.rank() == 0 { mask } else { mask.div(&mask.sum_dim(d, true)) };
+            vec![Some(unreduce(ctx.grad, d, keepdim, x.shape()) * &c(w))]
+        }))
     }
 
-    /// Max over `dim` with the I64 indices of the maxima; the gradient goes to those indices.
+    /// Max over `dim` with the I64 indices of the maxima (the first one on ties); the gradient goes
+    /// to those indices (as PyTorch's `max(dim)`).
     #[must_use]
     #[track_caller]
     pub fn max_dim_with_indices(&self, dim: impl Dim, keepdim: bool) -> (Variable, Tensor) {
-        let (_, idx) = ok(self.data().try_max_dim_with_indices(dim, true));
-        self.take_at(dim.to_isize(), idx, keepdim)
+        ok(self.try_max_dim_with_indices(dim, keepdim))
+    }
+
+    /// Checked form of [`Variable::max_dim_with_indices`].
+    pub fn try_max_dim_with_indices(&self, dim: impl Dim, keepdim: bool) -> Result<(Variable, Tensor)> {
+        let (_, idx) = self.data().try_max_dim_with_indices(dim, true)?;
+        Ok(self.take_at(dim.to_isize(), idx, keepdim))
     }
 
     /// Min over `dim` with the I64 indices of the minima.
     #[must_use]
     #[track_caller]
     pub fn min_dim_with_indices(&self, dim: impl Dim, keepdim: bool) -> (Variable, Tensor) {
-        let (_, idx) = ok(self.data().try_min_dim_with_indices(dim, true));
-        self.take_at(dim.to_isize(), idx, keepdim)
+        ok(self.try_min_dim_with_indices(dim, keepdim))
+    }
+
+    /// Checked form of [`Variable::min_dim_with_indices`].
+    pub fn try_min_dim_with_indices(&self, dim: impl Dim, keepdim: bool) -> Result<(Variable, Tensor)> {
+        let (_, idx) = self.data().try_min_dim_with_indices(dim, true)?;
+        Ok(self.take_at(dim.to_isize(), idx, keepdim))
     }
 
     fn take_at(&self, dim: isize, idx: Tensor, keepdim: bool) -> (Variable, Tensor) {
+        if self.rank() == 0 {
+            let idx = idx.reshape::<usize>(&[]);
+            return (self.clone(), idx);
+        }
         let d = norm_dim(dim, self.rank());
         let vals = self.gather(d, &idx);
-        if keepdim || self.rank() == 0 {
+        if keepdim {
             (vals, idx)
         } else {
             (vals.squeeze(d), idx.squeeze(d))
@@ -196,126 +325,154 @@ impl Variable {
     #[must_use]
     #[track_caller]
     pub fn var(&self, unbiased: bool) -> Variable {
-        self.reshape(&[-1]).var_dim(0, unbiased, false)
+        ok(self.try_var(unbiased))
     }
 
-    /// Variance over `dim`.
+    /// Checked form of [`Variable::var`].
+    pub fn try_var(&self, unbiased: bool) -> Result<Variable> {
+        self.reshape(&[-1]).try_var_dim(0, unbiased, false)
+    }
+
+    /// Variance over `dim`; the gradient is `2 (x - mean) / (n - unbiased)`.
     #[must_use]
     #[track_caller]
     pub fn var_dim(&self, dim: impl Dim, unbiased: bool, keepdim: bool) -> Variable {
+        ok(self.try_var_dim(dim, unbiased, keepdim))
+    }
+
+    /// Checked form of [`Variable::var_dim`].
+    pub fn try_var_dim(&self, dim: impl Dim, unbiased: bool, keepdim: bool) -> Result<Variable> {
         let data = self.data();
-        let out = ok(data.try_var_dim(dim, unbiased, keepdim));
+        let out = data.try_var_dim(dim, unbiased, keepdim)?;
         let d = norm_dim(dim.to_isize(), data.rank());
-        let n = data.size(d) as f64 - if unbiased { 1.0 } else { 0.0 };
-        Variable::record("var", &[self], out, move |ctx| {
+        let n = if data.rank() == 0 { 1.0 } else { data.size(d) as f64 } - if unbiased { 1.0 } else { 0.0 };
+        Ok(Variable::record("var", &[self], out, move |ctx| {
             let x = &ctx.inputs[0];
             let centered = x - &x.mean_dim(d, true);
             vec![Some(unreduce(ctx.grad, d, keepdim, &x.shape()) * &(centered * (2.0 / n)))]
-        })
+        }))
     }
 
     /// Standard deviation over all elements.
     #[must_use]
     #[track_caller]
     pub fn std(&self, unbiased: bool) -> Variable {
-        self.reshape(&[-1]).std_dim(0, unbiased, false)
+        ok(self.try_std(unbiased))
     }
 
-    /// Standard deviation over `dim`.
+    /// Checked form of [`Variable::std`].
+    pub fn try_std(&self, unbiased: bool) -> Result<Variable> {
+        self.reshape(&[-1]).try_std_dim(0, unbiased, false)
+    }
+
+    /// Standard deviation over `dim`; the gradient is `(x - mean) / ((n - unbiased) std)`, and 0
+    /// where the std is 0 (as PyTorch).
     #[must_use]
     #[track_caller]
     pub fn std_dim(&self, dim: impl Dim, unbiased: bool, keepdim: bool) -> Variable {
+        ok(self.try_std_dim(dim, unbiased, keepdim))
+    }
+
+    /// Checked form of [`Variable::std_dim`].
+    pub fn try_std_dim(&self, dim: impl Dim, unbiased: bool, keepdim: bool) -> Result<Variable> {
         let data = self.data();
-        let out = ok(data.try_std_dim(dim, unbiased, keepdim));
+        let out = data.try_std_dim(dim, unbiased, keepdim)?;
         let d = norm_dim(dim.to_isize(), data.rank());
-        let n = data.size(d) as f64 - if unbiased { 1.0 } else { 0.0 };
-        Variable::record("std", &[self], out, move |ctx| {
+        let n = if data.rank() == 0 { 1.0 } else { data.size(d) as f64 } - if unbiased { 1.0 } else { 0.0 };
+        Ok(Variable::record("std", &[self], out, move |ctx| {
             let x = &ctx.inputs[0];
             let centered = x - &x.mean_dim(d, true);
-            let o = if keepdim { ctx.output.clone() } else { ctx.output.unsqueeze(d) };
-            vec![Some(unreduce(ctx.grad, d, keepdim, &x.shape()) * &(centered / &(o * n)))]
-        })
-    }
-
-    /// `log(sum(exp(x)))` over `dim`, computed stably.
-    #[must_use]
-    #[track_caller]
-    pub fn logsumexp(&self, dim: impl Dim, keepdim: bool) -> Variable {
-        let data = self.data();
-        let out = ok(data.try_logsumexp(dim, keepdim));
-        let d = norm_dim(dim.to_isize(), data.rank());
-        Variable::record("logsumexp", &[self], out, move |ctx| {
-            let x = &ctx.inputs[0];
-            let o = if keepdim { ctx.output.clone() } else { ctx.output.unsqueeze(d) };
-            vec![Some(unreduce(ctx.grad, d, keepdim, &x.shape()) * &(x - &o).exp())]
-        })
-    }
-
-    /// Cumulative sum along `dim`.
-    #[must_use]
-    #[track_caller]
-    pub fn cumsum(&self, dim: impl Dim) -> Variable {
-        let data = self.data();
-        let out = ok(data.try_cumsum(dim));
-        let d = norm_dim(dim.to_isize(), data.rank());
-        Variable::record("cumsum", &[self], out, move |ctx| vec![Some(ctx.grad.flip(&[d]).cumsum(d).flip(&[d]))])
-    }
-
-    /// Cumulative product along `dim` (its gradient divides by the input: inputs with zeros give
-    /// non-finite gradients).
-    #[must_use]
-    #[track_caller]
-    pub fn cumprod(&self, dim: impl Dim) -> Variable {
-        let data = self.data();
-        let out = ok(data.try_cumprod(dim));
-        let d = norm_dim(dim.to_isize(), data.rank());
-        Variable::record("cumprod", &[self], out, move |ctx| {
-            let x = &ctx.inputs[0];
-            let rev = (ctx.grad * ctx.output).flip(&[d]).cumsum(d).flip(&[d]);
-            vec![Some(rev / x)]
-        })
-    }
-
-    /// Softmax along `dim`.
-    #[must_use]
-    #[track_caller]
-    pub fn softmax(&self, dim: impl Dim) -> Variable {
-        let data = self.data();
-        let out = ok(data.try_softmax(dim));
-        let d = norm_dim(dim.to_isize(), data.rank());
-        Variable::record("softmax", &[self], out, move |ctx| {
-            let (y, g) = (ctx.output, ctx.grad);
-            vec![Some(y * &(g - &(g * y).sum_dim(d, true)))]
-        })
-    }
-
-    /// Log-softmax along `dim`.
-    #[must_use]
-    #[track_caller]
-    pub fn log_softmax(&self, dim: impl Dim) -> Variable {
-        let data = self.data();
-        let out = ok(data.try_log_softmax(dim));
-        let d = norm_dim(dim.to_isize(), data.rank());
-        Variable::record("log_softmax", &[self], out, move |ctx| {
-            let (y, g) = (ctx.output, ctx.grad);
-            vec![Some(g - &(y.exp() * &g.sum_dim(d, true)))]
-        })
+            let o = if keepdim || x.rank() == 0 { ctx.output.clone() } else { ctx.output.unsqueeze(d) };
+            let zero = o.data().eq_scalar(0.0);
+            let scale = (centered / &(o * n)).masked_fill(&zero, 0.0);
+            vec![Some(unreduce(ctx.grad, d, keepdim, &x.shape()) * &scale)]
+        }))
     }
 }
 
-/// # Non-differentiable reductions (results are constants)
+/// # Constant reductions (I64 or Bool results: no gradient flows through them)
 impl Variable {
     /// Indices of the maxima over `dim` (an I64 constant).
     #[must_use]
     #[track_caller]
     pub fn argmax(&self, dim: impl Dim, keepdim: bool) -> Variable {
-        Variable::from(self.data().argmax(dim, keepdim))
+        ok(self.try_argmax(dim, keepdim))
+    }
+
+    /// Checked form of [`Variable::argmax`].
+    pub fn try_argmax(&self, dim: impl Dim, keepdim: bool) -> Result<Variable> {
+        Ok(c(self.data().try_argmax(dim, keepdim)?))
     }
 
     /// Indices of the minima over `dim` (an I64 constant).
     #[must_use]
     #[track_caller]
     pub fn argmin(&self, dim: impl Dim, keepdim: bool) -> Variable {
-        Variable::from(self.data().argmin(dim, keepdim))
+        ok(self.try_argmin(dim, keepdim))
+    }
+
+    /// Checked form of [`Variable::argmin`].
+    pub fn try_argmin(&self, dim: impl Dim, keepdim: bool) -> Result<Variable> {
+        Ok(c(self.data().try_argmin(dim, keepdim)?))
+    }
+
+    /// Flat index of the largest element (a 0-d I64 constant).
+    #[must_use]
+    #[track_caller]
+    pub fn argmax_all(&self) -> Variable {
+        ok(self.try_argmax_all())
+    }
+
+    /// Checked form of [`Variable::argmax_all`] (fails on an empty tensor).
+    pub fn try_argmax_all(&self) -> Result<Variable> {
+        Ok(c(self.data().try_argmax_all()?))
+    }
+
+    /// Flat index of the smallest element (a 0-d I64 constant).
+    #[must_use]
+    #[track_caller]
+    pub fn argmin_all(&self) -> Variable {
+        ok(self.try_argmin_all())
+    }
+
+    /// Checked form of [`Variable::argmin_all`].
+    pub fn try_argmin_all(&self) -> Result<Variable> {
+        Ok(c(self.data().try_argmin_all()?))
+    }
+
+    /// True (a 0-d Bool constant) when every element is nonzero.
+    #[must_use]
+    pub fn all(&self) -> Variable {
+        c(self.data().all())
+    }
+
+    /// True (a 0-d Bool constant) when some element is nonzero.
+    #[must_use]
+    pub fn any(&self) -> Variable {
+        c(self.data().any())
+    }
+
+    /// [`Variable::all`] over `dim`.
+    #[must_use]
+    #[track_caller]
+    pub fn all_dim(&self, dim: impl Dim, keepdim: bool) -> Variable {
+        ok(self.try_all_dim(dim, keepdim))
+    }
+
+    /// Checked form of [`Variable::all_dim`].
+    pub fn try_all_dim(&self, dim: impl Dim, keepdim: bool) -> Result<Variable> {
+        Ok(c(self.data().try_all_dim(dim, keepdim)?))
+    }
+
+    /// [`Variable::any`] over `dim`.
+    #[must_use]
+    #[track_caller]
+    pub fn any_dim(&self, dim: impl Dim, keepdim: bool) -> Variable {
+        ok(self.try_any_dim(dim, keepdim))
+    }
+
+    /// Checked form of [`Variable::any_dim`].
+    pub fn try_any_dim(&self, dim: impl Dim, keepdim: bool) -> Result<Variable> {
+        Ok(c(self.data().try_any_dim(dim, keepdim)?))
     }
 }
