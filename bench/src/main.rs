@@ -71,7 +71,13 @@ fn main() {
             continue;
         }
         let mut run = workloads::matmul(&device, n);
-        let reps = if n >= 2048 { 5 } else if n >= 1024 { 10 } else { 50 };
+        let reps = if n >= 2048 {
+            5
+        } else if n >= 1024 {
+            10
+        } else {
+            50
+        };
         let mut t = time_runs(2, reps, &mut run);
         let flops = 2.0 * (n as f64).powi(3);
         report(&name, "GFLOP/s", dev_name, &mut t, |s| flops / s / 1e9);

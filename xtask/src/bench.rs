@@ -68,8 +68,8 @@ pub fn bench(root: &Path, args: &[String]) -> bool {
         return false;
     }
     let exe = root.join("target/release/ember-bench");
-    let torch_ok = vs_torch
-        && Command::new("python3").args(["-c", "import torch"]).status().map(|s| s.success()).unwrap_or(false);
+    let torch_ok =
+        vs_torch && Command::new("python3").args(["-c", "import torch"]).status().map(|s| s.success()).unwrap_or(false);
     if vs_torch && !torch_ok {
         eprintln!("bench: --vs-torch asked but `python3 -c 'import torch'` fails; running Ember alone");
     }
@@ -99,7 +99,10 @@ pub fn bench(root: &Path, args: &[String]) -> bool {
         c.args(["bench/torch_ref.py", "--rss-mlp"]);
         keep(&mut torch, run(root, &mut c));
     }
-    println!("{:<22} {:>8} {:>12} {:>20} {:>12} {:>10}", "workload", "unit", "ember", "ember min..max", "pytorch", "ratio");
+    println!(
+        "{:<22} {:>8} {:>12} {:>20} {:>12} {:>10}",
+        "workload", "unit", "ember", "ember min..max", "pytorch", "ratio"
+    );
     let mut json = String::from("[\n");
     for (name, r) in &ember {
         let t = torch.get(name);

@@ -294,28 +294,5 @@ pub fn try_conv_transpose2d(
     dilation: impl Into<Size2>,
 ) -> Result<Variable> {
     let (s, p, op, d) = (stride.into().0, padding.into().0, output_padding.into().0, dilation.into().0);
-    let bd = bias.map(|b| b.data());
-    let out = input.data().try_conv_transpose2d(&weight.data(), bd.as_ref(), s, p, op, groups, d)?;
-    let mut inputs = vec![input, weight];
-    inputs.extend(bias);
-    Ok(Variable::record("conv_transpose2d", &inputs, out, move |ctx| {
-        let (x, w, g) = (&ctx.inputs[0], &ctx.inputs[1], ctx.grad);
-        let (xd, wd, gd) = (x.data(), w.data(), g.data());
-        // the input gradient of a transposed convolution is the plain convolution of the upstream
-        // gradient; its weight gradient is the convolution's, with input and output swapped
-        let gx = ctx.needs(0).then(|| {
-            let t = gd.conv2d(&wd, None, s, p, d, groups);
-            Variable::record_nondifferentiable("conv_transpose2d_backward", &[g, w], t)
-        });
-        let gw = ctx.needs(1).then(|| {
-            let t = Tensor::conv2d_backward_weight(&xd, &gd, wd.shape(), s, p, d, groups);
-            Variable::record_nondifferentiable("conv_transpose2d_backward", &[g, x], t)
-        });
-        let mut grads = vec![gx, gw];
-        if ctx.inputs.len() == 3 {
-            let dims: &[isize] = if xd.rank() == 4 { &[0, 2, 3] } else { &[1, 2] };
-            grads.push(ctx.needs(2).then(|| g.sum_dims(dims, false)));
-        }
-        grads
-    }))
+    input.try_conv_transpose2d(weight, bias, s, p, op, groups, d)
 }

@@ -17,7 +17,7 @@
 //! ```
 
 use ember_autograd::Variable;
-use ember_tensor::{Result, Tensor};
+use ember_tensor::Result;
 
 use super::Size2;
 
@@ -58,12 +58,7 @@ pub fn try_max_pool2d(
     ceil_mode: bool,
 ) -> Result<Variable> {
     let (k, s, p, d) = (kernel_size.into().0, stride.into().0, padding.into().0, dilation.into().0);
-    let x = input.data();
-    let (out, idx) = x.try_max_pool2d_with_indices(k, s, p, d, ceil_mode)?;
-    Ok(Variable::record("max_pool2d", &[input], out, move |ctx| {
-        let t = Tensor::max_pool2d_backward(&ctx.grad.data(), &idx, &ctx.inputs[0].shape());
-        vec![Some(Variable::record_nondifferentiable("max_pool2d_backward", &[ctx.grad], t))]
-    }))
+    input.try_max_pool2d(k, s, p, d, ceil_mode)
 }
 
 /// 2-d average pooling, PyTorch's `F.avg_pool2d(input, kernel_size, stride, padding, ceil_mode,
@@ -93,12 +88,7 @@ pub fn try_avg_pool2d(
     count_include_pad: bool,
 ) -> Result<Variable> {
     let (k, s, p) = (kernel_size.into().0, stride.into().0, padding.into().0);
-    let out = input.data().try_avg_pool2d(k, s, p, ceil_mode, count_include_pad)?;
-    Ok(Variable::record("avg_pool2d", &[input], out, move |ctx| {
-        let shape = ctx.inputs[0].shape();
-        let t = Tensor::avg_pool2d_backward(&ctx.grad.data(), &shape, k, s, p, ceil_mode, count_include_pad);
-        vec![Some(Variable::record_nondifferentiable("avg_pool2d_backward", &[ctx.grad], t))]
-    }))
+    input.try_avg_pool2d(k, s, p, ceil_mode, count_include_pad)
 }
 
 /// Adaptive average pooling to `output_size` (an int or `[h, w]`), PyTorch's
@@ -113,9 +103,5 @@ pub fn adaptive_avg_pool2d(input: &Variable, output_size: impl Into<Size2>) -> V
 
 /// Checked form of [`adaptive_avg_pool2d`].
 pub fn try_adaptive_avg_pool2d(input: &Variable, output_size: impl Into<Size2>) -> Result<Variable> {
-    let out = input.data().try_adaptive_avg_pool2d(output_size.into().0)?;
-    Ok(Variable::record("adaptive_avg_pool2d", &[input], out, move |ctx| {
-        let t = Tensor::adaptive_avg_pool2d_backward(&ctx.grad.data(), &ctx.inputs[0].shape());
-        vec![Some(Variable::record_nondifferentiable("adaptive_avg_pool2d_backward", &[ctx.grad], t))]
-    }))
+    input.try_adaptive_avg_pool2d(output_size.into().0)
 }
