@@ -106,8 +106,8 @@ pub fn bench(root: &Path, args: &[String]) -> bool {
     let mut json = String::from("[\n");
     for (name, r) in &ember {
         let t = torch.get(name);
-        // ratio as "Ember's time / PyTorch's" (throughput: PyTorch's / Ember's inverted to speedup)
-        let ratio = t.map(|t| if r.unit == "GFLOP/s" { r.median / t.median } else { r.median / t.median });
+        // Ember's median over PyTorch's: above 1 is better for GFLOP/s, below 1 for times and memory
+        let ratio = t.map(|t| r.median / t.median);
         println!(
             "{:<22} {:>8} {:>12.3} {:>9.3}..{:<10.3} {:>12} {:>10}",
             name,
