@@ -3,6 +3,7 @@
 
 use crate::shape::broadcast_shapes;
 use crate::tensor::ok;
+use crate::wgpu::fallback::host;
 use crate::{DType, Result, Tensor};
 
 /// The comparison ops, as the backends see them.
@@ -43,7 +44,7 @@ impl Tensor {
         self.same_device(name, other)?;
         self.same_dtype(name, other)?;
         let shape = broadcast_shapes(name, self.shape(), other.shape())?;
-        Ok(crate::cpu::compare::compare(op, self, other, &shape))
+        host(name, &[self, other], |t| Ok(crate::cpu::compare::compare(op, t[0], t[1], &shape)))
     }
 
     /// Compares with a scalar as PyTorch does: the scalar takes the tensor's dtype, except that a
@@ -137,7 +138,7 @@ impl Tensor {
         self.same_dtype("where", other)?;
         let shape = broadcast_shapes("where", cond.shape(), self.shape())?;
         let shape = broadcast_shapes("where", &shape, other.shape())?;
-        Ok(crate::cpu::compare::where_(cond, self, other, &shape))
+        host("where", &[cond, self, other], |t| Ok(crate::cpu::compare::where_(t[0], t[1], t[2], &shape)))
     }
 
     /// `value` (converted to this dtype, as PyTorch) where the Bool `mask` is true, else `self`.
@@ -158,13 +159,21 @@ impl Tensor {
             crate::bail!("masked_fill", "only supports Bool masks, but got mask with dtype {}", mask.dtype);
         }
         let shape = broadcast_shapes("masked_fill", self.shape(), mask.shape())?;
-        Ok(crate::cpu::compare::masked_fill(self, mask, value, &shape))
+        host("masked_fill", &[self, mask], |t| Ok(crate::cpu::compare::masked_fill(t[0], t[1], value, &shape)))
     }
 
     /// Elementwise logical not, as Bool (any input dtype: zero is false, anything else true).
+    ///
+    /// **Panics** only when a GPU fails (out of memory); see [`Tensor::try_logical_not`].
     #[must_use]
+    #[track_caller]
     pub fn logical_not(&self) -> Tensor {
-        crate::cpu::compare::logical_not(self)
+        ok(self.try_logical_not())
+    }
+
+    /// Checked form of [`Tensor::logical_not`].
+    pub fn try_logical_not(&self) -> Result<Tensor> {
+        host("logical_not", &[self], |t| Ok(crate::cpu::compare::logical_not(t[0])))
     }
 
     /// Elementwise logical and, as Bool, with broadcasting (any dtypes: nonzero is true).
@@ -195,18 +204,34 @@ impl Tensor {
         self.same_device(op, other)?;
         let shape = broadcast_shapes(op, self.shape(), other.shape())?;
         let (a, b) = (self.to_dtype(DType::Bool), other.to_dtype(DType::Bool));
-        Ok(crate::cpu::compare::logical(&a, &b, and, &shape))
+        host(op, &[&a, &b], |t| Ok(crate::cpu::compare::logical(t[0], t[1], and, &shape)))
     }
 
     /// Elementwise "is NaN", as Bool (always false for I64 and Bool).
+    ///
+    /// **Panics** only when a GPU fails (out of memory); see [`Tensor::try_isnan`].
     #[must_use]
+    #[track_caller]
     pub fn isnan(&self) -> Tensor {
-        crate::cpu::compare::isnan(self)
+        ok(self.try_isnan())
+    }
+
+    /// Checked form of [`Tensor::isnan`].
+    pub fn try_isnan(&self) -> Result<Tensor> {
+        host("isnan", &[self], |t| Ok(crate::cpu::compare::isnan(t[0])))
     }
 
     /// Elementwise "is finite" (neither infinite nor NaN), as Bool (always true for I64 and Bool).
+    ///
+    /// **Panics** only when a GPU fails (out of memory); see [`Tensor::try_isfinite`].
     #[must_use]
+    #[track_caller]
     pub fn isfinite(&self) -> Tensor {
-        crate::cpu::compare::isfinite(self)
+        ok(self.try_isfinite())
+    }
+
+    /// Checked form of [`Tensor::isfinite`].
+    pub fn try_isfinite(&self) -> Result<Tensor> {
+        host("isfinite", &[self], |t| Ok(crate::cpu::compare::isfinite(t[0])))
     }
 }

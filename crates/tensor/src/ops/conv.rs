@@ -5,9 +5,10 @@
 //! A 1-d convolution is run as a 2-d one of height 1. Shapes are checked here; the kernels
 //! (im2col + GEMM) live in `cpu/conv.rs`.
 
-use crate::cpu::conv::{self as kern, ConvGeom};
+use crate::cpu::conv::ConvGeom;
 use crate::shape::Dims;
 use crate::tensor::ok;
+use crate::wgpu::fallback::host;
 use crate::{Error, Result, Tensor};
 
 /// Stride, padding, dilation and groups of a convolution, in 2-d form (a 1-d convolution has
@@ -164,6 +165,35 @@ pub(crate) fn expect_shape(op: &'static str, t: &Tensor, want: &[usize]) -> Resu
         return Err(Error::ShapeMismatch { op, lhs: t.shape().to_vec(), rhs: want.to_vec() });
     }
     Ok(())
+}
+
+/// The backends of the convolution family (the kernels are in `cpu/conv.rs`).
+pub(crate) mod kern {
+    use super::*;
+
+    /// The convolution `[n, c, h, w] * [o, c/groups, kh, kw] (+ bias) -> [n, o, oh, ow]`.
+    pub fn forward(op: &'static str, x: &Tensor, w: &Tensor, bias: Option<&Tensor>, g: &ConvGeom) -> Result<Tensor> {
+        let ins: Vec<&Tensor> = [Some(x), Some(w), bias].into_iter().flatten().collect();
+        host(op, &ins, |t| crate::cpu::conv::forward(op, t[0], t[1], t.get(2).copied(), g))
+    }
+
+    /// The transposed convolution `[n, o, oh, ow] -> [n, c, h, w]` (col2im of `W^T @ dy`), plus a
+    /// per-channel `init` (a bias of `c` values).
+    pub fn backward_input(
+        op: &'static str,
+        dy: &Tensor,
+        w: &Tensor,
+        init: Option<&Tensor>,
+        g: &ConvGeom,
+    ) -> Result<Tensor> {
+        let ins: Vec<&Tensor> = [Some(dy), Some(w), init].into_iter().flatten().collect();
+        host(op, &ins, |t| crate::cpu::conv::backward_input(op, t[0], t[1], t.get(2).copied(), g))
+    }
+
+    /// The weight gradient `[o, c/groups, kh, kw]` of `dy` `[n, o, oh, ow]` and `x` `[n, c, h, w]`.
+    pub fn backward_weight(op: &'static str, dy: &Tensor, x: &Tensor, g: &ConvGeom) -> Result<Tensor> {
+        host(op, &[dy, x], |t| crate::cpu::conv::backward_weight(op, t[0], t[1], g))
+    }
 }
 
 fn conv_nd(

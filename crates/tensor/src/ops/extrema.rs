@@ -6,6 +6,7 @@
 
 use crate::shape::Dim;
 use crate::tensor::ok;
+use crate::wgpu::fallback::host;
 use crate::{DType, Result, Tensor};
 
 impl Tensor {
@@ -15,7 +16,7 @@ impl Tensor {
         if r.ax.n == 0 {
             crate::bail!(op, "Expected reduction dim {} to have non-zero size (input shape {:?})", r.d, self.shape());
         }
-        self.extreme(&r.mask, max, &r.out)
+        self.extreme(op, &r.mask, max, &r.out)
     }
 
     /// Max or min over all elements with the flat index; fails on an empty tensor.
@@ -28,16 +29,16 @@ impl Tensor {
             );
         }
         let (mask, out) = self.reduction_all();
-        self.extreme(&mask, max, &out)
+        self.extreme(op, &mask, max, &out)
     }
 
     /// Dispatches to the backend; Bool is compared as I64 and its values converted back.
-    fn extreme(&self, mask: &[bool], max: bool, out: &[usize]) -> Result<(Tensor, Tensor)> {
+    fn extreme(&self, op: &'static str, mask: &[bool], max: bool, out: &[usize]) -> Result<(Tensor, Tensor)> {
         if self.dtype == DType::Bool {
-            let (v, i) = crate::cpu::reduce::extreme(&self.to_dtype(DType::I64), mask, max, out)?;
-            return Ok((v.to_dtype(DType::Bool), i));
+            let (v, i) = self.try_to_dtype(DType::I64)?.extreme(op, mask, max, out)?;
+            return Ok((v.try_to_dtype(DType::Bool)?, i));
         }
-        crate::cpu::reduce::extreme(self, mask, max, out)
+        host(op, &[self], |t| crate::cpu::reduce::extreme(t[0], mask, max, out))
     }
 }
 

@@ -2,6 +2,7 @@
 
 use crate::shape::Dim;
 use crate::tensor::ok;
+use crate::wgpu::fallback::host;
 use crate::{Result, Tensor};
 
 /// # Softmax
@@ -28,7 +29,7 @@ impl Tensor {
     /// Checked form of [`Tensor::softmax`].
     pub fn try_softmax(&self, dim: impl Dim) -> Result<Tensor> {
         let ax = self.reduction("softmax", dim.to_isize(), true)?.ax;
-        crate::cpu::softmax::softmax(self, ax, false)
+        host("softmax", &[self], |t| crate::cpu::softmax::softmax(t[0], ax, false))
     }
 
     /// `log(softmax(x))` along `dim`, computed directly as `x - m - log Σ exp(x - m)` (accurate where
@@ -42,6 +43,6 @@ impl Tensor {
     /// Checked form of [`Tensor::log_softmax`].
     pub fn try_log_softmax(&self, dim: impl Dim) -> Result<Tensor> {
         let ax = self.reduction("log_softmax", dim.to_isize(), true)?.ax;
-        crate::cpu::softmax::softmax(self, ax, true)
+        host("log_softmax", &[self], |t| crate::cpu::softmax::softmax(t[0], ax, true))
     }
 }

@@ -13,6 +13,7 @@ pub(crate) mod binary;
 pub(crate) mod context;
 pub(crate) mod copy;
 pub(crate) mod encoder;
+pub(crate) mod fallback;
 pub(crate) mod fill;
 pub(crate) mod matmul;
 pub(crate) mod pipeline;
