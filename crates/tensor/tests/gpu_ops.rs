@@ -12,7 +12,7 @@ use gpu_util::{gpu, run_table, Case, Rng};
 
 /// Families with native kernels (their cases must not take the host fallback).
 const CMP: bool = false;
-const RED: bool = false;
+const RED: bool = true;
 const ARG: bool = false;
 const SOFTMAX: bool = false;
 
@@ -217,6 +217,16 @@ fn reductions() -> Vec<Case> {
             v.push(case!(RED, format!("min_dim {d} {keep}"), [x()], |t| t[0].try_min_dim(d, keep)));
         }
     }
+    v.push(case!(RED, "large", [rnd(&[3, 70001], 30), rnd64(&[257, 300], 31)], |t| ok(vec![
+        t[0].sum_dim(1, false),
+        t[0].mean_dim(0, true),
+        t[0].t().max_dim(0, false),
+        t[0].min(),
+        t[1].sum(),
+        t[1].t().mean_dim(1, false),
+        t[1].max_dim(0, true),
+        t[1].narrow(1, 3, 200).sum_dims(&[0, 1], true)
+    ])));
     v.push(case!(RED, "sum_dim i64 bool", [ints(&[3, 5], 21, -9, 9), bools(&[3, 5], 22)], |t| ok(vec![
         t[0].sum_dim(1, false),
         t[1].sum_dim(0, true)

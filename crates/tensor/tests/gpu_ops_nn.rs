@@ -11,7 +11,7 @@ use gpu_util::{gpu, run_table, Case, Rng};
 /// Families with native kernels (their cases must not take the host fallback).
 const INDEX: bool = false;
 const SCATTER: bool = false;
-const MATMUL: bool = false;
+const MATMUL: bool = true;
 const CONV: bool = false;
 const POOL: bool = false;
 

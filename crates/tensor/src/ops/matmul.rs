@@ -41,6 +41,9 @@ fn matmul_nd(op: &'static str, a: &Tensor, b: &Tensor, shapes: (&[usize], &[usiz
         return Err(mismatch());
     }
     let batch = broadcast_shapes(op, &a.shape()[..ra - 2], &b.shape()[..rb - 2]).map_err(|_| mismatch())?;
+    if !a.device().is_cpu() && a.dtype.is_float() {
+        return crate::wgpu::matmul::matmul(a, b);
+    }
     host(op, &[a, b], |t| matmul_cpu(op, t[0], t[1], batch, (m, k, n)))
 }
 
@@ -258,6 +261,15 @@ impl Tensor {
         let mut shape: Dims = lead.into();
         shape.push(out_f);
         let x = self.try_reshape(&[rows, in_f])?;
+        if !x.device().is_cpu() && x.dtype.is_float() {
+            // x @ w^T through the transposed view (the kernel reads strides), then the bias.
+            let y = crate::wgpu::matmul::matmul(&x, &weight.t())?;
+            let y = match bias {
+                Some(b) => y.try_add(b)?,
+                None => y,
+            };
+            return y.try_reshape(&shape);
+        }
         let ins: Vec<&Tensor> = [Some(&x), Some(weight), bias].into_iter().flatten().collect();
         let out = host(OP, &ins, |t| linear_cpu(t[0], t[1], t.get(2).copied()))?;
         out.try_reshape(&shape)

@@ -8,6 +8,7 @@ use crate::cpu::reduce_axis::Axis;
 use crate::shape::{normalize_dim, Dim, Dims};
 use crate::tensor::ok;
 use crate::wgpu::fallback::host;
+use crate::wgpu::reduce::ReduceKind;
 use crate::{DType, Error, Result, Tensor};
 
 /// A resolved single-dim reduction.
@@ -91,7 +92,7 @@ impl Tensor {
             .filter(|(_, &m)| !m || keepdim)
             .map(|(&s, &m)| if m { 1 } else { s })
             .collect();
-        sum_on_backend(op, &self.bool_to_i64()?, &mask, mean, &out)
+        sum_on_backend(&self.bool_to_i64()?, &mask, mean, &out)
     }
 }
 
@@ -108,7 +109,7 @@ impl Tensor {
     /// Checked form of [`Tensor::sum`].
     pub fn try_sum(&self) -> Result<Tensor> {
         let (mask, out) = self.reduction_all();
-        sum_on_backend("sum", &self.bool_to_i64()?, &mask, false, &out)
+        sum_on_backend(&self.bool_to_i64()?, &mask, false, &out)
     }
 
     /// The sum over `dim` (negative counts from the end); `keepdim` keeps it as size 1.
@@ -129,7 +130,7 @@ impl Tensor {
     /// Checked form of [`Tensor::sum_dim`].
     pub fn try_sum_dim(&self, dim: impl Dim, keepdim: bool) -> Result<Tensor> {
         let r = self.reduction("sum", dim.to_isize(), keepdim)?;
-        sum_on_backend("sum", &self.bool_to_i64()?, &r.mask, false, &r.out)
+        sum_on_backend(&self.bool_to_i64()?, &r.mask, false, &r.out)
     }
 
     /// The sum over several dims at once (an empty list sums over all dims, as PyTorch).
@@ -199,7 +200,7 @@ impl Tensor {
     pub fn try_mean(&self) -> Result<Tensor> {
         self.need_float("mean")?;
         let (mask, out) = self.reduction_all();
-        sum_on_backend("mean", self, &mask, true, &out)
+        sum_on_backend(self, &mask, true, &out)
     }
 
     /// The mean over `dim`; `keepdim` keeps it as size 1. Floats only.
@@ -213,7 +214,7 @@ impl Tensor {
     pub fn try_mean_dim(&self, dim: impl Dim, keepdim: bool) -> Result<Tensor> {
         let r = self.reduction("mean", dim.to_isize(), keepdim)?;
         self.need_float("mean")?;
-        sum_on_backend("mean", self, &r.mask, true, &r.out)
+        sum_on_backend(self, &r.mask, true, &r.out)
     }
 
     /// The mean over several dims at once (an empty list means all dims). Floats only.
@@ -266,7 +267,7 @@ impl Tensor {
     /// Checked form of [`Tensor::all`].
     pub fn try_all(&self) -> Result<Tensor> {
         let (mask, out) = self.reduction_all();
-        all_any_on_backend("all", self, &mask, true, &out)
+        all_any_on_backend(self, &mask, true, &out)
     }
 
     /// True (a 0-d Bool) when some element is nonzero; false when empty.
@@ -281,7 +282,7 @@ impl Tensor {
     /// Checked form of [`Tensor::any`].
     pub fn try_any(&self) -> Result<Tensor> {
         let (mask, out) = self.reduction_all();
-        all_any_on_backend("any", self, &mask, false, &out)
+        all_any_on_backend(self, &mask, false, &out)
     }
 
     /// Whether every element along `dim` is nonzero (Bool result, any input dtype).
@@ -294,7 +295,7 @@ impl Tensor {
     /// Checked form of [`Tensor::all_dim`].
     pub fn try_all_dim(&self, dim: impl Dim, keepdim: bool) -> Result<Tensor> {
         let r = self.reduction("all", dim.to_isize(), keepdim)?;
-        all_any_on_backend("all", self, &r.mask, true, &r.out)
+        all_any_on_backend(self, &r.mask, true, &r.out)
     }
 
     /// Whether some element along `dim` is nonzero (Bool result, any input dtype).
@@ -307,16 +308,30 @@ impl Tensor {
     /// Checked form of [`Tensor::any_dim`].
     pub fn try_any_dim(&self, dim: impl Dim, keepdim: bool) -> Result<Tensor> {
         let r = self.reduction("any", dim.to_isize(), keepdim)?;
-        all_any_on_backend("any", self, &r.mask, false, &r.out)
+        all_any_on_backend(self, &r.mask, false, &r.out)
     }
 }
 
-/// Sum (or mean) of `t` over the dims flagged in `mask`, shaped `out`, on `t`'s device.
-fn sum_on_backend(op: &'static str, t: &Tensor, mask: &[bool], mean: bool, out: &[usize]) -> Result<Tensor> {
-    host(op, &[t], |t| crate::cpu::reduce::sum(t[0], mask, mean, out))
+/// Sum (or mean) of `t` (not Bool) over the dims flagged in `mask`, shaped `out`, on `t`'s device.
+fn sum_on_backend(t: &Tensor, mask: &[bool], mean: bool, out: &[usize]) -> Result<Tensor> {
+    if !t.device().is_cpu() {
+        let kind = if mean { ReduceKind::Mean } else { ReduceKind::Sum };
+        return crate::wgpu::reduce::reduce_dims(kind, t, mask, out);
+    }
+    crate::cpu::reduce::sum(t, mask, mean, out)
 }
 
-/// `all` (or `any`) of `t` over the dims flagged in `mask`, shaped `out`, on `t`'s device.
-fn all_any_on_backend(op: &'static str, t: &Tensor, mask: &[bool], all: bool, out: &[usize]) -> Result<Tensor> {
-    host(op, &[t], |t| Ok(crate::cpu::reduce::all_any(t[0], mask, all, out)))
+/// `all` (or `any`) of `t` over the dims flagged in `mask`, shaped `out`, on `t`'s device. On a GPU:
+/// the min (all) or max (any) of the values as Bool then I64, the I64 result cast back to Bool.
+fn all_any_on_backend(t: &Tensor, mask: &[bool], all: bool, out: &[usize]) -> Result<Tensor> {
+    if t.device().is_cpu() {
+        return Ok(crate::cpu::reduce::all_any(t, mask, all, out));
+    }
+    let empty = t.shape().iter().zip(mask).any(|(&s, &m)| m && s == 0);
+    if empty || t.numel() == 0 {
+        return crate::ops::creation::try_full_on(out, f64::from(u8::from(all)), DType::Bool, t.device());
+    }
+    let i = t.try_to_dtype(DType::Bool)?.try_to_dtype(DType::I64)?;
+    let kind = if all { ReduceKind::Min } else { ReduceKind::Max };
+    crate::wgpu::reduce::reduce_dims(kind, &i, mask, out)?.try_to_dtype(DType::Bool)
 }
