@@ -11,7 +11,7 @@ use ember_tensor::{DType, Error, Result, Tensor};
 use gpu_util::{gpu, run_table, Case, Rng};
 
 /// Families with native kernels (their cases must not take the host fallback).
-const CMP: bool = false;
+const CMP: bool = true;
 const RED: bool = true;
 const ARG: bool = false;
 const SOFTMAX: bool = false;
