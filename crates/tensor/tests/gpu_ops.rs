@@ -14,7 +14,7 @@ use gpu_util::{gpu, run_table, Case, Rng};
 const CMP: bool = true;
 const RED: bool = true;
 const ARG: bool = false;
-const SOFTMAX: bool = false;
+const SOFTMAX: bool = true;
 
 fn ok<T>(v: T) -> Result<T> {
     Ok::<T, Error>(v)

@@ -1,8 +1,8 @@
 //! `softmax` and `log_softmax` along a dim, numerically stable (the max is subtracted first).
 
+use crate::cpu::reduce_axis::Axis;
 use crate::shape::Dim;
 use crate::tensor::ok;
-use crate::wgpu::fallback::host;
 use crate::{Result, Tensor};
 
 /// # Softmax
@@ -29,7 +29,7 @@ impl Tensor {
     /// Checked form of [`Tensor::softmax`].
     pub fn try_softmax(&self, dim: impl Dim) -> Result<Tensor> {
         let ax = self.reduction("softmax", dim.to_isize(), true)?.ax;
-        host("softmax", &[self], |t| crate::cpu::softmax::softmax(t[0], ax, false))
+        self.softmax_on_backend(ax, false)
     }
 
     /// `log(softmax(x))` along `dim`, computed directly as `x - m - log Σ exp(x - m)` (accurate where
@@ -43,6 +43,16 @@ impl Tensor {
     /// Checked form of [`Tensor::log_softmax`].
     pub fn try_log_softmax(&self, dim: impl Dim) -> Result<Tensor> {
         let ax = self.reduction("log_softmax", dim.to_isize(), true)?.ax;
-        host("log_softmax", &[self], |t| crate::cpu::softmax::softmax(t[0], ax, true))
+        self.softmax_on_backend(ax, true)
+    }
+}
+
+impl Tensor {
+    fn softmax_on_backend(&self, ax: Axis, log: bool) -> Result<Tensor> {
+        if self.device().is_cpu() {
+            crate::cpu::softmax::softmax(self, ax, log)
+        } else {
+            crate::wgpu::softmax::softmax(self, ax, log)
+        }
     }
 }

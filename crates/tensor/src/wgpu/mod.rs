@@ -21,6 +21,7 @@ pub(crate) mod pipeline;
 pub(crate) mod pool;
 pub(crate) mod reduce;
 pub mod shaders;
+pub(crate) mod softmax;
 pub(crate) mod unary;
 
 use std::sync::Arc;

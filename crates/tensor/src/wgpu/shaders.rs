@@ -16,6 +16,7 @@ pub(crate) const COPY: &str = include_str!("../../../../shaders/copy.wgsl");
 pub(crate) const FILL: &str = include_str!("../../../../shaders/fill.wgsl");
 pub(crate) const REDUCE: &str = include_str!("../../../../shaders/reduce.wgsl");
 pub(crate) const COMPARE: &str = include_str!("../../../../shaders/compare.wgsl");
+pub(crate) const SOFTMAX: &str = include_str!("../../../../shaders/softmax.wgsl");
 pub(crate) const MATMUL: &str = include_str!("../../../../shaders/matmul.wgsl");
 
 /// The WGSL name of the float type for `dtype` (F64 -> f64, everything else f32).
@@ -96,6 +97,7 @@ pub fn all_modules() -> Vec<(String, String)> {
         v.push((format!("reduce.wgsl ({f})"), plain(REDUCE, f)));
         v.push((format!("matmul.wgsl ({f})"), plain(MATMUL, f)));
         v.push((format!("compare.wgsl ({f})"), elementwise(COMPARE, f)));
+        v.push((format!("softmax.wgsl ({f})"), elementwise(SOFTMAX, f)));
     }
     for s in ALL {
         for d in ALL {
@@ -122,5 +124,6 @@ pub fn files() -> Vec<(&'static str, &'static str)> {
         ("reduce.wgsl", REDUCE),
         ("matmul.wgsl", MATMUL),
         ("compare.wgsl", COMPARE),
+        ("softmax.wgsl", SOFTMAX),
     ]
 }
