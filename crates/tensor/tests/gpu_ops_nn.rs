@@ -9,8 +9,8 @@ use ember_tensor::{DType, Error, Result, Tensor};
 use gpu_util::{gpu, run_table, Case, Rng};
 
 /// Families with native kernels (their cases must not take the host fallback).
-const INDEX: bool = false;
-const SCATTER: bool = false;
+const INDEX: bool = true;
+const SCATTER: bool = true;
 const MATMUL: bool = true;
 const CONV: bool = false;
 const POOL: bool = false;

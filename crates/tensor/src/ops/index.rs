@@ -37,6 +37,11 @@ pub(crate) fn index_select_impl(op: &'static str, t: &Tensor, dim: isize, index:
         let r = index_select_impl(op, &t.reshape(&[1]), 0, index)?;
         return if r.numel() == 1 { Ok(r.reshape(&[0usize; 0])) } else { Ok(r) };
     }
+    if !t.device().is_cpu() {
+        if let Some(r) = crate::wgpu::index::index_select(op, t, d, index)? {
+            return Ok(r);
+        }
+    }
     host(op, &[t, index], |v| crate::cpu::index::index_select(op, v[0], d, v[1]))
 }
 
@@ -70,7 +75,13 @@ pub(crate) fn index_add_impl(
             t.shape()
         );
     }
-    host(op, &[t, index, &source.try_reshape(&want)?], |v| crate::cpu::index::index_add(op, v[0], d, v[1], v[2]))
+    let source = source.try_reshape(&want)?;
+    if !t.device().is_cpu() {
+        if let Some(r) = crate::wgpu::index::index_add(op, t, d, index, &source)? {
+            return Ok(r);
+        }
+    }
+    host(op, &[t, index, &source], |v| crate::cpu::index::index_add(op, v[0], d, v[1], v[2]))
 }
 
 /// Checks the same-rank rule of `gather` and `scatter`: `index` has `t`'s rank and its sizes outside
@@ -173,7 +184,10 @@ impl Tensor {
         if self.rank() == 0 {
             return Ok(as_vector(self).try_gather(0, &as_vector(index))?.reshape(&[0usize; 0]));
         }
-        host(op, &[self, index], |v| crate::cpu::index::gather(v[0], d, v[1]))
+        if !self.device().is_cpu() {
+            return crate::wgpu::index::gather(self, d, index);
+        }
+        crate::cpu::index::gather(self, d, index)
     }
 
     /// `self` with the values of `src` written at `index` along `dim` (out-of-place
@@ -260,7 +274,14 @@ impl Tensor {
             None => crate::ops::creation::full_on(&[], value, self.dtype, self.device()).expand(index.shape()),
         };
         let (t, index, src) = (as_vector(self), as_vector(index), as_vector(&src));
-        let r = host(op, &[&t, &index, &src], |v| crate::cpu::index::scatter(op, v[0], d, v[1], v[2], mode))?;
+        let gpu = match mode {
+            ScatterMode::Add if !t.device().is_cpu() => crate::wgpu::index::scatter_add(op, &t, d, &index, &src)?,
+            _ => None,
+        };
+        let r = match gpu {
+            Some(r) => r,
+            None => host(op, &[&t, &index, &src], |v| crate::cpu::index::scatter(op, v[0], d, v[1], v[2], mode))?,
+        };
         Ok(if self.rank() == 0 { r.reshape(&[0usize; 0]) } else { r })
     }
 }

@@ -16,6 +16,7 @@ pub(crate) mod copy;
 pub(crate) mod encoder;
 pub(crate) mod fallback;
 pub(crate) mod fill;
+pub(crate) mod index;
 pub(crate) mod matmul;
 pub(crate) mod pipeline;
 pub(crate) mod pool;

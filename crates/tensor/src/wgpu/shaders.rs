@@ -17,6 +17,7 @@ pub(crate) const FILL: &str = include_str!("../../../../shaders/fill.wgsl");
 pub(crate) const REDUCE: &str = include_str!("../../../../shaders/reduce.wgsl");
 pub(crate) const COMPARE: &str = include_str!("../../../../shaders/compare.wgsl");
 pub(crate) const SOFTMAX: &str = include_str!("../../../../shaders/softmax.wgsl");
+pub(crate) const INDEX: &str = include_str!("../../../../shaders/index.wgsl");
 pub(crate) const MATMUL: &str = include_str!("../../../../shaders/matmul.wgsl");
 
 /// The WGSL name of the float type for `dtype` (F64 -> f64, everything else f32).
@@ -105,6 +106,7 @@ pub fn all_modules() -> Vec<(String, String)> {
         }
     }
     v.push(("fill.wgsl".to_string(), FILL.to_string()));
+    v.push(("index.wgsl".to_string(), elementwise(INDEX, DType::F32)));
     v
 }
 
@@ -125,5 +127,6 @@ pub fn files() -> Vec<(&'static str, &'static str)> {
         ("matmul.wgsl", MATMUL),
         ("compare.wgsl", COMPARE),
         ("softmax.wgsl", SOFTMAX),
+        ("index.wgsl", INDEX),
     ]
 }
