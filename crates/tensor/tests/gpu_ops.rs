@@ -13,7 +13,7 @@ use gpu_util::{gpu, run_table, Case, Rng};
 /// Families with native kernels (their cases must not take the host fallback).
 const CMP: bool = true;
 const RED: bool = true;
-const ARG: bool = false;
+const ARG: bool = true;
 const SOFTMAX: bool = true;
 
 fn ok<T>(v: T) -> Result<T> {

@@ -6,7 +6,6 @@
 
 use crate::shape::Dim;
 use crate::tensor::ok;
-use crate::wgpu::fallback::host;
 use crate::wgpu::reduce::{reduce_dims, ReduceKind};
 use crate::{DType, Result, Tensor};
 
@@ -68,7 +67,10 @@ impl Tensor {
             let (v, i) = self.try_to_dtype(DType::I64)?.extreme(op, mask, max, out)?;
             return Ok((v.try_to_dtype(DType::Bool)?, i));
         }
-        host(op, &[self], |t| crate::cpu::reduce::extreme(t[0], mask, max, out))
+        if !self.device().is_cpu() {
+            return crate::wgpu::argreduce::extreme(op, self, mask, max, out);
+        }
+        crate::cpu::reduce::extreme(self, mask, max, out)
     }
 }
 

@@ -9,6 +9,7 @@
 //! Dtypes on the GPU: F32 as `f32`, F64 as `f64` (adapters with SHADER_F64 only), I64 as two u32
 //! words (`vec2<u32>`, exact 64-bit two's complement), Bool as one u32 (0 or 1). See `docs/gpu.md`.
 
+pub(crate) mod argreduce;
 pub(crate) mod binary;
 pub(crate) mod compare;
 pub(crate) mod context;
