@@ -12,7 +12,7 @@ use gpu_util::{gpu, run_table, Case, Rng};
 const INDEX: bool = true;
 const SCATTER: bool = true;
 const MATMUL: bool = true;
-const CONV: bool = false;
+const CONV: bool = true;
 const POOL: bool = false;
 
 fn ok<T>(v: T) -> Result<T> {

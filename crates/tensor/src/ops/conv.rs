@@ -8,7 +8,6 @@
 use crate::cpu::conv::ConvGeom;
 use crate::shape::Dims;
 use crate::tensor::ok;
-use crate::wgpu::fallback::host;
 use crate::{Error, Result, Tensor};
 
 /// Stride, padding, dilation and groups of a convolution, in 2-d form (a 1-d convolution has
@@ -173,8 +172,10 @@ pub(crate) mod kern {
 
     /// The convolution `[n, c, h, w] * [o, c/groups, kh, kw] (+ bias) -> [n, o, oh, ow]`.
     pub fn forward(op: &'static str, x: &Tensor, w: &Tensor, bias: Option<&Tensor>, g: &ConvGeom) -> Result<Tensor> {
-        let ins: Vec<&Tensor> = [Some(x), Some(w), bias].into_iter().flatten().collect();
-        host(op, &ins, |t| crate::cpu::conv::forward(op, t[0], t[1], t.get(2).copied(), g))
+        if !x.device().is_cpu() {
+            return crate::wgpu::conv::forward(op, x, w, bias, g);
+        }
+        crate::cpu::conv::forward(op, x, w, bias, g)
     }
 
     /// The transposed convolution `[n, o, oh, ow] -> [n, c, h, w]` (col2im of `W^T @ dy`), plus a
@@ -186,13 +187,18 @@ pub(crate) mod kern {
         init: Option<&Tensor>,
         g: &ConvGeom,
     ) -> Result<Tensor> {
-        let ins: Vec<&Tensor> = [Some(dy), Some(w), init].into_iter().flatten().collect();
-        host(op, &ins, |t| crate::cpu::conv::backward_input(op, t[0], t[1], t.get(2).copied(), g))
+        if !dy.device().is_cpu() {
+            return crate::wgpu::conv::backward_input(op, dy, w, init, g);
+        }
+        crate::cpu::conv::backward_input(op, dy, w, init, g)
     }
 
     /// The weight gradient `[o, c/groups, kh, kw]` of `dy` `[n, o, oh, ow]` and `x` `[n, c, h, w]`.
     pub fn backward_weight(op: &'static str, dy: &Tensor, x: &Tensor, g: &ConvGeom) -> Result<Tensor> {
-        host(op, &[dy, x], |t| crate::cpu::conv::backward_weight(op, t[0], t[1], g))
+        if !dy.device().is_cpu() {
+            return crate::wgpu::conv::backward_weight(op, dy, x, g);
+        }
+        crate::cpu::conv::backward_weight(op, dy, x, g)
     }
 }
 

@@ -13,6 +13,7 @@ pub(crate) mod argreduce;
 pub(crate) mod binary;
 pub(crate) mod compare;
 pub(crate) mod context;
+pub(crate) mod conv;
 pub(crate) mod copy;
 pub(crate) mod encoder;
 pub(crate) mod fallback;
