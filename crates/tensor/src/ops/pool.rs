@@ -215,12 +215,18 @@ fn plan_adaptive(op: &'static str, shape: &[usize], out: [usize; 2]) -> Result<P
 
 /// Runs a max pool on the backend.
 fn run_max(x: &Tensor, op: &'static str, plan: &Pool2dPlan, indices: bool) -> Result<(Tensor, Option<Tensor>)> {
-    with_float!(op, x.dtype, T, host(op, &[x], |t| Ok(crate::cpu::pool::max_pool2d::<T>(t[0], plan, indices))))
+    if !x.device().is_cpu() {
+        return crate::wgpu::pooling::pool(op, x, plan, true);
+    }
+    with_float!(op, x.dtype, T, Ok(crate::cpu::pool::max_pool2d::<T>(x, plan, indices)))
 }
 
 /// Runs an average (fixed or adaptive) pool on the backend.
 fn run_avg(x: &Tensor, op: &'static str, plan: &Pool2dPlan) -> Result<Tensor> {
-    with_float!(op, x.dtype, T, host(op, &[x], |t| Ok(crate::cpu::pool::avg_pool2d::<T>(t[0], plan))))
+    if !x.device().is_cpu() {
+        return Ok(crate::wgpu::pooling::pool(op, x, plan, false)?.0);
+    }
+    with_float!(op, x.dtype, T, Ok(crate::cpu::pool::avg_pool2d::<T>(x, plan)))
 }
 
 /// Checks that `t` is F32 or F64, naming `op`.
@@ -335,8 +341,17 @@ impl Tensor {
         if grad_out.shape() != indices.shape() {
             return Err(Error::ShapeMismatch { op, lhs: grad_out.shape().to_vec(), rhs: indices.shape().to_vec() });
         }
-        let (_, h, w) = planes_hw(op, input_shape)?;
+        let (planes, h, w) = planes_hw(op, input_shape)?;
         same_batch(op, grad_out.shape(), input_shape)?;
+        if !grad_out.device().is_cpu() {
+            // Zero planes scatter-added at the indices (the index kernels check the bounds).
+            let out_plane: usize = grad_out.shape()[grad_out.rank() - 2..].iter().product();
+            let zeros = crate::ops::creation::try_full_on(&[planes, h * w], 0.0, grad_out.dtype, grad_out.device())?;
+            let (g2, i2) = (grad_out.try_reshape(&[planes, out_plane])?, indices.try_reshape(&[planes, out_plane])?);
+            if let Some(r) = crate::wgpu::index::scatter_add(op, &zeros, 1, &i2, &g2)? {
+                return r.try_reshape(input_shape);
+            }
+        }
         with_float!(
             op,
             grad_out.dtype,

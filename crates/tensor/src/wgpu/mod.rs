@@ -22,6 +22,7 @@ pub(crate) mod index;
 pub(crate) mod matmul;
 pub(crate) mod pipeline;
 pub(crate) mod pool;
+pub(crate) mod pooling;
 pub(crate) mod reduce;
 pub mod shaders;
 pub(crate) mod softmax;

@@ -20,6 +20,7 @@ pub(crate) const SOFTMAX: &str = include_str!("../../../../shaders/softmax.wgsl"
 pub(crate) const INDEX: &str = include_str!("../../../../shaders/index.wgsl");
 pub(crate) const ARGREDUCE: &str = include_str!("../../../../shaders/argreduce.wgsl");
 pub(crate) const CONV: &str = include_str!("../../../../shaders/conv.wgsl");
+pub(crate) const POOL: &str = include_str!("../../../../shaders/pool.wgsl");
 pub(crate) const MATMUL: &str = include_str!("../../../../shaders/matmul.wgsl");
 
 /// The WGSL name of the float type for `dtype` (F64 -> f64, everything else f32).
@@ -103,6 +104,7 @@ pub fn all_modules() -> Vec<(String, String)> {
         v.push((format!("softmax.wgsl ({f})"), elementwise(SOFTMAX, f)));
         v.push((format!("argreduce.wgsl ({f})"), plain(ARGREDUCE, f)));
         v.push((format!("conv.wgsl ({f})"), elementwise(CONV, f)));
+        v.push((format!("pool.wgsl ({f})"), elementwise(POOL, f)));
     }
     for s in ALL {
         for d in ALL {
@@ -134,5 +136,6 @@ pub fn files() -> Vec<(&'static str, &'static str)> {
         ("index.wgsl", INDEX),
         ("argreduce.wgsl", ARGREDUCE),
         ("conv.wgsl", CONV),
+        ("pool.wgsl", POOL),
     ]
 }
