@@ -166,7 +166,7 @@ pub(crate) fn expect_shape(op: &'static str, t: &Tensor, want: &[usize]) -> Resu
     Ok(())
 }
 
-/// The backends of the convolution family (the kernels are in `cpu/conv.rs`).
+/// Dispatch of the convolution family to its backends (`cpu/conv.rs`, `wgpu/conv.rs`).
 pub(crate) mod kern {
     use super::*;
 
