@@ -30,6 +30,7 @@ pub mod shape;
 mod tensor;
 pub mod wgpu;
 
+pub use crate::wgpu::fallback::{host_fallback_count, host_fallbacks};
 pub use crate::wgpu::{adapter_names, gpu_empty_cache, gpu_memory_stats, gpu_synchronize, GpuMemoryStats};
 pub use device::Device;
 pub use dtype::{DType, Element, Float, Numeric};

@@ -170,7 +170,7 @@ pub fn infer_shape(op: &'static str, from: &[usize], to: &[isize]) -> Result<Dim
     }
     let mut out: Dims = to.iter().map(|&d| d.max(0) as usize).collect();
     if let Some(i) = infer {
-        if known == 0 || numel % known != 0 {
+        if known == 0 || !numel.is_multiple_of(known) {
             return Err(bad());
         }
         out[i] = numel / known;

@@ -160,7 +160,8 @@ impl Tensor {
     /// The elements in row-major order as a typed slice: borrowed when the tensor is contiguous,
     /// gathered into a new vector otherwise. The dtype must be `T`'s (checked by the caller).
     ///
-    /// **Panics** on a GPU tensor: ops without a GPU kernel must check [`Tensor::cpu_only`] first.
+    /// **Panics** on a GPU tensor: ops without a GPU kernel reach their CPU kernel through the host
+    /// fallback (`crate::wgpu::fallback::host`), which hands it host copies.
     #[track_caller]
     pub(crate) fn cpu_data<T: Element>(&self) -> Cow<'_, [T]> {
         let s = match &*self.storage {
@@ -177,7 +178,7 @@ impl Tensor {
 
     /// The raw typed storage slice and layout (for kernels that walk strides themselves).
     ///
-    /// **Panics** on a GPU tensor: ops without a GPU kernel must check [`Tensor::cpu_only`] first.
+    /// **Panics** on a GPU tensor (see [`Tensor::cpu_data`]).
     #[track_caller]
     pub(crate) fn cpu_raw<T: Element>(&self) -> (&[T], &Layout) {
         let s = match &*self.storage {
@@ -185,16 +186,6 @@ impl Tensor {
             Storage::Gpu(g) => panic!("{}", gpu_not_implemented("a CPU kernel", g.device())),
         };
         (s, &self.layout)
-    }
-
-    /// Fails with "`op`: not yet implemented on the GPU (gpu:N) ..." when the tensor is not on the
-    /// CPU: the guard for ops that only have a CPU kernel, to call before `cpu_data` / `cpu_raw`.
-    #[allow(dead_code)] // for the CPU-only op families (reduce, matmul, index, ...) to call
-    pub(crate) fn cpu_only(&self, op: &'static str) -> Result<()> {
-        match &*self.storage {
-            Storage::Cpu(_) => Ok(()),
-            Storage::Gpu(g) => Err(Error::InvalidArgument { op, msg: gpu_not_implemented_msg(g.device()) }),
-        }
     }
 
     /// Copies the elements out in row-major order, converted to `T` as [`Tensor::to_dtype`] would.
@@ -349,11 +340,7 @@ impl std::fmt::Debug for Tensor {
     }
 }
 
-/// The message of ops that have no GPU kernel yet.
-fn gpu_not_implemented_msg(device: Device) -> String {
-    format!("not yet implemented on the GPU ({device}); move the tensor to the CPU first with .to(&Device::Cpu)")
-}
-
+/// The message of a CPU kernel reached with a GPU tensor (a bug: ops go through the host fallback).
 fn gpu_not_implemented(what: &str, device: Device) -> String {
-    format!("{what}: {}", gpu_not_implemented_msg(device))
+    format!("{what}: called with a tensor on {device}; GPU operands must go through the host fallback")
 }

@@ -315,10 +315,10 @@ fn errors_name_the_op() {
     assert!(e.contains("add") && e.contains("Bool"), "{e}");
     let e = g.try_add(&Tensor::ones(&[4]).to(&dev)).unwrap_err().to_string();
     assert!(e.contains("add") && e.contains("[3]") && e.contains("[4]"), "{e}");
-    // An op with no GPU kernel fails cleanly instead of computing on the wrong device.
+    // Ops without a GPU kernel run on the host and return their result on the GPU.
     let img = Tensor::ones(&[1, 1, 4, 4]).to(&dev);
-    let e = img.try_max_pool2d([2, 2], [2, 2], [0, 0], [1, 1], false).unwrap_err().to_string();
-    assert!(e.contains("max_pool2d") && e.contains("gpu:0"), "{e}");
+    let y = img.avg_pool2d([2, 2], [2, 2], [0, 0], false, true);
+    assert_eq!((y.device(), y.to_vec::<f32>()), (dev, vec![1.0; 4]));
 }
 
 #[test]

@@ -320,7 +320,7 @@ fn random_factorisation(g: &mut Generator, numel: usize) -> Vec<usize> {
     let mut left = numel;
     let mut dims = Vec::new();
     while left > 1 && dims.len() < 4 {
-        let divs: Vec<usize> = (2..=left).filter(|d| left % d == 0).collect();
+        let divs: Vec<usize> = (2..=left).filter(|d| left.is_multiple_of(*d)).collect();
         let d = divs[below(g, divs.len())];
         dims.push(d);
         left /= d;

@@ -3,6 +3,7 @@
 
 use crate::shape::broadcast_shapes;
 use crate::tensor::ok;
+use crate::wgpu::compare::{self as gpu, Test};
 use crate::{DType, Result, Tensor};
 
 /// The comparison ops, as the backends see them.
@@ -43,6 +44,9 @@ impl Tensor {
         self.same_device(name, other)?;
         self.same_dtype(name, other)?;
         let shape = broadcast_shapes(name, self.shape(), other.shape())?;
+        if !self.device().is_cpu() {
+            return gpu::compare(Test::Cmp(op), self, other, &shape);
+        }
         Ok(crate::cpu::compare::compare(op, self, other, &shape))
     }
 
@@ -137,6 +141,9 @@ impl Tensor {
         self.same_dtype("where", other)?;
         let shape = broadcast_shapes("where", cond.shape(), self.shape())?;
         let shape = broadcast_shapes("where", &shape, other.shape())?;
+        if !self.device().is_cpu() {
+            return gpu::where_("where", cond, self, other, &shape);
+        }
         Ok(crate::cpu::compare::where_(cond, self, other, &shape))
     }
 
@@ -158,13 +165,31 @@ impl Tensor {
             crate::bail!("masked_fill", "only supports Bool masks, but got mask with dtype {}", mask.dtype);
         }
         let shape = broadcast_shapes("masked_fill", self.shape(), mask.shape())?;
+        if !self.device().is_cpu() {
+            // value where mask, else self: a `where` with the value as a broadcast scalar.
+            let v = crate::ops::creation::try_full_on(&[], value, self.dtype, self.device())?;
+            return gpu::where_("masked_fill", mask, &v, self, &shape);
+        }
         Ok(crate::cpu::compare::masked_fill(self, mask, value, &shape))
     }
 
     /// Elementwise logical not, as Bool (any input dtype: zero is false, anything else true).
+    ///
+    /// **Panics** only when a GPU fails (out of memory); see [`Tensor::try_logical_not`].
     #[must_use]
+    #[track_caller]
     pub fn logical_not(&self) -> Tensor {
-        crate::cpu::compare::logical_not(self)
+        ok(self.try_logical_not())
+    }
+
+    /// Checked form of [`Tensor::logical_not`].
+    pub fn try_logical_not(&self) -> Result<Tensor> {
+        if !self.device().is_cpu() {
+            // x == 0, NaN being nonzero (true) as on the CPU.
+            let zero = crate::ops::creation::try_full_on(&[], 0.0, self.dtype, self.device())?;
+            return gpu::compare(Test::Cmp(CmpOp::Eq), self, &zero, self.shape());
+        }
+        Ok(crate::cpu::compare::logical_not(self))
     }
 
     /// Elementwise logical and, as Bool, with broadcasting (any dtypes: nonzero is true).
@@ -194,19 +219,53 @@ impl Tensor {
     fn logical(&self, other: &Tensor, op: &'static str, and: bool) -> Result<Tensor> {
         self.same_device(op, other)?;
         let shape = broadcast_shapes(op, self.shape(), other.shape())?;
-        let (a, b) = (self.to_dtype(DType::Bool), other.to_dtype(DType::Bool));
+        let (a, b) = (self.try_to_dtype(DType::Bool)?, other.try_to_dtype(DType::Bool)?);
+        if !self.device().is_cpu() {
+            return gpu::compare(if and { Test::And } else { Test::Or }, &a, &b, &shape);
+        }
         Ok(crate::cpu::compare::logical(&a, &b, and, &shape))
     }
 
     /// Elementwise "is NaN", as Bool (always false for I64 and Bool).
+    ///
+    /// **Panics** only when a GPU fails (out of memory); see [`Tensor::try_isnan`].
     #[must_use]
+    #[track_caller]
     pub fn isnan(&self) -> Tensor {
-        crate::cpu::compare::isnan(self)
+        ok(self.try_isnan())
+    }
+
+    /// Checked form of [`Tensor::isnan`].
+    pub fn try_isnan(&self) -> Result<Tensor> {
+        if !self.device().is_cpu() {
+            return self.float_test(Test::IsNan, false);
+        }
+        Ok(crate::cpu::compare::isnan(self))
     }
 
     /// Elementwise "is finite" (neither infinite nor NaN), as Bool (always true for I64 and Bool).
+    ///
+    /// **Panics** only when a GPU fails (out of memory); see [`Tensor::try_isfinite`].
     #[must_use]
+    #[track_caller]
     pub fn isfinite(&self) -> Tensor {
-        crate::cpu::compare::isfinite(self)
+        ok(self.try_isfinite())
+    }
+
+    /// Checked form of [`Tensor::isfinite`].
+    pub fn try_isfinite(&self) -> Result<Tensor> {
+        if !self.device().is_cpu() {
+            return self.float_test(Test::IsFinite, true);
+        }
+        Ok(crate::cpu::compare::isfinite(self))
+    }
+
+    /// A one-operand float test on the GPU; `int` is its constant result for I64 and Bool.
+    fn float_test(&self, test: Test, int: bool) -> Result<Tensor> {
+        if self.dtype.is_float() {
+            gpu::compare(test, self, self, self.shape())
+        } else {
+            crate::ops::creation::try_full_on(self.shape(), f64::from(u8::from(int)), DType::Bool, self.device())
+        }
     }
 }

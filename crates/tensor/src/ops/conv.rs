@@ -5,7 +5,7 @@
 //! A 1-d convolution is run as a 2-d one of height 1. Shapes are checked here; the kernels
 //! (im2col + GEMM) live in `cpu/conv.rs`.
 
-use crate::cpu::conv::{self as kern, ConvGeom};
+use crate::cpu::conv::ConvGeom;
 use crate::shape::Dims;
 use crate::tensor::ok;
 use crate::{Error, Result, Tensor};
@@ -164,6 +164,42 @@ pub(crate) fn expect_shape(op: &'static str, t: &Tensor, want: &[usize]) -> Resu
         return Err(Error::ShapeMismatch { op, lhs: t.shape().to_vec(), rhs: want.to_vec() });
     }
     Ok(())
+}
+
+/// Dispatch of the convolution family to its backends (`cpu/conv.rs`, `wgpu/conv.rs`).
+pub(crate) mod kern {
+    use super::*;
+
+    /// The convolution `[n, c, h, w] * [o, c/groups, kh, kw] (+ bias) -> [n, o, oh, ow]`.
+    pub fn forward(op: &'static str, x: &Tensor, w: &Tensor, bias: Option<&Tensor>, g: &ConvGeom) -> Result<Tensor> {
+        if !x.device().is_cpu() {
+            return crate::wgpu::conv::forward(op, x, w, bias, g);
+        }
+        crate::cpu::conv::forward(op, x, w, bias, g)
+    }
+
+    /// The transposed convolution `[n, o, oh, ow] -> [n, c, h, w]` (col2im of `W^T @ dy`), plus a
+    /// per-channel `init` (a bias of `c` values).
+    pub fn backward_input(
+        op: &'static str,
+        dy: &Tensor,
+        w: &Tensor,
+        init: Option<&Tensor>,
+        g: &ConvGeom,
+    ) -> Result<Tensor> {
+        if !dy.device().is_cpu() {
+            return crate::wgpu::conv::backward_input(op, dy, w, init, g);
+        }
+        crate::cpu::conv::backward_input(op, dy, w, init, g)
+    }
+
+    /// The weight gradient `[o, c/groups, kh, kw]` of `dy` `[n, o, oh, ow]` and `x` `[n, c, h, w]`.
+    pub fn backward_weight(op: &'static str, dy: &Tensor, x: &Tensor, g: &ConvGeom) -> Result<Tensor> {
+        if !dy.device().is_cpu() {
+            return crate::wgpu::conv::backward_weight(op, dy, x, g);
+        }
+        crate::cpu::conv::backward_weight(op, dy, x, g)
+    }
 }
 
 fn conv_nd(

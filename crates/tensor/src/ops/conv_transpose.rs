@@ -6,8 +6,8 @@
 //! upstream gradient, and its weight gradient the convolution's weight gradient with the roles of
 //! input and output swapped.
 
-use super::conv::{check_bias, check_pair, expect_shape, input4, shown, user_shape, weight4, ConvParams};
-use crate::cpu::conv::{self as kern, ConvGeom};
+use super::conv::{check_bias, check_pair, expect_shape, input4, kern, shown, user_shape, weight4, ConvParams};
+use crate::cpu::conv::ConvGeom;
 use crate::tensor::ok;
 use crate::{Result, Tensor};
 

@@ -6,20 +6,30 @@
 
 use crate::shape::Dim;
 use crate::tensor::ok;
+use crate::wgpu::reduce::{reduce_dims, ReduceKind};
 use crate::{DType, Result, Tensor};
 
 impl Tensor {
-    /// Max or min over `dim` with indices; checks the dim and that it is not empty.
-    fn extreme_dim(&self, op: &'static str, dim: isize, keepdim: bool, max: bool) -> Result<(Tensor, Tensor)> {
+    /// Max or min over `dim` with indices (values only when `!indices`: the second tensor is then
+    /// a placeholder); checks the dim and that it is not empty.
+    fn extreme_dim(
+        &self,
+        op: &'static str,
+        dim: isize,
+        keepdim: bool,
+        max: bool,
+        indices: bool,
+    ) -> Result<(Tensor, Tensor)> {
         let r = self.reduction(op, dim, keepdim)?;
         if r.ax.n == 0 {
             crate::bail!(op, "Expected reduction dim {} to have non-zero size (input shape {:?})", r.d, self.shape());
         }
-        self.extreme(&r.mask, max, &r.out)
+        self.extreme_or_values(op, &r.mask, max, &r.out, indices)
     }
 
-    /// Max or min over all elements with the flat index; fails on an empty tensor.
-    fn extreme_all(&self, op: &'static str, max: bool) -> Result<(Tensor, Tensor)> {
+    /// Max or min over all elements with the flat index (see [`Tensor::extreme_dim`] for
+    /// `indices`); fails on an empty tensor.
+    fn extreme_all(&self, op: &'static str, max: bool, indices: bool) -> Result<(Tensor, Tensor)> {
         if self.numel() == 0 {
             crate::bail!(
                 op,
@@ -28,14 +38,37 @@ impl Tensor {
             );
         }
         let (mask, out) = self.reduction_all();
-        self.extreme(&mask, max, &out)
+        self.extreme_or_values(op, &mask, max, &out, indices)
+    }
+
+    /// [`Tensor::extreme`], or on a GPU without `indices` the values alone by the reduce kernel.
+    fn extreme_or_values(
+        &self,
+        op: &'static str,
+        mask: &[bool],
+        max: bool,
+        out: &[usize],
+        indices: bool,
+    ) -> Result<(Tensor, Tensor)> {
+        if indices || self.device().is_cpu() {
+            return self.extreme(op, mask, max, out);
+        }
+        let kind = if max { ReduceKind::Max } else { ReduceKind::Min };
+        let v = match self.dtype {
+            DType::Bool => reduce_dims(kind, &self.try_to_dtype(DType::I64)?, mask, out)?.try_to_dtype(DType::Bool)?,
+            _ => reduce_dims(kind, self, mask, out)?,
+        };
+        Ok((v.clone(), v))
     }
 
     /// Dispatches to the backend; Bool is compared as I64 and its values converted back.
-    fn extreme(&self, mask: &[bool], max: bool, out: &[usize]) -> Result<(Tensor, Tensor)> {
+    fn extreme(&self, op: &'static str, mask: &[bool], max: bool, out: &[usize]) -> Result<(Tensor, Tensor)> {
         if self.dtype == DType::Bool {
-            let (v, i) = crate::cpu::reduce::extreme(&self.to_dtype(DType::I64), mask, max, out)?;
-            return Ok((v.to_dtype(DType::Bool), i));
+            let (v, i) = self.try_to_dtype(DType::I64)?.extreme(op, mask, max, out)?;
+            return Ok((v.try_to_dtype(DType::Bool)?, i));
+        }
+        if !self.device().is_cpu() {
+            return crate::wgpu::argreduce::extreme(op, self, mask, max, out);
         }
         crate::cpu::reduce::extreme(self, mask, max, out)
     }
@@ -54,7 +87,7 @@ impl Tensor {
 
     /// Checked form of [`Tensor::max`].
     pub fn try_max(&self) -> Result<Tensor> {
-        Ok(self.extreme_all("max", true)?.0)
+        Ok(self.extreme_all("max", true, false)?.0)
     }
 
     /// The smallest element, as a 0-d tensor (NaN if any element is NaN).
@@ -68,7 +101,7 @@ impl Tensor {
 
     /// Checked form of [`Tensor::min`].
     pub fn try_min(&self) -> Result<Tensor> {
-        Ok(self.extreme_all("min", false)?.0)
+        Ok(self.extreme_all("min", false, false)?.0)
     }
 
     /// The max over `dim` (values only, as `torch.amax`); `keepdim` keeps the dim as size 1.
@@ -82,7 +115,7 @@ impl Tensor {
 
     /// Checked form of [`Tensor::max_dim`].
     pub fn try_max_dim(&self, dim: impl Dim, keepdim: bool) -> Result<Tensor> {
-        Ok(self.extreme_dim("max", dim.to_isize(), keepdim, true)?.0)
+        Ok(self.extreme_dim("max", dim.to_isize(), keepdim, true, false)?.0)
     }
 
     /// The min over `dim` (values only, as `torch.amin`).
@@ -94,7 +127,7 @@ impl Tensor {
 
     /// Checked form of [`Tensor::min_dim`].
     pub fn try_min_dim(&self, dim: impl Dim, keepdim: bool) -> Result<Tensor> {
-        Ok(self.extreme_dim("min", dim.to_isize(), keepdim, false)?.0)
+        Ok(self.extreme_dim("min", dim.to_isize(), keepdim, false, false)?.0)
     }
 
     /// The max over `dim` and the I64 index of its first occurrence, as `torch.max(x, dim)`.
@@ -114,7 +147,7 @@ impl Tensor {
 
     /// Checked form of [`Tensor::max_dim_with_indices`].
     pub fn try_max_dim_with_indices(&self, dim: impl Dim, keepdim: bool) -> Result<(Tensor, Tensor)> {
-        self.extreme_dim("max", dim.to_isize(), keepdim, true)
+        self.extreme_dim("max", dim.to_isize(), keepdim, true, true)
     }
 
     /// The min over `dim` and the I64 index of its first occurrence, as `torch.min(x, dim)`.
@@ -126,7 +159,7 @@ impl Tensor {
 
     /// Checked form of [`Tensor::min_dim_with_indices`].
     pub fn try_min_dim_with_indices(&self, dim: impl Dim, keepdim: bool) -> Result<(Tensor, Tensor)> {
-        self.extreme_dim("min", dim.to_isize(), keepdim, false)
+        self.extreme_dim("min", dim.to_isize(), keepdim, false, true)
     }
 
     /// The I64 index of the max along `dim` (first occurrence; the first NaN if any).
@@ -138,7 +171,7 @@ impl Tensor {
 
     /// Checked form of [`Tensor::argmax`].
     pub fn try_argmax(&self, dim: impl Dim, keepdim: bool) -> Result<Tensor> {
-        Ok(self.extreme_dim("argmax", dim.to_isize(), keepdim, true)?.1)
+        Ok(self.extreme_dim("argmax", dim.to_isize(), keepdim, true, true)?.1)
     }
 
     /// The I64 index of the min along `dim` (first occurrence; the first NaN if any).
@@ -150,7 +183,7 @@ impl Tensor {
 
     /// Checked form of [`Tensor::argmin`].
     pub fn try_argmin(&self, dim: impl Dim, keepdim: bool) -> Result<Tensor> {
-        Ok(self.extreme_dim("argmin", dim.to_isize(), keepdim, false)?.1)
+        Ok(self.extreme_dim("argmin", dim.to_isize(), keepdim, false, true)?.1)
     }
 
     /// The flat (row-major) index of the max over all elements, as a 0-d I64 (`torch.argmax(x)`).
@@ -162,7 +195,7 @@ impl Tensor {
 
     /// Checked form of [`Tensor::argmax_all`].
     pub fn try_argmax_all(&self) -> Result<Tensor> {
-        Ok(self.extreme_all("argmax", true)?.1)
+        Ok(self.extreme_all("argmax", true, true)?.1)
     }
 
     /// The flat (row-major) index of the min over all elements, as a 0-d I64 (`torch.argmin(x)`).
@@ -174,6 +207,6 @@ impl Tensor {
 
     /// Checked form of [`Tensor::argmin_all`].
     pub fn try_argmin_all(&self) -> Result<Tensor> {
-        Ok(self.extreme_all("argmin", false)?.1)
+        Ok(self.extreme_all("argmin", false, true)?.1)
     }
 }

@@ -7,6 +7,7 @@
 use crate::cpu::index::ScatterMode;
 use crate::shape::{normalize_dim, Dim};
 use crate::tensor::ok;
+use crate::wgpu::fallback::host;
 use crate::{DType, Error, Result, Tensor};
 
 /// Checks that `index` is an I64 tensor on `t`'s device.
@@ -33,10 +34,15 @@ pub(crate) fn index_select_impl(op: &'static str, t: &Tensor, dim: isize, index:
     let d = normalize_dim(op, dim, t.rank())?;
     if t.rank() == 0 {
         // A 0-d tensor is indexed as a one-element vector, and stays 0-d.
-        let r = crate::cpu::index::index_select(op, &t.reshape(&[1]), 0, index)?;
+        let r = index_select_impl(op, &t.reshape(&[1]), 0, index)?;
         return if r.numel() == 1 { Ok(r.reshape(&[0usize; 0])) } else { Ok(r) };
     }
-    crate::cpu::index::index_select(op, t, d, index)
+    if !t.device().is_cpu() {
+        if let Some(r) = crate::wgpu::index::index_select(op, t, d, index)? {
+            return Ok(r);
+        }
+    }
+    host(op, &[t, index], |v| crate::cpu::index::index_select(op, v[0], d, v[1]))
 }
 
 /// The checked `index_add`, naming `op` in errors.
@@ -69,7 +75,13 @@ pub(crate) fn index_add_impl(
             t.shape()
         );
     }
-    crate::cpu::index::index_add(op, t, d, index, &source.reshape(&want))
+    let source = source.try_reshape(&want)?;
+    if !t.device().is_cpu() {
+        if let Some(r) = crate::wgpu::index::index_add(op, t, d, index, &source)? {
+            return Ok(r);
+        }
+    }
+    host(op, &[t, index, &source], |v| crate::cpu::index::index_add(op, v[0], d, v[1], v[2]))
 }
 
 /// Checks the same-rank rule of `gather` and `scatter`: `index` has `t`'s rank and its sizes outside
@@ -170,8 +182,10 @@ impl Tensor {
             return Ok(crate::ops::creation::full_on(index.shape(), 0.0, self.dtype, self.device()));
         }
         if self.rank() == 0 {
-            let r = crate::cpu::index::gather(&as_vector(self), 0, &as_vector(index))?;
-            return Ok(r.reshape(&[0usize; 0]));
+            return Ok(as_vector(self).try_gather(0, &as_vector(index))?.reshape(&[0usize; 0]));
+        }
+        if !self.device().is_cpu() {
+            return crate::wgpu::index::gather(self, d, index);
         }
         crate::cpu::index::gather(self, d, index)
     }
@@ -259,11 +273,16 @@ impl Tensor {
             }
             None => crate::ops::creation::full_on(&[], value, self.dtype, self.device()).expand(index.shape()),
         };
-        if self.rank() == 0 {
-            let r = crate::cpu::index::scatter(op, &as_vector(self), 0, &as_vector(index), &as_vector(&src), mode)?;
-            return Ok(r.reshape(&[0usize; 0]));
-        }
-        crate::cpu::index::scatter(op, self, d, index, &src, mode)
+        let (t, index, src) = (as_vector(self), as_vector(index), as_vector(&src));
+        let gpu = match mode {
+            ScatterMode::Add if !t.device().is_cpu() => crate::wgpu::index::scatter_add(op, &t, d, &index, &src)?,
+            _ => None,
+        };
+        let r = match gpu {
+            Some(r) => r,
+            None => host(op, &[&t, &index, &src], |v| crate::cpu::index::scatter(op, v[0], d, v[1], v[2], mode))?,
+        };
+        Ok(if self.rank() == 0 { r.reshape(&[0usize; 0]) } else { r })
     }
 }
 

@@ -5,6 +5,7 @@ use smallvec::SmallVec;
 use crate::ops::index::{check_index, index_add_impl, index_select_impl};
 use crate::shape::{broadcast_shapes, normalize_dim, Dim};
 use crate::tensor::ok;
+use crate::wgpu::fallback::host;
 use crate::{DType, Error, Result, Tensor};
 
 /// # Embeddings, one-hot, masks, flips and tiling
@@ -91,7 +92,7 @@ impl Tensor {
         if self.dtype != DType::I64 {
             return Err(Error::DTypeMismatch { op: "one_hot", expected: DType::I64, got: self.dtype });
         }
-        crate::cpu::index_misc::one_hot(self, num_classes)
+        host("one_hot", &[self], |t| crate::cpu::index_misc::one_hot(t[0], num_classes))
     }
 
     /// The elements where the Bool `mask` is true, as a 1-d tensor in row-major order
@@ -113,7 +114,7 @@ impl Tensor {
             return Err(Error::DTypeMismatch { op, expected: DType::Bool, got: mask.dtype });
         }
         let shape = broadcast_shapes(op, self.shape(), mask.shape())?;
-        crate::cpu::index_misc::masked_select(self, mask, &shape)
+        host(op, &[self, mask], |t| crate::cpu::index_misc::masked_select(t[0], t[1], &shape))
     }
 
     /// A copy reversed along each of `dims` (`torch.flip`; PyTorch copies too).
@@ -137,9 +138,9 @@ impl Tensor {
             flip[n] = true;
         }
         if self.rank() == 0 {
-            return Ok(self.reshape(&[1]).contiguous().reshape(&[0usize; 0]));
+            return Ok(self.try_contiguous()?.reshape(&[0usize; 0]));
         }
-        Ok(crate::cpu::index_misc::flip(self, &flip))
+        host(op, &[self], |t| Ok(crate::cpu::index_misc::flip(t[0], &flip)))
     }
 
     /// The tensor tiled `repeats[i]` times along dim `i` (`torch.Tensor.repeat`, a copy). With more
@@ -164,7 +165,7 @@ impl Tensor {
                 self.shape()
             );
         }
-        Ok(crate::cpu::index_misc::repeat(self, repeats))
+        host("repeat", &[self], |t| Ok(crate::cpu::index_misc::repeat(t[0], repeats)))
     }
 }
 

@@ -2,6 +2,7 @@
 
 use crate::shape::{normalize_dim, normalize_insert_dim, Dim, Dims};
 use crate::tensor::ok;
+use crate::wgpu::fallback::host;
 use crate::{Error, Result, Tensor};
 
 /// PyTorch's legacy rule: a 1-d tensor of shape `[0]` is skipped by `cat` whatever the other shapes.
@@ -30,7 +31,7 @@ fn cat_impl(op: &'static str, tensors: &[&Tensor], dim: isize) -> Result<Tensor>
     }
     let Some((p0, reference)) = tensors.iter().enumerate().find(|(_, t)| !is_legacy_empty(t)) else {
         // Every input is a legacy empty tensor: so is the result.
-        return Ok(first.contiguous());
+        return first.try_contiguous();
     };
     let d = normalize_dim(op, dim, reference.rank())?;
     let mut shape: Dims = reference.shape().into();
@@ -55,9 +56,9 @@ fn cat_impl(op: &'static str, tensors: &[&Tensor], dim: isize) -> Result<Tensor>
         used.push(t);
     }
     if used.len() == 1 {
-        return Ok(used[0].contiguous());
+        return used[0].try_contiguous();
     }
-    Ok(crate::cpu::join::cat(&used, d, &shape))
+    host(op, &used, |t| Ok(crate::cpu::join::cat(t, d, &shape)))
 }
 
 /// The checked stack, naming `op` in errors.

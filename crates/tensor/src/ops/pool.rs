@@ -4,7 +4,8 @@
 
 use crate::shape::Dims;
 use crate::tensor::ok;
-use crate::{DType, Device, Error, Result, Tensor};
+use crate::wgpu::fallback::host;
+use crate::{DType, Error, Result, Tensor};
 
 /// One output position's window along one spatial dim.
 ///
@@ -212,23 +213,19 @@ fn plan_adaptive(op: &'static str, shape: &[usize], out: [usize; 2]) -> Result<P
     })
 }
 
-/// Fails unless the tensor lives on the CPU (the only backend with pooling kernels today).
-fn cpu_only(op: &'static str, t: &Tensor) -> Result<()> {
-    match t.device() {
-        Device::Cpu => Ok(()),
-        d => Err(Error::Device(format!("{op}: no kernel for device {d}"))),
-    }
-}
-
 /// Runs a max pool on the backend.
 fn run_max(x: &Tensor, op: &'static str, plan: &Pool2dPlan, indices: bool) -> Result<(Tensor, Option<Tensor>)> {
-    cpu_only(op, x)?;
+    if !x.device().is_cpu() {
+        return crate::wgpu::pooling::pool(op, x, plan, true);
+    }
     with_float!(op, x.dtype, T, Ok(crate::cpu::pool::max_pool2d::<T>(x, plan, indices)))
 }
 
 /// Runs an average (fixed or adaptive) pool on the backend.
 fn run_avg(x: &Tensor, op: &'static str, plan: &Pool2dPlan) -> Result<Tensor> {
-    cpu_only(op, x)?;
+    if !x.device().is_cpu() {
+        return Ok(crate::wgpu::pooling::pool(op, x, plan, false)?.0);
+    }
     with_float!(op, x.dtype, T, Ok(crate::cpu::pool::avg_pool2d::<T>(x, plan)))
 }
 
@@ -337,7 +334,6 @@ impl Tensor {
     pub fn try_max_pool2d_backward(grad_out: &Tensor, indices: &Tensor, input_shape: &[usize]) -> Result<Tensor> {
         let op = "max_pool2d_backward";
         grad_out.same_device(op, indices)?;
-        cpu_only(op, grad_out)?;
         float_only(op, grad_out)?;
         if indices.dtype != DType::I64 {
             return Err(Error::DTypeMismatch { op, expected: DType::I64, got: indices.dtype });
@@ -345,13 +341,27 @@ impl Tensor {
         if grad_out.shape() != indices.shape() {
             return Err(Error::ShapeMismatch { op, lhs: grad_out.shape().to_vec(), rhs: indices.shape().to_vec() });
         }
-        let (_, h, w) = planes_hw(op, input_shape)?;
+        let (planes, h, w) = planes_hw(op, input_shape)?;
         same_batch(op, grad_out.shape(), input_shape)?;
+        if !grad_out.device().is_cpu() {
+            // Zero planes scatter-added at the indices (the index kernels check the bounds).
+            let out_plane: usize = grad_out.shape()[grad_out.rank() - 2..].iter().product();
+            let zeros = crate::ops::creation::try_full_on(&[planes, h * w], 0.0, grad_out.dtype, grad_out.device())?;
+            let (g2, i2) = (grad_out.try_reshape(&[planes, out_plane])?, indices.try_reshape(&[planes, out_plane])?);
+            if let Some(r) = crate::wgpu::index::scatter_add(op, &zeros, 1, &i2, &g2)? {
+                return r.try_reshape(input_shape);
+            }
+        }
         with_float!(
             op,
             grad_out.dtype,
             T,
-            crate::cpu::pool::max_pool2d_backward::<T>(grad_out, indices, input_shape, h * w)
+            host(op, &[grad_out, indices], |t| crate::cpu::pool::max_pool2d_backward::<T>(
+                t[0],
+                t[1],
+                input_shape,
+                h * w
+            ))
         )
     }
 
@@ -427,7 +437,6 @@ impl Tensor {
         count_include_pad: bool,
     ) -> Result<Tensor> {
         let op = "avg_pool2d_backward";
-        cpu_only(op, grad_out)?;
         float_only(op, grad_out)?;
         let plan = plan_fixed(op, input_shape, kernel, stride, padding, [1, 1], ceil_mode, Some(count_include_pad))?;
         avg_backward(op, grad_out, &plan, input_shape)
@@ -467,7 +476,6 @@ impl Tensor {
     /// Checked form of [`Tensor::adaptive_avg_pool2d_backward`].
     pub fn try_adaptive_avg_pool2d_backward(grad_out: &Tensor, input_shape: &[usize]) -> Result<Tensor> {
         let op = "adaptive_avg_pool2d_backward";
-        cpu_only(op, grad_out)?;
         float_only(op, grad_out)?;
         same_batch(op, grad_out.shape(), input_shape)?;
         let r = grad_out.rank();
@@ -540,5 +548,10 @@ fn avg_backward(op: &'static str, grad_out: &Tensor, plan: &Pool2dPlan, input_sh
     if grad_out.shape() != plan.out_shape.as_slice() {
         return Err(Error::ShapeMismatch { op, lhs: grad_out.shape().to_vec(), rhs: plan.out_shape.to_vec() });
     }
-    with_float!(op, grad_out.dtype, T, Ok(crate::cpu::pool::avg_pool2d_backward::<T>(grad_out, plan, input_shape)))
+    with_float!(
+        op,
+        grad_out.dtype,
+        T,
+        host(op, &[grad_out], |t| Ok(crate::cpu::pool::avg_pool2d_backward::<T>(t[0], plan, input_shape)))
+    )
 }

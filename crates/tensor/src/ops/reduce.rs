@@ -7,6 +7,8 @@ use crate::cpu::reduce::Mask;
 use crate::cpu::reduce_axis::Axis;
 use crate::shape::{normalize_dim, Dim, Dims};
 use crate::tensor::ok;
+use crate::wgpu::fallback::host;
+use crate::wgpu::reduce::ReduceKind;
 use crate::{DType, Error, Result, Tensor};
 
 /// A resolved single-dim reduction.
@@ -47,11 +49,11 @@ impl Tensor {
     }
 
     /// `self`, with Bool converted to I64 (sums, products and scans of Bool count in I64, as PyTorch).
-    pub(crate) fn bool_to_i64(&self) -> Tensor {
+    pub(crate) fn bool_to_i64(&self) -> Result<Tensor> {
         if self.dtype == DType::Bool {
-            self.to_dtype(DType::I64)
+            self.try_to_dtype(DType::I64)
         } else {
-            self.clone()
+            Ok(self.clone())
         }
     }
 
@@ -90,7 +92,7 @@ impl Tensor {
             .filter(|(_, &m)| !m || keepdim)
             .map(|(&s, &m)| if m { 1 } else { s })
             .collect();
-        crate::cpu::reduce::sum(&self.bool_to_i64(), &mask, mean, &out)
+        sum_on_backend(&self.bool_to_i64()?, &mask, mean, &out)
     }
 }
 
@@ -107,7 +109,7 @@ impl Tensor {
     /// Checked form of [`Tensor::sum`].
     pub fn try_sum(&self) -> Result<Tensor> {
         let (mask, out) = self.reduction_all();
-        crate::cpu::reduce::sum(&self.bool_to_i64(), &mask, false, &out)
+        sum_on_backend(&self.bool_to_i64()?, &mask, false, &out)
     }
 
     /// The sum over `dim` (negative counts from the end); `keepdim` keeps it as size 1.
@@ -128,7 +130,7 @@ impl Tensor {
     /// Checked form of [`Tensor::sum_dim`].
     pub fn try_sum_dim(&self, dim: impl Dim, keepdim: bool) -> Result<Tensor> {
         let r = self.reduction("sum", dim.to_isize(), keepdim)?;
-        crate::cpu::reduce::sum(&self.bool_to_i64(), &r.mask, false, &r.out)
+        sum_on_backend(&self.bool_to_i64()?, &r.mask, false, &r.out)
     }
 
     /// The sum over several dims at once (an empty list sums over all dims, as PyTorch).
@@ -181,7 +183,7 @@ impl Tensor {
                 dims.push(i);
             }
         }
-        let t = if dims.is_empty() { self.bool_to_i64() } else { self.try_sum_dims(&dims, true)? };
+        let t = if dims.is_empty() { self.bool_to_i64()? } else { self.try_sum_dims(&dims, true)? };
         t.try_reshape(shape)
     }
 
@@ -198,7 +200,7 @@ impl Tensor {
     pub fn try_mean(&self) -> Result<Tensor> {
         self.need_float("mean")?;
         let (mask, out) = self.reduction_all();
-        crate::cpu::reduce::sum(self, &mask, true, &out)
+        sum_on_backend(self, &mask, true, &out)
     }
 
     /// The mean over `dim`; `keepdim` keeps it as size 1. Floats only.
@@ -212,7 +214,7 @@ impl Tensor {
     pub fn try_mean_dim(&self, dim: impl Dim, keepdim: bool) -> Result<Tensor> {
         let r = self.reduction("mean", dim.to_isize(), keepdim)?;
         self.need_float("mean")?;
-        crate::cpu::reduce::sum(self, &r.mask, true, &r.out)
+        sum_on_backend(self, &r.mask, true, &r.out)
     }
 
     /// The mean over several dims at once (an empty list means all dims). Floats only.
@@ -237,7 +239,7 @@ impl Tensor {
     /// Checked form of [`Tensor::prod`].
     pub fn try_prod(&self) -> Result<Tensor> {
         let (mask, out) = self.reduction_all();
-        crate::cpu::reduce::prod(&self.bool_to_i64(), &mask, &out)
+        host("prod", &[&self.bool_to_i64()?], |t| crate::cpu::reduce::prod(t[0], &mask, &out))
     }
 
     /// The product over `dim`; `keepdim` keeps it as size 1.
@@ -250,21 +252,37 @@ impl Tensor {
     /// Checked form of [`Tensor::prod_dim`].
     pub fn try_prod_dim(&self, dim: impl Dim, keepdim: bool) -> Result<Tensor> {
         let r = self.reduction("prod", dim.to_isize(), keepdim)?;
-        crate::cpu::reduce::prod(&self.bool_to_i64(), &r.mask, &r.out)
+        host("prod", &[&self.bool_to_i64()?], |t| crate::cpu::reduce::prod(t[0], &r.mask, &r.out))
     }
 
     /// True (a 0-d Bool) when every element is nonzero (NaN counts as nonzero); true when empty.
+    ///
+    /// **Panics** only when a GPU fails (out of memory); see [`Tensor::try_all`].
     #[must_use]
+    #[track_caller]
     pub fn all(&self) -> Tensor {
+        ok(self.try_all())
+    }
+
+    /// Checked form of [`Tensor::all`].
+    pub fn try_all(&self) -> Result<Tensor> {
         let (mask, out) = self.reduction_all();
-        crate::cpu::reduce::all_any(self, &mask, true, &out)
+        all_any_on_backend(self, &mask, true, &out)
     }
 
     /// True (a 0-d Bool) when some element is nonzero; false when empty.
+    ///
+    /// **Panics** only when a GPU fails (out of memory); see [`Tensor::try_any`].
     #[must_use]
+    #[track_caller]
     pub fn any(&self) -> Tensor {
+        ok(self.try_any())
+    }
+
+    /// Checked form of [`Tensor::any`].
+    pub fn try_any(&self) -> Result<Tensor> {
         let (mask, out) = self.reduction_all();
-        crate::cpu::reduce::all_any(self, &mask, false, &out)
+        all_any_on_backend(self, &mask, false, &out)
     }
 
     /// Whether every element along `dim` is nonzero (Bool result, any input dtype).
@@ -277,7 +295,7 @@ impl Tensor {
     /// Checked form of [`Tensor::all_dim`].
     pub fn try_all_dim(&self, dim: impl Dim, keepdim: bool) -> Result<Tensor> {
         let r = self.reduction("all", dim.to_isize(), keepdim)?;
-        Ok(crate::cpu::reduce::all_any(self, &r.mask, true, &r.out))
+        all_any_on_backend(self, &r.mask, true, &r.out)
     }
 
     /// Whether some element along `dim` is nonzero (Bool result, any input dtype).
@@ -290,6 +308,30 @@ impl Tensor {
     /// Checked form of [`Tensor::any_dim`].
     pub fn try_any_dim(&self, dim: impl Dim, keepdim: bool) -> Result<Tensor> {
         let r = self.reduction("any", dim.to_isize(), keepdim)?;
-        Ok(crate::cpu::reduce::all_any(self, &r.mask, false, &r.out))
+        all_any_on_backend(self, &r.mask, false, &r.out)
     }
+}
+
+/// Sum (or mean) of `t` (not Bool) over the dims flagged in `mask`, shaped `out`, on `t`'s device.
+fn sum_on_backend(t: &Tensor, mask: &[bool], mean: bool, out: &[usize]) -> Result<Tensor> {
+    if !t.device().is_cpu() {
+        let kind = if mean { ReduceKind::Mean } else { ReduceKind::Sum };
+        return crate::wgpu::reduce::reduce_dims(kind, t, mask, out);
+    }
+    crate::cpu::reduce::sum(t, mask, mean, out)
+}
+
+/// `all` (or `any`) of `t` over the dims flagged in `mask`, shaped `out`, on `t`'s device. On a GPU:
+/// the min (all) or max (any) of the values as Bool then I64, the I64 result cast back to Bool.
+fn all_any_on_backend(t: &Tensor, mask: &[bool], all: bool, out: &[usize]) -> Result<Tensor> {
+    if t.device().is_cpu() {
+        return Ok(crate::cpu::reduce::all_any(t, mask, all, out));
+    }
+    let empty = t.shape().iter().zip(mask).any(|(&s, &m)| m && s == 0);
+    if empty || t.numel() == 0 {
+        return crate::ops::creation::try_full_on(out, f64::from(u8::from(all)), DType::Bool, t.device());
+    }
+    let i = t.try_to_dtype(DType::Bool)?.try_to_dtype(DType::I64)?;
+    let kind = if all { ReduceKind::Min } else { ReduceKind::Max };
+    crate::wgpu::reduce::reduce_dims(kind, &i, mask, out)?.try_to_dtype(DType::Bool)
 }

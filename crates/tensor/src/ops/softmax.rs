@@ -1,5 +1,6 @@
 //! `softmax` and `log_softmax` along a dim, numerically stable (the max is subtracted first).
 
+use crate::cpu::reduce_axis::Axis;
 use crate::shape::Dim;
 use crate::tensor::ok;
 use crate::{Result, Tensor};
@@ -28,7 +29,7 @@ impl Tensor {
     /// Checked form of [`Tensor::softmax`].
     pub fn try_softmax(&self, dim: impl Dim) -> Result<Tensor> {
         let ax = self.reduction("softmax", dim.to_isize(), true)?.ax;
-        crate::cpu::softmax::softmax(self, ax, false)
+        self.softmax_on_backend(ax, false)
     }
 
     /// `log(softmax(x))` along `dim`, computed directly as `x - m - log Σ exp(x - m)` (accurate where
@@ -42,6 +43,16 @@ impl Tensor {
     /// Checked form of [`Tensor::log_softmax`].
     pub fn try_log_softmax(&self, dim: impl Dim) -> Result<Tensor> {
         let ax = self.reduction("log_softmax", dim.to_isize(), true)?.ax;
-        crate::cpu::softmax::softmax(self, ax, true)
+        self.softmax_on_backend(ax, true)
+    }
+}
+
+impl Tensor {
+    fn softmax_on_backend(&self, ax: Axis, log: bool) -> Result<Tensor> {
+        if self.device().is_cpu() {
+            crate::cpu::softmax::softmax(self, ax, log)
+        } else {
+            crate::wgpu::softmax::softmax(self, ax, log)
+        }
     }
 }

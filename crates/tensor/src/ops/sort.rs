@@ -2,6 +2,7 @@
 
 use crate::shape::{normalize_dim, Dim};
 use crate::tensor::ok;
+use crate::wgpu::fallback::host;
 use crate::{Error, Result, Tensor};
 
 /// Applies `f` to a 0-d tensor seen as a one-element vector, and makes its results 0-d again.
@@ -36,10 +37,12 @@ impl Tensor {
     /// Checked form of [`Tensor::sort`].
     pub fn try_sort(&self, dim: impl Dim, descending: bool) -> Result<(Tensor, Tensor)> {
         let d = normalize_dim("sort", dim.to_isize(), self.rank())?;
-        if self.rank() == 0 {
-            return Ok(on_scalar(self, |t| crate::cpu::sort::sort(t, 0, descending)));
-        }
-        Ok(crate::cpu::sort::sort(self, d, descending))
+        host("sort", &[self], |t| {
+            if t[0].rank() == 0 {
+                return Ok(on_scalar(t[0], |t| crate::cpu::sort::sort(t, 0, descending)));
+            }
+            Ok(crate::cpu::sort::sort(t[0], d, descending))
+        })
     }
 
     /// The I64 indices that sort `self` along `dim` (`torch.argsort` with `stable=True`): the second
@@ -82,10 +85,12 @@ impl Tensor {
             });
         }
         with_numeric!(op, self.dtype, T, {
-            if self.rank() == 0 {
-                return Ok(on_scalar(self, |t| crate::cpu::sort::topk::<T>(t, k, 0, largest, sorted)));
-            }
-            Ok(crate::cpu::sort::topk::<T>(self, k, d, largest, sorted))
+            host(op, &[self], |t| {
+                if t[0].rank() == 0 {
+                    return Ok(on_scalar(t[0], |t| crate::cpu::sort::topk::<T>(t, k, 0, largest, sorted)));
+                }
+                Ok(crate::cpu::sort::topk::<T>(t[0], k, d, largest, sorted))
+            })
         })
     }
 }

@@ -3,6 +3,7 @@
 
 use crate::shape::Dim;
 use crate::tensor::ok;
+use crate::wgpu::fallback::host;
 use crate::{DType, Result, Tensor};
 
 impl Tensor {
@@ -11,7 +12,7 @@ impl Tensor {
         if !self.dtype.is_float() {
             crate::bail!(op, "std and var only support floating point dtypes, got {}", self.dtype);
         }
-        crate::cpu::reduce::var(self, mask, unbiased, sqrt, out)
+        host(op, &[self], |t| crate::cpu::reduce::var(t[0], mask, unbiased, sqrt, out))
     }
 }
 
@@ -92,7 +93,7 @@ impl Tensor {
     /// Checked form of [`Tensor::logsumexp`].
     pub fn try_logsumexp(&self, dim: impl Dim, keepdim: bool) -> Result<Tensor> {
         let r = self.reduction("logsumexp", dim.to_isize(), keepdim)?;
-        let t = if self.dtype.is_float() { self.clone() } else { self.to_dtype(DType::F32) };
-        crate::cpu::reduce::logsumexp(&t, &r.mask, &r.out)
+        let t = if self.dtype.is_float() { self.clone() } else { self.try_to_dtype(DType::F32)? };
+        host("logsumexp", &[&t], |t| crate::cpu::reduce::logsumexp(t[0], &r.mask, &r.out))
     }
 }

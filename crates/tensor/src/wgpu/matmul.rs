@@ -33,7 +33,6 @@ fn to3(a: &Tensor, batch: &[usize]) -> Result<Tensor> {
 ///
 /// Errors: ranks below 2, mismatched inner dims, batch dims that do not broadcast, dtypes other than
 /// F32/F64 (or F64 without SHADER_F64), devices or dtypes that differ.
-#[allow(dead_code)] // wired into ops/matmul.rs by the matmul family
 pub(crate) fn matmul(a: &Tensor, b: &Tensor) -> Result<Tensor> {
     let op = "matmul";
     a.same_device(op, b)?;

@@ -9,16 +9,23 @@
 //! Dtypes on the GPU: F32 as `f32`, F64 as `f64` (adapters with SHADER_F64 only), I64 as two u32
 //! words (`vec2<u32>`, exact 64-bit two's complement), Bool as one u32 (0 or 1). See `docs/gpu.md`.
 
+pub(crate) mod argreduce;
 pub(crate) mod binary;
+pub(crate) mod compare;
 pub(crate) mod context;
+pub(crate) mod conv;
 pub(crate) mod copy;
 pub(crate) mod encoder;
+pub(crate) mod fallback;
 pub(crate) mod fill;
+pub(crate) mod index;
 pub(crate) mod matmul;
 pub(crate) mod pipeline;
 pub(crate) mod pool;
+pub(crate) mod pooling;
 pub(crate) mod reduce;
 pub mod shaders;
+pub(crate) mod softmax;
 pub(crate) mod unary;
 
 use std::sync::Arc;
@@ -131,15 +138,22 @@ pub(crate) fn check_u32(op: &'static str, n: usize) -> Result<u32> {
 /// operand merged, so dense tensors index as rank 1.
 pub(crate) fn strided_meta(op: &'static str, shape: &[usize], ops: &[&Layout]) -> Result<Vec<u32>> {
     debug_assert!(!ops.is_empty() && ops.len() <= 2);
+    strided_meta_k::<2>(op, shape, ops)
+}
+
+/// [`strided_meta`] with `K` operand slots: `[n, rank, K offsets, shape, K stride blocks]` (slots
+/// without an operand hold offset 0 and stride 0).
+pub(crate) fn strided_meta_k<const K: usize>(op: &'static str, shape: &[usize], ops: &[&Layout]) -> Result<Vec<u32>> {
     let n: usize = shape.iter().product();
-    let mut dims: Vec<(usize, [usize; 2])> = Vec::with_capacity(shape.len());
+    let stride = |k: usize, d: usize| ops.get(k).map_or(0, |l| l.strides[d]);
+    let mut dims: Vec<(usize, [usize; K])> = Vec::with_capacity(shape.len());
     for (d, &size) in shape.iter().enumerate() {
         if size == 1 {
             continue;
         }
-        let st = [ops[0].strides[d], ops.get(1).map_or(0, |l| l.strides[d])];
+        let st: [usize; K] = std::array::from_fn(|k| stride(k, d));
         if let Some(last) = dims.last_mut() {
-            if (0..2).all(|k| last.1[k] == st[k] * size) {
+            if (0..K).all(|k| last.1[k] == st[k] * size) {
                 last.0 *= size;
                 last.1 = st;
                 continue;
@@ -148,15 +162,16 @@ pub(crate) fn strided_meta(op: &'static str, shape: &[usize], ops: &[&Layout]) -
         dims.push((size, st));
     }
     let r = dims.len();
-    let mut meta = Vec::with_capacity(4 + 3 * r);
+    let mut meta = Vec::with_capacity(2 + K + (K + 1) * r);
     meta.push(check_u32(op, n)?);
     meta.push(r as u32);
-    meta.push(check_u32(op, ops[0].offset)?);
-    meta.push(check_u32(op, ops.get(1).map_or(0, |l| l.offset))?);
+    for k in 0..K {
+        meta.push(check_u32(op, ops.get(k).map_or(0, |l| l.offset))?);
+    }
     for &(s, _) in &dims {
         meta.push(check_u32(op, s)?);
     }
-    for k in 0..2 {
+    for k in 0..K {
         for &(_, st) in &dims {
             meta.push(check_u32(op, st[k])?);
         }

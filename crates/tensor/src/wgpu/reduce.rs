@@ -11,7 +11,6 @@ use crate::{DType, Error, Result, Tensor};
 
 /// The reductions the GPU kernels compute.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[allow(dead_code)] // wired into ops/reduce.rs by the reductions family
 pub(crate) enum ReduceKind {
     /// Sum (same dtype: F32, F64, I64 wrapping).
     Sum,
@@ -48,7 +47,6 @@ const CHUNK: usize = 4096;
 /// Reduces the last dimension of `x`: shape `[.., n]` gives `[..]` (a 0-d tensor stays 0-d).
 ///
 /// Errors: Bool (convert first), I64 mean, max/min over an empty dimension, F64 without SHADER_F64.
-#[allow(dead_code)] // wired into ops/reduce.rs by the reductions family
 pub(crate) fn reduce_last_dim(kind: ReduceKind, x: &Tensor) -> Result<Tensor> {
     let shape = x.shape();
     let (out_shape, len) = match shape.split_last() {
@@ -59,9 +57,34 @@ pub(crate) fn reduce_last_dim(kind: ReduceKind, x: &Tensor) -> Result<Tensor> {
 }
 
 /// Reduces all elements of `x` to a 0-d tensor (same errors as [`reduce_last_dim`]).
-#[allow(dead_code)] // wired into ops/reduce.rs by the reductions family
 pub(crate) fn reduce_all(kind: ReduceKind, x: &Tensor) -> Result<Tensor> {
     run(kind, x, &[], x.numel())
+}
+
+/// Reduces `x` over the dims flagged in `mask` and reshapes the result to `out` (the caller's shape,
+/// with or without the kept size-1 dims): the reduced dims are permuted last (and merged into one
+/// when there are several), so the kernel reduces rows.
+pub(crate) fn reduce_dims(kind: ReduceKind, x: &Tensor, mask: &[bool], out: &[usize]) -> Result<Tensor> {
+    let shape = x.shape();
+    let kept: Vec<usize> = (0..x.rank()).filter(|&d| !mask[d]).collect();
+    let red: Vec<usize> = (0..x.rank()).filter(|&d| mask[d]).collect();
+    let r = if kept.is_empty() {
+        reduce_all(kind, x)?
+    } else if red.is_empty() {
+        x.try_contiguous()?
+    } else {
+        let perm: Vec<usize> = kept.iter().chain(&red).copied().collect();
+        let p = x.try_permute(&perm)?;
+        let p = if red.len() == 1 {
+            p
+        } else {
+            let mut s: Vec<usize> = kept.iter().map(|&d| shape[d]).collect();
+            s.push(red.iter().map(|&d| shape[d]).product());
+            p.try_contiguous()?.try_reshape(&s)?
+        };
+        reduce_last_dim(kind, &p)?
+    };
+    r.try_reshape(out)
 }
 
 /// Reduces `x` (viewed as rows of `len` elements) to `out_shape`.

@@ -15,6 +15,12 @@ pub(crate) const BINARY: &str = include_str!("../../../../shaders/binary.wgsl");
 pub(crate) const COPY: &str = include_str!("../../../../shaders/copy.wgsl");
 pub(crate) const FILL: &str = include_str!("../../../../shaders/fill.wgsl");
 pub(crate) const REDUCE: &str = include_str!("../../../../shaders/reduce.wgsl");
+pub(crate) const COMPARE: &str = include_str!("../../../../shaders/compare.wgsl");
+pub(crate) const SOFTMAX: &str = include_str!("../../../../shaders/softmax.wgsl");
+pub(crate) const INDEX: &str = include_str!("../../../../shaders/index.wgsl");
+pub(crate) const ARGREDUCE: &str = include_str!("../../../../shaders/argreduce.wgsl");
+pub(crate) const CONV: &str = include_str!("../../../../shaders/conv.wgsl");
+pub(crate) const POOL: &str = include_str!("../../../../shaders/pool.wgsl");
 pub(crate) const MATMUL: &str = include_str!("../../../../shaders/matmul.wgsl");
 
 /// The WGSL name of the float type for `dtype` (F64 -> f64, everything else f32).
@@ -94,6 +100,11 @@ pub fn all_modules() -> Vec<(String, String)> {
         v.push((format!("binary.wgsl ({f})"), elementwise(BINARY, f)));
         v.push((format!("reduce.wgsl ({f})"), plain(REDUCE, f)));
         v.push((format!("matmul.wgsl ({f})"), plain(MATMUL, f)));
+        v.push((format!("compare.wgsl ({f})"), elementwise(COMPARE, f)));
+        v.push((format!("softmax.wgsl ({f})"), elementwise(SOFTMAX, f)));
+        v.push((format!("argreduce.wgsl ({f})"), plain(ARGREDUCE, f)));
+        v.push((format!("conv.wgsl ({f})"), elementwise(CONV, f)));
+        v.push((format!("pool.wgsl ({f})"), elementwise(POOL, f)));
     }
     for s in ALL {
         for d in ALL {
@@ -101,6 +112,7 @@ pub fn all_modules() -> Vec<(String, String)> {
         }
     }
     v.push(("fill.wgsl".to_string(), FILL.to_string()));
+    v.push(("index.wgsl".to_string(), elementwise(INDEX, DType::F32)));
     v
 }
 
@@ -119,5 +131,11 @@ pub fn files() -> Vec<(&'static str, &'static str)> {
         ("fill.wgsl", FILL),
         ("reduce.wgsl", REDUCE),
         ("matmul.wgsl", MATMUL),
+        ("compare.wgsl", COMPARE),
+        ("softmax.wgsl", SOFTMAX),
+        ("index.wgsl", INDEX),
+        ("argreduce.wgsl", ARGREDUCE),
+        ("conv.wgsl", CONV),
+        ("pool.wgsl", POOL),
     ]
 }

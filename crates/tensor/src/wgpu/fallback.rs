@@ -1,0 +1,90 @@
+//! The host fallback: how an op without a GPU kernel still runs on GPU tensors.
+//!
+//! [`host`] takes the op's operands and a closure calling its CPU kernel. When every operand is on
+//! the CPU the closure runs on them directly (no copy, no allocation). Otherwise each GPU operand is
+//! downloaded (which waits for the GPU work producing it), the closure runs on the host copies, and
+//! every tensor it returns is uploaded to the operands' device. So no op panics on a GPU tensor:
+//! ops without a kernel are only slower, and return exactly the CPU's values and errors.
+//!
+//! Each fallback is counted per op ([`host_fallbacks`]), so tests can check that an op with a
+//! native kernel never takes this path.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use crate::{Device, Result, Tensor};
+
+/// What an op returns, moved to a device after a host fallback.
+pub(crate) trait HostOutput: Sized {
+    /// `self` with every tensor moved to `device`.
+    fn to_device(self, device: Device) -> Result<Self>;
+}
+
+impl HostOutput for Tensor {
+    fn to_device(self, device: Device) -> Result<Self> {
+        self.try_to(&device)
+    }
+}
+
+impl HostOutput for Option<Tensor> {
+    fn to_device(self, device: Device) -> Result<Self> {
+        self.map(|t| t.try_to(&device)).transpose()
+    }
+}
+
+impl<A: HostOutput, B: HostOutput> HostOutput for (A, B) {
+    fn to_device(self, device: Device) -> Result<Self> {
+        Ok((self.0.to_device(device)?, self.1.to_device(device)?))
+    }
+}
+
+impl HostOutput for Vec<Tensor> {
+    fn to_device(self, device: Device) -> Result<Self> {
+        self.into_iter().map(|t| t.try_to(&device)).collect()
+    }
+}
+
+/// The device of the first GPU operand, if any.
+fn gpu_device(inputs: &[&Tensor]) -> Option<Device> {
+    inputs.iter().map(|t| t.device()).find(|d| !d.is_cpu())
+}
+
+/// Runs the CPU kernel `f` of `op` on `inputs`: directly when all are on the CPU, else on host
+/// copies of the GPU operands, with the result moved back to their device.
+pub(crate) fn host<R: HostOutput>(
+    op: &'static str,
+    inputs: &[&Tensor],
+    f: impl FnOnce(&[&Tensor]) -> Result<R>,
+) -> Result<R> {
+    let Some(device) = gpu_device(inputs) else {
+        return f(inputs);
+    };
+    record(op);
+    let copies: Vec<Tensor> = inputs.iter().map(|t| t.try_to(&Device::Cpu)).collect::<Result<_>>()?;
+    let refs: Vec<&Tensor> = copies.iter().collect();
+    f(&refs)?.to_device(device)
+}
+
+static COUNTS: Mutex<Option<HashMap<&'static str, usize>>> = Mutex::new(None);
+
+fn record(op: &'static str) {
+    let mut c = COUNTS.lock().unwrap_or_else(|e| e.into_inner());
+    *c.get_or_insert_with(HashMap::new).entry(op).or_insert(0) += 1;
+}
+
+/// How many times each op has run through the host fallback in this process, sorted by op name
+/// (ops never seen are absent). For tests and profiling: an op listed here moved its GPU operands
+/// to the host and back.
+pub fn host_fallbacks() -> Vec<(&'static str, usize)> {
+    let c = COUNTS.lock().unwrap_or_else(|e| e.into_inner());
+    let mut v: Vec<(&'static str, usize)> =
+        c.as_ref().map(|m| m.iter().map(|(&k, &n)| (k, n)).collect()).unwrap_or_default();
+    v.sort_unstable();
+    v
+}
+
+/// How many times `op` has run through the host fallback (see [`host_fallbacks`]).
+pub fn host_fallback_count(op: &str) -> usize {
+    let c = COUNTS.lock().unwrap_or_else(|e| e.into_inner());
+    c.as_ref().and_then(|m| m.get(op).copied()).unwrap_or(0)
+}

@@ -1,0 +1,83 @@
+// 2-d pooling over the planes of a dense [planes, in_h, in_w] input (ops/pool.rs), one invocation
+// per output element, by the host's plan: per output row and column the window's clipped input
+// range (start, end) and, for averages, its divisor. Windows are scanned in row-major order as on
+// the CPU, so the results (and max indices) are the CPU's.
+// info = [total, oh, ow, in_h, in_w, step h, step w, offset of x, then (start, end, divisor) of
+// each output row, then of each output column].
+
+@group(0) @binding(0) var<storage, read> x: array<T>;
+@group(0) @binding(1) var<storage, read_write> vals: array<T>;
+@group(0) @binding(2) var<storage, read_write> idxs: array<vec2<u32>>;
+@group(0) @binding(3) var<storage, read> info: array<u32>;
+
+struct Window {
+    plane: u32,
+    rs: u32,
+    re: u32,
+    rd: u32,
+    cs: u32,
+    ce: u32,
+    cd: u32,
+}
+
+fn window(e: u32) -> Window {
+    let ow = info[2];
+    let oh = info[1];
+    let oy = (e / ow) % oh;
+    let ox = e % ow;
+    let r = 8u + 3u * oy;
+    let c = 8u + 3u * oh + 3u * ox;
+    return Window(e / (ow * oh), info[r], info[r + 1u], info[r + 2u], info[c], info[c + 1u], info[c + 2u]);
+}
+
+// Max pool: PyTorch's CPU rule, a larger value or any NaN replaces the running max (so ties keep
+// the first maximum and the last NaN wins); a window wholly in the padding gives -inf and the
+// index of its first tap.
+@compute @workgroup_size(256)
+fn max_pool(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+            @builtin(local_invocation_index) lid: u32) {
+    let e = linear_index(wid, nwg, lid);
+    if (e >= info[0]) {
+        return;
+    }
+    let w = window(e);
+    let in_w = info[4];
+    let base = info[7] + w.plane * info[3] * in_w;
+    var best = -t_inf();
+    var at = w.rs * in_w + w.cs;
+    for (var ih = w.rs; ih < w.re; ih = ih + info[5]) {
+        for (var iw = w.cs; iw < w.ce; iw = iw + info[6]) {
+            let v = x[base + ih * in_w + iw];
+            if (v > best || is_nan(v)) {
+                best = v;
+                at = ih * in_w + iw;
+            }
+        }
+    }
+    vals[e] = best;
+    idxs[e] = vec2<u32>(at, 0u);
+}
+
+// Average pool (fixed or adaptive windows): the window's sum over its divisors, 0 for a window
+// wholly in the padding.
+@compute @workgroup_size(256)
+fn avg_pool(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+            @builtin(local_invocation_index) lid: u32) {
+    let e = linear_index(wid, nwg, lid);
+    if (e >= info[0]) {
+        return;
+    }
+    let w = window(e);
+    let in_w = info[4];
+    let base = info[7] + w.plane * info[3] * in_w;
+    var s = T(0);
+    if (w.rs < w.re && w.cs < w.ce) {
+        for (var ih = w.rs; ih < w.re; ih = ih + 1u) {
+            for (var iw = w.cs; iw < w.ce; iw = iw + 1u) {
+                s = s + x[base + ih * in_w + iw];
+            }
+        }
+        s = s / T(w.rd * w.cd);
+    }
+    vals[e] = s;
+}
