@@ -105,7 +105,7 @@ fn member(bytes: &[u8], start: usize, out: &mut Vec<u8>) -> Result<usize> {
 /// Inflates a zlib stream (2-byte header, DEFLATE data, Adler-32 trailer).
 #[cfg(test)]
 pub(crate) fn zlib_decompress(bytes: &[u8]) -> Result<Vec<u8>> {
-    if bytes.len() < 6 || bytes[0] & 0x0F != 8 || (u16::from_be_bytes([bytes[0], bytes[1]]) % 31) != 0 {
+    if bytes.len() < 6 || bytes[0] & 0x0F != 8 || !u16::from_be_bytes([bytes[0], bytes[1]]).is_multiple_of(31) {
         return Err(corrupt("bad zlib header"));
     }
     let mut out = Vec::new();

@@ -278,7 +278,7 @@ pub fn try_group_norm(
         return bail(op, format!("expected a floating-point input, got {}", input.dtype()));
     }
     let c = shape[1];
-    if num_groups == 0 || c % num_groups != 0 {
+    if num_groups == 0 || !c.is_multiple_of(num_groups) {
         return bail(
             op,
             format!("Expected number of channels in input to be divisible by num_groups, but got input of shape {shape:?} and num_groups={num_groups}"),

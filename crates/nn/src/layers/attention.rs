@@ -61,7 +61,7 @@ impl MultiheadAttention {
 
     /// Checked form of [`MultiheadAttention::new`].
     pub fn try_new(embed_dim: usize, num_heads: usize) -> Result<MultiheadAttention> {
-        if num_heads == 0 || embed_dim % num_heads != 0 {
+        if num_heads == 0 || !embed_dim.is_multiple_of(num_heads) {
             return Err(err(format!("embed_dim ({embed_dim}) must be divisible by num_heads ({num_heads})")));
         }
         let mut out_proj = Linear::new(embed_dim, embed_dim);

@@ -33,7 +33,7 @@ fn conv_params(shape: &[usize], bias_len: Option<usize>) -> (Variable, Option<Va
 
 #[track_caller]
 fn check_groups(layer: &str, in_channels: usize, out_channels: usize, groups: usize) {
-    if groups == 0 || in_channels % groups != 0 || out_channels % groups != 0 {
+    if groups == 0 || !in_channels.is_multiple_of(groups) || !out_channels.is_multiple_of(groups) {
         panic!(
             "{layer}: groups={groups} must be positive and divide both in_channels={in_channels} and out_channels={out_channels}"
         );

@@ -38,7 +38,7 @@ impl GroupNorm {
     /// **Panics** when `num_groups` does not divide `num_channels`.
     #[track_caller]
     pub fn new(num_groups: usize, num_channels: usize) -> GroupNorm {
-        if num_groups == 0 || num_channels % num_groups != 0 {
+        if num_groups == 0 || !num_channels.is_multiple_of(num_groups) {
             panic!("GroupNorm: num_channels={num_channels} must be divisible by num_groups={num_groups}");
         }
         GroupNorm {
