@@ -2,7 +2,8 @@
 //!
 //! - `test`: everything CI runs: format check, clippy with warnings denied, the line-count check,
 //!   every test of the workspace (unit, integration, doc tests), then the digits example in release
-//!   (`--min-accuracy 0.97`: a CNN trained end to end must reach 97% test accuracy).
+//!   (`--min-accuracy 0.97`: a CNN trained end to end must reach 97% test accuracy), on the CPU and,
+//!   when `EMBER_REQUIRE_GPU=1`, on the GPU too.
 //! - `loc`: lists source files longer than the limit (600 lines) and fails if any.
 //! - `bench [--vs-torch] [--device gpu] [--only NAME]`: the standard workloads in release, with
 //!   PyTorch side by side (see `bench.rs`).
@@ -67,7 +68,7 @@ fn loc() -> bool {
 }
 
 fn test() -> bool {
-    let steps: Vec<(&str, Command)> = vec![
+    let mut steps: Vec<(&str, Command)> = vec![
         ("fmt", {
             let mut c = cargo();
             c.args(["fmt", "--all", "--", "--check"]);
@@ -92,6 +93,14 @@ fn test() -> bool {
             c
         }),
     ];
+    // Where a GPU is required (CI sets EMBER_REQUIRE_GPU=1 with lavapipe installed), the same
+    // training must reach the same accuracy on the GPU (about 2 minutes on lavapipe).
+    if std::env::var("EMBER_REQUIRE_GPU").is_ok_and(|v| v == "1") {
+        let mut c = cargo();
+        c.args(["run", "--release", "-p", "ember", "--example", "digits", "--"]);
+        c.args(["--epochs", "30", "--device", "gpu", "--min-accuracy", "0.97", "--out", "target/digits-gpu"]);
+        steps.push(("digits-gpu", c));
+    }
     let mut ok = loc();
     if !ok {
         eprintln!("loc: FAILED");
