@@ -58,6 +58,28 @@ impl Fixtures {
         for (j, (g, w)) in got.iter().zip(&want).enumerate() {
             assert_close(g, w, tol, &format!("{}/{case}/out{j}", self.family));
         }
+        // The same case on the GPU, when one is usable: inputs uploaded, outputs compared with
+        // PyTorch's (f32 kernels may round differently: at least 1e-5; f64 at least 1e-9).
+        if let Some(dev) = gpu_for_fixtures() {
+            let on_gpu: Vec<Tensor> = ins.iter().map(|t| t.to(&dev)).collect();
+            let f = std::panic::AssertUnwindSafe(&f);
+            match std::panic::catch_unwind(|| f(&on_gpu)) {
+                // (a closure that ignores its arguments and computes on captured CPU tensors gives
+                // CPU results: nothing to compare; the GPU-vs-CPU op tables check result devices)
+                Ok(got) if got.iter().all(|g| g.device() == dev) => {
+                    for (j, (g, w)) in got.iter().zip(&want).enumerate() {
+                        let floor = if w.dtype() == DType::F64 { 1e-9 } else { 1e-5 };
+                        assert_close(g, w, tol.max(floor), &format!("{}/{case}/out{j} on {dev}", self.family));
+                    }
+                }
+                Ok(_) => {}
+                // a case whose closure builds CPU constants cannot run on the GPU as written
+                Err(e) => {
+                    let msg = e.downcast_ref::<String>().cloned().unwrap_or_default();
+                    assert!(msg.contains("same device"), "{}/{case} on {dev}: {msg}", self.family);
+                }
+            }
+        }
         self.checked.borrow_mut().insert(case.to_string());
     }
 
@@ -84,6 +106,20 @@ impl Fixtures {
         let missing: Vec<_> = self.cases().into_iter().filter(|c| !done.contains(c)).collect();
         assert!(missing.is_empty(), "{}: fixture cases never checked: {missing:?}", self.family);
     }
+}
+
+/// The GPU to rerun fixture cases on: the first adapter, when one exists and runs f64 shaders
+/// (lavapipe does). `EMBER_FIXTURES_GPU=0` turns the rerun off.
+pub fn gpu_for_fixtures() -> Option<ember_tensor::Device> {
+    static DEV: std::sync::OnceLock<Option<ember_tensor::Device>> = std::sync::OnceLock::new();
+    *DEV.get_or_init(|| {
+        if std::env::var("EMBER_FIXTURES_GPU").is_ok_and(|v| v == "0") {
+            return None;
+        }
+        let dev = ember_tensor::Device::gpu().ok()?;
+        let probe = Tensor::from_vec(vec![1.0f64], &[1]).to(&dev);
+        probe.try_add(&probe).ok().map(|_| dev)
+    })
 }
 
 /// Asserts equal shapes and dtypes, and values within `tol * (|want| + 1)` (floats) or exactly
