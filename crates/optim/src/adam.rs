@@ -21,25 +21,27 @@ fn adam_update(h: &AdamHyper, p: &Tensor, g: Tensor, st: &mut ParamState) -> Ten
     let t = st.step as f64;
     let g = if h.maximize { g.neg() } else { g };
     let (p, g) = decay(p, g, h.lr, h.weight_decay, h.decoupled_weight_decay);
-    let m = lerp(&st.take_or_zeros(0, &p), &g, 1.0 - h.beta1);
-    let v = ema_sq(&st.take_or_zeros(1, &p), &g, h.beta2);
     let bias_correction1 = 1.0 - h.beta1.powf(t);
     let bias_correction2 = 1.0 - h.beta2.powf(t);
     let step_size = h.lr / bias_correction1;
-    let v_used = if h.amsgrad {
-        // The running maximum starts at zero, so its first value is `v` itself.
-        let max = match st.slots[2].take() {
-            Some(prev) => prev.maximum(&v),
-            None => v.clone(),
-        };
-        st.put(2, max.clone());
-        max
-    } else {
-        v.clone()
-    };
-    // PyTorch's `θ - step_size · m / (√v/√bc₂ + ε)`, with √bc₂ moved out of the denominator:
-    // one tensor op fewer, the same value up to rounding.
+    // PyTorch's `θ - step_size · m / (√v/√bc₂ + ε)`, with √bc₂ moved out of the denominator.
     let bc2_sqrt = bias_correction2.sqrt();
+    if !h.amsgrad {
+        // the common case in one fused pass over memory
+        let (m0, v0) = (st.take_or_zeros(0, &p), st.take_or_zeros(1, &p));
+        let (out, m, v) = p.adam_step(&g, &m0, &v0, h.beta1, h.beta2, step_size * bc2_sqrt, h.eps * bc2_sqrt);
+        st.put(0, m);
+        st.put(1, v);
+        return out;
+    }
+    let m = lerp(&st.take_or_zeros(0, &p), &g, 1.0 - h.beta1);
+    let v = ema_sq(&st.take_or_zeros(1, &p), &g, h.beta2);
+    // amsgrad: the running maximum starts at zero, so its first value is `v` itself
+    let v_used = match st.slots[2].take() {
+        Some(prev) => prev.maximum(&v),
+        None => v.clone(),
+    };
+    st.put(2, v_used.clone());
     let denom = v_used.sqrt().add_scalar(h.eps * bc2_sqrt);
     let out = p.sub(&m.div(&denom).mul_scalar(step_size * bc2_sqrt));
     st.put(0, m);

@@ -9,6 +9,7 @@ pub mod cast;
 pub mod compare;
 pub mod conv;
 pub mod elementwise;
+pub mod fused;
 pub mod index;
 pub mod index_misc;
 pub mod join;

@@ -7,6 +7,7 @@ pub mod conv;
 pub mod conv_transpose;
 pub mod creation;
 pub mod extrema;
+pub mod fused;
 pub mod index;
 pub mod index_misc;
 pub mod join;

@@ -1,0 +1,65 @@
+//! The fused Adam step equals its composite of tensor ops, on every path (small, parallel,
+//! non-contiguous, GPU), and rejects mismatched operands.
+
+use ember_tensor::{DType, Device, Tensor};
+
+#[allow(clippy::too_many_arguments)]
+fn composite(p: &Tensor, g: &Tensor, m: &Tensor, v: &Tensor, b1: f64, b2: f64, sc: f64, eps: f64) -> [Tensor; 3] {
+    let m2 = m + &((g - m) * (1.0 - b1));
+    let v2 = &(v * b2) + &(&(g * g) * (1.0 - b2));
+    let p2 = p - &(&m2 / &(&v2.sqrt() + eps) * sc);
+    [p2, m2, v2]
+}
+
+fn close(a: &Tensor, b: &Tensor, tol: f64) {
+    assert_eq!(a.shape(), b.shape());
+    for (x, y) in a.to_vec::<f64>().iter().zip(b.to_vec::<f64>()) {
+        assert!((x - y).abs() <= tol * (1.0 + y.abs()), "{x} vs {y}");
+    }
+}
+
+#[test]
+fn fused_adam_matches_the_composite() {
+    for (shape, dtype, tol) in
+        [(vec![7], DType::F64, 1e-14), (vec![300, 400], DType::F32, 1e-6), (vec![3, 5], DType::F32, 1e-6)]
+    {
+        let r = |s: u64| {
+            let mut g = ember_tensor::Generator::new(s);
+            let n: usize = shape.iter().product();
+            Tensor::from_vec((0..n).map(|_| g.uniform() * 2.0 - 1.0).collect::<Vec<f64>>(), &shape).to_dtype(dtype)
+        };
+        let (p, g, m) = (r(1), r(2), r(3));
+        let v = r(4).abs();
+        let (p2, m2, v2) = p.adam_step(&g, &m, &v, 0.9, 0.999, 0.01, 1e-8);
+        let want = composite(&p, &g, &m, &v, 0.9, 0.999, 0.01, 1e-8);
+        close(&p2, &want[0], tol);
+        close(&m2, &want[1], tol);
+        close(&v2, &want[2], tol);
+        if shape.len() == 2 {
+            // a transposed (non-contiguous) gradient
+            let gt = g.t().contiguous().t();
+            let (p3, _, _) = p.adam_step(&gt, &m, &v, 0.9, 0.999, 0.01, 1e-8);
+            close(&p3, &want[0], tol);
+        }
+        if let Ok(dev) = Device::gpu() {
+            let up = |t: &Tensor| t.to(&dev);
+            let (pg, mg, vg) = up(&p).adam_step(&up(&g), &up(&m), &up(&v), 0.9, 0.999, 0.01, 1e-8);
+            assert_eq!(pg.device(), dev);
+            close(&pg, &want[0], 1e-5);
+            close(&mg, &want[1], 1e-5);
+            close(&vg, &want[2], 1e-5);
+        }
+    }
+}
+
+#[test]
+fn fused_adam_rejects_mismatched_operands() {
+    let p = Tensor::zeros(&[3]);
+    let e = p.try_adam_step(&Tensor::zeros(&[4]), &p, &p, 0.9, 0.999, 0.1, 1e-8).unwrap_err().to_string();
+    assert!(e.contains("adam_step") && e.contains("[3]") && e.contains("[4]"), "{e}");
+    let e = p.try_adam_step(&p.to_dtype(DType::F64), &p, &p, 0.9, 0.999, 0.1, 1e-8).unwrap_err().to_string();
+    assert!(e.contains("adam_step") && e.contains("F64"), "{e}");
+    let i = Tensor::zeros_dtype(&[3], DType::I64);
+    let e = i.try_adam_step(&i, &i, &i, 0.9, 0.999, 0.1, 1e-8).unwrap_err().to_string();
+    assert!(e.contains("adam_step") && e.contains("I64"), "{e}");
+}
