@@ -4,6 +4,7 @@
 //!
 //! Usage: `ember-bench [--device cpu|gpu] [--only NAME] [--rss-mlp]`.
 
+mod peak;
 mod workloads;
 
 use std::time::Instant;
@@ -65,6 +66,14 @@ fn main() {
     let only = arg("--only");
     let want = |n: &str| only.as_deref().is_none_or(|o| n.starts_with(o));
     ember::manual_seed(0);
+    if device.is_cpu() && want("cpu-peak-fma") {
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let mut runs: Vec<f64> = (0..5).filter_map(|_| peak::peak_fma_gflops(threads)).collect();
+        if !runs.is_empty() {
+            // report() takes seconds; pass GFLOP/s through unchanged
+            report("cpu-peak-fma", "GFLOP/s", dev_name, &mut runs, |g| g);
+        }
+    }
     for n in [256usize, 1024, 2048] {
         let name = format!("matmul-{n}");
         if !want(&name) {

@@ -1,11 +1,13 @@
 //! `cargo xtask bench [--vs-torch] [--device gpu] [--only NAME]`: the standard workloads of
-//! `shared/API.md` in release, optionally alternating with the same workloads in PyTorch
+//! `shared/API.md` in release (and the digits example end to end, `bench_digits`), optionally alternating with the same workloads in PyTorch
 //! (`bench/torch_ref.py`), with a table of medians and Ember/PyTorch ratios; results in
 //! `target/bench/results.json`.
 
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::Command;
+
+use crate::bench_digits;
 
 /// One workload result as printed by either side.
 #[derive(Clone, Debug)]
@@ -56,6 +58,37 @@ fn run(root: &Path, cmd: &mut Command) -> Vec<Row> {
     }
 }
 
+/// The digits example end to end on the CPU, alternating with PyTorch's version: the faster of two
+/// runs each, as rows `digits-e2e` (seconds); the accuracies are printed.
+fn digits(root: &Path, torch_ok: bool, ember: &mut BTreeMap<String, Row>, torch: &mut BTreeMap<String, Row>) {
+    if !bench_digits::build(root) {
+        eprintln!("bench: building the digits example failed");
+        return;
+    }
+    let rounds = if torch_ok { 2 } else { 1 };
+    let (mut e, mut t) = (Vec::new(), Vec::new());
+    for _ in 0..rounds {
+        e.extend(bench_digits::ember(root));
+        if torch_ok {
+            t.extend(bench_digits::torch(root));
+        }
+    }
+    let row = |runs: &[bench_digits::DigitsRun], who: &str, m: &mut BTreeMap<String, Row>| {
+        let secs: Vec<f64> = runs.iter().map(|r| r.secs).collect();
+        let Some(best) = secs.iter().copied().reduce(f64::min) else { return };
+        let accs: Vec<String> = runs.iter().map(|r| format!("{:.2}%", r.accuracy)).collect();
+        println!("digits-e2e {who}: wall {secs:.2?} s, final test accuracy {}", accs.join(", "));
+        let max = secs.iter().copied().fold(best, f64::max);
+        let device = "cpu".to_string();
+        m.insert(
+            "digits-e2e".into(),
+            Row { name: "digits-e2e".into(), device, unit: "s".into(), median: best, min: best, max },
+        );
+    };
+    row(&e, "ember", ember);
+    row(&t, "pytorch", torch);
+}
+
 /// Runs the benchmarks; returns false when the build or a run failed.
 pub fn bench(root: &Path, args: &[String]) -> bool {
     let vs_torch = args.iter().any(|a| a == "--vs-torch");
@@ -92,6 +125,11 @@ pub fn bench(root: &Path, args: &[String]) -> bool {
             c.arg("bench/torch_ref.py").args(&pass);
             keep(&mut torch, run(root, &mut c));
         }
+    }
+    let only = args.iter().position(|a| a == "--only").and_then(|i| args.get(i + 1));
+    let on_gpu = args.windows(2).any(|w| w[0] == "--device" && w[1] != "cpu");
+    if !on_gpu && only.is_none_or(|o| "digits-e2e".starts_with(o.as_str())) {
+        digits(root, torch_ok, &mut ember, &mut torch);
     }
     keep(&mut ember, run(root, Command::new(&exe).arg("--rss-mlp")));
     if torch_ok {
@@ -135,6 +173,6 @@ pub fn bench(root: &Path, args: &[String]) -> bool {
     let dir = root.join("target/bench");
     let _ = std::fs::create_dir_all(&dir);
     let _ = std::fs::write(dir.join("results.json"), json);
-    println!("ratio: Ember/PyTorch (GFLOP/s: higher is better for Ember; ms, us, MiB: lower is better)");
+    println!("ratio: Ember/PyTorch (GFLOP/s: higher is better for Ember; ms, us, s, MiB: lower is better)");
     !ember.is_empty()
 }

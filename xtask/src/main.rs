@@ -11,6 +11,7 @@
 //!   safetensors).
 
 mod bench;
+mod bench_digits;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};

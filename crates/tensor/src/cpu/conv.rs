@@ -7,13 +7,16 @@
 //! - input gradient: `dx[n] = col2im(W_g^T @ dy[n]_g)`;
 //! - weight gradient: `dW_g += dy[n]_g @ col(x[n])_g^T`, summed over the batch.
 //!
-//! A batch runs in parallel over its samples (rayon); a single sample runs its products threaded
-//! by `matrixmultiply`, im2col/col2im split over channels.
+//! A batch runs in chunks of samples (as many as fit a 16 MiB column matrix): one im2col for the
+//! chunk, one GEMM per group over all its positions (threaded over rayon's pool by `gemm`), and a
+//! permute between `[s, o, l]` and the GEMM's channel-major `[o, s * l]`. Few large products run
+//! far closer to the machine's peak than one small product per sample. Column matrices live in
+//! per-thread scratch vectors reused from call to call.
 
 use rayon::prelude::*;
 
 use super::elementwise::PAR_THRESHOLD;
-use super::matmul::{GemmElem, MatRef, PAR_FLOPS};
+use super::matmul::{GemmElem, MatRef};
 use crate::{Result, Tensor};
 
 /// The shape of one convolution, seen from the forward direction: input `[n, c, h, w]`, weight
@@ -60,17 +63,6 @@ impl ConvGeom {
         self.oh * self.ow
     }
 
-    /// True when im2col is the identity (1x1 kernel, stride 1, no padding): the input is used as
-    /// the column matrix directly.
-    fn identity_cols(&self) -> bool {
-        self.kh == 1
-            && self.kw == 1
-            && self.stride == [1, 1]
-            && self.padding == [0, 0]
-            && self.oh == self.h
-            && self.ow == self.w
-    }
-
     /// Output positions `o` (of `n_out`) with `0 <= o * stride + off < size`, as a range.
     fn valid(n_out: usize, stride: usize, off: isize, size: usize) -> (usize, usize) {
         let (s, size) = (stride as isize, size as isize);
@@ -93,30 +85,32 @@ impl ConvGeom {
     }
 }
 
-/// Fills `rows` (`kh*kw` rows of `l`, one channel's part of the column matrix) from one input
-/// channel `xc` (`[h, w]`), zeros where the kernel reads padding.
-fn im2col_channel<T: GemmElem>(xc: &[T], g: &ConvGeom, rows: &mut [T]) {
+/// Fills `row` (`s * l` values: tap `(dh, dw)` of one input channel for `s` samples, sample `i` at
+/// `i * l`) from the samples' channel planes `plane(i)` (`[h, w]`), zeros where the tap reads padding.
+fn im2col_row<'a, T: GemmElem>(
+    plane: impl Fn(usize) -> &'a [T],
+    g: &ConvGeom,
+    (dh, dw): (isize, isize),
+    row: &mut [T],
+) {
     let (l, ow, [sh, sw]) = (g.l(), g.ow, g.stride);
-    for (r, dh, dw) in g.taps() {
-        let row = &mut rows[r * l..(r + 1) * l];
-        let (lo, hi) = ConvGeom::valid(ow, sw, dw, g.w);
-        for (oy, dst) in row.chunks_mut(ow).enumerate() {
+    let (lo, hi) = ConvGeom::valid(ow, sw, dw, g.w);
+    for (i, part) in row.chunks_mut(l).enumerate() {
+        let xc = plane(i);
+        for (oy, dst) in part.chunks_mut(ow).enumerate() {
             let iy = (oy * sh) as isize + dh;
-            if iy < 0 || iy >= g.h as isize {
+            if iy < 0 || iy >= g.h as isize || lo == hi {
                 dst.fill(T::ZERO);
                 continue;
             }
             let src = &xc[iy as usize * g.w..(iy as usize + 1) * g.w];
             dst[..lo].fill(T::ZERO);
             dst[hi..].fill(T::ZERO);
-            if lo == hi {
-                continue;
-            }
-            let start = (lo * sw) as isize + dw;
+            let start = ((lo * sw) as isize + dw) as usize;
             if sw == 1 {
-                dst[lo..hi].copy_from_slice(&src[start as usize..start as usize + (hi - lo)]);
+                dst[lo..hi].copy_from_slice(&src[start..start + (hi - lo)]);
             } else {
-                for (d, s) in dst[lo..hi].iter_mut().zip(src[start as usize..].iter().step_by(sw)) {
+                for (d, s) in dst[lo..hi].iter_mut().zip(src[start..].iter().step_by(sw)) {
                     *d = *s;
                 }
             }
@@ -124,12 +118,12 @@ fn im2col_channel<T: GemmElem>(xc: &[T], g: &ConvGeom, rows: &mut [T]) {
     }
 }
 
-/// Adds `rows` (one channel's part of a column matrix) back into the image channel `xc`: the
-/// adjoint of [`im2col_channel`].
-fn col2im_channel<T: GemmElem>(rows: &[T], g: &ConvGeom, xc: &mut [T]) {
+/// Adds the column rows of one sample's channel (`kh*kw` rows, row `r` at `rows[r * rs..]`, `l`
+/// long) back into the channel plane `xc`: the adjoint of [`im2col_row`].
+fn col2im_channel<T: GemmElem>(rows: &[T], rs: usize, g: &ConvGeom, xc: &mut [T]) {
     let (l, ow, [sh, sw]) = (g.l(), g.ow, g.stride);
     for (r, dh, dw) in g.taps() {
-        let row = &rows[r * l..(r + 1) * l];
+        let row = &rows[r * rs..r * rs + l];
         let (lo, hi) = ConvGeom::valid(ow, sw, dw, g.w);
         for (oy, src) in row.chunks(ow).enumerate() {
             let iy = (oy * sh) as isize + dh;
@@ -151,80 +145,140 @@ fn col2im_channel<T: GemmElem>(rows: &[T], g: &ConvGeom, xc: &mut [T]) {
     }
 }
 
-/// The column matrix `[c * kh * kw, l]` of one sample `xn` (`[c, h, w]`), in `col`.
-fn im2col<T: GemmElem>(xn: &[T], g: &ConvGeom, col: &mut Vec<T>) {
-    let (hw, per) = (g.h * g.w, g.kh * g.kw * g.l());
-    col.resize(g.c * per, T::ZERO);
-    if per == 0 {
+/// The column matrix `[c * kh * kw, s * l]` of the `s` samples in `xs` (`[s, c, h, w]`), in `col`:
+/// row `ci * kh * kw + tap`, sample `i`'s positions at columns `i * l..(i + 1) * l`.
+fn im2col<T: GemmElem>(xs: &[T], g: &ConvGeom, s: usize, col: &mut Vec<T>) {
+    let (hw, taps, width) = (g.h * g.w, g.kh * g.kw, s * g.l());
+    col.resize(g.c * taps * width, T::ZERO);
+    if width == 0 {
         return;
     }
-    let xn = &xn[..g.c * hw];
-    if g.c * per >= PAR_THRESHOLD && g.c > 1 {
-        col.par_chunks_mut(per).enumerate().for_each(|(ci, rows)| im2col_channel(&xn[ci * hw..], g, rows));
+    let chw = g.c * hw;
+    let offs: Vec<(isize, isize)> = g.taps().map(|(_, dh, dw)| (dh, dw)).collect();
+    let fill = |r: usize, row: &mut [T]| {
+        let ci = r / taps;
+        im2col_row(|i| &xs[i * chw + ci * hw..i * chw + (ci + 1) * hw], g, offs[r % taps], row);
+    };
+    if col.len() >= PAR_THRESHOLD && g.c * taps > 1 {
+        col.par_chunks_mut(width).enumerate().for_each(|(r, row)| fill(r, row));
     } else {
-        col.chunks_mut(per).enumerate().for_each(|(ci, rows)| im2col_channel(&xn[ci * hw..], g, rows));
+        col.chunks_mut(width).enumerate().for_each(|(r, row)| fill(r, row));
     }
 }
 
-/// Adds the column matrix `col` (`[c * kh * kw, l]`) into one sample's image `xn` (`[c, h, w]`).
-fn col2im<T: GemmElem>(col: &[T], g: &ConvGeom, xn: &mut [T]) {
-    let (hw, per) = (g.h * g.w, g.kh * g.kw * g.l());
-    if hw == 0 || per == 0 {
+/// Adds the column matrix `col` (`[c * kh * kw, s * l]`, as [`im2col`] lays it out) into the
+/// images `xs` (`[s, c, h, w]`), in parallel over (sample, channel) planes when large.
+fn col2im<T: GemmElem>(col: &[T], g: &ConvGeom, s: usize, xs: &mut [T]) {
+    let (hw, taps, l) = (g.h * g.w, g.kh * g.kw, g.l());
+    let width = s * l;
+    if hw == 0 || width == 0 {
         return;
     }
-    if g.c * per >= PAR_THRESHOLD && g.c > 1 {
-        xn.par_chunks_mut(hw).zip(col.par_chunks(per)).for_each(|(xc, rows)| col2im_channel(rows, g, xc));
+    let plane = |p: usize, xc: &mut [T]| {
+        let (i, ci) = (p / g.c, p % g.c);
+        col2im_channel(&col[ci * taps * width + i * l..], width, g, xc);
+    };
+    if col.len() >= PAR_THRESHOLD && s * g.c > 1 {
+        xs.par_chunks_mut(hw).enumerate().for_each(|(p, xc)| plane(p, xc));
     } else {
-        xn.chunks_mut(hw).zip(col.chunks(per)).for_each(|(xc, rows)| col2im_channel(rows, g, xc));
+        xs.chunks_mut(hw).enumerate().for_each(|(p, xc)| plane(p, xc));
     }
 }
 
-/// True when a batch of `n` samples, each a GEMM of `m x k` by `k x l` per group, runs in parallel
-/// over the samples. Unlike batched matmul this holds even when `matrixmultiply` would thread each
-/// product: conv GEMMs have few rows (`out_channels / groups`), which it splits poorly; one sample
-/// per core measured 1.5-2x faster on 2 cores for typical CNN layers.
-fn par_samples(n: usize, m: usize, k: usize, l: usize) -> bool {
-    n > 1 && n * m * k * l >= PAR_FLOPS
+/// Elements of column matrix a chunk of samples may use: the batch runs in chunks of samples whose
+/// column matrix stays under this (16 MiB of f32), so memory does not grow with the batch.
+const COL_BUDGET: usize = 1 << 22;
+
+/// The sample chunks `(first, count)` of a batch: as many samples per chunk as fit `COL_BUDGET`.
+fn sample_chunks(g: &ConvGeom) -> impl Iterator<Item = (usize, usize)> {
+    let per = (g.c * g.kh * g.kw * g.l()).max(g.o * g.l()).max(1);
+    let (n, s) = (g.n, (COL_BUDGET / per).clamp(1, g.n.max(1)));
+    (0..n).step_by(s).map(move |i| (i, s.min(n - i)))
 }
 
-/// Runs `f(sample, out_chunk, scratch)` for every sample, each writing its own `chunk`-sized part
-/// of `out`: in parallel (one scratch buffer per rayon job) when `par`, else in order.
-fn per_sample<T: GemmElem>(out: &mut [T], chunk: usize, par: bool, f: impl Fn(usize, &mut [T], &mut Vec<T>) + Sync) {
-    if chunk == 0 {
-        return;
-    }
-    if par {
-        out.par_chunks_mut(chunk).enumerate().for_each_init(Vec::new, |col, (i, o)| f(i, o, col));
+thread_local! {
+    /// Reusable scratch vectors per element type, so repeated convolutions neither allocate nor
+    /// zero their column matrices again.
+    static SCRATCH: std::cell::RefCell<Vec<Box<dyn std::any::Any>>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Runs `f` with two scratch vectors of `T` (contents unspecified), kept for the next call.
+fn with_scratch<T: GemmElem + 'static, R>(f: impl FnOnce(&mut Vec<T>, &mut Vec<T>) -> R) -> R {
+    let take = || {
+        SCRATCH.with(|sc| {
+            let mut sc = sc.borrow_mut();
+            let at = sc.iter().position(|b| b.is::<Vec<T>>());
+            at.and_then(|i| sc.swap_remove(i).downcast::<Vec<T>>().ok()).map_or_else(Vec::new, |b| *b)
+        })
+    };
+    let (mut a, mut b) = (take(), take());
+    let r = f(&mut a, &mut b);
+    SCRATCH.with(|sc| {
+        let mut sc = sc.borrow_mut();
+        for v in [a, b] {
+            // keep at most 64 MiB per vector alive between calls
+            if v.capacity() * std::mem::size_of::<T>() <= 1 << 26 {
+                sc.push(Box::new(v));
+            }
+        }
+    });
+    r
+}
+
+/// Copies the `s` samples of `y` (`[s, o, l]`) into `yp` as `[o, s * l]` (channel-major).
+fn to_channel_major<T: GemmElem>(y: &[T], yp: &mut [T], o: usize, l: usize) {
+    let width = y.len() / o;
+    let row = |(c, row): (usize, &mut [T])| {
+        for (i, dst) in row.chunks_mut(l).enumerate() {
+            dst.copy_from_slice(&y[(i * o + c) * l..(i * o + c + 1) * l]);
+        }
+    };
+    if y.len() >= PAR_THRESHOLD {
+        yp.par_chunks_mut(width).enumerate().for_each(row);
     } else {
-        let mut col = Vec::new();
-        out.chunks_mut(chunk).enumerate().for_each(|(i, o)| f(i, o, &mut col));
+        yp.chunks_mut(width).enumerate().for_each(row);
+    }
+}
+
+/// Writes `yp` (`[o, s * l]`) into `y` (`[s, o, l]`), adding `bias[c]` to channel `c` when given:
+/// the inverse of [`to_channel_major`].
+fn from_channel_major<T: GemmElem>(yp: &[T], y: &mut [T], o: usize, l: usize, bias: Option<&[T]>) {
+    let width = y.len() / o;
+    let plane = |(p, dst): (usize, &mut [T])| {
+        let (i, c) = (p / o, p % o);
+        let src = &yp[c * width + i * l..c * width + (i + 1) * l];
+        match bias {
+            Some(b) => dst.iter_mut().zip(src).for_each(|(d, &v)| *d = v + b[c]),
+            None => dst.copy_from_slice(src),
+        }
+    };
+    if y.len() >= PAR_THRESHOLD {
+        y.par_chunks_mut(l).enumerate().for_each(plane);
+    } else {
+        y.chunks_mut(l).enumerate().for_each(plane);
     }
 }
 
 /// Forward convolution of `x` (`[n, c, h, w]`, row-major) with `w` (`[o, c/groups, kh, kw]`):
-/// `[n, o, oh, ow]`, plus `bias[o]` per output channel.
-pub fn forward_kernel<T: GemmElem>(x: &[T], w: &[T], bias: Option<&[T]>, g: &ConvGeom) -> Vec<T> {
-    let (kk, l, og) = (g.kk(), g.l(), g.o / g.groups);
+/// `[n, o, oh, ow]`, plus `bias[o]` per output channel. Per chunk of samples: one im2col, one GEMM
+/// per group over all the chunk's positions (threaded by `gemm`), one permute to `[n, o, l]`.
+pub fn forward_kernel<T: GemmElem + 'static>(x: &[T], w: &[T], bias: Option<&[T]>, g: &ConvGeom) -> Vec<T> {
+    let (kk, l, og, chw) = (g.kk(), g.l(), g.o / g.groups, g.c * g.h * g.w);
     let mut out = vec![T::ZERO; g.n * g.o * l];
-    let par = par_samples(g.n, og, kk, l);
-    let beta = if bias.is_some() { T::ONE } else { T::ZERO };
-    per_sample(&mut out, g.o * l, par, |i, yn, col| {
-        let xn = &x[i * g.c * g.h * g.w..(i + 1) * g.c * g.h * g.w];
-        let cols: &[T] = if g.identity_cols() {
-            xn
-        } else {
-            im2col(xn, g, col);
-            col
-        };
-        if let Some(b) = bias {
-            for (row, &bv) in yn.chunks_mut(l).zip(b) {
-                row.fill(bv);
+    if out.is_empty() {
+        return out;
+    }
+    with_scratch::<T, _>(|col, yp| {
+        for (i0, s) in sample_chunks(g) {
+            let width = s * l;
+            im2col(&x[i0 * chw..(i0 + s) * chw], g, s, col);
+            yp.resize(g.o * width, T::ZERO);
+            for grp in 0..g.groups {
+                let a = MatRef::dense(w, grp * og * kk, og, kk);
+                let b = MatRef::dense(col, grp * kk * width, kk, width);
+                T::gemm(a, b, T::ZERO, &mut yp[grp * og * width..(grp + 1) * og * width], width, 1);
             }
-        }
-        for grp in 0..g.groups {
-            let a = MatRef::dense(w, grp * og * kk, og, kk);
-            let b = MatRef::dense(cols, grp * kk * l, kk, l);
-            T::gemm(a, b, beta, &mut yn[grp * og * l..(grp + 1) * og * l], l, 1);
+            from_channel_major(yp, &mut out[i0 * g.o * l..(i0 + s) * g.o * l], g.o, l, bias);
         }
     });
     out
@@ -232,85 +286,60 @@ pub fn forward_kernel<T: GemmElem>(x: &[T], w: &[T], bias: Option<&[T]>, g: &Con
 
 /// Gradient of the forward convolution with respect to its input, from `dy` (`[n, o, oh, ow]`) and
 /// `w`: `[n, c, h, w]`, starting from `init[c]` per channel (a transposed convolution's bias) or 0.
-pub fn backward_input_kernel<T: GemmElem>(dy: &[T], w: &[T], init: Option<&[T]>, g: &ConvGeom) -> Vec<T> {
-    let (kk, l, og, cg, hw) = (g.kk(), g.l(), g.o / g.groups, g.c / g.groups, g.h * g.w);
+/// Per chunk of samples: `dy` permuted to `[o, s * l]`, one GEMM per group into the column matrix,
+/// then col2im.
+pub fn backward_input_kernel<T: GemmElem + 'static>(dy: &[T], w: &[T], init: Option<&[T]>, g: &ConvGeom) -> Vec<T> {
+    let (kk, l, og, hw) = (g.kk(), g.l(), g.o / g.groups, g.h * g.w);
     let mut dx = vec![T::ZERO; g.n * g.c * hw];
-    let par = par_samples(g.n, kk, og, l);
-    per_sample(&mut dx, g.c * hw, par, |i, dxn, dcol| {
-        if let Some(b) = init {
-            for (ch, &bv) in dxn.chunks_mut(hw).zip(b) {
-                ch.fill(bv);
+    if let Some(b) = init {
+        for (p, ch) in dx.chunks_mut(hw.max(1)).enumerate() {
+            ch.fill(b[p % g.c]);
+        }
+    }
+    if dx.is_empty() || l == 0 {
+        return dx;
+    }
+    with_scratch::<T, _>(|dcol, dyp| {
+        for (i0, s) in sample_chunks(g) {
+            let width = s * l;
+            dyp.resize(g.o * width, T::ZERO);
+            to_channel_major(&dy[i0 * g.o * l..(i0 + s) * g.o * l], dyp, g.o, l);
+            dcol.resize(g.c * g.kh * g.kw * width, T::ZERO);
+            for grp in 0..g.groups {
+                let a = MatRef::dense(w, grp * og * kk, og, kk).t();
+                let b = MatRef::dense(dyp, grp * og * width, og, width);
+                T::gemm(a, b, T::ZERO, &mut dcol[grp * kk * width..(grp + 1) * kk * width], width, 1);
             }
-        }
-        let dyn_ = &dy[i * g.o * l..(i + 1) * g.o * l];
-        let identity = g.identity_cols();
-        if !identity {
-            dcol.resize(g.c * g.kh * g.kw * l, T::ZERO);
-        }
-        for grp in 0..g.groups {
-            let a = MatRef::dense(w, grp * og * kk, og, kk).t();
-            let b = MatRef::dense(dyn_, grp * og * l, og, l);
-            if identity {
-                T::gemm(a, b, T::ONE, &mut dxn[grp * cg * hw..(grp + 1) * cg * hw], l, 1);
-            } else {
-                T::gemm(a, b, T::ZERO, &mut dcol[grp * kk * l..(grp + 1) * kk * l], l, 1);
-            }
-        }
-        if !identity {
-            col2im(dcol, g, dxn);
+            col2im(dcol, g, s, &mut dx[i0 * g.c * hw..(i0 + s) * g.c * hw]);
         }
     });
     dx
 }
 
 /// Gradient of the forward convolution with respect to its weight, from `dy` (`[n, o, oh, ow]`) and
-/// the input `x` (`[n, c, h, w]`): `[o, c/groups, kh, kw]`, summed over the batch.
-pub fn backward_weight_kernel<T: GemmElem>(dy: &[T], x: &[T], g: &ConvGeom) -> Vec<T> {
+/// the input `x` (`[n, c, h, w]`): `[o, c/groups, kh, kw]`, summed over the batch. Per chunk of
+/// samples: `dW_g += dy_g [og, s * l] @ col_g^T`, one GEMM per group with the samples' positions as
+/// its inner dimension.
+pub fn backward_weight_kernel<T: GemmElem + 'static>(dy: &[T], x: &[T], g: &ConvGeom) -> Vec<T> {
     let (kk, l, og, chw) = (g.kk(), g.l(), g.o / g.groups, g.c * g.h * g.w);
-    let len = g.o * kk;
-    // dW_g += dy[i]_g @ col(x[i])_g^T, into `dw`
-    let accumulate = |dw: &mut [T], col: &mut Vec<T>, i: usize| {
-        let xn = &x[i * chw..(i + 1) * chw];
-        let cols: &[T] = if g.identity_cols() {
-            xn
-        } else {
-            im2col(xn, g, col);
-            col
-        };
-        for grp in 0..g.groups {
-            let a = MatRef::dense(dy, i * g.o * l + grp * og * l, og, l);
-            let b = MatRef::dense(cols, grp * kk * l, kk, l).t();
-            T::gemm(a, b, T::ONE, &mut dw[grp * og * kk..(grp + 1) * og * kk], kk, 1);
-        }
-    };
-    if len == 0 {
-        return Vec::new();
+    let mut dw = vec![T::ZERO; g.o * kk];
+    if dw.is_empty() || l == 0 {
+        return dw;
     }
-    if par_samples(g.n, og, l, kk) {
-        (0..g.n)
-            .into_par_iter()
-            .fold(
-                || (vec![T::ZERO; len], Vec::new()),
-                |(mut dw, mut col), i| {
-                    accumulate(&mut dw, &mut col, i);
-                    (dw, col)
-                },
-            )
-            .map(|(dw, _)| dw)
-            .reduce(
-                || vec![T::ZERO; len],
-                |mut a, b| {
-                    a.iter_mut().zip(&b).for_each(|(x, &y)| *x += y);
-                    a
-                },
-            )
-    } else {
-        let (mut dw, mut col) = (vec![T::ZERO; len], Vec::new());
-        for i in 0..g.n {
-            accumulate(&mut dw, &mut col, i);
+    with_scratch::<T, _>(|col, dyp| {
+        for (i0, s) in sample_chunks(g) {
+            let width = s * l;
+            im2col(&x[i0 * chw..(i0 + s) * chw], g, s, col);
+            dyp.resize(g.o * width, T::ZERO);
+            to_channel_major(&dy[i0 * g.o * l..(i0 + s) * g.o * l], dyp, g.o, l);
+            for grp in 0..g.groups {
+                let a = MatRef::dense(dyp, grp * og * width, og, width);
+                let b = MatRef::dense(col, grp * kk * width, kk, width).t();
+                T::gemm(a, b, T::ONE, &mut dw[grp * og * kk..(grp + 1) * og * kk], kk, 1);
+            }
         }
-        dw
-    }
+    });
+    dw
 }
 
 /// [`forward_kernel`] on CPU tensors (dtypes checked by the caller): a contiguous
@@ -376,7 +405,7 @@ mod tests {
             let g = geom(h, w, k, s, p, d);
             let x: Vec<f64> = (0..g.c * h * w).map(|v| (v as f64 * 0.37).sin()).collect();
             let mut col = Vec::new();
-            im2col(&x, &g, &mut col);
+            im2col(&x, &g, 1, &mut col);
             for (r, v) in col.iter().enumerate() {
                 let (row, pos) = (r / g.l(), r % g.l());
                 let (ci, tap) = (row / (k * k), row % (k * k));
@@ -388,7 +417,7 @@ mod tests {
             }
             let c: Vec<f64> = (0..col.len()).map(|v| (v as f64 * 0.11).cos()).collect();
             let mut back = vec![0.0; x.len()];
-            col2im(&c, &g, &mut back);
+            col2im(&c, &g, 1, &mut back);
             let lhs: f64 = col.iter().zip(&c).map(|(a, b)| a * b).sum();
             let rhs: f64 = x.iter().zip(&back).map(|(a, b)| a * b).sum();
             assert!((lhs - rhs).abs() < 1e-9, "{g:?}: {lhs} vs {rhs}");

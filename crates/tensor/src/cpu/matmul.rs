@@ -1,11 +1,10 @@
-//! CPU matrix products: a strided GEMM over `matrixmultiply` (f32, f64) or a plain loop (i64), and
+//! CPU matrix products: a strided GEMM over the `gemm` crate (f32, f64) or a plain loop (i64), and
 //! the batched, broadcasting driver behind `matmul`, `bmm`, `mm` and `linear`.
 //!
-//! `matrixmultiply` takes arbitrary row and column strides, so transposed or sliced operands are
-//! passed as they lie in storage, without a copy. It threads large products itself (its own pool,
-//! `MATMUL_NUM_THREADS`, default: the physical cores); many small products of a batch run in
-//! parallel on rayon's pool instead, below the size where `matrixmultiply` would thread, so the two
-//! pools never compete for the cores. Tiny products (at most 8x8x8) skip `matrixmultiply`'s
+//! `gemm` takes arbitrary row and column strides, so transposed or sliced operands are passed as
+//! they lie in storage, without a copy. It threads large products over rayon's pool; many small
+//! products of a batch run in parallel over the batch instead (each single-threaded: `gemm` is told
+//! not to thread when called from a rayon worker). Tiny products (at most 8x8x8) skip `gemm`'s
 //! packing and run a plain loop.
 
 use rayon::prelude::*;
@@ -14,15 +13,15 @@ use super::strided::for_each_offset;
 use crate::shape::Layout;
 use crate::{Numeric, Tensor};
 
-/// Below this `m*k + k*n`, `matrixmultiply` runs a product on one thread (its own heuristic, for 2
-/// threads); such products of a batch are spread over rayon's pool instead.
+/// Below this `m*k + k*n` a product is too small to thread well; such products of a batch are
+/// spread over rayon's pool instead.
 pub const GEMM_THREAD_SIZE: usize = 1 << 15;
 
 /// Batches whose total multiply-adds stay below this run on the calling thread.
 pub const PAR_FLOPS: usize = 1 << 16;
 
 /// True when `count` products of `m x k` by `k x n` are better run in parallel over the batch (each
-/// single-threaded) than one after the other (each threaded by `matrixmultiply`).
+/// single-threaded) than one after the other (each threaded by `gemm`).
 pub fn par_over_batch(count: usize, m: usize, k: usize, n: usize) -> bool {
     count > 1 && m * k + k * n < GEMM_THREAD_SIZE && count * m * k * n >= PAR_FLOPS
 }
@@ -82,7 +81,7 @@ fn check_gemm<T>(a: &MatRef<'_, T>, b: &MatRef<'_, T>, c: &[T], rsc: usize, csc:
 }
 
 macro_rules! impl_gemm_float {
-    ($t:ty, $f:ident) => {
+    ($t:ty) => {
         impl GemmElem for $t {
             fn gemm(a: MatRef<'_, $t>, b: MatRef<'_, $t>, beta: $t, c: &mut [$t], rsc: usize, csc: usize) {
                 check_gemm(&a, &b, c, rsc, csc);
@@ -105,24 +104,38 @@ macro_rules! impl_gemm_float {
                     }
                     return;
                 }
+                // Inside a rayon worker (a batch spread over the pool) each product runs on its
+                // own thread; otherwise `gemm` threads it over rayon's pool above its own size
+                // threshold.
+                let par = if rayon::current_thread_index().is_some() {
+                    gemm::Parallelism::None
+                } else {
+                    gemm::Parallelism::Rayon(0)
+                };
                 // SAFETY: `check_gemm` proved every element of a, b and c that the product touches
                 // lies inside its slice; `c` is borrowed mutably so it aliases neither input.
+                // `gemm` computes dst = alpha * dst + beta * lhs @ rhs, reading dst only when asked.
                 unsafe {
-                    matrixmultiply::$f(
+                    gemm::gemm(
                         m,
-                        k,
                         n,
-                        1.0,
-                        a.data.as_ptr().add(a.off),
-                        a.rs as isize,
-                        a.cs as isize,
-                        b.data.as_ptr().add(b.off),
-                        b.rs as isize,
-                        b.cs as isize,
-                        beta,
+                        k,
                         c.as_mut_ptr(),
-                        rsc as isize,
                         csc as isize,
+                        rsc as isize,
+                        beta != 0.0,
+                        a.data.as_ptr().add(a.off),
+                        a.cs as isize,
+                        a.rs as isize,
+                        b.data.as_ptr().add(b.off),
+                        b.cs as isize,
+                        b.rs as isize,
+                        beta,
+                        1.0,
+                        false,
+                        false,
+                        false,
+                        par,
                     );
                 }
             }
@@ -130,10 +143,10 @@ macro_rules! impl_gemm_float {
     };
 }
 
-impl_gemm_float!(f32, sgemm);
-impl_gemm_float!(f64, dgemm);
+impl_gemm_float!(f32);
+impl_gemm_float!(f64);
 
-/// Products with at most this many multiply-adds (8x8x8) skip `matrixmultiply`'s packing and run a
+/// Products with at most this many multiply-adds (8x8x8) skip `gemm`'s packing and run a
 /// plain loop: measured faster for such tiny matrices of a large batch, slower from 16x16x16 on.
 pub const SMALL_GEMM: usize = 512;
 

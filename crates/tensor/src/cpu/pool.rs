@@ -34,6 +34,20 @@ fn pick<T: Float>(best: &mut T, at: &mut usize, v: T, i: usize) {
     }
 }
 
+/// The max of four taps in order and the position (0..4) of the one chosen, with [`pick`]'s rule
+/// (a larger value or any NaN replaces the running max), written as selects without branches.
+#[inline(always)]
+fn max4<T: Float>(x0: T, x1: T, x2: T, x3: T) -> (T, usize) {
+    let (mut best, mut at) = (x0, 0);
+    for (v, i) in [(x1, 1), (x2, 2), (x3, 3)] {
+        #[allow(clippy::eq_op)]
+        let take = v > best || v != v;
+        best = if take { v } else { best };
+        at = if take { i } else { at };
+    }
+    (best, at)
+}
+
 /// The max of one window of a plane of width `w`, and its index in the plane (PyTorch's initial
 /// index, the first tap, when the window holds no input).
 #[inline]
@@ -56,17 +70,22 @@ fn window_max<T: Float>(plane: &[T], w: usize, r: PoolWindow, c: PoolWindow, ste
 fn max_row<T: Float>(plane: &[T], plan: &Pool2dPlan, oh: usize, vals: &mut [T], mut idx: Option<&mut [i64]>) {
     let w = plan.in_w;
     if plan.fast_2x2 {
+        // 2x2 windows, stride 2: branch-free selects (random data mispredicts `pick`'s branch).
         let r0 = &plane[2 * oh * w..(2 * oh + 1) * w];
         let r1 = &plane[(2 * oh + 1) * w..(2 * oh + 2) * w];
-        for (ow, ((v, a), b)) in vals.iter_mut().zip(r0.chunks_exact(2)).zip(r1.chunks_exact(2)).enumerate() {
-            let (mut best, mut at) = (T::NEG_INFINITY, 0);
-            pick(&mut best, &mut at, a[0], 0);
-            pick(&mut best, &mut at, a[1], 1);
-            pick(&mut best, &mut at, b[0], w);
-            pick(&mut best, &mut at, b[1], w + 1);
-            *v = best;
-            if let Some(ix) = idx.as_deref_mut() {
-                ix[ow] = (2 * oh * w + 2 * ow + at) as i64;
+        let taps = r0.chunks_exact(2).zip(r1.chunks_exact(2));
+        match idx {
+            Some(ix) => {
+                for (ow, ((v, i), (a, b))) in vals.iter_mut().zip(ix.iter_mut()).zip(taps).enumerate() {
+                    let (best, at) = max4(a[0], a[1], b[0], b[1]);
+                    *v = best;
+                    *i = (2 * oh * w + 2 * ow + [0, 1, w, w + 1][at]) as i64;
+                }
+            }
+            None => {
+                for (v, (a, b)) in vals.iter_mut().zip(taps) {
+                    *v = max4(a[0], a[1], b[0], b[1]).0;
+                }
             }
         }
         return;
