@@ -27,6 +27,9 @@ impl Tensor {
     /// Checked form of [`Tensor::cumsum`].
     pub fn try_cumsum(&self, dim: impl Dim) -> Result<Tensor> {
         let ax = self.reduction("cumsum", dim.to_isize(), true)?.ax;
+        if !self.device().is_cpu() {
+            return crate::wgpu::scan::cumulative(&self.bool_to_i64()?, ax, false);
+        }
         host("cumsum", &[&self.bool_to_i64()?], |t| crate::cpu::scan::cumulative(t[0], ax, false))
     }
 
@@ -40,6 +43,9 @@ impl Tensor {
     /// Checked form of [`Tensor::cumprod`].
     pub fn try_cumprod(&self, dim: impl Dim) -> Result<Tensor> {
         let ax = self.reduction("cumprod", dim.to_isize(), true)?.ax;
+        if !self.device().is_cpu() {
+            return crate::wgpu::scan::cumulative(&self.bool_to_i64()?, ax, true);
+        }
         host("cumprod", &[&self.bool_to_i64()?], |t| crate::cpu::scan::cumulative(t[0], ax, true))
     }
 }

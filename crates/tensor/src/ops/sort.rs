@@ -37,6 +37,9 @@ impl Tensor {
     /// Checked form of [`Tensor::sort`].
     pub fn try_sort(&self, dim: impl Dim, descending: bool) -> Result<(Tensor, Tensor)> {
         let d = normalize_dim("sort", dim.to_isize(), self.rank())?;
+        if !self.device().is_cpu() {
+            return crate::wgpu::sort::sort(self, d, descending);
+        }
         host("sort", &[self], |t| {
             if t[0].rank() == 0 {
                 return Ok(on_scalar(t[0], |t| crate::cpu::sort::sort(t, 0, descending)));
@@ -85,6 +88,9 @@ impl Tensor {
             });
         }
         with_numeric!(op, self.dtype, T, {
+            if !self.device().is_cpu() {
+                return crate::wgpu::sort::topk(self, k, d, largest, sorted);
+            }
             host(op, &[self], |t| {
                 if t[0].rank() == 0 {
                     return Ok(on_scalar(t[0], |t| crate::cpu::sort::topk::<T>(t, k, 0, largest, sorted)));

@@ -24,8 +24,10 @@ pub(crate) mod pipeline;
 pub(crate) mod pool;
 pub(crate) mod pooling;
 pub(crate) mod reduce;
+pub(crate) mod scan;
 pub mod shaders;
 pub(crate) mod softmax;
+pub(crate) mod sort;
 pub(crate) mod unary;
 
 use std::sync::Arc;

@@ -22,6 +22,8 @@ pub(crate) const ARGREDUCE: &str = include_str!("../../../../shaders/argreduce.w
 pub(crate) const CONV: &str = include_str!("../../../../shaders/conv.wgsl");
 pub(crate) const POOL: &str = include_str!("../../../../shaders/pool.wgsl");
 pub(crate) const MATMUL: &str = include_str!("../../../../shaders/matmul.wgsl");
+pub(crate) const SCAN: &str = include_str!("../../../../shaders/scan.wgsl");
+pub(crate) const SORT: &str = include_str!("../../../../shaders/sort.wgsl");
 
 /// The WGSL name of the float type for `dtype` (F64 -> f64, everything else f32).
 fn float_name(dtype: DType) -> &'static str {
@@ -105,11 +107,13 @@ pub fn all_modules() -> Vec<(String, String)> {
         v.push((format!("argreduce.wgsl ({f})"), plain(ARGREDUCE, f)));
         v.push((format!("conv.wgsl ({f})"), elementwise(CONV, f)));
         v.push((format!("pool.wgsl ({f})"), elementwise(POOL, f)));
+        v.push((format!("scan.wgsl ({f})"), plain(SCAN, f)));
     }
     for s in ALL {
         for d in ALL {
             v.push((format!("copy.wgsl ({s} -> {d})"), copy(s, d)));
         }
+        v.push((format!("sort.wgsl ({s})"), super::sort::source(s)));
     }
     v.push(("fill.wgsl".to_string(), FILL.to_string()));
     v.push(("index.wgsl".to_string(), elementwise(INDEX, DType::F32)));
@@ -137,5 +141,7 @@ pub fn files() -> Vec<(&'static str, &'static str)> {
         ("argreduce.wgsl", ARGREDUCE),
         ("conv.wgsl", CONV),
         ("pool.wgsl", POOL),
+        ("scan.wgsl", SCAN),
+        ("sort.wgsl", SORT),
     ]
 }
