@@ -26,6 +26,7 @@ pub(crate) mod pooling;
 pub(crate) mod reduce;
 pub mod shaders;
 pub(crate) mod softmax;
+pub(crate) mod stats;
 pub(crate) mod unary;
 
 use std::sync::Arc;
