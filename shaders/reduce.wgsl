@@ -4,8 +4,10 @@
 // workgroup memory combines the 256 partials. No subgroup operations, so it is correct for any
 // subgroup size. The host repeats passes (C <- cpr) until every row is one value; short chunks keep
 // f32 sums accurate (each invocation adds at most CH / 256 elements before the tree).
+// Devices with subgroups run reduce_subgroup.wgsl's entry points instead for sum, max and min.
 // info = [workgroups G, chunk CH, row length C, chunks per row cpr, offset of x].
-// OP (override): 0 sum, 1 max, 2 min; max and min propagate NaN.
+// OP (override): 0 sum, 1 max, 2 min, 3 product; max and min propagate NaN; I64 sums and products
+// wrap (exact in any order).
 
 @group(0) @binding(0) var<storage, read> x: array<T>;
 @group(0) @binding(1) var<storage, read_write> y: array<T>;
@@ -25,6 +27,7 @@ fn identity_float() -> T {
     switch OP {
         case 1u: { return -t_inf(); }
         case 2u: { return t_inf(); }
+        case 3u: { return 1.0; }
         default: { return 0.0; }
     }
 }
@@ -43,6 +46,7 @@ fn combine_float(a: T, b: T) -> T {
             }
             return select(a, b, b < a);
         }
+        case 3u: { return a * b; }
         default: { return a + b; }
     }
 }
@@ -51,6 +55,7 @@ fn identity_i64() -> I64 {
     switch OP {
         case 1u: { return I64(0u, 0x80000000u); }
         case 2u: { return I64(0xffffffffu, 0x7fffffffu); }
+        case 3u: { return I64(1u, 0u); }
         default: { return I64(0u, 0u); }
     }
 }
@@ -59,6 +64,7 @@ fn combine_i64(a: I64, b: I64) -> I64 {
     switch OP {
         case 1u: { return i64_max(a, b); }
         case 2u: { return i64_min(a, b); }
+        case 3u: { return i64_mul(a, b); }
         default: { return i64_add(a, b); }
     }
 }

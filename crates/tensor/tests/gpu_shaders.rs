@@ -13,12 +13,16 @@ fn validate(name: &str, src: &str, caps: naga::valid::Capabilities) {
 #[test]
 fn every_module_validates() {
     for (name, src) in shaders::all_modules() {
-        let caps = if name.contains("F64") {
+        let mut caps = if name.contains("F64") {
             naga::valid::Capabilities::FLOAT64
         } else {
             // Modules for adapters without SHADER_F64 must not touch f64.
             naga::valid::Capabilities::empty()
         };
+        // Only the subgroup modules (built for devices with wgpu::Features::SUBGROUP) may use subgroups.
+        if name.contains("subgroups") {
+            caps |= naga::valid::Capabilities::SUBGROUP;
+        }
         validate(&name, &src, caps);
     }
 }

@@ -239,6 +239,9 @@ impl Tensor {
     /// Checked form of [`Tensor::prod`].
     pub fn try_prod(&self) -> Result<Tensor> {
         let (mask, out) = self.reduction_all();
+        if !self.device().is_cpu() {
+            return crate::wgpu::reduce::reduce_dims(ReduceKind::Prod, &self.bool_to_i64()?, &mask, &out);
+        }
         host("prod", &[&self.bool_to_i64()?], |t| crate::cpu::reduce::prod(t[0], &mask, &out))
     }
 
@@ -252,6 +255,9 @@ impl Tensor {
     /// Checked form of [`Tensor::prod_dim`].
     pub fn try_prod_dim(&self, dim: impl Dim, keepdim: bool) -> Result<Tensor> {
         let r = self.reduction("prod", dim.to_isize(), keepdim)?;
+        if !self.device().is_cpu() {
+            return crate::wgpu::reduce::reduce_dims(ReduceKind::Prod, &self.bool_to_i64()?, &r.mask, &r.out);
+        }
         host("prod", &[&self.bool_to_i64()?], |t| crate::cpu::reduce::prod(t[0], &r.mask, &r.out))
     }
 

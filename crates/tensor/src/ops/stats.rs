@@ -12,6 +12,9 @@ impl Tensor {
         if !self.dtype.is_float() {
             crate::bail!(op, "std and var only support floating point dtypes, got {}", self.dtype);
         }
+        if !self.device().is_cpu() {
+            return crate::wgpu::stats::var(self, mask, unbiased, sqrt, out);
+        }
         host(op, &[self], |t| crate::cpu::reduce::var(t[0], mask, unbiased, sqrt, out))
     }
 }
@@ -94,6 +97,9 @@ impl Tensor {
     pub fn try_logsumexp(&self, dim: impl Dim, keepdim: bool) -> Result<Tensor> {
         let r = self.reduction("logsumexp", dim.to_isize(), keepdim)?;
         let t = if self.dtype.is_float() { self.clone() } else { self.try_to_dtype(DType::F32)? };
+        if !t.device().is_cpu() {
+            return crate::wgpu::stats::logsumexp(&t, &r.mask, &r.out);
+        }
         host("logsumexp", &[&t], |t| crate::cpu::reduce::logsumexp(t[0], &r.mask, &r.out))
     }
 }

@@ -136,7 +136,14 @@ fn create(index: usize) -> Result<Context> {
         return Err(Error::Device(format!("no GPU adapter found for gpu:{index}: {why}")));
     };
     let info = adapter.get_info();
-    let features = adapter.features() & ::wgpu::Features::SHADER_F64;
+    // Subgroup operations speed up reductions; `EMBER_NO_SUBGROUPS=1` leaves them off (plain kernels).
+    let no_subgroups = std::env::var("EMBER_NO_SUBGROUPS").is_ok_and(|v| v == "1");
+    let wanted = if no_subgroups {
+        ::wgpu::Features::SHADER_F64
+    } else {
+        ::wgpu::Features::SHADER_F64 | ::wgpu::Features::SUBGROUP
+    };
+    let features = adapter.features() & wanted;
     let limits = adapter.limits();
     let desc = ::wgpu::DeviceDescriptor {
         label: Some("ember"),
@@ -178,6 +185,11 @@ impl Context {
     /// True when the device runs f64 shaders.
     pub fn has_f64(&self) -> bool {
         self.features.contains(::wgpu::Features::SHADER_F64)
+    }
+
+    /// True when the device runs subgroup operations (`wgpu::Features::SUBGROUP` was requested).
+    pub fn has_subgroups(&self) -> bool {
+        self.features.contains(::wgpu::Features::SUBGROUP)
     }
 
     /// Fails with a clear error when `op` would need f64 shaders this adapter lacks.

@@ -28,6 +28,7 @@ pub(crate) mod scan;
 pub mod shaders;
 pub(crate) mod softmax;
 pub(crate) mod sort;
+pub(crate) mod stats;
 pub(crate) mod unary;
 
 use std::sync::Arc;

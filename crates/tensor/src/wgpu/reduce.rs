@@ -1,5 +1,7 @@
-//! GPU reductions (`shaders/reduce.wgsl`): sum, mean, max and min over the last dimension or over
-//! all elements, as chunked workgroup tree reductions (correct for any subgroup size).
+//! GPU reductions (`shaders/reduce.wgsl`): sum, mean, max, min and product over the last dimension
+//! or over all elements, as chunked workgroup tree reductions (correct for any subgroup size). On
+//! devices with subgroups, sum, mean, max and min run the subgroup variants of
+//! `shaders/reduce_subgroup.wgsl` instead (also correct for any subgroup size).
 //!
 //! Entry points for `ops/reduce.rs` (which validates dims and handles `keepdim`):
 //! - [`reduce_last_dim`]`(kind, x)`: reduces the last dim of `x` (any layout): `[.., n] -> [..]`.
@@ -20,6 +22,14 @@ pub(crate) enum ReduceKind {
     Max,
     /// Minimum, NaN-propagating.
     Min,
+    /// Product (same dtype: F32, F64, I64 wrapping; 1 for an empty reduction).
+    Prod,
+}
+
+std::thread_local! {
+    /// Crate-private switch for tests: when set, this thread's reductions use the plain tree kernels
+    /// even on devices with subgroups (`EMBER_NO_SUBGROUPS=1` does it process-wide).
+    pub(crate) static FORCE_PLAIN: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
 impl ReduceKind {
@@ -29,6 +39,7 @@ impl ReduceKind {
             ReduceKind::Mean => "mean",
             ReduceKind::Max => "max",
             ReduceKind::Min => "min",
+            ReduceKind::Prod => "prod",
         }
     }
 
@@ -37,6 +48,7 @@ impl ReduceKind {
             ReduceKind::Sum | ReduceKind::Mean => 0,
             ReduceKind::Max => 1,
             ReduceKind::Min => 2,
+            ReduceKind::Prod => 3,
         }
     }
 }
@@ -104,6 +116,7 @@ fn run(kind: ReduceKind, x: &Tensor, out_shape: &[usize], len: usize) -> Result<
         return match kind {
             ReduceKind::Sum => super::fill::full(out_shape, 0.0, dtype, ctx.index),
             ReduceKind::Mean => super::fill::full(out_shape, f64::NAN, dtype, ctx.index),
+            ReduceKind::Prod => super::fill::full(out_shape, 1.0, dtype, ctx.index),
             _ => crate::bail!(op, "expected a non-empty reduction dimension (input shape {:?})", x.shape()),
         };
     }
@@ -111,8 +124,17 @@ fn run(kind: ReduceKind, x: &Tensor, out_shape: &[usize], len: usize) -> Result<
         return Ok(tensor(GpuStorage::new(&ctx, op, dtype, 0)?, out_shape));
     }
     let x = x.try_contiguous()?;
-    let module = format!("reduce ({float})");
-    let source = move || shaders::plain(shaders::REDUCE, float);
+    let subgroups = ctx.has_subgroups() && kind != ReduceKind::Prod && !FORCE_PLAIN.with(|f| f.get());
+    let (module, entry) = if subgroups {
+        (
+            format!("reduce subgroup ({float})"),
+            if entry == "reduce_float" { "reduce_float_sg" } else { "reduce_i64_sg" },
+        )
+    } else {
+        (format!("reduce ({float})"), entry)
+    };
+    let source =
+        move || if subgroups { shaders::reduce_subgroup(float) } else { shaders::plain(shaders::REDUCE, float) };
     let code = f64::from(kind.code());
     let constants = [("OP", code)];
     let spec =
@@ -167,6 +189,7 @@ mod tests {
                 v.iter().copied().fold(f64::NEG_INFINITY, |a, b| if a.is_nan() || b > a { b } else { a })
             }
             ReduceKind::Min => v.iter().copied().fold(f64::INFINITY, |a, b| if a.is_nan() || b < a { b } else { a }),
+            ReduceKind::Prod => v.iter().product(),
         }
     }
 
@@ -174,9 +197,21 @@ mod tests {
         (got.is_nan() && want.is_nan()) || (got - want).abs() <= tol * scale.max(1.0)
     }
 
+    /// Both kernels: the subgroup ones (on devices with subgroups) and the plain tree.
     #[test]
     fn reductions_match_a_reference() {
         let Some(dev) = gpu() else { return };
+        let Device::Gpu(i) = dev else { unreachable!() };
+        let ctx = super::super::context::get(i).unwrap();
+        let (lo, hi) = (ctx.info.subgroup_min_size, ctx.info.subgroup_max_size);
+        println!("subgroups: {} (sizes {lo} to {hi})", ctx.has_subgroups());
+        for plain in [false, true] {
+            FORCE_PLAIN.with(|f| f.set(plain));
+            check_reductions(dev);
+        }
+    }
+
+    fn check_reductions(dev: Device) {
         let kinds = [ReduceKind::Sum, ReduceKind::Mean, ReduceKind::Max, ReduceKind::Min];
         let mut seed = 7u64;
         let mut next = move || {

@@ -21,6 +21,8 @@ pub(crate) const INDEX: &str = include_str!("../../../../shaders/index.wgsl");
 pub(crate) const ARGREDUCE: &str = include_str!("../../../../shaders/argreduce.wgsl");
 pub(crate) const CONV: &str = include_str!("../../../../shaders/conv.wgsl");
 pub(crate) const POOL: &str = include_str!("../../../../shaders/pool.wgsl");
+pub(crate) const REDUCE_SUBGROUP: &str = include_str!("../../../../shaders/reduce_subgroup.wgsl");
+pub(crate) const STATS: &str = include_str!("../../../../shaders/stats.wgsl");
 pub(crate) const MATMUL: &str = include_str!("../../../../shaders/matmul.wgsl");
 pub(crate) const SCAN: &str = include_str!("../../../../shaders/scan.wgsl");
 pub(crate) const SORT: &str = include_str!("../../../../shaders/sort.wgsl");
@@ -53,6 +55,11 @@ pub(crate) fn elementwise(kernel: &str, float: DType) -> String {
 /// A kernel file that needs only the float primitives and the i64 helpers (reduce, matmul).
 pub(crate) fn plain(kernel: &str, float: DType) -> String {
     compose(float, &[I64], &[kernel])
+}
+
+/// The reduction module with its subgroup entry points (devices with `wgpu::Features::SUBGROUP`).
+pub(crate) fn reduce_subgroup(float: DType) -> String {
+    compose(float, &[I64], &[REDUCE, REDUCE_SUBGROUP])
 }
 
 /// The WGSL storage type of one element of `dtype` (Bool is a u32 0/1, I64 two u32 words).
@@ -102,6 +109,8 @@ pub fn all_modules() -> Vec<(String, String)> {
         v.push((format!("binary.wgsl ({f})"), elementwise(BINARY, f)));
         v.push((format!("reduce.wgsl ({f})"), plain(REDUCE, f)));
         v.push((format!("matmul.wgsl ({f})"), plain(MATMUL, f)));
+        v.push((format!("reduce.wgsl + reduce_subgroup.wgsl ({f}, subgroups)"), reduce_subgroup(f)));
+        v.push((format!("stats.wgsl ({f})"), plain(STATS, f)));
         v.push((format!("compare.wgsl ({f})"), elementwise(COMPARE, f)));
         v.push((format!("softmax.wgsl ({f})"), elementwise(SOFTMAX, f)));
         v.push((format!("argreduce.wgsl ({f})"), plain(ARGREDUCE, f)));
@@ -135,6 +144,8 @@ pub fn files() -> Vec<(&'static str, &'static str)> {
         ("fill.wgsl", FILL),
         ("reduce.wgsl", REDUCE),
         ("matmul.wgsl", MATMUL),
+        ("reduce_subgroup.wgsl", REDUCE_SUBGROUP),
+        ("stats.wgsl", STATS),
         ("compare.wgsl", COMPARE),
         ("softmax.wgsl", SOFTMAX),
         ("index.wgsl", INDEX),
