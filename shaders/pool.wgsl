@@ -81,3 +81,45 @@ fn avg_pool(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg:
     }
     vals[e] = s;
 }
+
+// Average pool backward (fixed or adaptive windows), gather style: one invocation per input
+// element of [planes, in_h, in_w] (written to `vals`) sums grad / divisor over the output windows
+// covering it, in the CPU's order (output rows, then columns), so the result is the CPU's.
+// info = [total, oh, ow, in_h, in_w, 0, 0, offset of the gradient (in `x`), then (start, end,
+// divisor) of each output row, then of each output column, then the (first, last + 1) output row
+// that may cover each input row, then the same of output columns for each input column].
+@compute @workgroup_size(256)
+fn avg_pool_backward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+                     @builtin(local_invocation_index) lid: u32) {
+    let e = linear_index(wid, nwg, lid);
+    if (e >= info[0]) {
+        return;
+    }
+    let oh = info[1];
+    let ow = info[2];
+    let in_h = info[3];
+    let in_w = info[4];
+    let ih = (e / in_w) % in_h;
+    let iw = e % in_w;
+    let plane = e / (in_w * in_h);
+    let rows = 8u;
+    let cols = rows + 3u * oh;
+    let rr = cols + 3u * ow + 2u * ih;
+    let cr = cols + 3u * ow + 2u * in_h + 2u * iw;
+    let base = info[7] + plane * oh * ow;
+    var s = T(0);
+    for (var oy = info[rr]; oy < info[rr + 1u]; oy = oy + 1u) {
+        let r = rows + 3u * oy;
+        if (info[r] > ih || ih >= info[r + 1u]) {
+            continue;
+        }
+        for (var ox = info[cr]; ox < info[cr + 1u]; ox = ox + 1u) {
+            let c = cols + 3u * ox;
+            if (info[c] > iw || iw >= info[c + 1u]) {
+                continue;
+            }
+            s = s + x[base + oy * ow + ox] / T(info[r + 2u] * info[c + 2u]);
+        }
+    }
+    vals[e] = s;
+}

@@ -276,6 +276,7 @@ impl Tensor {
         let (t, index, src) = (as_vector(self), as_vector(index), as_vector(&src));
         let gpu = match mode {
             ScatterMode::Add if !t.device().is_cpu() => crate::wgpu::index::scatter_add(op, &t, d, &index, &src)?,
+            ScatterMode::Set if !t.device().is_cpu() => Some(crate::wgpu::scatter::scatter(op, &t, d, &index, &src)?),
             _ => None,
         };
         let r = match gpu {

@@ -92,6 +92,9 @@ impl Tensor {
         if self.dtype != DType::I64 {
             return Err(Error::DTypeMismatch { op: "one_hot", expected: DType::I64, got: self.dtype });
         }
+        if !self.device().is_cpu() {
+            return crate::wgpu::index_misc::one_hot(self, num_classes);
+        }
         host("one_hot", &[self], |t| crate::cpu::index_misc::one_hot(t[0], num_classes))
     }
 
@@ -114,6 +117,9 @@ impl Tensor {
             return Err(Error::DTypeMismatch { op, expected: DType::Bool, got: mask.dtype });
         }
         let shape = broadcast_shapes(op, self.shape(), mask.shape())?;
+        if !self.device().is_cpu() {
+            return crate::wgpu::index_misc::masked_select(self, mask, &shape);
+        }
         host(op, &[self, mask], |t| crate::cpu::index_misc::masked_select(t[0], t[1], &shape))
     }
 
@@ -140,6 +146,9 @@ impl Tensor {
         if self.rank() == 0 {
             return Ok(self.try_contiguous()?.reshape(&[0usize; 0]));
         }
+        if !self.device().is_cpu() {
+            return crate::wgpu::index_misc::flip(self, &flip);
+        }
         host(op, &[self], |t| Ok(crate::cpu::index_misc::flip(t[0], &flip)))
     }
 
@@ -164,6 +173,9 @@ impl Tensor {
                 self.rank(),
                 self.shape()
             );
+        }
+        if !self.device().is_cpu() {
+            return crate::wgpu::index_misc::repeat(self, repeats);
         }
         host("repeat", &[self], |t| Ok(crate::cpu::index_misc::repeat(t[0], repeats)))
     }

@@ -58,6 +58,9 @@ fn cat_impl(op: &'static str, tensors: &[&Tensor], dim: isize) -> Result<Tensor>
     if used.len() == 1 {
         return used[0].try_contiguous();
     }
+    if !first.device().is_cpu() {
+        return crate::wgpu::join::cat(op, &used, d, &shape);
+    }
     host(op, &used, |t| Ok(crate::cpu::join::cat(t, d, &shape)))
 }
 

@@ -548,6 +548,9 @@ fn avg_backward(op: &'static str, grad_out: &Tensor, plan: &Pool2dPlan, input_sh
     if grad_out.shape() != plan.out_shape.as_slice() {
         return Err(Error::ShapeMismatch { op, lhs: grad_out.shape().to_vec(), rhs: plan.out_shape.to_vec() });
     }
+    if !grad_out.device().is_cpu() {
+        return crate::wgpu::pooling::avg_pool_backward(op, grad_out, plan, input_shape);
+    }
     with_float!(
         op,
         grad_out.dtype,

@@ -1,6 +1,7 @@
 //! GPU pooling (`shaders/pool.wgsl`): max pool with indices and average pools (fixed and adaptive)
 //! by the host's window plan, one invocation per output element; the max pool's backward is the
-//! index kernels' atomic `scatter_add` into zero planes.
+//! index kernels' atomic `scatter_add` into zero planes; the average pools' backward gathers (one
+//! invocation per input element).
 
 use super::pipeline::KernelSpec;
 use super::{check_u32, groups_for, shaders, storage, tensor, GpuStorage};
@@ -43,4 +44,61 @@ pub(crate) fn pool(op: &'static str, x: &Tensor, plan: &Pool2dPlan, max: bool) -
     }
     let v = tensor(vals, &plan.out_shape);
     Ok((v, if max { Some(tensor(idxs, &plan.out_shape)) } else { None }))
+}
+
+/// The (first, last + 1) window of `windows` covering each of `len` input positions (`(0, 0)` for
+/// none); the kernel still checks each window of the range.
+fn covering(windows: &[crate::ops::pool::PoolWindow], len: usize) -> Vec<[usize; 2]> {
+    let mut r = vec![[usize::MAX, 0]; len];
+    for (o, w) in windows.iter().enumerate() {
+        for c in &mut r[w.start.min(len)..w.end.min(len)] {
+            c[0] = c[0].min(o);
+            c[1] = o + 1;
+        }
+    }
+    r.into_iter().map(|[a, b]| if b == 0 { [0, 0] } else { [a, b] }).collect()
+}
+
+/// The input gradient of an average pool by `plan` (fixed or adaptive) of a float GPU `grad_out`
+/// (of `plan.out_shape`): each input element sums `grad / divisor` over the windows covering it,
+/// in the CPU's order.
+pub(crate) fn avg_pool_backward(
+    op: &'static str,
+    grad_out: &Tensor,
+    plan: &Pool2dPlan,
+    input_shape: &[usize],
+) -> Result<Tensor> {
+    let dtype = grad_out.dtype();
+    let ctx = storage(grad_out).ctx().clone();
+    ctx.require(op, dtype)?;
+    let (oh, ow) = (plan.rows.len(), plan.cols.len());
+    let total = plan.planes * plan.in_h * plan.in_w;
+    let out = GpuStorage::new(&ctx, op, dtype, total)?;
+    if total > 0 {
+        let g = grad_out.try_contiguous()?;
+        let mut info = vec![total, oh, ow, plan.in_h, plan.in_w, 0, 0, g.layout.offset];
+        for w in plan.rows.iter().chain(&plan.cols) {
+            info.extend([w.start, w.end, w.divisor]);
+        }
+        for c in covering(&plan.rows, plan.in_h).into_iter().chain(covering(&plan.cols, plan.in_w)) {
+            info.extend(c);
+        }
+        check_u32(op, plan.planes * oh * ow)?;
+        let info: Vec<u32> = info.into_iter().map(|v| check_u32(op, v)).collect::<Result<_>>()?;
+        let info = ctx.upload_words(op, &info)?;
+        let module = format!("pool ({dtype})");
+        let source = move || shaders::elementwise(shaders::POOL, dtype);
+        let spec = KernelSpec {
+            module: &module,
+            source: &source,
+            entry: "avg_pool_backward",
+            constants: &[],
+            read_only: &[true, false, false, true],
+        };
+        let idxs = GpuStorage::new(&ctx, op, DType::I64, 0)?;
+        let bufs = [storage(&g).buffer(), out.buffer(), idxs.buffer(), &info];
+        ctx.dispatch(&spec, &bufs, ctx.grid(op, groups_for(total))?);
+        ctx.release(info);
+    }
+    Ok(tensor(out, input_shape))
 }

@@ -26,6 +26,9 @@ pub(crate) const STATS: &str = include_str!("../../../../shaders/stats.wgsl");
 pub(crate) const MATMUL: &str = include_str!("../../../../shaders/matmul.wgsl");
 pub(crate) const SCAN: &str = include_str!("../../../../shaders/scan.wgsl");
 pub(crate) const SORT: &str = include_str!("../../../../shaders/sort.wgsl");
+pub(crate) const JOIN: &str = include_str!("../../../../shaders/join.wgsl");
+pub(crate) const INDEX_MISC: &str = include_str!("../../../../shaders/index_misc.wgsl");
+pub(crate) const SCATTER: &str = include_str!("../../../../shaders/scatter.wgsl");
 
 /// The WGSL name of the float type for `dtype` (F64 -> f64, everything else f32).
 fn float_name(dtype: DType) -> &'static str {
@@ -126,6 +129,9 @@ pub fn all_modules() -> Vec<(String, String)> {
     }
     v.push(("fill.wgsl".to_string(), FILL.to_string()));
     v.push(("index.wgsl".to_string(), elementwise(INDEX, DType::F32)));
+    v.push(("join.wgsl".to_string(), elementwise(JOIN, DType::F32)));
+    v.push(("index_misc.wgsl".to_string(), elementwise(INDEX_MISC, DType::F32)));
+    v.push(("scatter.wgsl".to_string(), elementwise(SCATTER, DType::F32)));
     v
 }
 
@@ -154,5 +160,8 @@ pub fn files() -> Vec<(&'static str, &'static str)> {
         ("pool.wgsl", POOL),
         ("scan.wgsl", SCAN),
         ("sort.wgsl", SORT),
+        ("join.wgsl", JOIN),
+        ("index_misc.wgsl", INDEX_MISC),
+        ("scatter.wgsl", SCATTER),
     ]
 }
