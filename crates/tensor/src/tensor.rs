@@ -47,6 +47,7 @@ impl Tensor {
     /// A contiguous CPU tensor of `shape` owning `data`; `data.len()` must equal the element count.
     pub(crate) fn from_cpu(data: CpuStorage, shape: &[usize]) -> Tensor {
         debug_assert_eq!(data.len(), shape.iter().product::<usize>());
+        crate::cpu::malloc::tune_once();
         Tensor::from_parts(Arc::new(Storage::Cpu(data)), Layout::contiguous(shape))
     }
 

@@ -51,8 +51,9 @@ unary! {
     cos => |x, out, g| -(g * &x.sin());
     tanh => |x, out, g| g * &(1.0 - &out.square());
     sigmoid => |x, out, g| g * &(out * &(1.0 - out));
-    // relu'(0) = 0, as PyTorch, tinygrad and dfdx; PyTorch's mask is `!(out <= 0)`, so a NaN passes
-    relu => |x, out, g| g * &c(out.data().le_scalar(0.0).logical_not().to_dtype(x.dtype()));
+    // relu'(0) = 0, as PyTorch, tinygrad and dfdx; PyTorch's mask is `!(out <= 0)`, so a NaN passes.
+    // `out` is never negative, so `out <= 0` is `out == 0`: two passes (compare, fill).
+    relu => |x, out, g| g.masked_fill(&out.data().eq_scalar(0.0), 0.0);
     gelu => |x, out, g| {
         // d/dx x·Φ(x) = Φ(x) + x·φ(x)
         let cdf = (&(x * std::f64::consts::FRAC_1_SQRT_2).erf() + 1.0) * 0.5;

@@ -13,6 +13,7 @@ pub mod fused;
 pub mod index;
 pub mod index_misc;
 pub mod join;
+pub mod malloc;
 pub mod math;
 pub mod matmul;
 pub mod pool;
