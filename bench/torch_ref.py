@@ -1,7 +1,8 @@
 """The standard workloads of shared/API.md in PyTorch, with the same shapes and settings as
 bench/src/workloads.rs. Prints one JSON object per line, like ember-bench.
 
-Usage: python3 bench/torch_ref.py [--only NAME] [--rss-mlp]
+Usage: python3 bench/torch_ref.py [--only NAME] [--rss-mlp] [--device cpu|cuda]
+(`--device cuda`: the same workloads on a CUDA GPU, for comparing a GPU run of ember-bench.)
 """
 import json
 import resource
@@ -9,6 +10,12 @@ import sys
 import time
 
 import torch
+
+DEV = sys.argv[sys.argv.index("--device") + 1] if "--device" in sys.argv else "cpu"
+if DEV in ("gpu", "cuda"):
+    DEV = "cuda" if torch.cuda.is_available() else "cpu"
+    if DEV == "cpu":
+        print("torch_ref: no CUDA device; running on the CPU", file=sys.stderr)
 import torch.nn as nn
 import torch.nn.functional as F
 
@@ -26,14 +33,14 @@ def runs(warmup, reps, f):
 
 def report(name, unit, secs, convert):
     vals = sorted(convert(s) for s in secs)
-    print(json.dumps({"name": name, "device": "cpu", "unit": unit, "median": vals[len(vals) // 2],
+    print(json.dumps({"name": name, "device": DEV, "unit": unit, "median": vals[len(vals) // 2],
                       "min": min(vals), "max": max(vals), "reps": len(vals)}), flush=True)
 
 
 def mlp_step():
-    model = nn.Sequential(nn.Linear(784, 512), nn.ReLU(), nn.Linear(512, 512), nn.ReLU(), nn.Linear(512, 10))
+    model = nn.Sequential(nn.Linear(784, 512), nn.ReLU(), nn.Linear(512, 512), nn.ReLU(), nn.Linear(512, 10)).to(DEV)
     opt = torch.optim.Adam(model.parameters(), 1e-3)
-    x, y = torch.randn(128, 784), torch.randint(0, 10, (128,))
+    x, y = torch.randn(128, 784, device=DEV), torch.randint(0, 10, (128,), device=DEV)
 
     def step():
         loss = F.cross_entropy(model(x), y)
@@ -48,9 +55,9 @@ def cnn_step():
     model = nn.Sequential(
         nn.Conv2d(1, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
         nn.Conv2d(16, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Flatten(), nn.Linear(1568, 128), nn.ReLU(), nn.Linear(128, 10))
+        nn.Flatten(), nn.Linear(1568, 128), nn.ReLU(), nn.Linear(128, 10)).to(DEV)
     opt = torch.optim.SGD(model.parameters(), 0.01, momentum=0.9)
-    x, y = torch.randn(64, 1, 28, 28), torch.randint(0, 10, (64,))
+    x, y = torch.randn(64, 1, 28, 28, device=DEV), torch.randint(0, 10, (64,), device=DEV)
 
     def step():
         loss = F.cross_entropy(model(x), y)
@@ -80,7 +87,7 @@ def main():
     for n in (256, 1024, 2048):
         if not want(f"matmul-{n}"):
             continue
-        a, b = torch.randn(n, n), torch.randn(n, n)
+        a, b = torch.randn(n, n, device=DEV), torch.randn(n, n, device=DEV)
         reps = 5 if n >= 2048 else 10 if n >= 1024 else 50
         t = runs(2, reps, lambda: (a @ b)[0, 0].item())
         report(f"matmul-{n}", "GFLOP/s", t, lambda s: 2 * n ** 3 / s / 1e9)
@@ -89,7 +96,7 @@ def main():
     if want("cnn-step"):
         report("cnn-step", "ms", runs(5, 30, cnn_step()), lambda s: s * 1e3)
     if want("small-op"):
-        a, b, inner = torch.randn(16), torch.randn(16), 10000
+        a, b, inner = torch.randn(16, device=DEV), torch.randn(16, device=DEV), 10000
 
         def small():
             for _ in range(inner):
@@ -97,7 +104,7 @@ def main():
             c[0].item()
         report("small-op", "us", runs(3, 15, small), lambda s: s / inner * 1e6)
     if want("small-autograd"):
-        w, x, inner = torch.randn(16, requires_grad=True), torch.randn(16), 2000
+        w, x, inner = torch.randn(16, requires_grad=True, device=DEV), torch.randn(16, device=DEV), 2000
 
         def small_ag():
             for _ in range(inner):
