@@ -40,8 +40,9 @@ fn pick<T: Float>(best: &mut T, at: &mut usize, v: T, i: usize) {
 fn max4<T: Float>(x0: T, x1: T, x2: T, x3: T) -> (T, usize) {
     let (mut best, mut at) = (x0, 0);
     for (v, i) in [(x1, 1), (x2, 2), (x3, 3)] {
+        // `|`, not `||`: both compares are cheap, and a short circuit becomes a branch
         #[allow(clippy::eq_op)]
-        let take = v > best || v != v;
+        let take = (v > best) | (v != v);
         best = if take { v } else { best };
         at = if take { i } else { at };
     }
@@ -79,7 +80,7 @@ fn max_row<T: Float>(plane: &[T], plan: &Pool2dPlan, oh: usize, vals: &mut [T], 
                 for (ow, ((v, i), (a, b))) in vals.iter_mut().zip(ix.iter_mut()).zip(taps).enumerate() {
                     let (best, at) = max4(a[0], a[1], b[0], b[1]);
                     *v = best;
-                    *i = (2 * oh * w + 2 * ow + [0, 1, w, w + 1][at]) as i64;
+                    *i = (2 * oh * w + 2 * ow + (at & 1) + (at >> 1) * w) as i64;
                 }
             }
             None => {
@@ -234,4 +235,30 @@ pub fn avg_pool2d_backward<T: Float>(grad_out: &Tensor, plan: &Pool2dPlan, input
         });
     }
     Tensor::from_vec_unchecked(out, input_shape)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The branch-free 2x2 path picks exactly what the general `pick` loop picks: first of equal
+    /// maxima, the last NaN, -inf windows at the first tap.
+    #[test]
+    fn max4_matches_pick() {
+        let vals = [0.0f32, -0.0, 1.0, -1.0, f32::NAN, f32::INFINITY, f32::NEG_INFINITY];
+        for a in vals {
+            for b in vals {
+                for c in vals {
+                    for d in vals {
+                        let (mut best, mut at) = (f32::NEG_INFINITY, 0);
+                        for (i, v) in [a, b, c, d].into_iter().enumerate() {
+                            pick(&mut best, &mut at, v, i);
+                        }
+                        let (m, i) = max4(a, b, c, d);
+                        assert_eq!((m.to_bits(), i), (best.to_bits(), at), "{a} {b} {c} {d}");
+                    }
+                }
+            }
+        }
+    }
 }
