@@ -113,4 +113,8 @@ fn main() {
         let mut t = time_runs(3, 15, &mut run);
         report("small-autograd", "us", dev_name, &mut t, |s| s / inner as f64 * 1e6);
     }
+    if !device.is_cpu() {
+        // ops that ran through the host fallback (download, CPU kernel, upload) during the workloads
+        eprintln!("host fallbacks: {:?}", ember::tensor::host_fallbacks());
+    }
 }
