@@ -17,6 +17,14 @@ fn is_nan(x: T) -> bool {
     return !(x == x);
 }
 
+// x < 0 for a number (false for NaN and -0), decided on the bits: drivers may rewrite a float
+// `select(x, 0, x < 0)` into a NaN-dropping max(x, 0) (NVIDIA's Vulkan driver does).
+fn is_negative(x: T) -> bool {
+    let b = bitcast<u32>(x);
+    let mag = b & 0x7fffffffu;
+    return (b >> 31u) == 1u && mag != 0u && mag <= 0x7f800000u;
+}
+
 fn m_exp(x: T) -> T {
     if (is_nan(x)) {
         return x;

@@ -18,6 +18,11 @@ fn is_nan(x: T) -> bool {
     return !(x == x);
 }
 
+// x < 0 for a number (false for NaN and -0); see math_f32.wgsl.
+fn is_negative(x: T) -> bool {
+    return x < 0.0;
+}
+
 const LN2_HI: f64 = 6.93147180369123816490e-01;
 const LN2_LO: f64 = 1.90821492927058770002e-10;
 const INV_LN2: f64 = 1.44269504088896338700e+00;

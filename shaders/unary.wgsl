@@ -28,7 +28,7 @@ fn apply_float(v: T) -> T {
         case 8u: { return m_cos(v); }
         case 9u: { return m_tanh(v); }
         case 10u: { return m_sigmoid(v); }
-        case 11u: { return select(v, 0.0, v < 0.0); }
+        case 11u: { return select(v, 0.0, is_negative(v)); }
         case 12u: { return 0.5 * v * (1.0 + m_erf(v * 7.07106781186547524401e-01)); }
         case 13u: { return v * m_sigmoid(v); }
         case 14u: {
