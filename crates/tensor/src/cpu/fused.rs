@@ -1,5 +1,7 @@
 //! CPU kernels of the fused optimizer updates.
 
+use std::mem::MaybeUninit;
+
 use rayon::prelude::*;
 
 use super::elementwise::PAR_THRESHOLD;
@@ -39,30 +41,41 @@ fn typed<T: Float>(
     let n = p_in.len();
     let (w1, b2, w2) = (T::from_f64(1.0 - beta1), T::from_f64(beta2), T::from_f64(1.0 - beta2));
     let (sc, ep) = (T::from_f64(scale), T::from_f64(eps));
-    let mut p_out = vec![T::ZERO; n];
-    let mut m_out = vec![T::ZERO; n];
-    let mut v_out = vec![T::ZERO; n];
-    let kernel = |start: usize, po: &mut [T], mo: &mut [T], vo: &mut [T]| {
-        for i in 0..po.len() {
-            let j = start + i;
-            let gi = g_in[j];
-            let mi = m_in[j] + (gi - m_in[j]) * w1;
-            let vi = v_in[j] * b2 + gi * gi * w2;
-            mo[i] = mi;
-            vo[i] = vi;
-            po[i] = p_in[j] - mi / (vi.sqrt() + ep) * sc;
+    // outputs written once each, straight into fresh capacity (no zero-fill pass first)
+    let (mut p_out, mut m_out, mut v_out) = (Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n));
+    // zipped slices, no indexing: the loop has no bounds checks and vectorises (sqrt, div)
+    let kernel = |start: usize, po: &mut [MaybeUninit<T>], mo: &mut [MaybeUninit<T>], vo: &mut [MaybeUninit<T>]| {
+        let r = start..start + po.len();
+        let ins = p_in[r.clone()].iter().zip(&g_in[r.clone()]).zip(m_in[r.clone()].iter().zip(&v_in[r]));
+        for (((po, mo), vo), ((&pi, &gi), (&m0, &v0))) in po.iter_mut().zip(mo).zip(vo).zip(ins) {
+            let mi = m0 + (gi - m0) * w1;
+            let vi = v0 * b2 + gi * gi * w2;
+            mo.write(mi);
+            vo.write(vi);
+            po.write(pi - mi / (vi.sqrt() + ep) * sc);
         }
     };
+    let (po, mo, vo) = (
+        &mut p_out.spare_capacity_mut()[..n],
+        &mut m_out.spare_capacity_mut()[..n],
+        &mut v_out.spare_capacity_mut()[..n],
+    );
     if n >= PAR_THRESHOLD {
         const CHUNK: usize = 1 << 14;
-        p_out
-            .par_chunks_mut(CHUNK)
-            .zip(m_out.par_chunks_mut(CHUNK))
-            .zip(v_out.par_chunks_mut(CHUNK))
+        po.par_chunks_mut(CHUNK)
+            .zip(mo.par_chunks_mut(CHUNK))
+            .zip(vo.par_chunks_mut(CHUNK))
             .enumerate()
             .for_each(|(c, ((po, mo), vo))| kernel(c * CHUNK, po, mo, vo));
     } else {
-        kernel(0, &mut p_out, &mut m_out, &mut v_out);
+        kernel(0, po, mo, vo);
+    }
+    // SAFETY: the chunks above cover 0..n exactly and the kernel writes every element of its
+    // chunk once (the zipped inputs are as long as the outputs: all four tensors have n elements).
+    unsafe {
+        p_out.set_len(n);
+        m_out.set_len(n);
+        v_out.set_len(n);
     }
     let shape = p.shape();
     (
