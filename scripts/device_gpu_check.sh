@@ -1,0 +1,32 @@
+#!/bin/bash
+# The real-GPU check of docs/performance.md, as run through the `device` tool (a lent machine with
+# an NVIDIA GPU, no Rust toolchain, no network). Prepare on the development machine:
+#   cargo test --release -p ember-tensor -p ember-tests --no-run
+#   cargo build --release -p ember-bench && cargo build --release -p ember --example digits
+#   strip each gpu_*/parity_* test binary, ember-bench and examples/digits, `xz` them into .devbin/
+#   (apt-get download libvulkan1 libglvnd0 ... into .gl/, as the device tool's README says)
+# then run this script there with `.gl` and `.devbin` carried. Results land in $OUT.
+export ROOT=$PWD
+for f in .gl/*.deb; do dpkg -x $f /; done; ldconfig
+ICD=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
+[ -f $ICD ] && export VK_DRIVER_FILES=$ICD
+ls /usr/local/nvidia/share/vulkan/icd.d/ /usr/share/vulkan/icd.d/ /etc/vulkan/icd.d 2>&1 | head
+nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv | tee $OUT/gpu.txt
+mkdir -p /work && ln -sfn $ROOT /work/main   # fixture and data paths compiled into the binaries
+mkdir -p /tmp/b && cd /tmp/b
+python3 - <<'PY'
+import lzma, glob, os
+for f in glob.glob(os.environ["ROOT"] + "/.devbin/*.xz"):
+    out = os.path.basename(f)[:-3]
+    open(out, "wb").write(lzma.open(f).read()); os.chmod(out, 0o755)
+PY
+cd $ROOT
+export EMBER_REQUIRE_GPU=1 RUST_BACKTRACE=1
+timeout 90 /tmp/b/ember-bench --device gpu 2>&1 | tee $OUT/bench_gpu.json
+timeout 60 python3 bench/torch_ref.py --device cuda 2>&1 | tee $OUT/torch_cuda.json
+timeout 90 /tmp/b/digits --device gpu --epochs 30 --out /tmp/d 2>&1 | tail -4 | tee $OUT/digits.txt
+{
+  for t in /tmp/b/gpu_* /tmp/b/parity_*; do
+    echo "== $(basename $t)"; timeout 100 $t --test-threads=8 2>&1 | grep -E "test result|FAILED|panicked|failed|error" | head -20
+  done
+} 2>&1 | tee $OUT/tests.log
