@@ -18,9 +18,13 @@ fn is_nan(x: T) -> bool {
     return !(x == x);
 }
 
-// x < 0 for a number (false for NaN and -0); see math_f32.wgsl.
+// x < 0 for a number (false for NaN and -0), decided on bits so a driver cannot rewrite
+// `select(x, 0, x < 0)` into a NaN-dropping max (see math_f32.wgsl). WGSL has no f64 bitcast, so the
+// sign and NaN-ness come from the f32 conversion, which keeps both (a tiny negative becomes -0.0,
+// still signed); the f64 comparison with zero then excludes -0.0 itself.
 fn is_negative(x: T) -> bool {
-    return x < 0.0;
+    let b = bitcast<u32>(f32(x));
+    return (b >> 31u) == 1u && (b & 0x7fffffffu) <= 0x7f800000u && x != 0.0;
 }
 
 const LN2_HI: f64 = 6.93147180369123816490e-01;
@@ -68,17 +72,15 @@ fn m_log(x: f64) -> f64 {
     // exponent from f32's frexp (naga's f64 frexp would need 64-bit integers), then rescale.
     var xs = x;
     var e: f64 = 0.0;
-    loop {
-        if (xs <= 1.0e30) {
-            break;
-        }
+    // Eleven steps of 2^100 cover every finite f64 (1.8e308 and 4.9e-324 both lie within 2^1100 of
+    // 1). The bounds are fixed rather than "until in range" so the loops end even where a driver
+    // assumes no NaN/inf and lets such an input past the checks above (NVIDIA's Vulkan driver hung
+    // on `log(NaN)` with the open-ended form).
+    for (var i = 0; i < 11 && xs > 1.0e30; i = i + 1) {
         xs = xs * 7.888609052210118e-31;
         e = e + 100.0;
     }
-    loop {
-        if (xs >= 1.0e-30) {
-            break;
-        }
+    for (var i = 0; i < 11 && xs < 1.0e-30; i = i + 1) {
         xs = xs * 1.2676506002282294e30;
         e = e - 100.0;
     }
