@@ -1,82 +1,284 @@
-// Batched matrix product C[b] = A[b] @ B[b] (A: M x K, B: K x N, C: M x N dense), tiled: each
-// workgroup of 16 x 16 invocations computes a 64 x 64 tile of C, 4 x 4 outputs per invocation,
-// stepping over K in slices of 16 staged in workgroup memory. A and B are read through arbitrary
-// element strides (batch, row, column), so transposed or broadcast operands need no copy.
+// Batched matrix product C[b] = A[b] @ B[b] (A: M x K, B: K x N, C: M x N dense). A and B are read
+// through arbitrary element strides (batch, row, column), so transposed or broadcast operands need
+// no copy. Two tilings, both 16 x 16 invocations staging slices of K in workgroup memory as vec4s:
+// - `matmul`: a 64 x 64 tile of C, 4 x 4 outputs per invocation, K in slices of 16 (small and
+//   mid-sized products, where many workgroups keep the device busy);
+// - `matmul_big`: a 128 x 128 tile, 8 x 8 outputs per invocation, K in slices of 8 (twice the
+//   arithmetic per workgroup-memory load, for large products).
+// Accumulators are named vec4 registers, not arrays, so no driver has to promote a dynamically
+// indexed array to registers. The next slice of A and B is loaded into registers while the current
+// one is multiplied. Every global access checks its own bounds (out-of-range elements read as 0 and
+// are not written), so the module is created without runtime bounds checks.
+// Split K: with S > 1 splits, workgroup z = batch * S + s multiplies only K range
+// [s * chunk, (s + 1) * chunk) and writes its partial product to C[batch * S + s] (the host sums
+// the S partials); products with few output tiles but a long K (weight gradients) keep the
+// device busy this way.
+// Loads are coalesced for either operand layout: by default invocations next to each other read
+// neighbouring k of A (row-major A) and neighbouring n of B (row-major B); A_M_MAJOR (A's stride
+// along m is 1, a transposed A) makes them walk m instead, B_K_MAJOR (B's stride along k is 1, a
+// transposed B such as a Linear weight) makes them walk k.
 // info = [M, N, K, a offset, a batch stride, a row stride, a col stride,
-//         b offset, b batch stride, b row stride, b col stride]; grid = (ceil(N/64), ceil(M/64), batch).
+//         b offset, b batch stride, b row stride, b col stride, S, chunk, batch];
+// grid = (ceil(N / tile), ceil(M / tile), batch * S).
 
 @group(0) @binding(0) var<storage, read> a: array<T>;
 @group(0) @binding(1) var<storage, read> b: array<T>;
 @group(0) @binding(2) var<storage, read_write> c: array<T>;
 @group(0) @binding(3) var<storage, read> info: array<u32>;
 
-const TILE: u32 = 64u;
-const BK: u32 = 16u;
+override A_M_MAJOR: bool = false;
+override B_K_MAJOR: bool = false;
 
-var<workgroup> ta: array<array<T, 64>, 16>;
-var<workgroup> tb: array<array<T, 64>, 16>;
+// A[batch][r][k], 0 outside the matrix (and for k >= k_end, the end of this split).
+fn load_a(base: u32, r: u32, k: u32, k_end: u32) -> T {
+    if (r < info[0] && k < k_end) {
+        return a[base + r * info[5] + k * info[6]];
+    }
+    return 0.0;
+}
+
+// B[batch][k][n], 0 outside the matrix (and for k >= k_end).
+fn load_b(base: u32, k: u32, n: u32, k_end: u32) -> T {
+    if (k < k_end && n < info[1]) {
+        return b[base + k * info[9] + n * info[10]];
+    }
+    return 0.0;
+}
+
+// Four rows r..r+3 of A at column k.
+fn load_a4(base: u32, r: u32, k: u32, e: u32) -> vec4<T> {
+    return vec4<T>(load_a(base, r, k, e), load_a(base, r + 1u, k, e), load_a(base, r + 2u, k, e), load_a(base, r + 3u, k, e));
+}
+
+// Four columns n..n+3 of B at row k.
+fn load_b4(base: u32, k: u32, n: u32, e: u32) -> vec4<T> {
+    return vec4<T>(load_b(base, k, n, e), load_b(base, k, n + 1u, e), load_b(base, k, n + 2u, e), load_b(base, k, n + 3u, e));
+}
+
+// The K range [k_begin, k_end) of workgroup z's split, and the A and B offsets of its batch.
+struct Split {
+    k_begin: u32,
+    k_end: u32,
+    a_base: u32,
+    b_base: u32,
+}
+
+fn split_of(z: u32) -> Split {
+    let splits = info[11];
+    let chunk = info[12];
+    let batch = z / splits;
+    let k_begin = (z % splits) * chunk;
+    let k_end = min(info[2], k_begin + chunk);
+    return Split(k_begin, k_end, info[3] + batch * info[4], info[7] + batch * info[8]);
+}
+
+// Writes v to C[batch][r][n..n+4], skipping what lies outside.
+fn store4(base: u32, r: u32, n: u32, v: vec4<T>) {
+    let m_size = info[0];
+    let n_size = info[1];
+    if (r >= m_size) {
+        return;
+    }
+    let o = base + r * n_size;
+    if (n + 3u < n_size) {
+        c[o + n] = v.x;
+        c[o + n + 1u] = v.y;
+        c[o + n + 2u] = v.z;
+        c[o + n + 3u] = v.w;
+        return;
+    }
+    if (n < n_size) {
+        c[o + n] = v.x;
+    }
+    if (n + 1u < n_size) {
+        c[o + n + 1u] = v.y;
+    }
+    if (n + 2u < n_size) {
+        c[o + n + 2u] = v.z;
+    }
+}
+
+// ---- 64 x 64 tile, 4 x 4 per invocation ----
+
+// [k][i]: the 64 rows of A (as 16 vec4s) and 64 columns of B at each of 16 k.
+var<workgroup> sa: array<vec4<T>, 256>;
+var<workgroup> sb: array<vec4<T>, 256>;
 
 @compute @workgroup_size(16, 16)
 fn matmul(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid3: vec3<u32>,
           @builtin(local_invocation_index) lid: u32) {
-    let m_size = info[0];
-    let n_size = info[1];
-    let k_size = info[2];
-    let batch = wid.z;
-    let row0 = wid.y * TILE;
-    let col0 = wid.x * TILE;
-    let a_base = info[3] + batch * info[4];
-    let b_base = info[7] + batch * info[8];
-    var acc: array<array<T, 4>, 4>;
-    for (var i = 0u; i < 4u; i = i + 1u) {
-        for (var j = 0u; j < 4u; j = j + 1u) {
-            acc[i][j] = 0.0;
-        }
+    let sp = split_of(wid.z);
+    let row0 = wid.y * 64u;
+    let col0 = wid.x * 64u;
+    // This invocation stages A rows row0 + am*4.. at k ak, and B columns col0 + bn*4.. at k bk.
+    var ak = lid % 16u;
+    var am = lid / 16u;
+    if (A_M_MAJOR) {
+        ak = lid / 16u;
+        am = lid % 16u;
     }
-    for (var k0 = 0u; k0 < k_size; k0 = k0 + BK) {
-        // Stage A[row0.., k0..] (as ta[k][m]) and B[k0.., col0..] (as tb[k][n]): 1024 elements each,
-        // four per invocation; out-of-range elements are zero.
-        for (var l = 0u; l < 4u; l = l + 1u) {
-            let e = lid + l * 256u;
-            let am = e / BK;
-            let ak = e % BK;
-            var av: T = 0.0;
-            if (row0 + am < m_size && k0 + ak < k_size) {
-                av = a[a_base + (row0 + am) * info[5] + (k0 + ak) * info[6]];
-            }
-            ta[ak][am] = av;
-            let bk = e / TILE;
-            let bn = e % TILE;
-            var bv: T = 0.0;
-            if (k0 + bk < k_size && col0 + bn < n_size) {
-                bv = b[b_base + (k0 + bk) * info[9] + (col0 + bn) * info[10]];
-            }
-            tb[bk][bn] = bv;
-        }
+    var bk = lid / 16u;
+    var bn = lid % 16u;
+    if (B_K_MAJOR) {
+        bk = lid % 16u;
+        bn = lid / 16u;
+    }
+    let tx = lid3.x;
+    let ty = lid3.y;
+    var c0 = vec4<T>(0.0);
+    var c1 = vec4<T>(0.0);
+    var c2 = vec4<T>(0.0);
+    var c3 = vec4<T>(0.0);
+    var ra = load_a4(sp.a_base, row0 + am * 4u, sp.k_begin + ak, sp.k_end);
+    var rb = load_b4(sp.b_base, sp.k_begin + bk, col0 + bn * 4u, sp.k_end);
+    for (var k0 = sp.k_begin; k0 < sp.k_end; k0 = k0 + 16u) {
+        sa[ak * 16u + am] = ra;
+        sb[bk * 16u + bn] = rb;
         workgroupBarrier();
-        for (var k = 0u; k < BK; k = k + 1u) {
-            var av: array<T, 4>;
-            var bv: array<T, 4>;
-            for (var i = 0u; i < 4u; i = i + 1u) {
-                av[i] = ta[k][lid3.y * 4u + i];
-                bv[i] = tb[k][lid3.x * 4u + i];
-            }
-            for (var i = 0u; i < 4u; i = i + 1u) {
-                for (var j = 0u; j < 4u; j = j + 1u) {
-                    acc[i][j] = acc[i][j] + av[i] * bv[j];
-                }
-            }
+        let k1 = k0 + 16u;
+        if (k1 < sp.k_end) {
+            ra = load_a4(sp.a_base, row0 + am * 4u, k1 + ak, sp.k_end);
+            rb = load_b4(sp.b_base, k1 + bk, col0 + bn * 4u, sp.k_end);
+        }
+        for (var k = 0u; k < 16u; k = k + 1u) {
+            let av = sa[k * 16u + ty];
+            let bv = sb[k * 16u + tx];
+            c0 = c0 + av.x * bv;
+            c1 = c1 + av.y * bv;
+            c2 = c2 + av.z * bv;
+            c3 = c3 + av.w * bv;
         }
         workgroupBarrier();
     }
-    let c_base = batch * m_size * n_size;
-    for (var i = 0u; i < 4u; i = i + 1u) {
-        let r = row0 + lid3.y * 4u + i;
-        for (var j = 0u; j < 4u; j = j + 1u) {
-            let col = col0 + lid3.x * 4u + j;
-            if (r < m_size && col < n_size) {
-                c[c_base + r * n_size + col] = acc[i][j];
-            }
-        }
+    let c_base = wid.z * info[0] * info[1];
+    let r = row0 + ty * 4u;
+    let n = col0 + tx * 4u;
+    store4(c_base, r, n, c0);
+    store4(c_base, r + 1u, n, c1);
+    store4(c_base, r + 2u, n, c2);
+    store4(c_base, r + 3u, n, c3);
+}
+
+// ---- 128 x 128 tile, 8 x 8 per invocation ----
+
+// [k][i]: the 128 rows of A (as 32 vec4s) and 128 columns of B at each of 8 k.
+var<workgroup> ga: array<vec4<T>, 256>;
+var<workgroup> gb: array<vec4<T>, 256>;
+
+@compute @workgroup_size(16, 16)
+fn matmul_big(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid3: vec3<u32>,
+              @builtin(local_invocation_index) lid: u32) {
+    let sp = split_of(wid.z);
+    let row0 = wid.y * 128u;
+    let col0 = wid.x * 128u;
+    var ak = lid % 8u;
+    var am = lid / 8u;
+    if (A_M_MAJOR) {
+        ak = lid / 32u;
+        am = lid % 32u;
     }
+    var bk = lid / 32u;
+    var bn = lid % 32u;
+    if (B_K_MAJOR) {
+        bk = lid % 8u;
+        bn = lid / 8u;
+    }
+    let tx = lid3.x;
+    let ty = lid3.y;
+    // Rows ty*4.. and 64 + ty*4.. (p = 0, 1), columns tx*4.. and 64 + tx*4.. (q = 0, 1): c<row><q>.
+    var c00 = vec4<T>(0.0);
+    var c01 = vec4<T>(0.0);
+    var c10 = vec4<T>(0.0);
+    var c11 = vec4<T>(0.0);
+    var c20 = vec4<T>(0.0);
+    var c21 = vec4<T>(0.0);
+    var c30 = vec4<T>(0.0);
+    var c31 = vec4<T>(0.0);
+    var c40 = vec4<T>(0.0);
+    var c41 = vec4<T>(0.0);
+    var c50 = vec4<T>(0.0);
+    var c51 = vec4<T>(0.0);
+    var c60 = vec4<T>(0.0);
+    var c61 = vec4<T>(0.0);
+    var c70 = vec4<T>(0.0);
+    var c71 = vec4<T>(0.0);
+    var ra = load_a4(sp.a_base, row0 + am * 4u, sp.k_begin + ak, sp.k_end);
+    var rb = load_b4(sp.b_base, sp.k_begin + bk, col0 + bn * 4u, sp.k_end);
+    for (var k0 = sp.k_begin; k0 < sp.k_end; k0 = k0 + 8u) {
+        ga[ak * 32u + am] = ra;
+        gb[bk * 32u + bn] = rb;
+        workgroupBarrier();
+        let k1 = k0 + 8u;
+        if (k1 < sp.k_end) {
+            ra = load_a4(sp.a_base, row0 + am * 4u, k1 + ak, sp.k_end);
+            rb = load_b4(sp.b_base, k1 + bk, col0 + bn * 4u, sp.k_end);
+        }
+        for (var k = 0u; k < 8u; k = k + 1u) {
+            let a0 = ga[k * 32u + ty];
+            let a1 = ga[k * 32u + 16u + ty];
+            let b0 = gb[k * 32u + tx];
+            let b1 = gb[k * 32u + 16u + tx];
+            c00 = c00 + a0.x * b0;
+            c01 = c01 + a0.x * b1;
+            c10 = c10 + a0.y * b0;
+            c11 = c11 + a0.y * b1;
+            c20 = c20 + a0.z * b0;
+            c21 = c21 + a0.z * b1;
+            c30 = c30 + a0.w * b0;
+            c31 = c31 + a0.w * b1;
+            c40 = c40 + a1.x * b0;
+            c41 = c41 + a1.x * b1;
+            c50 = c50 + a1.y * b0;
+            c51 = c51 + a1.y * b1;
+            c60 = c60 + a1.z * b0;
+            c61 = c61 + a1.z * b1;
+            c70 = c70 + a1.w * b0;
+            c71 = c71 + a1.w * b1;
+        }
+        workgroupBarrier();
+    }
+    let c_base = wid.z * info[0] * info[1];
+    let r = row0 + ty * 4u;
+    let r2 = r + 64u;
+    let n = col0 + tx * 4u;
+    let n2 = n + 64u;
+    store4(c_base, r, n, c00);
+    store4(c_base, r, n2, c01);
+    store4(c_base, r + 1u, n, c10);
+    store4(c_base, r + 1u, n2, c11);
+    store4(c_base, r + 2u, n, c20);
+    store4(c_base, r + 2u, n2, c21);
+    store4(c_base, r + 3u, n, c30);
+    store4(c_base, r + 3u, n2, c31);
+    store4(c_base, r2, n, c40);
+    store4(c_base, r2, n2, c41);
+    store4(c_base, r2 + 1u, n, c50);
+    store4(c_base, r2 + 1u, n2, c51);
+    store4(c_base, r2 + 2u, n, c60);
+    store4(c_base, r2 + 2u, n2, c61);
+    store4(c_base, r2 + 3u, n, c70);
+    store4(c_base, r2 + 3u, n2, c71);
+}
+
+// ---- the sum of split-K partials ----
+
+// c[batch][e] = sum over s of a[batch * S + s][e], for the bsz * M * N outputs (one per invocation;
+// consecutive invocations read consecutive partials). Bound as (a = b = partials, c = output).
+@compute @workgroup_size(256)
+fn split_sum(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+             @builtin(local_invocation_index) lid: u32) {
+    let i = (wid.y * nwg.x + wid.x) * 256u + lid;
+    let mn = info[0] * info[1];
+    let splits = info[11];
+    let total = info[13] * mn;
+    if (i >= total) {
+        return;
+    }
+    let batch = i / mn;
+    let e = i % mn;
+    var acc: T = 0.0;
+    for (var s = 0u; s < splits; s = s + 1u) {
+        acc = acc + a[(batch * splits + s) * mn + e];
+    }
+    c[i] = acc;
 }

@@ -90,16 +90,19 @@ fn main() {
         let mut t = time_runs(2, reps, &mut run);
         let flops = 2.0 * (n as f64).powi(3);
         report(&name, "GFLOP/s", dev_name, &mut t, |s| flops / s / 1e9);
+        print_kernel_times(&name);
     }
     if want("mlp-step") {
         let mut step = workloads::mlp_step(&device);
         let mut t = time_runs(5, 30, &mut step);
         report("mlp-step", "ms", dev_name, &mut t, |s| s * 1e3);
+        print_kernel_times("mlp-step");
     }
     if want("cnn-step") {
         let mut step = workloads::cnn_step(&device);
         let mut t = time_runs(5, 30, &mut step);
         report("cnn-step", "ms", dev_name, &mut t, |s| s * 1e3);
+        print_kernel_times("cnn-step");
     }
     if want("small-op") {
         let inner = 10_000;
@@ -114,7 +117,23 @@ fn main() {
         report("small-autograd", "us", dev_name, &mut t, |s| s / inner as f64 * 1e6);
     }
     if !device.is_cpu() {
+        print_kernel_times("the remaining workloads");
         // ops that ran through the host fallback (download, CPU kernel, upload) during the workloads
         eprintln!("host fallbacks: {:?}", ember::tensor::host_fallbacks());
+    }
+}
+
+/// With `EMBER_GPU_PROFILE=1`: the GPU kernels that ran since the last call, longest first, then
+/// their totals are reset (so each workload gets its own breakdown).
+fn print_kernel_times(what: &str) {
+    let times = ember::tensor::gpu_kernel_times();
+    ember::tensor::reset_gpu_kernel_times();
+    if times.is_empty() {
+        return;
+    }
+    let total: f64 = times.iter().map(|t| t.total_ms).sum();
+    eprintln!("GPU kernel time in {what} (warm-up included): {total:.2} ms");
+    for t in times.iter().take(12) {
+        eprintln!("  {:>9.3} ms {:>5.1}% {:>7} calls  {}", t.total_ms, 100.0 * t.total_ms / total, t.calls, t.kernel);
     }
 }

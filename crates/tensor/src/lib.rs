@@ -31,6 +31,7 @@ mod tensor;
 pub mod wgpu;
 
 pub use crate::wgpu::fallback::{host_fallback_count, host_fallbacks};
+pub use crate::wgpu::profile::{gpu_kernel_times, reset_gpu_kernel_times, KernelTime};
 pub use crate::wgpu::{adapter_names, gpu_empty_cache, gpu_memory_stats, gpu_synchronize, GpuMemoryStats};
 pub use device::Device;
 pub use dtype::{DType, Element, Float, Numeric};

@@ -39,6 +39,7 @@ pub(crate) fn extreme(
         let module = format!("argreduce ({float})");
         let source = move || shaders::plain(shaders::ARGREDUCE, float);
         let spec = KernelSpec {
+            checked: true,
             module: &module,
             source: &source,
             entry,

@@ -41,6 +41,7 @@ pub(crate) fn binary(op: BinaryOp, a: &Tensor, b: &Tensor, shape: &[usize]) -> R
         let module = format!("binary ({float})");
         let source = move || shaders::elementwise(shaders::BINARY, float);
         let spec = KernelSpec {
+            checked: true,
             module: &module,
             source: &source,
             entry,

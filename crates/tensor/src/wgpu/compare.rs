@@ -72,6 +72,7 @@ pub(crate) fn compare(test: Test, a: &Tensor, b: &Tensor, shape: &[usize]) -> Re
         let module = format!("compare ({float})");
         let source = move || shaders::elementwise(shaders::COMPARE, float);
         let spec = KernelSpec {
+            checked: true,
             module: &module,
             source: &source,
             entry,
@@ -98,6 +99,7 @@ pub(crate) fn where_(op: &'static str, cond: &Tensor, a: &Tensor, b: &Tensor, sh
         let entry = if elem_bytes(dtype) == 8 { "where_w2" } else { "where_w1" };
         let source = move || shaders::elementwise(shaders::COMPARE, DType::F32);
         let spec = KernelSpec {
+            checked: true,
             module: "compare (F32)",
             source: &source,
             entry,

@@ -11,6 +11,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use super::encoder::Batch;
 use super::pipeline::PipelineCache;
 use super::pool::Pool;
+use super::profile::{self, Profiler};
 use crate::{DType, Error, Result};
 
 /// A wgpu device and queue with the state Ember keeps for it.
@@ -25,6 +26,8 @@ pub(crate) struct Context {
     pub(crate) pool: Mutex<Pool>,
     pub(crate) pipelines: Mutex<PipelineCache>,
     pub(crate) batch: Mutex<Batch>,
+    /// Kernel timestamps, with `EMBER_GPU_PROFILE=1` on adapters that have them.
+    pub(crate) profiler: Option<Mutex<Profiler>>,
 }
 
 impl std::fmt::Debug for Context {
@@ -143,6 +146,8 @@ fn create(index: usize) -> Result<Context> {
     } else {
         ::wgpu::Features::SHADER_F64 | ::wgpu::Features::SUBGROUP
     };
+    // Timestamps only when profiling was asked for (`EMBER_GPU_PROFILE=1`, see profile.rs).
+    let wanted = if profile::requested() { wanted | ::wgpu::Features::TIMESTAMP_QUERY } else { wanted };
     let features = adapter.features() & wanted;
     let limits = adapter.limits();
     let desc = ::wgpu::DeviceDescriptor {
@@ -154,6 +159,7 @@ fn create(index: usize) -> Result<Context> {
     };
     let (device, queue) = pollster::block_on(adapter.request_device(&desc))
         .map_err(|e| Error::Device(format!("gpu:{index} ({}): could not create a device: {e}", info.name)))?;
+    let profiler = features.contains(::wgpu::Features::TIMESTAMP_QUERY).then(|| Mutex::new(Profiler::new(&device)));
     Ok(Context {
         index,
         device,
@@ -164,6 +170,7 @@ fn create(index: usize) -> Result<Context> {
         pool: Mutex::new(Pool::default()),
         pipelines: Mutex::new(PipelineCache::default()),
         batch: Mutex::new(Batch::default()),
+        profiler,
     })
 }
 

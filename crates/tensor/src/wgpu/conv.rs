@@ -41,8 +41,14 @@ fn run(op: &'static str, entry: &'static str, src: &Tensor, g: &ConvGeom, shape:
         let info = ctx.upload_words(op, &info)?;
         let module = format!("conv ({dtype})");
         let source = move || shaders::elementwise(shaders::CONV, dtype);
-        let spec =
-            KernelSpec { module: &module, source: &source, entry, constants: &[], read_only: &[true, false, true] };
+        let spec = KernelSpec {
+            checked: true,
+            module: &module,
+            source: &source,
+            entry,
+            constants: &[],
+            read_only: &[true, false, true],
+        };
         ctx.dispatch(&spec, &[storage(&src).buffer(), out.buffer(), &info], ctx.grid(op, groups_for(total))?);
         ctx.release(info);
     }

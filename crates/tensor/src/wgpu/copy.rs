@@ -61,6 +61,7 @@ fn gather(op: &'static str, t: &Tensor, dst: DType) -> Result<Tensor> {
         let (s, d) = (t.dtype(), dst);
         let source = move || shaders::copy(s, d);
         let spec = KernelSpec {
+            checked: true,
             module: &name,
             source: &source,
             entry: "copy",

@@ -24,10 +24,17 @@ impl Context {
     }
 
     fn submit(&self, b: &mut Batch) {
+        let mut profiler = self.profiler.as_ref().map(lock);
+        if let (Some(p), Some(enc)) = (profiler.as_mut(), b.encoder.as_mut()) {
+            p.resolve(enc);
+        }
         let cmd = b.encoder.take().map(|e| e.finish());
         self.queue.submit(cmd);
         b.ops = 0;
         lock(&self.pool).after_submit();
+        if let Some(p) = profiler.as_mut() {
+            self.collect_profile(p);
+        }
     }
 
     /// Submits the pending batch (if any) without waiting for it.
@@ -83,9 +90,13 @@ impl Context {
         });
         let mut b = lock(&self.batch);
         {
+            let slot = b.ops;
+            let mut profiler = self.profiler.as_ref().map(lock);
+            let timestamp_writes =
+                profiler.as_mut().map(|p| p.writes(slot, format!("{}: {}", spec.module, spec.entry)));
             let enc = self.encoder(&mut b);
-            let mut pass = enc
-                .begin_compute_pass(&::wgpu::ComputePassDescriptor { label: Some(spec.entry), timestamp_writes: None });
+            let mut pass =
+                enc.begin_compute_pass(&::wgpu::ComputePassDescriptor { label: Some(spec.entry), timestamp_writes });
             pass.set_pipeline(&pipeline);
             pass.set_bind_group(0, &bg, &[]);
             pass.dispatch_workgroups(grid[0], grid[1], grid[2]);

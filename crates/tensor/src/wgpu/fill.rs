@@ -31,8 +31,14 @@ pub(crate) fn full(shape: &[usize], v: f64, dtype: DType, index: usize) -> Resul
         let [w0, w1] = words(v, dtype);
         let meta = ctx.upload_words(op, &[n_words, wpe, w0, w1])?;
         let source = || shaders::FILL.to_string();
-        let spec =
-            KernelSpec { module: "fill", source: &source, entry: "fill", constants: &[], read_only: &[false, true] };
+        let spec = KernelSpec {
+            checked: true,
+            module: "fill",
+            source: &source,
+            entry: "fill",
+            constants: &[],
+            read_only: &[false, true],
+        };
         ctx.dispatch(&spec, &[out.buffer(), &meta], ctx.grid(op, n_words.div_ceil(256))?);
         ctx.release(meta);
     }

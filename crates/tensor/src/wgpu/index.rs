@@ -13,7 +13,14 @@ use crate::shape::{contiguous_strides, Layout};
 use crate::{DType, Error, Result, Tensor};
 
 fn spec<'a>(entry: &'static str, source: &'a dyn Fn() -> String) -> KernelSpec<'a> {
-    KernelSpec { module: "index", source, entry, constants: &[], read_only: &[true, true, false, true, false] }
+    KernelSpec {
+        checked: true,
+        module: "index",
+        source,
+        entry,
+        constants: &[],
+        read_only: &[true, true, false, true, false],
+    }
 }
 
 fn source() -> String {

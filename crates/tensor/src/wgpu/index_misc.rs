@@ -18,7 +18,7 @@ fn source() -> String {
 
 /// The kernel `entry` of the module with bindings `read_only`.
 fn spec<'a>(entry: &'static str, source: &'a dyn Fn() -> String, read_only: &'a [bool]) -> KernelSpec<'a> {
-    KernelSpec { module: "index_misc", source, entry, constants: &[], read_only }
+    KernelSpec { checked: true, module: "index_misc", source, entry, constants: &[], read_only }
 }
 
 /// Reads the bounds flag `flag` (released here) written by a kernel over `index` (row-major

@@ -21,7 +21,14 @@ pub(crate) fn copy_into(op: &'static str, src: &Tensor, dst: &GpuStorage, meta: 
     let ctx = dst.ctx();
     let info = ctx.upload_words(op, meta)?;
     let entry = if elem_bytes(src.dtype()) == 8 { "copy_into_w2" } else { "copy_into_w1" };
-    let spec = KernelSpec { module: "join", source: &source, entry, constants: &[], read_only: &[true, false, true] };
+    let spec = KernelSpec {
+        checked: true,
+        module: "join",
+        source: &source,
+        entry,
+        constants: &[],
+        read_only: &[true, false, true],
+    };
     ctx.dispatch(&spec, &[storage(src).buffer(), dst.buffer(), &info], ctx.grid(op, groups_for(n))?);
     ctx.release(info);
     Ok(())

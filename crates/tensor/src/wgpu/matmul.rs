@@ -1,6 +1,7 @@
-//! GPU matrix product (`shaders/matmul.wgsl`): batched, 64 x 64 tiles with 4 x 4 outputs per
-//! invocation staged through workgroup memory; operands read through their strides, so transposed
-//! and broadcast (expanded) operands need no copy.
+//! GPU matrix product (`shaders/matmul.wgsl`): batched, tiled through workgroup memory with
+//! register blocking (64 x 64 tiles of 4 x 4 per invocation, or 128 x 128 tiles of 8 x 8 for large
+//! products); operands read through their strides, so transposed and broadcast (expanded) operands
+//! need no copy.
 //!
 //! Entry point for `ops/matmul.rs`: [`matmul`]`(a, b)` for `a: [.., M, K]`, `b: [.., K, N]` (rank >= 2,
 //! batch dims broadcast as `torch.matmul`), giving `[batch.., M, N]`. 1-d operands are the caller's
@@ -9,9 +10,46 @@
 use super::pipeline::KernelSpec;
 use super::{check_u32, shaders, storage, tensor, GpuStorage};
 use crate::shape::broadcast_shapes;
-use crate::{Error, Result, Tensor};
+use crate::{DType, Error, Result, Tensor};
 
-const TILE: usize = 64;
+/// The two tilings of `matmul.wgsl`: (entry point, tile edge).
+const SMALL: (&str, usize) = ("matmul", 64);
+const BIG: (&str, usize) = ("matmul_big", 128);
+
+/// Products with at least this many 128 x 128 tiles take the big tiling: enough workgroups to fill a
+/// large GPU (about one per compute unit of a 132-unit card) while each does 4x the work.
+const BIG_MIN_TILES: usize = 128;
+
+/// The tiling for a `[bsz, m, n]` output. `EMBER_MATMUL_TILE=64` or `=128` forces one (benchmarks
+/// and tests compare them).
+fn tiling(bsz: usize, m: usize, n: usize) -> (&'static str, usize) {
+    static FORCED: std::sync::OnceLock<Option<usize>> = std::sync::OnceLock::new();
+    let forced = *FORCED.get_or_init(|| std::env::var("EMBER_MATMUL_TILE").ok().and_then(|v| v.parse().ok()));
+    match forced {
+        Some(64) => SMALL,
+        Some(128) => BIG,
+        _ if m >= 128 && n >= 128 && bsz * m.div_ceil(128) * n.div_ceil(128) >= BIG_MIN_TILES => BIG,
+        _ => SMALL,
+    }
+}
+
+/// Workgroups a product should reach before splitting K pays (a few per compute unit of a large GPU).
+const SPLIT_TARGET: usize = 256;
+/// The least K one split multiplies (shorter splits spend more on summing partials than they save).
+const SPLIT_MIN_K: usize = 256;
+
+/// How to split K: (number of splits, K per split). Products whose output has few tiles but whose
+/// K is long (weight gradients: `[C, N*H*W] @ [N*H*W, C*k*k]`) would otherwise run on a handful of
+/// workgroups, each looping over all of K.
+fn split_k(tiles: usize, k: usize) -> (usize, usize) {
+    if tiles >= SPLIT_TARGET || k < 2 * SPLIT_MIN_K {
+        return (1, k);
+    }
+    let splits = SPLIT_TARGET.div_ceil(tiles).min(k / SPLIT_MIN_K).max(1);
+    // Chunks of whole 16-wide K slices; the last split may be shorter.
+    let chunk = k.div_ceil(splits).next_multiple_of(16);
+    (k.div_ceil(chunk), chunk)
+}
 
 /// `a` (shape `batch_a + [r, c]`) broadcast to `batch + [r, c]`, as a 3-d tensor `[B, r, c]`
 /// (a view when the batch dims flatten without a copy).
@@ -34,6 +72,11 @@ fn to3(a: &Tensor, batch: &[usize]) -> Result<Tensor> {
 /// Errors: ranks below 2, mismatched inner dims, batch dims that do not broadcast, dtypes other than
 /// F32/F64 (or F64 without SHADER_F64), devices or dtypes that differ.
 pub(crate) fn matmul(a: &Tensor, b: &Tensor) -> Result<Tensor> {
+    product(a, b, None)
+}
+
+/// [`matmul`] with the tiling chosen by [`tiling`], or `forced`.
+fn product(a: &Tensor, b: &Tensor, forced: Option<(&'static str, usize)>) -> Result<Tensor> {
     let op = "matmul";
     a.same_device(op, b)?;
     a.same_dtype(op, b)?;
@@ -59,9 +102,8 @@ pub(crate) fn matmul(a: &Tensor, b: &Tensor) -> Result<Tensor> {
     let bsz: usize = batch.iter().product();
     let mut out_shape = batch.to_vec();
     out_shape.extend([m, n]);
-    let out = GpuStorage::new(&ctx, op, dtype, bsz * m * n)?;
     if bsz * m * n == 0 {
-        return Ok(tensor(out, &out_shape));
+        return Ok(tensor(GpuStorage::new(&ctx, op, dtype, 0)?, &out_shape));
     }
     if k == 0 {
         return super::fill::full(&out_shape, 0.0, dtype, ctx.index);
@@ -76,8 +118,65 @@ pub(crate) fn matmul(a: &Tensor, b: &Tensor) -> Result<Tensor> {
             info.push(check_u32(op, s)?);
         }
     }
+    let (entry, tile) = forced.unwrap_or_else(|| tiling(bsz, m, n));
+    let (splits, chunk) = split_k(bsz * m.div_ceil(tile) * n.div_ceil(tile), k);
+    info.extend([check_u32(op, splits)?, check_u32(op, chunk)?, check_u32(op, bsz)?]);
+    if splits == 1 {
+        let out = GpuStorage::new(&ctx, op, dtype, bsz * m * n)?;
+        dispatch(a, b, (&a3, &b3), &out, &info, entry, tile)?;
+        return Ok(tensor(out, &out_shape));
+    }
+    // Partial products [batch, split, M, N], summed over the splits.
+    check_u32(op, bsz * splits * m * n)?;
+    let partial = GpuStorage::new(&ctx, op, dtype, bsz * splits * m * n)?;
+    dispatch(a, b, (&a3, &b3), &partial, &info, entry, tile)?;
+    let out = GpuStorage::new(&ctx, op, dtype, bsz * m * n)?;
+    let grid = ctx.grid(op, check_u32(op, (bsz * m * n).div_ceil(256))?)?;
+    let info = ctx.upload_words(op, &info)?;
+    let p = partial.buffer();
+    ctx.dispatch(&spec(dtype, "split_sum"), &[p, p, out.buffer(), &info], grid);
+    ctx.release(info);
+    Ok(tensor(out, &out_shape))
+}
+
+/// The pipeline of `matmul.wgsl`'s `entry` for `dtype` (entry points: matmul, matmul_big,
+/// split_sum; bindings a, b, c, info).
+fn spec(dtype: DType, entry: &'static str) -> KernelSpec<'static> {
+    static NAMES: [&str; 2] = ["matmul (F32)", "matmul (F64)"];
+    fn f32_source() -> String {
+        shaders::plain(shaders::MATMUL, DType::F32)
+    }
+    fn f64_source() -> String {
+        shaders::plain(shaders::MATMUL, DType::F64)
+    }
+    let f64 = dtype == DType::F64;
+    KernelSpec {
+        // Every global access in matmul.wgsl is guarded and workgroup indices are bounded.
+        checked: false,
+        module: NAMES[f64 as usize],
+        source: if f64 { &f64_source } else { &f32_source },
+        entry,
+        constants: &[],
+        read_only: &[true, true, false, true],
+    }
+}
+
+/// Records the product of `a3 @ b3` (3-d views of `a` and `b`) into `out` with one tiling.
+fn dispatch(
+    a: &Tensor,
+    b: &Tensor,
+    (a3, b3): (&Tensor, &Tensor),
+    out: &GpuStorage,
+    info: &[u32],
+    entry: &'static str,
+    tile: usize,
+) -> Result<()> {
+    let op = "matmul";
+    let ctx = storage(a3).ctx().clone();
+    let dtype = a3.dtype();
+    let (m, n, bsz) = (info[0] as usize, info[1] as usize, a3.shape()[0] * info[11] as usize);
     let max = ctx.limits.max_compute_workgroups_per_dimension as usize;
-    let grid = [n.div_ceil(TILE), m.div_ceil(TILE), bsz];
+    let grid = [n.div_ceil(tile), m.div_ceil(tile), bsz];
     if grid.iter().any(|&g| g > max) {
         crate::bail!(
             op,
@@ -87,26 +186,23 @@ pub(crate) fn matmul(a: &Tensor, b: &Tensor) -> Result<Tensor> {
             ctx.index
         );
     }
-    let info = ctx.upload_words(op, &info)?;
-    let module = format!("matmul ({dtype})");
-    let source = move || shaders::plain(shaders::MATMUL, dtype);
-    let spec = KernelSpec {
-        module: &module,
-        source: &source,
-        entry: "matmul",
-        constants: &[],
-        read_only: &[true, true, false, true],
-    };
+    // Coalescing: which way neighbouring invocations walk each operand (see matmul.wgsl).
+    let (sa, sb) = (a3.layout().strides.as_slice(), b3.layout().strides.as_slice());
+    let a_m_major = sa[1] == 1 && sa[2] != 1 && m > 1;
+    let b_k_major = sb[1] == 1 && sb[2] != 1 && n > 1;
+    let constants = [("A_M_MAJOR", a_m_major as u8 as f64), ("B_K_MAJOR", b_k_major as u8 as f64)];
+    let info = ctx.upload_words(op, info)?;
     let grid = [grid[0] as u32, grid[1] as u32, grid[2] as u32];
-    ctx.dispatch(&spec, &[storage(&a3).buffer(), storage(&b3).buffer(), out.buffer(), &info], grid);
+    let spec = KernelSpec { constants: &constants, ..spec(dtype, entry) };
+    ctx.dispatch(&spec, &[storage(a3).buffer(), storage(b3).buffer(), out.buffer(), &info], grid);
     ctx.release(info);
-    Ok(tensor(out, &out_shape))
+    Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{DType, Device};
+    use crate::Device;
 
     fn gpu() -> Option<Device> {
         match Device::gpu() {
@@ -133,6 +229,18 @@ mod tests {
     }
 
     #[test]
+    fn split_k_covers_k_in_whole_slices() {
+        assert_eq!(split_k(300, 100_000), (1, 100_000), "enough tiles: no split");
+        assert_eq!(split_k(1, 300), (1, 300), "short K: no split");
+        for (tiles, k) in [(1, 50_176), (3, 12_544), (2, 1000), (1, 5000), (100, 4096)] {
+            let (splits, chunk) = split_k(tiles, k);
+            assert!(splits > 1 && chunk % 16 == 0 && chunk >= SPLIT_MIN_K, "{tiles} {k}: {splits} x {chunk}");
+            assert!((splits - 1) * chunk < k && splits * chunk >= k, "{tiles} {k}: {splits} x {chunk}");
+            assert!(tiles * splits <= 2 * SPLIT_TARGET, "{tiles} {k}: {splits}");
+        }
+    }
+
+    #[test]
     fn matmul_matches_a_naive_product() {
         let Some(dev) = gpu() else { return };
         let mut seed = 11u64;
@@ -144,9 +252,19 @@ mod tests {
         };
         for dtype in [DType::F32, DType::F64] {
             let tol = if dtype == DType::F32 { 1e-4 } else { 1e-10 };
-            for (bs, m, k, n) in
-                [(1, 1, 1, 1), (1, 5, 3, 7), (2, 64, 64, 64), (3, 65, 17, 130), (1, 1, 300, 1), (2, 100, 1, 33)]
-            {
+            for (bs, m, k, n) in [
+                (1, 1, 1, 1),
+                (1, 5, 3, 7),
+                (2, 64, 64, 64),
+                (3, 65, 17, 130),
+                (1, 1, 300, 1),
+                (2, 100, 1, 33),
+                (2, 130, 37, 259),
+                (1, 128, 24, 128),
+                // Split K (few output tiles, long K): partial products summed on the device.
+                (1, 3, 5000, 5),
+                (2, 20, 1000, 9),
+            ] {
                 let av: Vec<f64> = (0..bs * m * k).map(|_| next()).collect();
                 let bv: Vec<f64> = (0..bs * k * n).map(|_| next()).collect();
                 let want = naive(&av, &bv, bs, m, k, n);
@@ -161,11 +279,16 @@ mod tests {
                         );
                     }
                 };
-                check(matmul(&a, &b).unwrap(), "plain");
-                // Transposed operands (read through strides, no copy).
+                // Transposed operands are read through strides, no copy.
                 let at = a.transpose(1, 2).contiguous().transpose(1, 2);
                 let bt = b.transpose(1, 2).contiguous().transpose(1, 2);
-                check(matmul(&at, &bt).unwrap(), "transposed");
+                for tiling in [SMALL, BIG] {
+                    check(product(&a, &b, Some(tiling)).unwrap(), &format!("plain {}", tiling.0));
+                    check(product(&at, &bt, Some(tiling)).unwrap(), &format!("transposed {}", tiling.0));
+                    check(product(&at, &b, Some(tiling)).unwrap(), &format!("transposed A {}", tiling.0));
+                    check(product(&a, &bt, Some(tiling)).unwrap(), &format!("transposed B {}", tiling.0));
+                }
+                check(matmul(&a, &b).unwrap(), "default");
             }
         }
         // Broadcast batch dims: [2, 1, M, K] @ [3, K, N] -> [2, 3, M, N], and a 2-d weight.

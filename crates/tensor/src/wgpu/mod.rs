@@ -25,6 +25,7 @@ pub(crate) mod matmul;
 pub(crate) mod pipeline;
 pub(crate) mod pool;
 pub(crate) mod pooling;
+pub(crate) mod profile;
 pub(crate) mod reduce;
 pub(crate) mod scan;
 pub(crate) mod scatter;

@@ -13,6 +13,9 @@ pub(crate) struct KernelSpec<'a> {
     pub entry: &'static str,
     pub constants: &'a [(&'static str, f64)],
     pub read_only: &'a [bool],
+    /// Whether wgpu adds runtime bounds checks to the module. `false` only for kernels that check
+    /// every access themselves (the checks cost a matmul a large share of its speed).
+    pub checked: bool,
 }
 
 #[derive(Clone)]
@@ -49,10 +52,18 @@ impl Context {
             .entry(spec.module.to_string())
             .or_insert_with(|| {
                 let src = (spec.source)();
-                device.create_shader_module(::wgpu::ShaderModuleDescriptor {
+                let desc = ::wgpu::ShaderModuleDescriptor {
                     label: Some(spec.module),
                     source: ::wgpu::ShaderSource::Wgsl(src.into()),
-                })
+                };
+                if spec.checked {
+                    device.create_shader_module(desc)
+                } else {
+                    // SAFETY: `checked: false` is set only for kernels whose every storage access is
+                    // guarded by an explicit bounds test against the sizes the host passes, and whose
+                    // workgroup-array indices are bounded by construction (matmul.wgsl).
+                    unsafe { device.create_shader_module_trusted(desc, ::wgpu::ShaderRuntimeChecks::unchecked()) }
+                }
             })
             .clone();
         let (bgl, pl) = cache

@@ -31,6 +31,7 @@ pub(crate) fn pool(op: &'static str, x: &Tensor, plan: &Pool2dPlan, max: bool) -
         let source = move || shaders::elementwise(shaders::POOL, dtype);
         let entry = if max { "max_pool" } else { "avg_pool" };
         let spec = KernelSpec {
+            checked: true,
             module: &module,
             source: &source,
             entry,
@@ -89,6 +90,7 @@ pub(crate) fn avg_pool_backward(
         let module = format!("pool ({dtype})");
         let source = move || shaders::elementwise(shaders::POOL, dtype);
         let spec = KernelSpec {
+            checked: true,
             module: &module,
             source: &source,
             entry: "avg_pool_backward",

@@ -137,8 +137,14 @@ fn run(kind: ReduceKind, x: &Tensor, out_shape: &[usize], len: usize) -> Result<
         move || if subgroups { shaders::reduce_subgroup(float) } else { shaders::plain(shaders::REDUCE, float) };
     let code = f64::from(kind.code());
     let constants = [("OP", code)];
-    let spec =
-        KernelSpec { module: &module, source: &source, entry, constants: &constants, read_only: &[true, false, true] };
+    let spec = KernelSpec {
+        checked: true,
+        module: &module,
+        source: &source,
+        entry,
+        constants: &constants,
+        read_only: &[true, false, true],
+    };
     // Each pass turns rows of `cur_len` into rows of `cpr` partials, until one value per row is left.
     let mut cur: Tensor = x;
     let mut cur_len = len;

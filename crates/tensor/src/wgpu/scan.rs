@@ -43,6 +43,7 @@ pub(crate) fn cumulative(x: &Tensor, ax: Axis, prod: bool) -> Result<Tensor> {
     let module = format!("scan ({float})");
     let source = move || shaders::plain(shaders::SCAN, float);
     let spec = KernelSpec {
+        checked: true,
         module: &module,
         source: &source,
         entry,

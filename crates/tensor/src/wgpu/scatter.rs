@@ -49,7 +49,8 @@ pub(crate) fn scatter(op: &'static str, dst: &Tensor, dim: usize, index: &Tensor
     let bufs = [storage(src).buffer(), storage(index).buffer(), st.buffer(), &info, &flag, storage(&win).buffer()];
     let ro = [true, true, false, true, false, false];
     for entry in ["scatter_claim", if elem_bytes(dst.dtype()) == 8 { "scatter_w2" } else { "scatter_w1" }] {
-        let spec = KernelSpec { module: "scatter", source: &source, entry, constants: &[], read_only: &ro };
+        let spec =
+            KernelSpec { checked: true, module: "scatter", source: &source, entry, constants: &[], read_only: &ro };
         ctx.dispatch(&spec, &bufs, grid);
     }
     ctx.release(info);

@@ -28,6 +28,7 @@ pub(crate) fn softmax(x: &Tensor, ax: Axis, log: bool) -> Result<Tensor> {
     let module = format!("softmax ({dtype})");
     let source = move || shaders::elementwise(shaders::SOFTMAX, dtype);
     let spec = KernelSpec {
+        checked: true,
         module: &module,
         source: &source,
         entry: "softmax",

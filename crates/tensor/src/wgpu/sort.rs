@@ -43,6 +43,7 @@ fn dispatch(x: &Tensor, entry: &'static str, bufs: [&::wgpu::Buffer; 5], info: &
     let module = format!("sort ({dtype})");
     let src = move || source(dtype);
     let spec = KernelSpec {
+        checked: true,
         module: &module,
         source: &src,
         entry,

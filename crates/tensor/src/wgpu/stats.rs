@@ -91,8 +91,14 @@ fn run(mode: Mode, x: &Tensor, mask: &[bool], unbiased: bool, out: &[usize]) -> 
     let source = move || shaders::plain(shaders::STATS, dtype);
     let constants = [("MODE", mode.code())];
     let read_only = [true, true, false, true];
-    let spec =
-        |entry| KernelSpec { module: &module, source: &source, entry, constants: &constants, read_only: &read_only };
+    let spec = |entry| KernelSpec {
+        checked: true,
+        module: &module,
+        source: &source,
+        entry,
+        constants: &constants,
+        read_only: &read_only,
+    };
 
     // Sums of the centred terms, one per chunk of a row, then per row.
     let cpr = n.div_ceil(CHUNK);

@@ -79,6 +79,7 @@ pub(crate) fn unary(op: UnaryOp, a: &Tensor) -> Result<Tensor> {
         let module = format!("unary ({float})");
         let source = move || shaders::elementwise(shaders::UNARY, float);
         let spec = KernelSpec {
+            checked: true,
             module: &module,
             source: &source,
             entry,
