@@ -7,7 +7,7 @@
 use std::sync::Mutex;
 
 use crate::tensor::ok;
-use crate::{DType, Result, Tensor};
+use crate::{DType, Device, Result, Tensor};
 
 /// xoshiro256++: fast, small state, passes BigCrush.
 #[derive(Clone, Debug)]
@@ -133,16 +133,30 @@ impl Tensor {
         Ok(Tensor::from_vec_unchecked(v, shape))
     }
 
-    /// Uniform samples in `[0, 1)` with this tensor's shape and dtype.
+    /// Uniform samples in `[0, 1)` with this tensor's shape, dtype and device. On a GPU the samples
+    /// are generated there (Philox, keyed from the seeded generator: reproducible, but not the
+    /// CPU's values).
     #[must_use]
     pub fn rand_like(&self) -> Tensor {
-        Tensor::rand_dtype(self.shape(), self.dtype()).to(&self.device())
+        self.random_like(false)
     }
 
-    /// Standard-normal samples with this tensor's shape and dtype.
+    /// Standard-normal samples with this tensor's shape, dtype and device (generated on a GPU as
+    /// [`Tensor::rand_like`]).
     #[must_use]
     pub fn randn_like(&self) -> Tensor {
-        Tensor::randn_dtype(self.shape(), self.dtype()).to(&self.device())
+        self.random_like(true)
+    }
+
+    fn random_like(&self, normal: bool) -> Tensor {
+        if let Device::Gpu(i) = self.device() {
+            // Float dtypes the device computes in; anything else is drawn on the CPU and uploaded.
+            if let Ok(t) = crate::wgpu::random::random(self.shape(), self.dtype(), i, normal) {
+                return t;
+            }
+        }
+        let t = if normal { Tensor::randn_dtype(self.shape(), self.dtype()) } else { Tensor::rand_dtype(self.shape(), self.dtype()) };
+        t.to(&self.device())
     }
 }
 

@@ -13,6 +13,8 @@
 //! far closer to the machine's peak than one small product per sample. Column matrices live in
 //! per-thread scratch vectors reused from call to call.
 
+use std::mem::MaybeUninit;
+
 use rayon::prelude::*;
 
 use super::elementwise::PAR_THRESHOLD;
@@ -95,6 +97,12 @@ fn im2col_row<'a, T: GemmElem>(
 ) {
     let (l, ow, [sh, sw]) = (g.l(), g.ow, g.stride);
     let (lo, hi) = ConvGeom::valid(ow, sw, dw, g.w);
+    if sh == 1 && sw == 1 && ow == g.w && l > 0 {
+        for (i, part) in row.chunks_mut(l).enumerate() {
+            shifted_plane(plane(i), g, (dh, dw), (lo, hi), part);
+        }
+        return;
+    }
     for (i, part) in row.chunks_mut(l).enumerate() {
         let xc = plane(i);
         for (oy, dst) in part.chunks_mut(ow).enumerate() {
@@ -114,6 +122,33 @@ fn im2col_row<'a, T: GemmElem>(
                     *d = *s;
                 }
             }
+        }
+    }
+}
+
+/// [`im2col_row`] for one sample when both strides are 1 and the output is as wide as the input
+/// (`same` padding): the valid output rows of tap `(dh, dw)` are one shifted copy of the plane, so
+/// a row of the column matrix is one `memcpy`, zeroed border rows, and `|dw|` zeroed columns per
+/// row, instead of three library calls per output row (a row is often only 14 or 28 wide).
+fn shifted_plane<T: GemmElem>(xc: &[T], g: &ConvGeom, (dh, dw): (isize, isize), (lo, hi): (usize, usize), dst: &mut [T]) {
+    let (w, ow) = (g.w, g.ow);
+    let (ylo, yhi) = ConvGeom::valid(g.oh, 1, dh, g.h);
+    dst[..ylo * ow].fill(T::ZERO);
+    dst[yhi * ow..].fill(T::ZERO);
+    if ylo == yhi {
+        return;
+    }
+    // dst[oy * ow + ox] = xc[(oy + dh) * w + ox + dw] for oy in ylo..yhi, every ox; the source range
+    // is clipped to the plane, and what it wraps into (ox + dw outside 0..w) is zeroed below.
+    let start = (ylo as isize + dh) * w as isize + dw;
+    let len = ((yhi - ylo) * ow) as isize;
+    let (s0, s1) = (start.max(0), (start + len).min(xc.len() as isize));
+    let d0 = ylo * ow + (s0 - start) as usize;
+    dst[d0..d0 + (s1 - s0) as usize].copy_from_slice(&xc[s0 as usize..s1 as usize]);
+    for r in dst[ylo * ow..yhi * ow].chunks_exact_mut(ow) {
+        let (left, right) = r.split_at_mut(hi);
+        for v in left[..lo].iter_mut().chain(right) {
+            *v = T::ZERO;
         }
     }
 }
@@ -147,9 +182,9 @@ fn col2im_channel<T: GemmElem>(rows: &[T], rs: usize, g: &ConvGeom, xc: &mut [T]
 
 /// The column matrix `[c * kh * kw, s * l]` of the `s` samples in `xs` (`[s, c, h, w]`), in `col`:
 /// row `ci * kh * kw + tap`, sample `i`'s positions at columns `i * l..(i + 1) * l`.
-fn im2col<T: GemmElem>(xs: &[T], g: &ConvGeom, s: usize, col: &mut Vec<T>) {
+fn im2col<T: GemmElem>(xs: &[T], g: &ConvGeom, s: usize, col: &mut [T]) {
     let (hw, taps, width) = (g.h * g.w, g.kh * g.kw, s * g.l());
-    col.resize(g.c * taps * width, T::ZERO);
+    debug_assert_eq!(col.len(), g.c * taps * width);
     if width == 0 {
         return;
     }
@@ -225,6 +260,15 @@ fn with_scratch<T: GemmElem + 'static, R>(f: impl FnOnce(&mut Vec<T>, &mut Vec<T
     r
 }
 
+/// The first `n` elements of scratch vector `v`, grown (zero-filled) only when shorter: scratch is
+/// never shrunk, so alternating layers do not zero their column matrices again on every call.
+fn sized<T: GemmElem>(v: &mut Vec<T>, n: usize) -> &mut [T] {
+    if v.len() < n {
+        v.resize(n, T::ZERO);
+    }
+    &mut v[..n]
+}
+
 /// Copies the `s` samples of `y` (`[s, o, l]`) into `yp` as `[o, s * l]` (channel-major).
 fn to_channel_major<T: GemmElem>(y: &[T], yp: &mut [T], o: usize, l: usize) {
     let width = y.len() / o;
@@ -240,16 +284,20 @@ fn to_channel_major<T: GemmElem>(y: &[T], yp: &mut [T], o: usize, l: usize) {
     }
 }
 
-/// Writes `yp` (`[o, s * l]`) into `y` (`[s, o, l]`), adding `bias[c]` to channel `c` when given:
-/// the inverse of [`to_channel_major`].
-fn from_channel_major<T: GemmElem>(yp: &[T], y: &mut [T], o: usize, l: usize, bias: Option<&[T]>) {
+/// Writes `yp` (`[o, s * l]`) into `y` (`[s, o, l]`, uninitialised), adding `bias[c]` to channel
+/// `c` when given: the inverse of [`to_channel_major`]. Every element of `y` is written.
+fn from_channel_major<T: GemmElem>(yp: &[T], y: &mut [MaybeUninit<T>], o: usize, l: usize, bias: Option<&[T]>) {
     let width = y.len() / o;
-    let plane = |(p, dst): (usize, &mut [T])| {
+    let plane = |(p, dst): (usize, &mut [MaybeUninit<T>])| {
         let (i, c) = (p / o, p % o);
         let src = &yp[c * width + i * l..c * width + (i + 1) * l];
         match bias {
-            Some(b) => dst.iter_mut().zip(src).for_each(|(d, &v)| *d = v + b[c]),
-            None => dst.copy_from_slice(src),
+            Some(b) => dst.iter_mut().zip(src).for_each(|(d, &v)| {
+                d.write(v + b[c]);
+            }),
+            None => dst.iter_mut().zip(src).for_each(|(d, &v)| {
+                d.write(v);
+            }),
         }
     };
     if y.len() >= PAR_THRESHOLD {
@@ -264,23 +312,28 @@ fn from_channel_major<T: GemmElem>(yp: &[T], y: &mut [T], o: usize, l: usize, bi
 /// per group over all the chunk's positions (threaded by `gemm`), one permute to `[n, o, l]`.
 pub fn forward_kernel<T: GemmElem + 'static>(x: &[T], w: &[T], bias: Option<&[T]>, g: &ConvGeom) -> Vec<T> {
     let (kk, l, og, chw) = (g.kk(), g.l(), g.o / g.groups, g.c * g.h * g.w);
-    let mut out = vec![T::ZERO; g.n * g.o * l];
-    if out.is_empty() {
+    let total = g.n * g.o * l;
+    let mut out = Vec::with_capacity(total);
+    if total == 0 {
         return out;
     }
     with_scratch::<T, _>(|col, yp| {
         for (i0, s) in sample_chunks(g) {
             let width = s * l;
+            let col = sized(col, g.c * g.kh * g.kw * width);
             im2col(&x[i0 * chw..(i0 + s) * chw], g, s, col);
-            yp.resize(g.o * width, T::ZERO);
+            let yp = sized(yp, g.o * width);
             for grp in 0..g.groups {
                 let a = MatRef::dense(w, grp * og * kk, og, kk);
                 let b = MatRef::dense(col, grp * kk * width, kk, width);
                 T::gemm(a, b, T::ZERO, &mut yp[grp * og * width..(grp + 1) * og * width], width, 1);
             }
-            from_channel_major(yp, &mut out[i0 * g.o * l..(i0 + s) * g.o * l], g.o, l, bias);
+            from_channel_major(yp, &mut out.spare_capacity_mut()[i0 * g.o * l..(i0 + s) * g.o * l], g.o, l, bias);
         }
     });
+    // SAFETY: the sample chunks cover the batch, and from_channel_major wrote every element of each
+    // chunk's `[s, o, l]` range, so all `total` elements are initialised.
+    unsafe { out.set_len(total) };
     out
 }
 
@@ -302,9 +355,9 @@ pub fn backward_input_kernel<T: GemmElem + 'static>(dy: &[T], w: &[T], init: Opt
     with_scratch::<T, _>(|dcol, dyp| {
         for (i0, s) in sample_chunks(g) {
             let width = s * l;
-            dyp.resize(g.o * width, T::ZERO);
+            let dyp = sized(dyp, g.o * width);
             to_channel_major(&dy[i0 * g.o * l..(i0 + s) * g.o * l], dyp, g.o, l);
-            dcol.resize(g.c * g.kh * g.kw * width, T::ZERO);
+            let dcol = sized(dcol, g.c * g.kh * g.kw * width);
             for grp in 0..g.groups {
                 let a = MatRef::dense(w, grp * og * kk, og, kk).t();
                 let b = MatRef::dense(dyp, grp * og * width, og, width);
@@ -329,8 +382,9 @@ pub fn backward_weight_kernel<T: GemmElem + 'static>(dy: &[T], x: &[T], g: &Conv
     with_scratch::<T, _>(|col, dyp| {
         for (i0, s) in sample_chunks(g) {
             let width = s * l;
+            let col = sized(col, g.c * g.kh * g.kw * width);
             im2col(&x[i0 * chw..(i0 + s) * chw], g, s, col);
-            dyp.resize(g.o * width, T::ZERO);
+            let dyp = sized(dyp, g.o * width);
             to_channel_major(&dy[i0 * g.o * l..(i0 + s) * g.o * l], dyp, g.o, l);
             for grp in 0..g.groups {
                 let a = MatRef::dense(dyp, grp * og * width, og, width);
@@ -401,10 +455,22 @@ mod tests {
     /// im2col against a direct definition, and col2im as its adjoint: <im2col(x), c> == <x, col2im(c)>.
     #[test]
     fn im2col_and_col2im_are_adjoint() {
-        for (h, w, k, s, p, d) in [(5, 6, 3, 1, 1, 1), (7, 5, 3, 2, 2, 2), (4, 4, 2, 3, 0, 1), (3, 8, 1, 2, 1, 3)] {
+        // The first six are `same` convolutions with stride 1 (the shifted-plane fast path).
+        for (h, w, k, s, p, d) in [
+            (5, 6, 3, 1, 1, 1),
+            (6, 4, 5, 1, 2, 1),
+            (4, 7, 3, 1, 2, 2),
+            (3, 3, 5, 1, 2, 1),
+            (2, 1, 3, 1, 1, 1),
+            (1, 5, 7, 1, 3, 1),
+            (7, 5, 3, 2, 2, 2),
+            (4, 4, 2, 3, 0, 1),
+            (3, 8, 1, 2, 1, 3),
+            (6, 6, 3, 1, 0, 1),
+        ] {
             let g = geom(h, w, k, s, p, d);
             let x: Vec<f64> = (0..g.c * h * w).map(|v| (v as f64 * 0.37).sin()).collect();
-            let mut col = Vec::new();
+            let mut col = vec![0.0; g.c * k * k * g.l()];
             im2col(&x, &g, 1, &mut col);
             for (r, v) in col.iter().enumerate() {
                 let (row, pos) = (r / g.l(), r % g.l());

@@ -26,6 +26,7 @@ pub(crate) mod pipeline;
 pub(crate) mod pool;
 pub(crate) mod pooling;
 pub(crate) mod profile;
+pub(crate) mod random;
 pub(crate) mod reduce;
 pub(crate) mod scan;
 pub(crate) mod scatter;

@@ -29,6 +29,7 @@ pub(crate) const SORT: &str = include_str!("../../../../shaders/sort.wgsl");
 pub(crate) const JOIN: &str = include_str!("../../../../shaders/join.wgsl");
 pub(crate) const INDEX_MISC: &str = include_str!("../../../../shaders/index_misc.wgsl");
 pub(crate) const SCATTER: &str = include_str!("../../../../shaders/scatter.wgsl");
+pub(crate) const RANDOM: &str = include_str!("../../../../shaders/random.wgsl");
 
 /// The WGSL name of the float type for `dtype` (F64 -> f64, everything else f32).
 fn float_name(dtype: DType) -> &'static str {
@@ -120,6 +121,7 @@ pub fn all_modules() -> Vec<(String, String)> {
         v.push((format!("conv.wgsl ({f})"), elementwise(CONV, f)));
         v.push((format!("pool.wgsl ({f})"), elementwise(POOL, f)));
         v.push((format!("scan.wgsl ({f})"), plain(SCAN, f)));
+        v.push((format!("random.wgsl ({f})"), elementwise(RANDOM, f)));
     }
     for s in ALL {
         for d in ALL {
@@ -163,5 +165,6 @@ pub fn files() -> Vec<(&'static str, &'static str)> {
         ("join.wgsl", JOIN),
         ("index_misc.wgsl", INDEX_MISC),
         ("scatter.wgsl", SCATTER),
+        ("random.wgsl", RANDOM),
     ]
 }
