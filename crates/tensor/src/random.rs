@@ -155,7 +155,11 @@ impl Tensor {
                 return t;
             }
         }
-        let t = if normal { Tensor::randn_dtype(self.shape(), self.dtype()) } else { Tensor::rand_dtype(self.shape(), self.dtype()) };
+        let t = if normal {
+            Tensor::randn_dtype(self.shape(), self.dtype())
+        } else {
+            Tensor::rand_dtype(self.shape(), self.dtype())
+        };
         t.to(&self.device())
     }
 }

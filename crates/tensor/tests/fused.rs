@@ -48,6 +48,17 @@ fn fused_adam_matches_the_composite() {
             close(&pg, &want[0], 1e-5);
             close(&mg, &want[1], 1e-5);
             close(&vg, &want[2], 1e-5);
+            // Views with offsets (narrowed) and a transposed gradient, read through copies.
+            let nv = |t: &Tensor| up(t).narrow(0, 1, 2);
+            let (pn, mn, vn) = nv(&p).adam_step(&nv(&g), &nv(&m), &nv(&v), 0.9, 0.999, 0.01, 1e-8);
+            close(&pn, &want[0].narrow(0, 1, 2), 1e-5);
+            close(&mn, &want[1].narrow(0, 1, 2), 1e-5);
+            close(&vn, &want[2].narrow(0, 1, 2), 1e-5);
+            if shape.len() == 2 {
+                let gt = up(&g.t().contiguous()).t();
+                let (pt, _, _) = up(&p).adam_step(&gt, &up(&m), &up(&v), 0.9, 0.999, 0.01, 1e-8);
+                close(&pt, &want[0], 1e-5);
+            }
         }
     }
 }

@@ -130,7 +130,13 @@ fn im2col_row<'a, T: GemmElem>(
 /// (`same` padding): the valid output rows of tap `(dh, dw)` are one shifted copy of the plane, so
 /// a row of the column matrix is one `memcpy`, zeroed border rows, and `|dw|` zeroed columns per
 /// row, instead of three library calls per output row (a row is often only 14 or 28 wide).
-fn shifted_plane<T: GemmElem>(xc: &[T], g: &ConvGeom, (dh, dw): (isize, isize), (lo, hi): (usize, usize), dst: &mut [T]) {
+fn shifted_plane<T: GemmElem>(
+    xc: &[T],
+    g: &ConvGeom,
+    (dh, dw): (isize, isize),
+    (lo, hi): (usize, usize),
+    dst: &mut [T],
+) {
     let (w, ow) = (g.w, g.ow);
     let (ylo, yhi) = ConvGeom::valid(g.oh, 1, dh, g.h);
     dst[..ylo * ow].fill(T::ZERO);

@@ -11,8 +11,8 @@ impl Tensor {
     /// `m' = m + (1-β₁)(g - m)`, `v' = β₂v + (1-β₂)g²`, `θ' = θ - scale · m' / (√v' + eps)`.
     ///
     /// The caller folds Adam's bias corrections into `scale` and `eps`. Returns `(θ', m', v')`.
-    /// All four tensors must share shape, float dtype and device. On a GPU it runs as the composite
-    /// of elementwise kernels.
+    /// All four tensors must share shape, float dtype and device. On a GPU, F32 runs as one kernel
+    /// and F64 as the composite of elementwise kernels.
     ///
     /// ```
     /// use ember_tensor::Tensor;
@@ -64,6 +64,9 @@ impl Tensor {
         }
         if self.device().is_cpu() {
             return Ok(crate::cpu::fused::adam_step(self, grad, m, v, beta1, beta2, scale, eps));
+        }
+        if self.dtype() == crate::DType::F32 {
+            return crate::wgpu::fused::adam_step(self, grad, m, v, beta1, beta2, scale, eps);
         }
         let m2 = m.try_add(&grad.try_sub(m)?.try_mul_scalar(1.0 - beta1)?)?;
         let v2 = v.try_mul_scalar(beta2)?.try_add(&grad.try_mul(grad)?.try_mul_scalar(1.0 - beta2)?)?;

@@ -30,6 +30,7 @@ pub(crate) const JOIN: &str = include_str!("../../../../shaders/join.wgsl");
 pub(crate) const INDEX_MISC: &str = include_str!("../../../../shaders/index_misc.wgsl");
 pub(crate) const SCATTER: &str = include_str!("../../../../shaders/scatter.wgsl");
 pub(crate) const RANDOM: &str = include_str!("../../../../shaders/random.wgsl");
+pub(crate) const FUSED: &str = include_str!("../../../../shaders/fused.wgsl");
 
 /// The WGSL name of the float type for `dtype` (F64 -> f64, everything else f32).
 fn float_name(dtype: DType) -> &'static str {
@@ -134,6 +135,7 @@ pub fn all_modules() -> Vec<(String, String)> {
     v.push(("join.wgsl".to_string(), elementwise(JOIN, DType::F32)));
     v.push(("index_misc.wgsl".to_string(), elementwise(INDEX_MISC, DType::F32)));
     v.push(("scatter.wgsl".to_string(), elementwise(SCATTER, DType::F32)));
+    v.push(("fused.wgsl".to_string(), FUSED.to_string()));
     v
 }
 
@@ -166,5 +168,6 @@ pub fn files() -> Vec<(&'static str, &'static str)> {
         ("index_misc.wgsl", INDEX_MISC),
         ("scatter.wgsl", SCATTER),
         ("random.wgsl", RANDOM),
+        ("fused.wgsl", FUSED),
     ]
 }

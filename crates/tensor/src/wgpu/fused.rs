@@ -1,0 +1,53 @@
+//! GPU kernels of the fused optimizer updates (`shaders/fused.wgsl`): the Adam step on F32 in one
+//! dispatch (F64 runs as the composite of elementwise kernels, in `ops/fused.rs`).
+
+use super::pipeline::KernelSpec;
+use super::{check_u32, shaders, storage, tensor, GpuStorage};
+use crate::{Result, Tensor};
+
+/// [`Tensor::adam_step`] for F32 GPU operands of one shape and device (checked by the caller).
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn adam_step(
+    p: &Tensor,
+    g: &Tensor,
+    m: &Tensor,
+    v: &Tensor,
+    beta1: f64,
+    beta2: f64,
+    scale: f64,
+    eps: f64,
+) -> Result<(Tensor, Tensor, Tensor)> {
+    let op = "adam_step";
+    let ctx = storage(p).ctx().clone();
+    let n = p.numel();
+    let outs = [(); 3].map(|_| GpuStorage::new(&ctx, op, p.dtype(), n));
+    let [po, mo, vo] = outs;
+    let (po, mo, vo) = (po?, mo?, vo?);
+    if n > 0 {
+        let ins = [p, g, m, v].map(|t| t.try_contiguous());
+        let [pi, gi, mi, vi] = ins;
+        let ins = [pi?, gi?, mi?, vi?];
+        let mut info = vec![check_u32(op, n)?];
+        for t in &ins {
+            info.push(check_u32(op, t.layout.offset)?);
+        }
+        let bits = |x: f64| (x as f32).to_bits();
+        info.extend([bits(1.0 - beta1), bits(beta2), bits(1.0 - beta2), bits(scale), bits(eps)]);
+        let info = ctx.upload_words(op, &info)?;
+        let source = || shaders::FUSED.to_string();
+        let spec = KernelSpec {
+            checked: true,
+            module: "fused",
+            source: &source,
+            entry: "adam",
+            constants: &[],
+            read_only: &[true, true, true, true, false, false, false, true],
+        };
+        let [a, b, c, d] = ins.each_ref().map(|t| storage(t).buffer());
+        let bufs = [a, b, c, d, po.buffer(), mo.buffer(), vo.buffer(), &info];
+        ctx.dispatch(&spec, &bufs, ctx.grid(op, super::groups_for(n))?);
+        ctx.release(info);
+    }
+    let s = p.shape();
+    Ok((tensor(po, s), tensor(mo, s), tensor(vo, s)))
+}
