@@ -39,13 +39,17 @@ impl Algo for SgdAlgo {
     fn update(h: &SgdHyper, p: &Tensor, g: Tensor, st: &mut ParamState) -> Tensor {
         let mut d = effective_grad(g, p, h.maximize, h.weight_decay);
         if h.momentum != 0.0 {
+            if let Some(b) = st.slots[0].take() {
+                // every later step in one fused pass over memory
+                let (out, buf) = p.sgd_momentum_step(&d, &b, h.lr, h.momentum, h.dampening, h.nesterov);
+                st.put(0, buf);
+                return out;
+            }
             // The first buffer is the gradient itself (no dampening), as PyTorch.
-            let buf = match st.slots[0].take() {
-                None => d.clone(),
-                Some(b) if h.dampening == 0.0 => b.mul_scalar(h.momentum).add(&d),
-                Some(b) => b.mul_scalar(h.momentum).add(&d.mul_scalar(1.0 - h.dampening)),
-            };
-            d = if h.nesterov { d.add(&buf.mul_scalar(h.momentum)) } else { buf.clone() };
+            let buf = d.clone();
+            if h.nesterov {
+                d = d.add(&buf.mul_scalar(h.momentum));
+            }
             st.put(0, buf);
         }
         p.sub(&d.mul_scalar(h.lr))

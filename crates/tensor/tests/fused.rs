@@ -1,4 +1,4 @@
-//! The fused Adam step equals its composite of tensor ops, on every path (small, parallel,
+//! The fused Adam and SGD-momentum steps equal their composites of tensor ops, on every path (small, parallel,
 //! non-contiguous, GPU), and rejects mismatched operands.
 
 use ember_tensor::{DType, Device, Tensor};
@@ -73,4 +73,60 @@ fn fused_adam_rejects_mismatched_operands() {
     let i = Tensor::zeros_dtype(&[3], DType::I64);
     let e = i.try_adam_step(&i, &i, &i, 0.9, 0.999, 0.1, 1e-8).unwrap_err().to_string();
     assert!(e.contains("adam_step") && e.contains("I64"), "{e}");
+}
+
+/// The SGD momentum composite of `ember-optim` before fusion.
+fn sgd_composite(p: &Tensor, g: &Tensor, b: &Tensor, lr: f64, mu: f64, damp: f64, nesterov: bool) -> [Tensor; 2] {
+    let b2 = &(b * mu) + &(g * (1.0 - damp));
+    let d = if nesterov { g + &(&b2 * mu) } else { b2.clone() };
+    [p - &(&d * lr), b2]
+}
+
+#[test]
+fn fused_sgd_matches_the_composite_bit_for_bit() {
+    for (shape, dtype) in [(vec![7], DType::F64), (vec![300, 400], DType::F32), (vec![3, 5], DType::F32)] {
+        let r = |s: u64| {
+            let mut g = ember_tensor::Generator::new(s);
+            let n: usize = shape.iter().product();
+            Tensor::from_vec((0..n).map(|_| g.uniform() * 2.0 - 1.0).collect::<Vec<f64>>(), &shape).to_dtype(dtype)
+        };
+        let (p, g, b) = (r(5), r(6), r(7));
+        for (mu, damp, nesterov) in [(0.9, 0.0, false), (0.9, 0.0, true), (0.5, 0.25, false), (0.7, 0.1, true)] {
+            let what = format!("{dtype} {shape:?} mu {mu} dampening {damp} nesterov {nesterov}");
+            let (p2, b2) = p.sgd_momentum_step(&g, &b, 0.05, mu, damp, nesterov);
+            let [wp, wb] = sgd_composite(&p, &g, &b, 0.05, mu, damp, nesterov);
+            assert_eq!(p2.to_vec::<f64>(), wp.to_vec::<f64>(), "{what}: parameter");
+            assert_eq!(b2.to_vec::<f64>(), wb.to_vec::<f64>(), "{what}: buffer");
+            if shape.len() == 2 {
+                let gt = g.t().contiguous().t();
+                assert_eq!(
+                    p.sgd_momentum_step(&gt, &b, 0.05, mu, damp, nesterov).0.to_vec::<f64>(),
+                    wp.to_vec::<f64>()
+                );
+            }
+            if let Ok(dev) = Device::gpu() {
+                let up = |t: &Tensor| t.to(&dev);
+                let (pg, bg) = up(&p).sgd_momentum_step(&up(&g), &up(&b), 0.05, mu, damp, nesterov);
+                assert_eq!((pg.device(), bg.device()), (dev, dev));
+                close(&pg, &wp, 1e-6);
+                close(&bg, &wb, 1e-6);
+                let nv = |t: &Tensor| up(t).narrow(0, 1, 2);
+                let (pn, bn) = nv(&p).sgd_momentum_step(&nv(&g), &nv(&b), 0.05, mu, damp, nesterov);
+                close(&pn, &wp.narrow(0, 1, 2), 1e-6);
+                close(&bn, &wb.narrow(0, 1, 2), 1e-6);
+            }
+        }
+    }
+}
+
+#[test]
+fn fused_sgd_rejects_mismatched_operands() {
+    let p = Tensor::zeros(&[3]);
+    let e = p.try_sgd_momentum_step(&Tensor::zeros(&[4]), &p, 0.1, 0.9, 0.0, false).unwrap_err().to_string();
+    assert!(e.contains("sgd_momentum_step") && e.contains("[3]") && e.contains("[4]"), "{e}");
+    let e = p.try_sgd_momentum_step(&p, &p.to_dtype(DType::F64), 0.1, 0.9, 0.0, false).unwrap_err().to_string();
+    assert!(e.contains("sgd_momentum_step") && e.contains("F64"), "{e}");
+    let i = Tensor::zeros_dtype(&[3], DType::I64);
+    let e = i.try_sgd_momentum_step(&i, &i, 0.1, 0.9, 0.0, false).unwrap_err().to_string();
+    assert!(e.contains("sgd_momentum_step") && e.contains("I64"), "{e}");
 }

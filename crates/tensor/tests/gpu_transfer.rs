@@ -118,7 +118,8 @@ fn casts_match_the_cpu() {
 fn fills_on_the_device() {
     let Some(dev) = gpu() else { return };
     for dtype in DTYPES {
-        for shape in [vec![], vec![0], vec![1], vec![65], vec![300, 301]] {
+        // Up to 1024 words are uploaded, larger fills dispatched.
+        for shape in [vec![], vec![0], vec![1], vec![65], vec![513], vec![1024], vec![300, 301]] {
             for v in [0.0, 1.0, -2.75, 3e10] {
                 let t = Tensor::try_full_on(&shape, v, dtype, &dev).unwrap();
                 assert_eq!((t.device(), t.dtype(), t.shape()), (dev, dtype, shape.as_slice()));

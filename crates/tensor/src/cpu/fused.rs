@@ -84,3 +84,66 @@ fn typed<T: Float>(
         Tensor::from_vec_unchecked(v_out, shape),
     )
 }
+
+/// The SGD momentum step of [`Tensor::sgd_momentum_step`] in one pass: `(θ', b')`.
+#[allow(clippy::too_many_arguments)]
+pub fn sgd_momentum_step(
+    p: &Tensor,
+    g: &Tensor,
+    b: &Tensor,
+    lr: f64,
+    momentum: f64,
+    dampening: f64,
+    nesterov: bool,
+) -> (Tensor, Tensor) {
+    match p.dtype() {
+        DType::F32 => sgd_typed::<f32>(p, g, b, lr, momentum, dampening, nesterov),
+        DType::F64 => sgd_typed::<f64>(p, g, b, lr, momentum, dampening, nesterov),
+        d => unreachable!("sgd_momentum_step: dtype {d} checked by the caller"),
+    }
+}
+
+fn sgd_typed<T: Float>(
+    p: &Tensor,
+    g: &Tensor,
+    b: &Tensor,
+    lr: f64,
+    momentum: f64,
+    dampening: f64,
+    nesterov: bool,
+) -> (Tensor, Tensor) {
+    let (p_in, g_in, b_in) = (p.cpu_data::<T>(), g.cpu_data::<T>(), b.cpu_data::<T>());
+    let n = p_in.len();
+    let (mu, keep, rate) = (T::from_f64(momentum), T::from_f64(1.0 - dampening), T::from_f64(lr));
+    let (mut p_out, mut b_out) = (Vec::with_capacity(n), Vec::with_capacity(n));
+    // The composite's operations in its order (`b·μ + g·(1-τ)`, then `θ - d·lr`), so results agree
+    // bit for bit; `g·1` is exact when there is no dampening.
+    let kernel = |start: usize, po: &mut [MaybeUninit<T>], bo: &mut [MaybeUninit<T>]| {
+        let r = start..start + po.len();
+        let ins = p_in[r.clone()].iter().zip(&g_in[r.clone()]).zip(&b_in[r]);
+        for ((po, bo), ((&pi, &gi), &b0)) in po.iter_mut().zip(bo).zip(ins) {
+            let bi = b0 * mu + gi * keep;
+            bo.write(bi);
+            let d = if nesterov { gi + bi * mu } else { bi };
+            po.write(pi - d * rate);
+        }
+    };
+    let (po, bo) = (&mut p_out.spare_capacity_mut()[..n], &mut b_out.spare_capacity_mut()[..n]);
+    if n >= PAR_THRESHOLD {
+        const CHUNK: usize = 1 << 14;
+        po.par_chunks_mut(CHUNK)
+            .zip(bo.par_chunks_mut(CHUNK))
+            .enumerate()
+            .for_each(|(c, (po, bo))| kernel(c * CHUNK, po, bo));
+    } else {
+        kernel(0, po, bo);
+    }
+    // SAFETY: the chunks cover 0..n exactly and the kernel writes every element of its chunk once
+    // (the zipped inputs are as long as the outputs: all three tensors have n elements).
+    unsafe {
+        p_out.set_len(n);
+        b_out.set_len(n);
+    }
+    let shape = p.shape();
+    (Tensor::from_vec_unchecked(p_out, shape), Tensor::from_vec_unchecked(b_out, shape))
+}

@@ -52,16 +52,7 @@ impl Tensor {
         eps: f64,
     ) -> Result<(Tensor, Tensor, Tensor)> {
         const OP: &str = "adam_step";
-        for t in [grad, m, v] {
-            self.same_device(OP, t)?;
-            self.same_dtype(OP, t)?;
-            if t.shape() != self.shape() {
-                return Err(Error::ShapeMismatch { op: OP, lhs: self.shape().to_vec(), rhs: t.shape().to_vec() });
-            }
-        }
-        if !self.dtype().is_float() {
-            return Err(Error::UnsupportedDType { op: OP, dtype: self.dtype() });
-        }
+        self.check_fused(OP, &[grad, m, v])?;
         if self.device().is_cpu() {
             return Ok(crate::cpu::fused::adam_step(self, grad, m, v, beta1, beta2, scale, eps));
         }
@@ -73,5 +64,75 @@ impl Tensor {
         let denom = v2.sqrt().try_add_scalar(eps)?;
         let p2 = self.try_sub(&m2.try_div(&denom)?.try_mul_scalar(scale)?)?;
         Ok((p2, m2, v2))
+    }
+
+    /// One step of SGD with momentum on this parameter, fused into one pass (the composite costs
+    /// four passes and allocations per parameter), for every step after the first (whose buffer is
+    /// the gradient itself):
+    ///
+    /// `b' = μb + (1-τ)g`, `d = g + μb'` (Nesterov) or `b'`, `θ' = θ - lr · d`. Returns `(θ', b')`,
+    /// equal bit for bit to the composite of tensor ops on the CPU. All three tensors must share
+    /// shape, float dtype and device; on a GPU, F32 runs as one kernel and F64 as the composite.
+    ///
+    /// ```
+    /// use ember_tensor::Tensor;
+    /// let p = Tensor::from_vec(vec![1.0f64], &[1]);
+    /// let (g, b) = (Tensor::from_vec(vec![2.0f64], &[1]), Tensor::from_vec(vec![0.5f64], &[1]));
+    /// let (p2, b2) = p.sgd_momentum_step(&g, &b, 0.1, 0.9, 0.0, false);
+    /// assert_eq!(b2.item::<f64>(), 0.5 * 0.9 + 2.0);
+    /// assert_eq!(p2.item::<f64>(), 1.0 - (0.5 * 0.9 + 2.0) * 0.1);
+    /// ```
+    #[must_use]
+    #[track_caller]
+    #[allow(clippy::too_many_arguments)]
+    pub fn sgd_momentum_step(
+        &self,
+        grad: &Tensor,
+        buf: &Tensor,
+        lr: f64,
+        momentum: f64,
+        dampening: f64,
+        nesterov: bool,
+    ) -> (Tensor, Tensor) {
+        ok(self.try_sgd_momentum_step(grad, buf, lr, momentum, dampening, nesterov))
+    }
+
+    /// Checked form of [`Tensor::sgd_momentum_step`].
+    #[allow(clippy::too_many_arguments)]
+    pub fn try_sgd_momentum_step(
+        &self,
+        grad: &Tensor,
+        buf: &Tensor,
+        lr: f64,
+        momentum: f64,
+        dampening: f64,
+        nesterov: bool,
+    ) -> Result<(Tensor, Tensor)> {
+        const OP: &str = "sgd_momentum_step";
+        self.check_fused(OP, &[grad, buf])?;
+        if self.device().is_cpu() {
+            return Ok(crate::cpu::fused::sgd_momentum_step(self, grad, buf, lr, momentum, dampening, nesterov));
+        }
+        if self.dtype() == crate::DType::F32 {
+            return crate::wgpu::fused::sgd_momentum_step(self, grad, buf, lr, momentum, dampening, nesterov);
+        }
+        let b2 = buf.try_mul_scalar(momentum)?.try_add(&grad.try_mul_scalar(1.0 - dampening)?)?;
+        let d = if nesterov { grad.try_add(&b2.try_mul_scalar(momentum)?)? } else { b2.clone() };
+        Ok((self.try_sub(&d.try_mul_scalar(lr)?)?, b2))
+    }
+
+    /// The operand checks of the fused updates: one shape, device and float dtype.
+    fn check_fused(&self, op: &'static str, others: &[&Tensor]) -> Result<()> {
+        for t in others {
+            self.same_device(op, t)?;
+            self.same_dtype(op, t)?;
+            if t.shape() != self.shape() {
+                return Err(Error::ShapeMismatch { op, lhs: self.shape().to_vec(), rhs: t.shape().to_vec() });
+            }
+        }
+        if !self.dtype().is_float() {
+            return Err(Error::UnsupportedDType { op, dtype: self.dtype() });
+        }
+        Ok(())
     }
 }

@@ -16,6 +16,9 @@ pub(crate) fn words(v: f64, dtype: DType) -> [u32; 2] {
     }
 }
 
+/// Fills of at most this many 32-bit words are uploaded instead of dispatched.
+const SMALL_WORDS: u32 = 1024;
+
 /// A tensor of `shape` filled with `v` (converted to `dtype`) on GPU `index`.
 pub(crate) fn full(shape: &[usize], v: f64, dtype: DType, index: usize) -> Result<Tensor> {
     let op = "full";
@@ -29,6 +32,13 @@ pub(crate) fn full(shape: &[usize], v: f64, dtype: DType, index: usize) -> Resul
             msg: format!("{n} elements exceed the GPU kernels' 32-bit indexing"),
         })?;
         let [w0, w1] = words(v, dtype);
+        if n_words <= SMALL_WORDS {
+            // Scalars and other tiny tensors (the operand of every `x * 0.9`): written by the
+            // queue with the next submission, which costs far less than a dispatch of its own.
+            let data: Vec<u32> = (0..n_words).map(|i| if i % wpe == 1 { w1 } else { w0 }).collect();
+            ctx.queue.write_buffer(out.buffer(), 0, bytemuck::cast_slice(&data));
+            return Ok(tensor(out, shape));
+        }
         let meta = ctx.upload_words(op, &[n_words, wpe, w0, w1])?;
         let source = || shaders::FILL.to_string();
         let spec = KernelSpec {
