@@ -377,29 +377,56 @@ pub fn backward_input_kernel<T: GemmElem + 'static>(dy: &[T], w: &[T], init: Opt
 
 /// Gradient of the forward convolution with respect to its weight, from `dy` (`[n, o, oh, ow]`) and
 /// the input `x` (`[n, c, h, w]`): `[o, c/groups, kh, kw]`, summed over the batch. Per chunk of
-/// samples: `dW_g += dy_g [og, s * l] @ col_g^T`, one GEMM per group with the samples' positions as
-/// its inner dimension.
+/// samples and group, the transposed product `dW_g^T [kk, og] += col_g [kk, s * l] @ dy_g^T`, with
+/// `dy` laid out position-major (`[s * l, o]`): both operands are then row-major, which `gemm`
+/// runs two to three times faster than `dy_g @ col_g^T` with its column-major right operand.
 pub fn backward_weight_kernel<T: GemmElem + 'static>(dy: &[T], x: &[T], g: &ConvGeom) -> Vec<T> {
     let (kk, l, og, chw) = (g.kk(), g.l(), g.o / g.groups, g.c * g.h * g.w);
     let mut dw = vec![T::ZERO; g.o * kk];
     if dw.is_empty() || l == 0 {
         return dw;
     }
-    with_scratch::<T, _>(|col, dyp| {
+    with_scratch::<T, _>(|col, dyt| {
         for (i0, s) in sample_chunks(g) {
             let width = s * l;
             let col = sized(col, g.c * g.kh * g.kw * width);
             im2col(&x[i0 * chw..(i0 + s) * chw], g, s, col);
-            let dyp = sized(dyp, g.o * width);
-            to_channel_major(&dy[i0 * g.o * l..(i0 + s) * g.o * l], dyp, g.o, l);
+            let dyt = sized(dyt, width * g.o);
+            to_position_major(&dy[i0 * g.o * l..(i0 + s) * g.o * l], dyt, g.o, l);
             for grp in 0..g.groups {
-                let a = MatRef::dense(dyp, grp * og * width, og, width);
-                let b = MatRef::dense(col, grp * kk * width, kk, width).t();
-                T::gemm(a, b, T::ONE, &mut dw[grp * og * kk..(grp + 1) * og * kk], kk, 1);
+                let a = MatRef::dense(col, grp * kk * width, kk, width);
+                let b = MatRef { data: dyt, off: grp * og, rows: width, cols: og, rs: g.o, cs: 1 };
+                // dW_g^T into a small dense matrix, then added transposed into dW_g (a strided
+                // destination slows `gemm` down).
+                let mut t = vec![T::ZERO; kk * og];
+                T::gemm(a, b, T::ZERO, &mut t, og, 1);
+                for (j, row) in dw[grp * og * kk..(grp + 1) * og * kk].chunks_exact_mut(kk).enumerate() {
+                    for (r, d) in row.iter_mut().enumerate() {
+                        *d += t[r * og + j];
+                    }
+                }
             }
         }
     });
     dw
+}
+
+/// Copies the `s` samples of `y` (`[s, o, l]`) into `yt` as `[s * l, o]` (position-major: row
+/// `i * l + p` holds every channel of sample `i` at position `p`), one transpose per sample.
+fn to_position_major<T: GemmElem>(y: &[T], yt: &mut [T], o: usize, l: usize) {
+    let sample = |(i, dst): (usize, &mut [T])| {
+        let src = &y[i * o * l..(i + 1) * o * l];
+        for (c, row) in src.chunks_exact(l).enumerate() {
+            for (p, &v) in row.iter().enumerate() {
+                dst[p * o + c] = v;
+            }
+        }
+    };
+    if y.len() >= PAR_THRESHOLD {
+        yt.par_chunks_mut(o * l).enumerate().for_each(sample);
+    } else {
+        yt.chunks_mut(o * l).enumerate().for_each(sample);
+    }
 }
 
 /// [`forward_kernel`] on CPU tensors (dtypes checked by the caller): a contiguous
