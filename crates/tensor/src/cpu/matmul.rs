@@ -104,18 +104,6 @@ macro_rules! impl_gemm_float {
                     }
                     return;
                 }
-                // `gemm` packs a column-major right operand (and, less so, a column-major left
-                // one) several times slower than a row-major one: `x @ w.t()` of a Linear layer
-                // took twice as long as the same product with `w.t()` made dense. Copying the
-                // operand row-major first costs one pass over it, against m (or n) passes of work.
-                if b.cs != 1 && m >= ROW_MAJOR_MIN {
-                    let dense = to_row_major(&b);
-                    return Self::gemm(a, MatRef::dense(&dense, 0, k, n), beta, c, rsc, csc);
-                }
-                if a.cs != 1 && n >= ROW_MAJOR_MIN {
-                    let dense = to_row_major(&a);
-                    return Self::gemm(MatRef::dense(&dense, 0, m, k), b, beta, c, rsc, csc);
-                }
                 // Inside a rayon worker (a batch spread over the pool) each product runs on its
                 // own thread; otherwise `gemm` threads it over rayon's pool above its own size
                 // threshold.
@@ -157,43 +145,6 @@ macro_rules! impl_gemm_float {
 
 impl_gemm_float!(f32);
 impl_gemm_float!(f64);
-
-/// A column-major operand is copied row-major when the other dimension of the product is at least
-/// this (so the copy is amortised over that many passes).
-const ROW_MAJOR_MIN: usize = 16;
-
-/// The matrix `x` as a dense row-major vector: a transpose in 64 x 64 blocks (both the reads and
-/// the writes stay within a few cache lines per block), in parallel over row blocks when large.
-fn to_row_major<T: Copy + Send + Sync>(x: &MatRef<'_, T>) -> Vec<T> {
-    const B: usize = 64;
-    let (rows, cols) = (x.rows, x.cols);
-    let mut out = Vec::with_capacity(rows * cols);
-    let block = |(bi, dst): (usize, &mut [std::mem::MaybeUninit<T>])| {
-        let r0 = bi * B;
-        let nr = dst.len() / cols;
-        for c0 in (0..cols).step_by(B) {
-            let w = (c0 + B).min(cols) - c0;
-            for r in 0..nr {
-                let src = &x.data[x.off + (r0 + r) * x.rs + c0 * x.cs..];
-                // every destination element gets a source element (the set_len below relies on it)
-                assert!((w - 1) * x.cs < src.len(), "to_row_major: operand outside its storage");
-                for (d, &v) in dst[r * cols + c0..r * cols + c0 + w].iter_mut().zip(src.iter().step_by(x.cs)) {
-                    d.write(v);
-                }
-            }
-        }
-    };
-    let spare = &mut out.spare_capacity_mut()[..rows * cols];
-    if rows * cols >= super::elementwise::PAR_THRESHOLD {
-        spare.par_chunks_mut(B * cols).enumerate().for_each(block);
-    } else {
-        spare.chunks_mut(B * cols).enumerate().for_each(block);
-    }
-    // SAFETY: the row blocks cover all `rows * cols` elements and `block` writes every column of
-    // every row of its block.
-    unsafe { out.set_len(rows * cols) };
-    out
-}
 
 /// Products with at most this many multiply-adds (8x8x8) skip `gemm`'s packing and run a
 /// plain loop: measured faster for such tiny matrices of a large batch, slower from 16x16x16 on.
@@ -363,38 +314,6 @@ mod tests {
         assert_eq!(merged_row_stride(&[2, 3], &[1, 2]), None);
         assert_eq!(merged_row_stride(&[1, 3], &[99, 5]), Some(5));
         assert_eq!(merged_row_stride(&[2, 1], &[7, 3]), Some(7));
-    }
-
-    #[test]
-    fn column_major_operands_are_copied_row_major_first() {
-        // Sizes above ROW_MAJOR_MIN and not multiples of the 64-wide transpose blocks, with an
-        // offset into the storage; f32 and f64, beta 0 and 1, dense and column-major c.
-        for (m, k, n) in [(20, 33, 70), (70, 130, 17), (16, 1, 16), (65, 64, 129)] {
-            let av: Vec<f64> = (0..m * k + 3).map(|v| ((v * 37) % 101) as f64 * 0.01 - 0.5).collect();
-            let bv: Vec<f64> = (0..k * n + 5).map(|v| ((v * 53) % 97) as f64 * 0.01 - 0.4).collect();
-            let want = |i: usize, j: usize| (0..k).map(|p| av[3 + p * m + i] * bv[5 + j * k + p]).sum::<f64>();
-            // a and b both column-major (rs = 1)
-            let a = MatRef { data: &av, off: 3, rows: m, cols: k, rs: 1, cs: m };
-            let b = MatRef { data: &bv, off: 5, rows: k, cols: n, rs: 1, cs: k };
-            let mut c = vec![1.0; m * n];
-            f64::gemm(a, b, 1.0, &mut c, n, 1);
-            for (idx, got) in c.iter().enumerate() {
-                let w = 1.0 + want(idx / n, idx % n);
-                assert!((got - w).abs() < 1e-12, "f64 {m}x{k}x{n} [{idx}]: {got} vs {w}");
-            }
-            let (af, bf): (Vec<f32>, Vec<f32>) =
-                (av.iter().map(|&v| v as f32).collect(), bv.iter().map(|&v| v as f32).collect());
-            let a = MatRef { data: &af, off: 3, rows: m, cols: k, rs: 1, cs: m };
-            let b = MatRef { data: &bf, off: 5, rows: k, cols: n, rs: 1, cs: k };
-            let mut c = vec![f32::NAN; m * n];
-            f32::gemm(a, b, 0.0, &mut c, 1, m);
-            for i in 0..m {
-                for j in 0..n {
-                    let (got, w) = (c[i + j * m] as f64, want(i, j));
-                    assert!((got - w).abs() < 1e-4 * (1.0 + w.abs()), "f32 {m}x{k}x{n} ({i}, {j}): {got} vs {w}");
-                }
-            }
-        }
     }
 
     #[test]
