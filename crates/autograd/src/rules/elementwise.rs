@@ -52,8 +52,7 @@ unary! {
     tanh => |x, out, g| g * &(1.0 - &out.square());
     sigmoid => |x, out, g| g * &(out * &(1.0 - out));
     // relu'(0) = 0, as PyTorch, tinygrad and dfdx; PyTorch's mask is `!(out <= 0)`, so a NaN passes.
-    // `out` is never negative, so `out <= 0` is `out == 0`: two passes (compare, fill).
-    relu => |x, out, g| g.masked_fill(&out.data().eq_scalar(0.0), 0.0);
+    relu => |x, out, g| relu_grad(g, out.data());
     gelu => |x, out, g| {
         // d/dx x·Φ(x) = Φ(x) + x·φ(x)
         let cdf = (&(x * std::f64::consts::FRAC_1_SQRT_2).erf() + 1.0) * 0.5;
@@ -285,4 +284,11 @@ impl Variable {
         let d = self.data();
         c(Tensor::full_dtype(&[], v, d.dtype()).to(&d.device()))
     }
+}
+
+/// `g` where relu's output `out` is positive (or NaN), else 0, in one fused pass; recorded so that
+/// higher-order gradients flow through it (it is linear in `g`, with the same mask).
+fn relu_grad(g: &Variable, out: Tensor) -> Variable {
+    let t = Tensor::relu_backward(&g.data(), &out);
+    Variable::record("relu_backward", &[g], t, move |ctx| vec![Some(relu_grad(ctx.grad, out.clone()))])
 }

@@ -1,9 +1,10 @@
-//! Fused optimizer updates: one pass over memory where the composite would take a dozen.
+//! Fused kernels: optimizer updates and the relu gradient, each one pass over memory where the
+//! composite of tensor ops would take several (a dozen for Adam).
 
 use crate::tensor::ok;
-use crate::{Error, Result, Tensor};
+use crate::{Element, Error, Result, Tensor};
 
-/// # Fused optimizer updates
+/// # Fused optimizer updates and gradients
 impl Tensor {
     /// One Adam step on this parameter, fused into a single pass (the composite of tensor ops costs
     /// about twelve passes and allocations per parameter):
@@ -119,6 +120,40 @@ impl Tensor {
         let b2 = buf.try_mul_scalar(momentum)?.try_add(&grad.try_mul_scalar(1.0 - dampening)?)?;
         let d = if nesterov { grad.try_add(&b2.try_mul_scalar(momentum)?)? } else { b2.clone() };
         Ok((self.try_sub(&d.try_mul_scalar(lr)?)?, b2))
+    }
+
+    /// The gradient of `relu` from its output, in one pass: `grad` where `out > 0` (or NaN), else 0
+    /// (PyTorch's `threshold_backward(grad, out, 0)`, relu'(0) = 0). The composite
+    /// `grad.masked_fill(out.le_scalar(0), 0)` makes a Bool mask and a second pass.
+    ///
+    /// ```
+    /// use ember_tensor::Tensor;
+    /// let g = Tensor::from_vec(vec![1.0f32, 2.0, 3.0], &[3]);
+    /// let out = Tensor::from_vec(vec![0.0f32, 0.5, f32::NAN], &[3]);
+    /// assert_eq!(Tensor::relu_backward(&g, &out).to_vec::<f32>(), vec![0.0, 2.0, 3.0]);
+    /// ```
+    #[must_use]
+    #[track_caller]
+    pub fn relu_backward(grad: &Tensor, out: &Tensor) -> Tensor {
+        ok(Tensor::try_relu_backward(grad, out))
+    }
+
+    /// Checked form of [`Tensor::relu_backward`].
+    pub fn try_relu_backward(grad: &Tensor, out: &Tensor) -> Result<Tensor> {
+        grad.check_fused("relu_backward", &[out])?;
+        if !grad.device().is_cpu() {
+            return grad.try_masked_fill(&out.try_le_scalar(0.0)?, 0.0);
+        }
+        Ok(crate::with_float!("relu_backward", grad.dtype(), T, {
+            let v = crate::cpu::elementwise::zip_map::<T, T, T>(grad, out, grad.shape(), |g, o| {
+                if o <= T::ZERO {
+                    T::ZERO
+                } else {
+                    g
+                }
+            });
+            Tensor::from_vec_unchecked(v, grad.shape())
+        }))
     }
 
     /// The operand checks of the fused updates: one shape, device and float dtype.
