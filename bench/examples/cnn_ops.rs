@@ -1,0 +1,74 @@
+//! The CPU time of each tensor op of the `cnn-step` workload (forward and backward, no autograd),
+//! best of three runs of 20: where a training step's time goes, op by op.
+//!
+//! `cargo run --release -p ember-bench --example cnn_ops [-- --layouts]`; `--layouts` instead times
+//! one product with its operands row- and column-major (the `gemm` crate packs a column-major
+//! right operand two to three times slower, which is why the convolution weight gradient is
+//! computed as `col @ dy^T` rather than `dy @ col^T`).
+
+use ember::prelude::*;
+use std::time::Instant;
+
+fn time(name: &str, reps: usize, mut f: impl FnMut()) {
+    f();
+    let mut best = f64::MAX;
+    for _ in 0..3 {
+        let t = Instant::now();
+        for _ in 0..reps {
+            f();
+        }
+        best = best.min(t.elapsed().as_secs_f64() / reps as f64);
+    }
+    println!("{name:<32} {:>8.3} ms", best * 1e3);
+}
+
+fn layouts() {
+    let a = Tensor::randn(&[32, 12544]);
+    let b = Tensor::randn(&[12544, 144]);
+    let bt = Tensor::randn(&[144, 12544]);
+    let at = Tensor::randn(&[12544, 32]);
+    time("32x12544x144, B row-major", 20, || drop(a.matmul(&b)));
+    time("32x12544x144, B column-major", 20, || drop(a.matmul(&bt.t())));
+    time("32x12544x144, A column-major", 20, || drop(at.t().matmul(&b)));
+    time("144x12544x32, both row-major", 20, || drop(bt.matmul(&at)));
+    let x = Tensor::randn(&[128, 784]);
+    let w = Tensor::randn(&[512, 784]);
+    let wt = w.t().contiguous();
+    time("x @ w.t(), 128x784x512 (view)", 20, || drop(x.matmul(&w.t())));
+    time("x @ w.t(), 128x784x512 (dense)", 20, || drop(x.matmul(&wt)));
+}
+
+fn main() {
+    if std::env::args().any(|a| a == "--layouts") {
+        layouts();
+        return;
+    }
+    let x = Tensor::randn(&[64, 1, 28, 28]);
+    let w1 = Tensor::randn(&[16, 1, 3, 3]);
+    let b1 = Tensor::randn(&[16]);
+    let h1 = Tensor::randn(&[64, 16, 14, 14]);
+    let w2 = Tensor::randn(&[32, 16, 3, 3]);
+    let b2 = Tensor::randn(&[32]);
+    let y1 = Tensor::randn(&[64, 16, 28, 28]);
+    let y2 = Tensor::randn(&[64, 32, 14, 14]);
+    let r = 20;
+    let (s, p, d) = ([1, 1], [1, 1], [1, 1]);
+    time("conv1 forward", r, || drop(x.conv2d(&w1, Some(&b1), s, p, d, 1)));
+    time("conv1 weight grad", r, || drop(Tensor::conv2d_backward_weight(&y1, &x, &[16, 1, 3, 3], s, p, d, 1)));
+    time("conv2 forward", r, || drop(h1.conv2d(&w2, Some(&b2), s, p, d, 1)));
+    time("conv2 input grad", r, || drop(Tensor::conv2d_backward_input(&y2, &w2, &[64, 16, 14, 14], s, p, d, 1)));
+    time("conv2 weight grad", r, || drop(Tensor::conv2d_backward_weight(&y2, &h1, &[32, 16, 3, 3], s, p, d, 1)));
+    time("conv1 bias grad (sum)", r, || drop(y1.sum_dims(&[0, 2, 3], false)));
+    time("relu 64x16x28x28", r, || drop(y1.relu()));
+    let out = y1.relu();
+    time("relu grad 64x16x28x28", r, || drop(Tensor::relu_backward(&y1, &out)));
+    let (pv, pi) = y1.max_pool2d_with_indices([2, 2], [2, 2], [0, 0], [1, 1], false);
+    time("max pool 1 forward", r, || drop(y1.max_pool2d_with_indices([2, 2], [2, 2], [0, 0], [1, 1], false)));
+    time("max pool 1 grad", r, || drop(Tensor::max_pool2d_backward(&pv, &pi, &[64, 16, 28, 28])));
+    let a = Tensor::randn(&[64, 1568]);
+    let wl = Tensor::randn(&[128, 1568]);
+    let g = Tensor::randn(&[64, 128]);
+    time("linear1 forward", r, || drop(a.linear(&wl, None)));
+    time("linear1 weight grad", r, || drop(g.t().matmul(&a)));
+    time("linear1 input grad", r, || drop(g.matmul(&wl)));
+}
