@@ -3,7 +3,7 @@
 use ember_tensor::Tensor;
 
 use crate::core::{effective_grad, ema_sq, impl_optimizer, Algo, Core, ParamState};
-use crate::group::{flag, hyper};
+use crate::group::{hyper, options};
 
 hyper!(AdadeltaHyper {
     lr: f64 = 0.0,
@@ -60,37 +60,13 @@ pub struct Adadelta {
 
 impl_optimizer!(Adadelta, AdadeltaAlgo);
 
-/// # Options (defaults as PyTorch's; each sets the value of every group that did not set its own)
-impl Adadelta {
+options!(Adadelta {
     /// Coefficient of the running averages (default 0.9). **Panics** outside `[0, 1]`.
-    #[must_use]
-    #[track_caller]
-    pub fn rho(mut self, rho: f64) -> Self {
-        self.core.set_default("rho", rho);
-        self
-    }
-
+    rho: f64,
     /// Term added inside the square roots (default 1e-6). **Panics** when negative.
-    #[must_use]
-    #[track_caller]
-    pub fn eps(mut self, eps: f64) -> Self {
-        self.core.set_default("eps", eps);
-        self
-    }
-
+    eps: f64,
     /// L2 penalty added to the gradient (default 0). **Panics** when negative.
-    #[must_use]
-    #[track_caller]
-    pub fn weight_decay(mut self, weight_decay: f64) -> Self {
-        self.core.set_default("weight_decay", weight_decay);
-        self
-    }
-
+    weight_decay: f64,
     /// Maximizes the objective instead of minimizing it (default false).
-    #[must_use]
-    #[track_caller]
-    pub fn maximize(mut self, maximize: bool) -> Self {
-        self.core.set_default("maximize", flag(maximize));
-        self
-    }
-}
+    maximize: bool,
+});

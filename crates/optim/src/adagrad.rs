@@ -3,7 +3,7 @@
 use ember_tensor::Tensor;
 
 use crate::core::{effective_grad, impl_optimizer, Algo, Core, ParamState};
-use crate::group::{flag, hyper};
+use crate::group::{hyper, options};
 
 hyper!(AdagradHyper {
     lr: f64 = 0.0,
@@ -65,45 +65,15 @@ pub struct Adagrad {
 
 impl_optimizer!(Adagrad, AdagradAlgo);
 
-/// # Options (defaults as PyTorch's; each sets the value of every group that did not set its own)
-impl Adagrad {
+options!(Adagrad {
     /// Learning-rate decay per step (default 0). **Panics** when negative.
-    #[must_use]
-    #[track_caller]
-    pub fn lr_decay(mut self, lr_decay: f64) -> Self {
-        self.core.set_default("lr_decay", lr_decay);
-        self
-    }
-
+    lr_decay: f64,
     /// L2 penalty added to the gradient (default 0). **Panics** when negative.
-    #[must_use]
-    #[track_caller]
-    pub fn weight_decay(mut self, weight_decay: f64) -> Self {
-        self.core.set_default("weight_decay", weight_decay);
-        self
-    }
-
+    weight_decay: f64,
     /// Starting value of the sum of squares (default 0). **Panics** when negative.
-    #[must_use]
-    #[track_caller]
-    pub fn initial_accumulator_value(mut self, value: f64) -> Self {
-        self.core.set_default("initial_accumulator_value", value);
-        self
-    }
-
+    initial_accumulator_value: f64,
     /// Term added to the denominator (default 1e-10). **Panics** when negative.
-    #[must_use]
-    #[track_caller]
-    pub fn eps(mut self, eps: f64) -> Self {
-        self.core.set_default("eps", eps);
-        self
-    }
-
+    eps: f64,
     /// Maximizes the objective instead of minimizing it (default false).
-    #[must_use]
-    #[track_caller]
-    pub fn maximize(mut self, maximize: bool) -> Self {
-        self.core.set_default("maximize", flag(maximize));
-        self
-    }
-}
+    maximize: bool,
+});

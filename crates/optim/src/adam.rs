@@ -3,7 +3,7 @@
 use ember_tensor::Tensor;
 
 use crate::core::{decay, ema_sq, impl_optimizer, lerp, Algo, Core, ParamState};
-use crate::group::{flag, hyper};
+use crate::group::{hyper, options};
 
 hyper!(AdamHyper {
     lr: f64 = 0.0,
@@ -132,7 +132,6 @@ impl_optimizer!(AdamW, AdamWAlgo);
 
 macro_rules! adam_options {
     ($ty:ident) => {
-        /// # Options (defaults as PyTorch's; each sets the value of every group that did not set its own)
         impl $ty {
             /// Coefficients of the running averages of the gradient and its square. **Panics**
             /// unless both are in `[0, 1)`.
@@ -143,51 +142,24 @@ macro_rules! adam_options {
                 self.core.set_default("beta2", beta2);
                 self
             }
-
-            /// Term added to the denominator for numerical stability. **Panics** when negative.
-            #[must_use]
-            #[track_caller]
-            pub fn eps(mut self, eps: f64) -> Self {
-                self.core.set_default("eps", eps);
-                self
-            }
-
-            /// Weight decay. **Panics** when negative.
-            #[must_use]
-            #[track_caller]
-            pub fn weight_decay(mut self, weight_decay: f64) -> Self {
-                self.core.set_default("weight_decay", weight_decay);
-                self
-            }
-
-            /// The AMSGrad variant (default false).
-            #[must_use]
-            #[track_caller]
-            pub fn amsgrad(mut self, amsgrad: bool) -> Self {
-                self.core.set_default("amsgrad", flag(amsgrad));
-                self
-            }
-
-            /// Maximizes the objective instead of minimizing it (default false).
-            #[must_use]
-            #[track_caller]
-            pub fn maximize(mut self, maximize: bool) -> Self {
-                self.core.set_default("maximize", flag(maximize));
-                self
-            }
         }
+        options!($ty {
+            /// Term added to the denominator for numerical stability. **Panics** when negative.
+            eps: f64,
+            /// Weight decay. **Panics** when negative.
+            weight_decay: f64,
+            /// The AMSGrad variant (default false).
+            amsgrad: bool,
+            /// Maximizes the objective instead of minimizing it (default false).
+            maximize: bool,
+        });
     };
 }
 
 adam_options!(Adam);
 adam_options!(AdamW);
 
-impl Adam {
+options!(Adam {
     /// Decoupled weight decay as AdamW (default false: L2 added to the gradient).
-    #[must_use]
-    #[track_caller]
-    pub fn decoupled_weight_decay(mut self, decoupled: bool) -> Self {
-        self.core.set_default("decoupled_weight_decay", flag(decoupled));
-        self
-    }
-}
+    decoupled_weight_decay: bool,
+});

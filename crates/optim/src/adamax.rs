@@ -3,7 +3,7 @@
 use ember_tensor::Tensor;
 
 use crate::core::{effective_grad, impl_optimizer, lerp, Algo, Core, ParamState};
-use crate::group::{flag, hyper};
+use crate::group::{hyper, options};
 
 hyper!(AdamaxHyper {
     lr: f64 = 0.0,
@@ -60,7 +60,15 @@ pub struct Adamax {
 
 impl_optimizer!(Adamax, AdamaxAlgo);
 
-/// # Options (defaults as PyTorch's; each sets the value of every group that did not set its own)
+options!(Adamax {
+    /// Term added to the denominator (default 1e-8). **Panics** when negative.
+    eps: f64,
+    /// L2 penalty added to the gradient (default 0). **Panics** when negative.
+    weight_decay: f64,
+    /// Maximizes the objective instead of minimizing it (default false).
+    maximize: bool,
+});
+
 impl Adamax {
     /// Coefficients of the running average and of the infinity norm's decay. **Panics** unless
     /// both are in `[0, 1)`.
@@ -69,30 +77,6 @@ impl Adamax {
     pub fn betas(mut self, beta1: f64, beta2: f64) -> Self {
         self.core.set_default("beta1", beta1);
         self.core.set_default("beta2", beta2);
-        self
-    }
-
-    /// Term added to the denominator (default 1e-8). **Panics** when negative.
-    #[must_use]
-    #[track_caller]
-    pub fn eps(mut self, eps: f64) -> Self {
-        self.core.set_default("eps", eps);
-        self
-    }
-
-    /// L2 penalty added to the gradient (default 0). **Panics** when negative.
-    #[must_use]
-    #[track_caller]
-    pub fn weight_decay(mut self, weight_decay: f64) -> Self {
-        self.core.set_default("weight_decay", weight_decay);
-        self
-    }
-
-    /// Maximizes the objective instead of minimizing it (default false).
-    #[must_use]
-    #[track_caller]
-    pub fn maximize(mut self, maximize: bool) -> Self {
-        self.core.set_default("maximize", flag(maximize));
         self
     }
 }

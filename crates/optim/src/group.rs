@@ -162,6 +162,46 @@ macro_rules! hyper {
 }
 pub(crate) use hyper;
 
+/// The builder setters of an optimizer's options, one per `name: f64` or `name: bool` entry (with
+/// its doc comment): `fn name(mut self, name: T) -> Self` sets the default of `name` (a bool as
+/// 0/1) for every group that did not set its own; invalid values panic at the call, naming the
+/// option (`Core::set_default`).
+macro_rules! options {
+    ($ty:ty { $($(#[doc = $doc:literal])* $name:ident: $kind:ident,)* }) => {
+        /// # Options (defaults as PyTorch's; each sets the value of every group that did not set its own)
+        impl $ty {
+            $(
+                $(#[doc = $doc])*
+                #[must_use]
+                #[track_caller]
+                pub fn $name(mut self, $name: $kind) -> Self {
+                    self.core.set_default(stringify!($name), $crate::group::OptionValue::value($name));
+                    self
+                }
+            )*
+        }
+    };
+}
+pub(crate) use options;
+
+/// How an option's argument is stored among a group's numeric hyper-parameters.
+pub(crate) trait OptionValue {
+    /// The stored value.
+    fn value(self) -> f64;
+}
+
+impl OptionValue for f64 {
+    fn value(self) -> f64 {
+        self
+    }
+}
+
+impl OptionValue for bool {
+    fn value(self) -> f64 {
+        flag(self)
+    }
+}
+
 /// A boolean option in the generic (`f64`) view.
 pub(crate) fn flag(b: bool) -> f64 {
     if b {

@@ -3,7 +3,7 @@
 use ember_tensor::Tensor;
 
 use crate::core::{decay, ema_sq, impl_optimizer, lerp, Algo, Core, ParamState};
-use crate::group::{flag, hyper};
+use crate::group::{hyper, options};
 
 hyper!(RAdamHyper {
     lr: f64 = 0.0,
@@ -75,7 +75,17 @@ pub struct RAdam {
 
 impl_optimizer!(RAdam, RAdamAlgo);
 
-/// # Options (defaults as PyTorch's; each sets the value of every group that did not set its own)
+options!(RAdam {
+    /// Term added to the denominator (default 1e-8). **Panics** when negative.
+    eps: f64,
+    /// Weight decay (default 0). **Panics** when negative.
+    weight_decay: f64,
+    /// Decoupled (AdamW-style) weight decay instead of L2 (default false).
+    decoupled_weight_decay: bool,
+    /// Maximizes the objective instead of minimizing it (default false).
+    maximize: bool,
+});
+
 impl RAdam {
     /// Coefficients of the running averages. **Panics** unless both are in `[0, 1)`.
     #[must_use]
@@ -83,38 +93,6 @@ impl RAdam {
     pub fn betas(mut self, beta1: f64, beta2: f64) -> Self {
         self.core.set_default("beta1", beta1);
         self.core.set_default("beta2", beta2);
-        self
-    }
-
-    /// Term added to the denominator (default 1e-8). **Panics** when negative.
-    #[must_use]
-    #[track_caller]
-    pub fn eps(mut self, eps: f64) -> Self {
-        self.core.set_default("eps", eps);
-        self
-    }
-
-    /// Weight decay (default 0). **Panics** when negative.
-    #[must_use]
-    #[track_caller]
-    pub fn weight_decay(mut self, weight_decay: f64) -> Self {
-        self.core.set_default("weight_decay", weight_decay);
-        self
-    }
-
-    /// Decoupled (AdamW-style) weight decay instead of L2 (default false).
-    #[must_use]
-    #[track_caller]
-    pub fn decoupled_weight_decay(mut self, decoupled: bool) -> Self {
-        self.core.set_default("decoupled_weight_decay", flag(decoupled));
-        self
-    }
-
-    /// Maximizes the objective instead of minimizing it (default false).
-    #[must_use]
-    #[track_caller]
-    pub fn maximize(mut self, maximize: bool) -> Self {
-        self.core.set_default("maximize", flag(maximize));
         self
     }
 }

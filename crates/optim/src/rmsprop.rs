@@ -3,7 +3,7 @@
 use ember_tensor::Tensor;
 
 use crate::core::{effective_grad, ema_sq, impl_optimizer, lerp, Algo, Core, ParamState};
-use crate::group::{flag, hyper};
+use crate::group::{hyper, options};
 
 hyper!(RmsPropHyper {
     lr: f64 = 0.0,
@@ -74,53 +74,17 @@ pub struct RmsProp {
 
 impl_optimizer!(RmsProp, RmsPropAlgo);
 
-/// # Options (defaults as PyTorch's; each sets the value of every group that did not set its own)
-impl RmsProp {
+options!(RmsProp {
     /// Smoothing constant of the squared-gradient average (default 0.99). **Panics** when negative.
-    #[must_use]
-    #[track_caller]
-    pub fn alpha(mut self, alpha: f64) -> Self {
-        self.core.set_default("alpha", alpha);
-        self
-    }
-
+    alpha: f64,
     /// Term added to the denominator (default 1e-8). **Panics** when negative.
-    #[must_use]
-    #[track_caller]
-    pub fn eps(mut self, eps: f64) -> Self {
-        self.core.set_default("eps", eps);
-        self
-    }
-
+    eps: f64,
     /// L2 penalty added to the gradient (default 0). **Panics** when negative.
-    #[must_use]
-    #[track_caller]
-    pub fn weight_decay(mut self, weight_decay: f64) -> Self {
-        self.core.set_default("weight_decay", weight_decay);
-        self
-    }
-
+    weight_decay: f64,
     /// Momentum factor (default 0). **Panics** when negative.
-    #[must_use]
-    #[track_caller]
-    pub fn momentum(mut self, momentum: f64) -> Self {
-        self.core.set_default("momentum", momentum);
-        self
-    }
-
+    momentum: f64,
     /// Centered RMSprop: normalizes by an estimate of the gradient's variance (default false).
-    #[must_use]
-    #[track_caller]
-    pub fn centered(mut self, centered: bool) -> Self {
-        self.core.set_default("centered", flag(centered));
-        self
-    }
-
+    centered: bool,
     /// Maximizes the objective instead of minimizing it (default false).
-    #[must_use]
-    #[track_caller]
-    pub fn maximize(mut self, maximize: bool) -> Self {
-        self.core.set_default("maximize", flag(maximize));
-        self
-    }
-}
+    maximize: bool,
+});

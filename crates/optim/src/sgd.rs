@@ -3,7 +3,7 @@
 use ember_tensor::Tensor;
 
 use crate::core::{effective_grad, impl_optimizer, Algo, Core, ParamState};
-use crate::group::{flag, hyper};
+use crate::group::{hyper, options};
 
 hyper!(SgdHyper {
     lr: f64 = 0.0,
@@ -82,46 +82,16 @@ pub struct Sgd {
 
 impl_optimizer!(Sgd, SgdAlgo);
 
-/// # Options (defaults as PyTorch's; each sets the value of every group that did not set its own)
-impl Sgd {
+options!(Sgd {
     /// Momentum factor (default 0). **Panics** when negative.
-    #[must_use]
-    #[track_caller]
-    pub fn momentum(mut self, momentum: f64) -> Self {
-        self.core.set_default("momentum", momentum);
-        self
-    }
-
+    momentum: f64,
     /// Dampening of the momentum (default 0).
-    #[must_use]
-    #[track_caller]
-    pub fn dampening(mut self, dampening: f64) -> Self {
-        self.core.set_default("dampening", dampening);
-        self
-    }
-
+    dampening: f64,
     /// Nesterov momentum (default false); needs a momentum and zero dampening, checked by
     /// [`Sgd::validate`] and at `step`.
-    #[must_use]
-    #[track_caller]
-    pub fn nesterov(mut self, nesterov: bool) -> Self {
-        self.core.set_default("nesterov", flag(nesterov));
-        self
-    }
-
+    nesterov: bool,
     /// L2 penalty added to the gradient (default 0). **Panics** when negative.
-    #[must_use]
-    #[track_caller]
-    pub fn weight_decay(mut self, weight_decay: f64) -> Self {
-        self.core.set_default("weight_decay", weight_decay);
-        self
-    }
-
+    weight_decay: f64,
     /// Maximizes the objective instead of minimizing it (default false).
-    #[must_use]
-    #[track_caller]
-    pub fn maximize(mut self, maximize: bool) -> Self {
-        self.core.set_default("maximize", flag(maximize));
-        self
-    }
-}
+    maximize: bool,
+});
