@@ -23,6 +23,10 @@ PY
 cd $ROOT
 export EMBER_REQUIRE_GPU=1 RUST_BACKTRACE=1
 timeout 90 /tmp/b/ember-bench --device gpu 2>&1 | tee $OUT/bench_gpu.json
+# per-kernel GPU time of the training steps (timestamps around every dispatch)
+for w in mlp-step cnn-step; do
+  EMBER_GPU_PROFILE=1 timeout 60 /tmp/b/ember-bench --device gpu --only $w 2>&1 | tee $OUT/profile_$w.txt
+done
 timeout 60 python3 bench/torch_ref.py --device cuda 2>&1 | tee $OUT/torch_cuda.json
 timeout 90 /tmp/b/digits --device gpu --epochs 30 --out /tmp/d 2>&1 | tail -4 | tee $OUT/digits.txt
 {
