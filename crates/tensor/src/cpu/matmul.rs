@@ -107,7 +107,10 @@ macro_rules! impl_gemm_float {
                 // Inside a rayon worker (a batch spread over the pool) each product runs on its
                 // own thread; otherwise `gemm` threads it over rayon's pool above its own size
                 // threshold.
-                let par = if rayon::current_thread_index().is_some() {
+                // A column-major right operand with few rows on the left is the exception: `gemm`'s
+                // threaded packing of it made such products slower on two threads than on one
+                // (64x1568x128, a Linear layer's `x @ w.t()`: 0.46 against 0.29-0.40 ms).
+                let par = if rayon::current_thread_index().is_some() || (b.cs != 1 && m < SERIAL_NT_ROWS) {
                     gemm::Parallelism::None
                 } else {
                     gemm::Parallelism::Rayon(0)
@@ -145,6 +148,10 @@ macro_rules! impl_gemm_float {
 
 impl_gemm_float!(f32);
 impl_gemm_float!(f64);
+
+/// Products `a @ b` with a column-major `b` and fewer rows than this run on one thread (see
+/// `GemmElem::gemm`).
+const SERIAL_NT_ROWS: usize = 128;
 
 /// Products with at most this many multiply-adds (8x8x8) skip `gemm`'s packing and run a
 /// plain loop: measured faster for such tiny matrices of a large batch, slower from 16x16x16 on.
