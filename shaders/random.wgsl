@@ -40,6 +40,7 @@ fn bits_of(i: u32) -> vec4<u32> {
 
 // Uniform in [0, 1) from two words: 24 random bits for f32, 53 for f64.
 fn unit(hi: u32, lo: u32) -> T {
+    // True exactly when T is f32 (2^24 + 1 rounds back to 2^24), so one source serves both widths.
     if (T(16777216.0) + T(1.0) == T(16777216.0)) {
         return T(hi >> 8u) * T(5.9604644775390625e-8);
     }

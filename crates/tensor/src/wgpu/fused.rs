@@ -37,7 +37,11 @@ pub(crate) fn adam_step(
         let info = ctx.upload_words(op, &info)?;
         let [a, b, c, d] = ins.each_ref().map(|t| storage(t).buffer());
         let bufs = [a, b, c, d, po.buffer(), mo.buffer(), vo.buffer(), &info];
-        ctx.dispatch(&spec("adam"), &bufs, ctx.grid(op, super::groups_for(n))?);
+        ctx.dispatch(
+            &spec("adam", &[true, true, true, true, false, false, false, true]),
+            &bufs,
+            ctx.grid(op, super::groups_for(n))?,
+        );
         ctx.release(info);
     }
     let s = p.shape();
@@ -45,8 +49,7 @@ pub(crate) fn adam_step(
 }
 
 /// [`Tensor::sgd_momentum_step`] for F32 GPU operands of one shape and device (checked by the
-/// caller). The `adam` bindings serve: θ, g, b read as p, g, m (v bound to g, unused); θ', b'
-/// written as p_out, m_out (v_out bound to a one-element scratch, unused).
+/// caller).
 pub(crate) fn sgd_momentum_step(
     p: &Tensor,
     g: &Tensor,
@@ -71,27 +74,19 @@ pub(crate) fn sgd_momentum_step(
         let bits = |x: f64| (x as f32).to_bits();
         info.extend([u32::from(nesterov), bits(momentum), bits(1.0 - dampening), bits(lr)]);
         let info = ctx.upload_words(op, &info)?;
-        let unused = GpuStorage::new(&ctx, op, p.dtype(), 1)?;
         let [a, gb, c] = ins.each_ref().map(|t| storage(t).buffer());
-        let bufs = [a, gb, c, gb, po.buffer(), bo.buffer(), unused.buffer(), &info];
-        ctx.dispatch(&spec("sgd"), &bufs, ctx.grid(op, super::groups_for(n))?);
+        let bufs = [a, gb, c, po.buffer(), bo.buffer(), &info];
+        ctx.dispatch(&spec("sgd", &[true, true, true, false, false, true]), &bufs, ctx.grid(op, super::groups_for(n))?);
         ctx.release(info);
     }
     let s = p.shape();
     Ok((tensor(po, s), tensor(bo, s)))
 }
 
-/// The pipeline of `fused.wgsl`'s `entry` (bindings: four inputs, three outputs, info).
-fn spec(entry: &'static str) -> KernelSpec<'static> {
+/// The pipeline of `fused.wgsl`'s `entry`, its bindings in order (`true` = read-only).
+fn spec(entry: &'static str, read_only: &'static [bool]) -> KernelSpec<'static> {
     fn source() -> String {
         shaders::FUSED.to_string()
     }
-    KernelSpec {
-        checked: true,
-        module: "fused",
-        source: &source,
-        entry,
-        constants: &[],
-        read_only: &[true, true, true, true, false, false, false, true],
-    }
+    KernelSpec { checked: true, module: "fused", source: &source, entry, constants: &[], read_only }
 }
