@@ -8,3 +8,18 @@ pub fn assert_close(got: &[f64], want: &[f64], rtol: f64, atol: f64, ctx: &str) 
         assert!(ok, "{ctx}: element {i}: got {g}, want {w}");
     }
 }
+
+/// The GPU to test on, or `None` (after one skip line) when there is none and `EMBER_REQUIRE_GPU=1`
+/// is not set; with it set, a missing GPU fails the test.
+pub fn gpu() -> Option<ember::Device> {
+    match ember::Device::gpu() {
+        Ok(d) => Some(d),
+        Err(e) => {
+            if std::env::var("EMBER_REQUIRE_GPU").is_ok_and(|v| v == "1") {
+                panic!("EMBER_REQUIRE_GPU=1 but no GPU is usable: {e}");
+            }
+            println!("skipping GPU test: no adapter (set EMBER_REQUIRE_GPU=1 to fail instead)");
+            None
+        }
+    }
+}

@@ -1,21 +1,9 @@
 //! Training runs unchanged on the GPU: the MLP and CNN of the benchmarks give the same losses on the
-//! GPU as on the CPU, and a long training loop on the GPU reuses its buffers (flat memory).
+//! GPU as on the CPU (the flat-memory loop is in `gpu_memory.rs`).
 //! Without an adapter these tests print one skip line, unless `EMBER_REQUIRE_GPU=1`.
 
 use ember::prelude::*;
-
-fn gpu() -> Option<Device> {
-    match Device::gpu() {
-        Ok(d) => Some(d),
-        Err(e) => {
-            if std::env::var("EMBER_REQUIRE_GPU").is_ok_and(|v| v == "1") {
-                panic!("EMBER_REQUIRE_GPU=1 but no GPU is usable: {e}");
-            }
-            println!("skipping GPU test: no adapter (set EMBER_REQUIRE_GPU=1 to fail instead)");
-            None
-        }
-    }
-}
+use ember_tests::gpu;
 
 /// Losses of `steps` training steps of `make()` on `device`, starting from the weights `init`
 /// (not from a seed: tests in other threads draw from the same process-wide generator).
@@ -96,37 +84,4 @@ fn cnn_trains_the_same_on_gpu_and_cpu() {
     let c = losses(&Device::Cpu, &make, &init, &sgd, &x, &y, 3);
     let g = losses(&dev, &make, &init, &sgd, &x, &y, 3);
     assert_same(&c, &g, "cnn");
-}
-
-#[test]
-fn long_gpu_training_loop_reuses_its_buffers() {
-    let Some(dev) = gpu() else { return };
-    ember::manual_seed(3);
-    let model = nn::Sequential::new().add(nn::Linear::new(8, 16)).add(nn::Relu::new()).add(nn::Linear::new(16, 1));
-    model.to_device(&dev);
-    let mut opt = optim::Sgd::new(model.parameters(), 0.01).momentum(0.9);
-    let x = Variable::from(Tensor::randn(&[32, 8]).to(&dev));
-    let y = Variable::from(Tensor::randn(&[32, 1]).to(&dev));
-    let mut step = || {
-        let loss = nn::functional::mse_loss(&model.forward(&x), &y);
-        opt.zero_grad();
-        loss.backward();
-        opt.step();
-        loss
-    };
-    for _ in 0..100 {
-        step();
-    }
-    let _ = step().data().item::<f32>(); // wait for the GPU
-    let warm = ember::tensor::gpu_memory_stats(dev).expect("stats of a live GPU");
-    let mut last = 0.0;
-    for _ in 0..10_000 {
-        last = step().data().item::<f32>();
-    }
-    let after = ember::tensor::gpu_memory_stats(dev).expect("stats of a live GPU");
-    assert!(last.is_finite());
-    assert!(
-        after.buffers <= warm.buffers + 8 && after.bytes <= warm.bytes + (1 << 16),
-        "GPU memory grew over 10,000 steps: {warm:?} -> {after:?}"
-    );
 }
