@@ -1,7 +1,8 @@
 //! The CPU time of each tensor op of the `cnn-step` workload (forward and backward, no autograd),
 //! best of three runs of 20: where a training step's time goes, op by op.
 //!
-//! `cargo run --release -p ember-bench --example cnn_ops [-- --layouts]`; `--layouts` instead times
+//! `cargo run --release -p ember-bench --example cnn_ops [-- --layouts | --exp]`; `--exp` times
+//! batch-wide against per-sample products (why convolutions run per sample); `--layouts` instead times
 //! one product with its operands row- and column-major (the `gemm` crate packs a column-major
 //! right operand two to three times slower, which is why the convolution weight gradient is
 //! computed as `col @ dy^T` rather than `dy @ col^T`).
@@ -39,6 +40,10 @@ fn layouts() {
 }
 
 fn main() {
+    if std::env::args().any(|a| a == "--exp") {
+        per_sample_products();
+        return;
+    }
     if std::env::args().any(|a| a == "--layouts") {
         layouts();
         return;
@@ -71,4 +76,24 @@ fn main() {
     time("linear1 forward", r, || drop(a.linear(&wl, None)));
     time("linear1 weight grad", r, || drop(g.t().matmul(&a)));
     time("linear1 input grad", r, || drop(g.matmul(&wl)));
+}
+
+/// `--exp`: conv2's three products (64 samples, 16->32 channels, 14x14, 3x3) as one batch-wide
+/// product against 64 single-threaded per-sample products spread over rayon's pool.
+fn per_sample_products() {
+    use rayon::prelude::*;
+    let w = Tensor::randn(&[32, 144]);
+    let col = Tensor::randn(&[144, 12544]);
+    let cols: Vec<Tensor> = (0..64).map(|_| Tensor::randn(&[144, 196])).collect();
+    let wt = Tensor::randn(&[144, 32]);
+    let dys: Vec<Tensor> = (0..64).map(|_| Tensor::randn(&[32, 196])).collect();
+    let dy = Tensor::randn(&[32, 12544]);
+    let dyts: Vec<Tensor> = (0..64).map(|_| Tensor::randn(&[196, 32])).collect();
+    for _ in 0..3 {
+        time("fwd big 32x144x12544", 20, || drop(w.matmul(&col)));
+        time("fwd 64 x par small 32x144x196", 20, || cols.par_iter().for_each(|c| drop(w.matmul(c))));
+        time("igrad big 144x32x12544", 20, || drop(wt.matmul(&dy)));
+        time("igrad 64 x par small 144x32x196", 20, || dys.par_iter().for_each(|c| drop(wt.matmul(c))));
+        time("wgrad 64 x par small 144x196x32", 20, || cols.par_iter().zip(&dyts).for_each(|(c, d)| drop(c.matmul(d))));
+    }
 }
