@@ -557,12 +557,12 @@ mod tests {
         let dy: Vec<f64> = (0..n * o * oh * ow).map(|v| (v as f64 * 0.13).sin()).collect();
         let (mut y, mut dx, mut dw) = (vec![0.0; dy.len()], vec![0.0; x.len()], vec![0.0; wt.len()]);
         for i in 0..n {
-            for oc in 0..o {
+            for (oc, &b0) in bias.iter().enumerate() {
                 let grp = oc / og;
                 for oy in 0..oh {
                     for ox in 0..ow {
                         let yi = ((i * o + oc) * oh + oy) * ow + ox;
-                        y[yi] = bias[oc];
+                        y[yi] = b0;
                         for ci in 0..cg {
                             for ki in 0..k {
                                 for kj in 0..k {
