@@ -436,11 +436,17 @@ pub fn backward_weight_kernel<T: GemmElem + 'static>(dy: &[T], x: &[T], g: &Conv
 }
 
 /// Copies one sample's `y` (`[o, l]`) into `yt` as `[l, o]` (position-major: row `p` holds every
-/// channel at position `p`).
+/// channel at position `p`), in 16x16 tiles so the strided writes stay within a few cache lines.
 fn to_position_major<T: GemmElem>(y: &[T], yt: &mut [T], o: usize, l: usize) {
-    for (c, row) in y.chunks_exact(l).enumerate() {
-        for (p, &v) in row.iter().enumerate() {
-            yt[p * o + c] = v;
+    const TILE: usize = 16;
+    for c0 in (0..o).step_by(TILE) {
+        for p0 in (0..l).step_by(TILE) {
+            let p1 = (p0 + TILE).min(l);
+            for c in c0..(c0 + TILE).min(o) {
+                for (p, &v) in (p0..p1).zip(&y[c * l + p0..c * l + p1]) {
+                    yt[p * o + c] = v;
+                }
+            }
         }
     }
 }

@@ -1,6 +1,9 @@
 //! CPU pooling kernels over row-major planes: windowed max (with indices) and mean, and their
-//! scatter-add backward kernels. Forward kernels run in parallel over output rows (of all N*C planes
-//! at once), backward kernels over planes, when the work is large.
+//! scatter-add backward kernels. Forward kernels run in parallel over output rows (of all N*C
+//! planes at once), backward kernels over planes, when the work is large. Forward outputs are
+//! written into uninitialised capacity (no zero-fill first).
+
+use std::mem::MaybeUninit;
 
 use rayon::prelude::*;
 
@@ -67,8 +70,15 @@ fn window_max<T: Float>(plane: &[T], w: usize, r: PoolWindow, c: PoolWindow, ste
     (best, at)
 }
 
-/// One output row `oh` of a plane's max pool; `idx` receives plane indices when given.
-fn max_row<T: Float>(plane: &[T], plan: &Pool2dPlan, oh: usize, vals: &mut [T], mut idx: Option<&mut [i64]>) {
+/// One output row `oh` of a plane's max pool, written into `vals` (uninitialised); `idx` receives
+/// plane indices when given. Every element of both is written.
+fn max_row<T: Float>(
+    plane: &[T],
+    plan: &Pool2dPlan,
+    oh: usize,
+    vals: &mut [MaybeUninit<T>],
+    mut idx: Option<&mut [MaybeUninit<i64>]>,
+) {
     let w = plan.in_w;
     if plan.fast_2x2 {
         // 2x2 windows, stride 2: branch-free selects (random data mispredicts `pick`'s branch).
@@ -79,13 +89,13 @@ fn max_row<T: Float>(plane: &[T], plan: &Pool2dPlan, oh: usize, vals: &mut [T], 
             Some(ix) => {
                 for (ow, ((v, i), (a, b))) in vals.iter_mut().zip(ix.iter_mut()).zip(taps).enumerate() {
                     let (best, at) = max4(a[0], a[1], b[0], b[1]);
-                    *v = best;
-                    *i = (2 * oh * w + 2 * ow + (at & 1) + (at >> 1) * w) as i64;
+                    v.write(best);
+                    i.write((2 * oh * w + 2 * ow + (at & 1) + (at >> 1) * w) as i64);
                 }
             }
             None => {
                 for (v, (a, b)) in vals.iter_mut().zip(taps) {
-                    *v = max4(a[0], a[1], b[0], b[1]).0;
+                    v.write(max4(a[0], a[1], b[0], b[1]).0);
                 }
             }
         }
@@ -94,9 +104,9 @@ fn max_row<T: Float>(plane: &[T], plan: &Pool2dPlan, oh: usize, vals: &mut [T], 
     let r = plan.rows[oh];
     for (ow, (v, &c)) in vals.iter_mut().zip(&plan.cols).enumerate() {
         let (best, at) = window_max(plane, w, r, c, plan.step);
-        *v = best;
+        v.write(best);
         if let Some(ix) = idx.as_deref_mut() {
-            ix[ow] = at as i64;
+            ix[ow].write(at as i64);
         }
     }
 }
@@ -109,30 +119,38 @@ pub fn max_pool2d<T: Float>(x: &Tensor, plan: &Pool2dPlan, with_indices: bool) -
     let n = plan.planes * oh * ow;
     let taps = |k: &[PoolWindow], s: usize| k.first().map_or(1, |w| (w.end.saturating_sub(w.start)).div_ceil(s).max(1));
     let cost = ow * taps(&plan.rows, plan.step[0]) * taps(&plan.cols, plan.step[1]);
-    let mut vals = vec![T::ZERO; n];
+    let mut vals: Vec<T> = Vec::with_capacity(n);
+    let mut idx: Vec<i64> = Vec::with_capacity(if with_indices { n } else { 0 });
     let row_of = |i: usize| (&data[i / oh * in_plane..(i / oh + 1) * in_plane], i % oh);
-    let idx = if with_indices {
-        let mut idx = vec![0i64; n];
-        if n > 0 {
-            let run = |i: usize, (v, ix): (&mut [T], &mut [i64])| {
+    if n > 0 {
+        let v = &mut vals.spare_capacity_mut()[..n];
+        if with_indices {
+            let run = |i: usize, (v, ix): (&mut [MaybeUninit<T>], &mut [MaybeUninit<i64>])| {
                 let (plane, r) = row_of(i);
                 max_row(plane, plan, r, v, Some(ix));
             };
-            let rows = vals.par_chunks_mut(ow).zip(idx.par_chunks_mut(ow)).enumerate();
+            let ix = &mut idx.spare_capacity_mut()[..n];
             if n / ow > 1 && (n / ow).saturating_mul(cost) >= PAR_WORK {
+                let rows = v.par_chunks_mut(ow).zip(ix.par_chunks_mut(ow)).enumerate();
                 rows.with_min_len((PAR_WORK / 16 / cost.max(1)).max(1)).for_each(|(i, p)| run(i, p));
             } else {
-                vals.chunks_mut(ow).zip(idx.chunks_mut(ow)).enumerate().for_each(|(i, p)| run(i, p));
+                v.chunks_mut(ow).zip(ix.chunks_mut(ow)).enumerate().for_each(|(i, p)| run(i, p));
+            }
+        } else {
+            chunks(v, ow, cost, |i, v| {
+                let (plane, r) = row_of(i);
+                max_row(plane, plan, r, v, None);
+            });
+        }
+        // SAFETY: max_row wrote every element of every output row, and the rows cover `n`.
+        unsafe {
+            vals.set_len(n);
+            if with_indices {
+                idx.set_len(n);
             }
         }
-        Some(Tensor::from_vec_unchecked(idx, &plan.out_shape))
-    } else {
-        chunks(&mut vals, ow, cost, |i, v| {
-            let (plane, r) = row_of(i);
-            max_row(plane, plan, r, v, None);
-        });
-        None
-    };
+    }
+    let idx = with_indices.then(|| Tensor::from_vec_unchecked(idx, &plan.out_shape));
     (Tensor::from_vec_unchecked(vals, &plan.out_shape), idx)
 }
 
