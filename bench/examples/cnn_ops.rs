@@ -40,6 +40,14 @@ fn layouts() {
 }
 
 fn main() {
+    if std::env::args().any(|a| a == "--mlp") {
+        mlp_products();
+        return;
+    }
+    if std::env::args().any(|a| a == "--phases") {
+        phases();
+        return;
+    }
     if std::env::args().any(|a| a == "--exp") {
         per_sample_products();
         return;
@@ -89,11 +97,107 @@ fn per_sample_products() {
     let dys: Vec<Tensor> = (0..64).map(|_| Tensor::randn(&[32, 196])).collect();
     let dy = Tensor::randn(&[32, 12544]);
     let dyts: Vec<Tensor> = (0..64).map(|_| Tensor::randn(&[196, 32])).collect();
+    let cols2: Vec<Tensor> = (0..64).map(|_| Tensor::randn(&[288, 196])).collect();
+    let w16 = Tensor::randn(&[16, 288]);
     for _ in 0..3 {
         time("fwd big 32x144x12544", 20, || drop(w.matmul(&col)));
         time("fwd 64 x par small 32x144x196", 20, || cols.par_iter().for_each(|c| drop(w.matmul(c))));
         time("igrad big 144x32x12544", 20, || drop(wt.matmul(&dy)));
         time("igrad 64 x par small 144x32x196", 20, || dys.par_iter().for_each(|c| drop(wt.matmul(c))));
+        time("fwd as col^T @ W^T 64 x par", 20, || cols.par_iter().for_each(|c| drop(c.t().matmul(&wt))));
+        time("igrad as dy^T @ W 64 x par", 20, || dyts.par_iter().for_each(|c| drop(c.matmul(&w))));
+        time("igrad as conv 64 x par 16x288x196", 20, || cols2.par_iter().for_each(|c| drop(w16.matmul(c))));
         time("wgrad 64 x par small 144x196x32", 20, || cols.par_iter().zip(&dyts).for_each(|(c, d)| drop(c.matmul(d))));
     }
+}
+
+/// `--phases`: the cnn-step and mlp-step workloads split into forward (with the loss), backward and
+/// optimizer step; each the minimum over 60 steps.
+fn phases() {
+    let cnn = nn::Sequential::new()
+        .add(nn::Conv2d::new(1, 16, 3).padding(1))
+        .add(nn::Relu::new())
+        .add(nn::MaxPool2d::new(2))
+        .add(nn::Conv2d::new(16, 32, 3).padding(1))
+        .add(nn::Relu::new())
+        .add(nn::MaxPool2d::new(2))
+        .add(nn::Flatten::new())
+        .add(nn::Linear::new(1568, 128))
+        .add(nn::Relu::new())
+        .add(nn::Linear::new(128, 10));
+    let opt = optim::Sgd::new(cnn.parameters(), 0.01).momentum(0.9);
+    split("cnn-step", &cnn, opt, &[64, 1, 28, 28]);
+    let mlp = nn::Sequential::new()
+        .add(nn::Linear::new(784, 512))
+        .add(nn::Relu::new())
+        .add(nn::Linear::new(512, 512))
+        .add(nn::Relu::new())
+        .add(nn::Linear::new(512, 10));
+    let opt = optim::Adam::new(mlp.parameters(), 1e-3);
+    split("mlp-step", &mlp, opt, &[128, 784]);
+}
+
+fn split(name: &str, model: &nn::Sequential, mut opt: impl optim::Optimizer, shape: &[usize]) {
+    let x = Variable::from(Tensor::randn(shape));
+    let y = Variable::from(Tensor::randint(0, 10, &[shape[0]]));
+    let mut best = [f64::MAX; 4];
+    for _ in 0..60 {
+        let t0 = Instant::now();
+        let loss = nn::functional::cross_entropy(&model.forward(&x), &y);
+        let t1 = Instant::now();
+        opt.zero_grad();
+        loss.backward();
+        let t2 = Instant::now();
+        opt.step();
+        let t3 = Instant::now();
+        for (b, d) in best.iter_mut().zip([t1 - t0, t2 - t1, t3 - t2, t3 - t0]) {
+            *b = b.min(d.as_secs_f64());
+        }
+    }
+    for (part, b) in ["forward + loss", "zero_grad + backward", "optimizer step", "whole step"].iter().zip(best) {
+        println!("{name} {part:<24} {:>8.3} ms", b * 1e3);
+    }
+}
+
+/// `--mlp`: the products of one mlp-step (Linear 784-512-512-10, batch 128), each timed alone.
+fn mlp_products() {
+    let x = Tensor::randn(&[128, 784]);
+    let w1 = Tensor::randn(&[512, 784]);
+    let h = Tensor::randn(&[128, 512]);
+    let w2 = Tensor::randn(&[512, 512]);
+    let g = Tensor::randn(&[128, 512]);
+    let r = 20;
+    time("fwd1 x @ w1.t() 128x784x512", r, || drop(x.matmul(&w1.t())));
+    time("fwd2 h @ w2.t() 128x512x512", r, || drop(h.matmul(&w2.t())));
+    time("dW2 g.t() @ h 512x128x512", r, || drop(g.t().matmul(&h)));
+    time("dh g @ w2 128x512x512", r, || drop(g.matmul(&w2)));
+    time("dW1 g.t() @ x 512x128x784", r, || drop(g.t().matmul(&x)));
+    let split_n = |a: &Tensor, b: &Tensor| {
+        let n = b.shape()[1];
+        let h = n / 2;
+        rayon::join(|| drop(a.matmul(&b.narrow(1, 0, h))), || drop(a.matmul(&b.narrow(1, h, n - h))));
+    };
+    let split_m = |a: &Tensor, b: &Tensor| {
+        let m = a.shape()[0];
+        let h = m / 2;
+        rayon::join(|| drop(a.narrow(0, 0, h).matmul(b)), || drop(a.narrow(0, h, m - h).matmul(b)));
+    };
+    time("fwd1 split n", r, || split_n(&x, &w1.t()));
+    time("fwd2 split n", r, || split_n(&h, &w2.t()));
+    time("dW2 split n", r, || split_n(&g.t(), &h));
+    time("dW2 split m", r, || split_m(&g.t(), &h));
+    time("dh split n", r, || split_n(&g, &w2));
+    time("dW1 split n", r, || split_n(&g.t(), &x));
+    time("dW1 split m", r, || split_m(&g.t(), &x));
+    for n in [256usize, 1024, 2048] {
+        let a = Tensor::randn(&[n, n]);
+        let b = Tensor::randn(&[n, n]);
+        let reps = if n > 1000 { 3 } else { 20 };
+        time(&format!("matmul {n}"), reps, || drop(a.matmul(&b)));
+        time(&format!("matmul {n} split n"), reps, || split_n(&a, &b));
+        time(&format!("matmul {n} split m"), reps, || split_m(&a, &b));
+    }
+    let (p, m, v) = (Tensor::randn(&[512, 784]), Tensor::randn(&[512, 784]), Tensor::randn(&[512, 784]).abs());
+    let gp = Tensor::randn(&[512, 784]);
+    time("adam 512x784", r, || drop(p.adam_step(&gp, &m, &v, 0.9, 0.999, 1e-3, 1e-8)));
 }
