@@ -199,5 +199,5 @@ fn mlp_products() {
     }
     let (p, m, v) = (Tensor::randn(&[512, 784]), Tensor::randn(&[512, 784]), Tensor::randn(&[512, 784]).abs());
     let gp = Tensor::randn(&[512, 784]);
-    time("adam 512x784", r, || drop(p.adam_step(&gp, &m, &v, 0.9, 0.999, 1e-3, 1e-8)));
+    time("adam 512x784", r, || drop(p.adam_step(&gp, m.clone(), v.clone(), 0.9, 0.999, 1e-3, 1e-8)));
 }

@@ -29,7 +29,7 @@ fn adam_update(h: &AdamHyper, p: &Tensor, g: Tensor, st: &mut ParamState) -> Ten
     if !h.amsgrad {
         // the common case in one fused pass over memory
         let (m0, v0) = (st.take_or_zeros(0, &p), st.take_or_zeros(1, &p));
-        let (out, m, v) = p.adam_step(&g, &m0, &v0, h.beta1, h.beta2, step_size * bc2_sqrt, h.eps * bc2_sqrt);
+        let (out, m, v) = p.adam_step(&g, m0, v0, h.beta1, h.beta2, step_size * bc2_sqrt, h.eps * bc2_sqrt);
         st.put(0, m);
         st.put(1, v);
         return out;

@@ -158,6 +158,19 @@ impl Tensor {
         Arc::ptr_eq(&self.storage, &other.storage)
     }
 
+    /// This tensor's elements, mutable, when it is the only handle to its CPU storage and
+    /// contiguous (so writing them changes what no other tensor can see); `None` otherwise.
+    pub(crate) fn cpu_unique_mut<T: Element>(&mut self) -> Option<&mut [T]> {
+        if !self.layout.is_contiguous() {
+            return None;
+        }
+        let (off, n) = (self.layout.offset, self.numel());
+        match Arc::get_mut(&mut self.storage)? {
+            Storage::Cpu(s) => T::slice_mut(s).map(|v| &mut v[off..off + n]),
+            Storage::Gpu(_) => None,
+        }
+    }
+
     /// The elements in row-major order as a typed slice: borrowed when the tensor is contiguous,
     /// gathered into a new vector otherwise. The dtype must be `T`'s (checked by the caller).
     ///

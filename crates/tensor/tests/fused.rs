@@ -30,33 +30,41 @@ fn fused_adam_matches_the_composite() {
         };
         let (p, g, m) = (r(1), r(2), r(3));
         let v = r(4).abs();
-        let (p2, m2, v2) = p.adam_step(&g, &m, &v, 0.9, 0.999, 0.01, 1e-8);
+        let (p2, m2, v2) = p.adam_step(&g, m.clone(), v.clone(), 0.9, 0.999, 0.01, 1e-8);
         let want = composite(&p, &g, &m, &v, 0.9, 0.999, 0.01, 1e-8);
         close(&p2, &want[0], tol);
         close(&m2, &want[1], tol);
         close(&v2, &want[2], tol);
+        // shared moment buffers were left alone (the results are new tensors)
+        close(&m, &r(3), 0.0);
+        close(&v, &r(4).abs(), 0.0);
+        // unshared ones are overwritten in place, with the same results
+        let (p4, m4, v4) = p.adam_step(&g, r(3), r(4).abs(), 0.9, 0.999, 0.01, 1e-8);
+        close(&p4, &want[0], tol);
+        close(&m4, &want[1], tol);
+        close(&v4, &want[2], tol);
         if shape.len() == 2 {
             // a transposed (non-contiguous) gradient
             let gt = g.t().contiguous().t();
-            let (p3, _, _) = p.adam_step(&gt, &m, &v, 0.9, 0.999, 0.01, 1e-8);
+            let (p3, _, _) = p.adam_step(&gt, m.clone(), v.clone(), 0.9, 0.999, 0.01, 1e-8);
             close(&p3, &want[0], tol);
         }
         if let Ok(dev) = Device::gpu() {
             let up = |t: &Tensor| t.to(&dev);
-            let (pg, mg, vg) = up(&p).adam_step(&up(&g), &up(&m), &up(&v), 0.9, 0.999, 0.01, 1e-8);
+            let (pg, mg, vg) = up(&p).adam_step(&up(&g), up(&m), up(&v), 0.9, 0.999, 0.01, 1e-8);
             assert_eq!(pg.device(), dev);
             close(&pg, &want[0], 1e-5);
             close(&mg, &want[1], 1e-5);
             close(&vg, &want[2], 1e-5);
             // Views with offsets (narrowed) and a transposed gradient, read through copies.
             let nv = |t: &Tensor| up(t).narrow(0, 1, 2);
-            let (pn, mn, vn) = nv(&p).adam_step(&nv(&g), &nv(&m), &nv(&v), 0.9, 0.999, 0.01, 1e-8);
+            let (pn, mn, vn) = nv(&p).adam_step(&nv(&g), nv(&m), nv(&v), 0.9, 0.999, 0.01, 1e-8);
             close(&pn, &want[0].narrow(0, 1, 2), 1e-5);
             close(&mn, &want[1].narrow(0, 1, 2), 1e-5);
             close(&vn, &want[2].narrow(0, 1, 2), 1e-5);
             if shape.len() == 2 {
                 let gt = up(&g.t().contiguous()).t();
-                let (pt, _, _) = up(&p).adam_step(&gt, &up(&m), &up(&v), 0.9, 0.999, 0.01, 1e-8);
+                let (pt, _, _) = up(&p).adam_step(&gt, up(&m), up(&v), 0.9, 0.999, 0.01, 1e-8);
                 close(&pt, &want[0], 1e-5);
             }
         }
@@ -66,12 +74,13 @@ fn fused_adam_matches_the_composite() {
 #[test]
 fn fused_adam_rejects_mismatched_operands() {
     let p = Tensor::zeros(&[3]);
-    let e = p.try_adam_step(&Tensor::zeros(&[4]), &p, &p, 0.9, 0.999, 0.1, 1e-8).unwrap_err().to_string();
+    let e = p.try_adam_step(&Tensor::zeros(&[4]), p.clone(), p.clone(), 0.9, 0.999, 0.1, 1e-8).unwrap_err().to_string();
     assert!(e.contains("adam_step") && e.contains("[3]") && e.contains("[4]"), "{e}");
-    let e = p.try_adam_step(&p.to_dtype(DType::F64), &p, &p, 0.9, 0.999, 0.1, 1e-8).unwrap_err().to_string();
+    let e =
+        p.try_adam_step(&p.to_dtype(DType::F64), p.clone(), p.clone(), 0.9, 0.999, 0.1, 1e-8).unwrap_err().to_string();
     assert!(e.contains("adam_step") && e.contains("F64"), "{e}");
     let i = Tensor::zeros_dtype(&[3], DType::I64);
-    let e = i.try_adam_step(&i, &i, &i, 0.9, 0.999, 0.1, 1e-8).unwrap_err().to_string();
+    let e = i.try_adam_step(&i, i.clone(), i.clone(), 0.9, 0.999, 0.1, 1e-8).unwrap_err().to_string();
     assert!(e.contains("adam_step") && e.contains("I64"), "{e}");
 }
 

@@ -7,13 +7,14 @@ use rayon::prelude::*;
 use super::elementwise::PAR_THRESHOLD;
 use crate::{DType, Float, Tensor};
 
-/// The Adam step of [`Tensor::adam_step`] in one pass (parallel over chunks for large tensors).
+/// The Adam step of [`Tensor::adam_step`] in one pass (parallel over chunks for large tensors);
+/// `m'` and `v'` overwrite `m` and `v` when both are the only handles to their storage.
 #[allow(clippy::too_many_arguments)]
 pub fn adam_step(
     p: &Tensor,
     g: &Tensor,
-    m: &Tensor,
-    v: &Tensor,
+    m: Tensor,
+    v: Tensor,
     beta1: f64,
     beta2: f64,
     scale: f64,
@@ -26,63 +27,103 @@ pub fn adam_step(
     }
 }
 
+/// Elements per parallel chunk of the fused updates.
+const CHUNK: usize = 1 << 14;
+
+/// Runs `f(start, chunk)` over `CHUNK`-sized chunks of `n` elements, in parallel when large.
+fn chunked(n: usize, f: impl Fn(std::ops::Range<usize>) + Sync) {
+    if n >= PAR_THRESHOLD {
+        (0..n.div_ceil(CHUNK)).into_par_iter().for_each(|c| f(c * CHUNK..((c + 1) * CHUNK).min(n)));
+    } else {
+        f(0..n);
+    }
+}
+
+/// A raw pointer shared by the chunks of one update, each of which touches its own elements.
+#[derive(Clone, Copy)]
+struct Shared<T>(*mut T);
+// SAFETY: chunks handed a `Shared` access disjoint element ranges (see `typed`).
+unsafe impl<T: Send> Send for Shared<T> {}
+// SAFETY: as above.
+unsafe impl<T: Send> Sync for Shared<T> {}
+
+impl<T> Shared<T> {
+    /// The elements `r` as a mutable slice.
+    ///
+    /// # Safety
+    /// `r` lies in the buffer, and no other live reference covers any of its elements.
+    #[allow(clippy::mut_from_ref)]
+    unsafe fn slice(&self, r: std::ops::Range<usize>) -> &mut [T] {
+        // SAFETY: the caller's contract.
+        unsafe { std::slice::from_raw_parts_mut(self.0.add(r.start), r.len()) }
+    }
+}
+
 #[allow(clippy::too_many_arguments)]
 fn typed<T: Float>(
     p: &Tensor,
     g: &Tensor,
-    m: &Tensor,
-    v: &Tensor,
+    mut m: Tensor,
+    mut v: Tensor,
     beta1: f64,
     beta2: f64,
     scale: f64,
     eps: f64,
 ) -> (Tensor, Tensor, Tensor) {
-    let (p_in, g_in, m_in, v_in) = (p.cpu_data::<T>(), g.cpu_data::<T>(), m.cpu_data::<T>(), v.cpu_data::<T>());
+    let (p_in, g_in) = (p.cpu_data::<T>(), g.cpu_data::<T>());
     let n = p_in.len();
     let (w1, b2, w2) = (T::from_f64(1.0 - beta1), T::from_f64(beta2), T::from_f64(1.0 - beta2));
     let (sc, ep) = (T::from_f64(scale), T::from_f64(eps));
-    // outputs written once each, straight into fresh capacity (no zero-fill pass first)
-    let (mut p_out, mut m_out, mut v_out) = (Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n));
-    // zipped slices, no indexing: the loop has no bounds checks and vectorises (sqrt, div)
-    let kernel = |start: usize, po: &mut [MaybeUninit<T>], mo: &mut [MaybeUninit<T>], vo: &mut [MaybeUninit<T>]| {
-        let r = start..start + po.len();
-        let ins = p_in[r.clone()].iter().zip(&g_in[r.clone()]).zip(m_in[r.clone()].iter().zip(&v_in[r]));
-        for (((po, mo), vo), ((&pi, &gi), (&m0, &v0))) in po.iter_mut().zip(mo).zip(vo).zip(ins) {
-            let mi = m0 + (gi - m0) * w1;
-            let vi = v0 * b2 + gi * gi * w2;
-            mo.write(mi);
-            vo.write(vi);
-            po.write(pi - mi / (vi.sqrt() + ep) * sc);
+    // the new parameter is written once, straight into fresh capacity (no zero-fill pass first)
+    let mut p_out = Vec::with_capacity(n);
+    let po = Shared(p_out.spare_capacity_mut()[..n].as_mut_ptr());
+    // zipped slices, no indexing: the loops have no bounds checks and vectorise (sqrt, div)
+    let (m_new, v_new) = match (m.cpu_unique_mut::<T>(), v.cpu_unique_mut::<T>()) {
+        (Some(ms), Some(vs)) => {
+            // in place: read m and v and overwrite them in the same pass
+            let (mp, vp) = (Shared(ms.as_mut_ptr()), Shared(vs.as_mut_ptr()));
+            chunked(n, |r| {
+                // SAFETY: each chunk's range r is its own, inside the n elements of every buffer.
+                let (po, mo, vo) = unsafe { (po.slice(r.clone()), mp.slice(r.clone()), vp.slice(r.clone())) };
+                let ins = p_in[r.clone()].iter().zip(&g_in[r]);
+                for (((po, mo), vo), (&pi, &gi)) in po.iter_mut().zip(mo).zip(vo).zip(ins) {
+                    let mi = *mo + (gi - *mo) * w1;
+                    let vi = *vo * b2 + gi * gi * w2;
+                    *mo = mi;
+                    *vo = vi;
+                    po.write(pi - mi / (vi.sqrt() + ep) * sc);
+                }
+            });
+            (m, v)
+        }
+        _ => {
+            let (m_in, v_in) = (m.cpu_data::<T>(), v.cpu_data::<T>());
+            let (mut m_out, mut v_out) = (Vec::with_capacity(n), Vec::with_capacity(n));
+            let mo = Shared(m_out.spare_capacity_mut()[..n].as_mut_ptr());
+            let vo = Shared(v_out.spare_capacity_mut()[..n].as_mut_ptr());
+            chunked(n, |r| {
+                // SAFETY: each chunk's range r is its own, inside the n elements of every buffer.
+                let (po, mo, vo) = unsafe { (po.slice(r.clone()), mo.slice(r.clone()), vo.slice(r.clone())) };
+                let ins = p_in[r.clone()].iter().zip(&g_in[r.clone()]).zip(m_in[r.clone()].iter().zip(&v_in[r]));
+                for (((po, mo), vo), ((&pi, &gi), (&m0, &v0))) in po.iter_mut().zip(mo).zip(vo).zip(ins) {
+                    let mi = m0 + (gi - m0) * w1;
+                    let vi = v0 * b2 + gi * gi * w2;
+                    mo.write(mi);
+                    vo.write(vi);
+                    po.write(pi - mi / (vi.sqrt() + ep) * sc);
+                }
+            });
+            // SAFETY: the chunks cover 0..n and each wrote every element of its range once.
+            unsafe {
+                m_out.set_len(n);
+                v_out.set_len(n);
+            }
+            (Tensor::from_vec_unchecked(m_out, p.shape()), Tensor::from_vec_unchecked(v_out, p.shape()))
         }
     };
-    let (po, mo, vo) = (
-        &mut p_out.spare_capacity_mut()[..n],
-        &mut m_out.spare_capacity_mut()[..n],
-        &mut v_out.spare_capacity_mut()[..n],
-    );
-    if n >= PAR_THRESHOLD {
-        const CHUNK: usize = 1 << 14;
-        po.par_chunks_mut(CHUNK)
-            .zip(mo.par_chunks_mut(CHUNK))
-            .zip(vo.par_chunks_mut(CHUNK))
-            .enumerate()
-            .for_each(|(c, ((po, mo), vo))| kernel(c * CHUNK, po, mo, vo));
-    } else {
-        kernel(0, po, mo, vo);
-    }
-    // SAFETY: the chunks above cover 0..n exactly and the kernel writes every element of its
-    // chunk once (the zipped inputs are as long as the outputs: all four tensors have n elements).
-    unsafe {
-        p_out.set_len(n);
-        m_out.set_len(n);
-        v_out.set_len(n);
-    }
-    let shape = p.shape();
-    (
-        Tensor::from_vec_unchecked(p_out, shape),
-        Tensor::from_vec_unchecked(m_out, shape),
-        Tensor::from_vec_unchecked(v_out, shape),
-    )
+    // SAFETY: as above, for the new parameter.
+    unsafe { p_out.set_len(n) };
+    (Tensor::from_vec_unchecked(p_out, p.shape()), m_new, v_new)
 }
 
 /// The SGD momentum step of [`Tensor::sgd_momentum_step`] in one pass: `(θ', b')`.

@@ -15,12 +15,17 @@ impl Tensor {
     /// All four tensors must share shape, float dtype and device. On a GPU, F32 runs as one kernel
     /// and F64 as the composite of elementwise kernels.
     ///
+    /// The moment buffers are taken by value: on the CPU, when `m` and `v` are each the only handle
+    /// to their contiguous storage (as an optimizer's own state is), `m'` and `v'` are written over
+    /// them in place, which saves two allocations and a third of the memory traffic; otherwise
+    /// (another tensor shares them) they are left as they are and `m'`, `v'` are new.
+    ///
     /// ```
     /// use ember_tensor::Tensor;
     /// let p = Tensor::from_vec(vec![1.0f64], &[1]);
     /// let g = Tensor::from_vec(vec![2.0f64], &[1]);
     /// let z = p.zeros_like();
-    /// let (p2, m, v) = p.adam_step(&g, &z, &z, 0.9, 0.999, 0.1, 1e-8);
+    /// let (p2, m, v) = p.adam_step(&g, z.clone(), z, 0.9, 0.999, 0.1, 1e-8);
     /// assert!((m.item::<f64>() - 0.2).abs() < 1e-12 && (v.item::<f64>() - 0.004).abs() < 1e-12);
     /// assert!((p2.item::<f64>() - (1.0 - 0.1 * 0.2 / (0.004f64.sqrt() + 1e-8))).abs() < 1e-12);
     /// ```
@@ -30,8 +35,8 @@ impl Tensor {
     pub fn adam_step(
         &self,
         grad: &Tensor,
-        m: &Tensor,
-        v: &Tensor,
+        m: Tensor,
+        v: Tensor,
         beta1: f64,
         beta2: f64,
         scale: f64,
@@ -45,22 +50,22 @@ impl Tensor {
     pub fn try_adam_step(
         &self,
         grad: &Tensor,
-        m: &Tensor,
-        v: &Tensor,
+        m: Tensor,
+        v: Tensor,
         beta1: f64,
         beta2: f64,
         scale: f64,
         eps: f64,
     ) -> Result<(Tensor, Tensor, Tensor)> {
         const OP: &str = "adam_step";
-        self.check_fused(OP, &[grad, m, v])?;
+        self.check_fused(OP, &[grad, &m, &v])?;
         if self.device().is_cpu() {
             return Ok(crate::cpu::fused::adam_step(self, grad, m, v, beta1, beta2, scale, eps));
         }
         if self.dtype() == crate::DType::F32 {
-            return crate::wgpu::fused::adam_step(self, grad, m, v, beta1, beta2, scale, eps);
+            return crate::wgpu::fused::adam_step(self, grad, &m, &v, beta1, beta2, scale, eps);
         }
-        let m2 = m.try_add(&grad.try_sub(m)?.try_mul_scalar(1.0 - beta1)?)?;
+        let m2 = m.try_add(&grad.try_sub(&m)?.try_mul_scalar(1.0 - beta1)?)?;
         let v2 = v.try_mul_scalar(beta2)?.try_add(&grad.try_mul(grad)?.try_mul_scalar(1.0 - beta2)?)?;
         let denom = v2.sqrt().try_add_scalar(eps)?;
         let p2 = self.try_sub(&m2.try_div(&denom)?.try_mul_scalar(scale)?)?;
