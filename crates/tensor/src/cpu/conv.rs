@@ -227,6 +227,38 @@ fn col2im<T: GemmElem>(col: &[T], g: &ConvGeom, s: usize, xs: &mut [T], par: boo
     }
 }
 
+/// [`col2im`] of one sample when both strides are 1 and the output is as wide as the input (the
+/// geometry of [`shifted_plane`]): each tap's row of `dcol` is added to its channel plane as one
+/// shifted span instead of one short add per output row. The row entries whose shifted position
+/// would wrap across a plane row (those read padding in the forward pass) are zeroed first, so
+/// `dcol` is modified.
+fn col2im_same<T: GemmElem>(dcol: &mut [T], g: &ConvGeom, xs: &mut [T]) {
+    let (hw, l, ow, taps) = (g.h * g.w, g.l(), g.ow, g.kh * g.kw);
+    debug_assert!(g.stride == [1, 1] && ow == g.w);
+    for (ci, xc) in xs.chunks_mut(hw).enumerate() {
+        for (r, dh, dw) in g.taps() {
+            let row = &mut dcol[(ci * taps + r) * l..(ci * taps + r + 1) * l];
+            let (lo, hi) = ConvGeom::valid(ow, 1, dw, g.w);
+            let (ylo, yhi) = ConvGeom::valid(g.oh, 1, dh, g.h);
+            if ylo >= yhi || lo >= hi {
+                continue;
+            }
+            if lo > 0 || hi < ow {
+                for rr in row[ylo * ow..yhi * ow].chunks_exact_mut(ow) {
+                    rr[..lo].fill(T::ZERO);
+                    rr[hi..].fill(T::ZERO);
+                }
+            }
+            // (oy, ox) -> (oy + dh) * w + ox + dw = oy * ow + ox + (dh * w + dw): one shift
+            let (s0, s1) = (ylo * ow + lo, (yhi - 1) * ow + hi);
+            let d0 = ((ylo as isize + dh) * g.w as isize + lo as isize + dw) as usize;
+            for (d, &v) in xc[d0..d0 + (s1 - s0)].iter_mut().zip(&row[s0..s1]) {
+                *d += v;
+            }
+        }
+    }
+}
+
 /// Multiply-adds above which the samples of a batch are spread over rayon's pool.
 const SAMPLE_PAR_WORK: usize = 1 << 18;
 
@@ -374,7 +406,11 @@ pub fn backward_input_kernel<T: GemmElem + 'static>(dy: &[T], w: &[T], init: Opt
             let b = MatRef::dense(dy, (i * g.o + grp * og) * l, og, l);
             T::gemm(a, b, T::ZERO, &mut dcol[grp * kk * l..(grp + 1) * kk * l], l, 1);
         }
-        col2im(dcol, g, 1, xs, !par);
+        if par && g.stride == [1, 1] && g.ow == g.w {
+            col2im_same(dcol, g, xs);
+        } else {
+            col2im(dcol, g, 1, xs, !par);
+        }
     })
 }
 
@@ -549,10 +585,18 @@ mod tests {
     /// kernels on a batch large enough to run its samples in parallel and one sample at a time.
     #[test]
     fn kernels_match_direct_loops_in_both_sample_modes() {
-        let (n, c, h, w, o, k, groups, stride, pad) = (16, 4, 15, 16, 8, 3, 2, [2, 1], [1, 2]);
-        let oh = (h + 2 * pad[0] - k) / stride[0] + 1;
-        let ow = (w + 2 * pad[1] - k) / stride[1] + 1;
-        let g = ConvGeom { n, c, h, w, o, kh: k, kw: k, oh, ow, stride, padding: pad, dilation: [1, 1], groups };
+        // strided with uneven padding; then `same` convolutions (the shifted-span col2im), one dilated
+        for (stride, pad, dil) in [([2, 1], [1, 2], 1), ([1, 1], [1, 1], 1), ([1, 1], [2, 2], 2)] {
+            direct_loops_case(stride, pad, dil);
+        }
+    }
+
+    fn direct_loops_case(stride: [usize; 2], pad: [usize; 2], dil: usize) {
+        let (n, c, h, w, o, k, groups) = (16, 4, 15, 16, 8, 3, 2);
+        let oh = (h + 2 * pad[0] - dil * (k - 1) - 1) / stride[0] + 1;
+        let ow = (w + 2 * pad[1] - dil * (k - 1) - 1) / stride[1] + 1;
+        let dilation = [dil, dil];
+        let g = ConvGeom { n, c, h, w, o, kh: k, kw: k, oh, ow, stride, padding: pad, dilation, groups };
         let one = ConvGeom { n: 1, ..g };
         assert!(sample_parallel(&g) || rayon::current_num_threads() == 1);
         assert!(!sample_parallel(&one));
@@ -572,8 +616,8 @@ mod tests {
                         for ci in 0..cg {
                             for ki in 0..k {
                                 for kj in 0..k {
-                                    let iy = (oy * stride[0] + ki) as isize - pad[0] as isize;
-                                    let ix = (ox * stride[1] + kj) as isize - pad[1] as isize;
+                                    let iy = (oy * stride[0] + ki * dil) as isize - pad[0] as isize;
+                                    let ix = (ox * stride[1] + kj * dil) as isize - pad[1] as isize;
                                     if iy < 0 || ix < 0 || iy >= h as isize || ix >= w as isize {
                                         continue;
                                     }
@@ -592,7 +636,7 @@ mod tests {
         let close = |what: &str, got: &[f64], want: &[f64]| {
             assert_eq!(got.len(), want.len(), "{what}");
             for (j, (a, b)) in got.iter().zip(want).enumerate() {
-                assert!((a - b).abs() < 1e-9, "{what} element {j}: {a} vs {b}");
+                assert!((a - b).abs() < 1e-9, "{g:?} {what} element {j}: {a} vs {b}");
             }
         };
         close("forward", &forward_kernel(&x, &wt, Some(&bias), &g), &y);
