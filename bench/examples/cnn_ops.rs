@@ -114,25 +114,10 @@ fn per_sample_products() {
 /// `--phases`: the cnn-step and mlp-step workloads split into forward (with the loss), backward and
 /// optimizer step; each the minimum over 60 steps.
 fn phases() {
-    let cnn = nn::Sequential::new()
-        .add(nn::Conv2d::new(1, 16, 3).padding(1))
-        .add(nn::Relu::new())
-        .add(nn::MaxPool2d::new(2))
-        .add(nn::Conv2d::new(16, 32, 3).padding(1))
-        .add(nn::Relu::new())
-        .add(nn::MaxPool2d::new(2))
-        .add(nn::Flatten::new())
-        .add(nn::Linear::new(1568, 128))
-        .add(nn::Relu::new())
-        .add(nn::Linear::new(128, 10));
+    let cnn = ember_bench::workloads::cnn_model();
     let opt = optim::Sgd::new(cnn.parameters(), 0.01).momentum(0.9);
     split("cnn-step", &cnn, opt, &[64, 1, 28, 28]);
-    let mlp = nn::Sequential::new()
-        .add(nn::Linear::new(784, 512))
-        .add(nn::Relu::new())
-        .add(nn::Linear::new(512, 512))
-        .add(nn::Relu::new())
-        .add(nn::Linear::new(512, 10));
+    let mlp = ember_bench::workloads::mlp_model();
     let opt = optim::Adam::new(mlp.parameters(), 1e-3);
     split("mlp-step", &mlp, opt, &[128, 784]);
 }

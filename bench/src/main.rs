@@ -5,7 +5,8 @@
 //! Usage: `ember-bench [--device cpu|gpu] [--only NAME] [--rss-mlp]`.
 
 mod peak;
-mod workloads;
+
+use ember_bench::workloads;
 
 use std::time::Instant;
 

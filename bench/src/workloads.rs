@@ -14,14 +14,19 @@ pub fn matmul(device: &Device, n: usize) -> impl FnMut() {
     move || sync(&a.matmul(&b).narrow(0, 0, 1).narrow(1, 0, 1))
 }
 
-/// Linear 784-512-512-10, ReLU, batch 128, cross-entropy, Adam: one training step.
-pub fn mlp_step(device: &Device) -> impl FnMut() {
-    let model = nn::Sequential::new()
+/// The mlp-step model: Linear 784-512-512-10 with ReLU between.
+pub fn mlp_model() -> nn::Sequential {
+    nn::Sequential::new()
         .add(nn::Linear::new(784, 512))
         .add(nn::Relu::new())
         .add(nn::Linear::new(512, 512))
         .add(nn::Relu::new())
-        .add(nn::Linear::new(512, 10));
+        .add(nn::Linear::new(512, 10))
+}
+
+/// Linear 784-512-512-10, ReLU, batch 128, cross-entropy, Adam: one training step.
+pub fn mlp_step(device: &Device) -> impl FnMut() {
+    let model = mlp_model();
     model.to_device(device);
     let mut opt = optim::Adam::new(model.parameters(), 1e-3);
     let x = Variable::from(Tensor::randn(&[128, 784]).to(device));
@@ -43,9 +48,10 @@ pub fn mlp_loop(device: &Device, steps: usize) {
     }
 }
 
-/// The CNN of API.md on a batch of 64 1x28x28 images, SGD with momentum 0.9: one training step.
-pub fn cnn_step(device: &Device) -> impl FnMut() {
-    let model = nn::Sequential::new()
+/// The cnn-step model of API.md: two 3x3 convolutions with ReLU and 2x2 max pools, then
+/// Linear 1568-128-10.
+pub fn cnn_model() -> nn::Sequential {
+    nn::Sequential::new()
         .add(nn::Conv2d::new(1, 16, 3).padding(1))
         .add(nn::Relu::new())
         .add(nn::MaxPool2d::new(2))
@@ -55,7 +61,12 @@ pub fn cnn_step(device: &Device) -> impl FnMut() {
         .add(nn::Flatten::new())
         .add(nn::Linear::new(1568, 128))
         .add(nn::Relu::new())
-        .add(nn::Linear::new(128, 10));
+        .add(nn::Linear::new(128, 10))
+}
+
+/// The CNN of API.md on a batch of 64 1x28x28 images, SGD with momentum 0.9: one training step.
+pub fn cnn_step(device: &Device) -> impl FnMut() {
+    let model = cnn_model();
     model.to_device(device);
     let mut opt = optim::Sgd::new(model.parameters(), 0.01).momentum(0.9);
     let x = Variable::from(Tensor::randn(&[64, 1, 28, 28]).to(device));

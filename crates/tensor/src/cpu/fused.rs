@@ -5,6 +5,7 @@ use std::mem::MaybeUninit;
 use rayon::prelude::*;
 
 use super::elementwise::PAR_THRESHOLD;
+use super::SharedPtr;
 use crate::{DType, Float, Tensor};
 
 /// The Adam step of [`Tensor::adam_step`] in one pass (parallel over chunks for large tensors);
@@ -39,26 +40,6 @@ fn chunked(n: usize, f: impl Fn(std::ops::Range<usize>) + Sync) {
     }
 }
 
-/// A raw pointer shared by the chunks of one update, each of which touches its own elements.
-#[derive(Clone, Copy)]
-struct Shared<T>(*mut T);
-// SAFETY: chunks handed a `Shared` access disjoint element ranges (see `typed`).
-unsafe impl<T: Send> Send for Shared<T> {}
-// SAFETY: as above.
-unsafe impl<T: Send> Sync for Shared<T> {}
-
-impl<T> Shared<T> {
-    /// The elements `r` as a mutable slice.
-    ///
-    /// # Safety
-    /// `r` lies in the buffer, and no other live reference covers any of its elements.
-    #[allow(clippy::mut_from_ref)]
-    unsafe fn slice(&self, r: std::ops::Range<usize>) -> &mut [T] {
-        // SAFETY: the caller's contract.
-        unsafe { std::slice::from_raw_parts_mut(self.0.add(r.start), r.len()) }
-    }
-}
-
 #[allow(clippy::too_many_arguments)]
 fn typed<T: Float>(
     p: &Tensor,
@@ -76,12 +57,12 @@ fn typed<T: Float>(
     let (sc, ep) = (T::from_f64(scale), T::from_f64(eps));
     // the new parameter is written once, straight into fresh capacity (no zero-fill pass first)
     let mut p_out = Vec::with_capacity(n);
-    let po = Shared(p_out.spare_capacity_mut()[..n].as_mut_ptr());
+    let po = SharedPtr(p_out.spare_capacity_mut()[..n].as_mut_ptr());
     // zipped slices, no indexing: the loops have no bounds checks and vectorise (sqrt, div)
     let (m_new, v_new) = match (m.cpu_unique_mut::<T>(), v.cpu_unique_mut::<T>()) {
         (Some(ms), Some(vs)) => {
             // in place: read m and v and overwrite them in the same pass
-            let (mp, vp) = (Shared(ms.as_mut_ptr()), Shared(vs.as_mut_ptr()));
+            let (mp, vp) = (SharedPtr(ms.as_mut_ptr()), SharedPtr(vs.as_mut_ptr()));
             chunked(n, |r| {
                 // SAFETY: each chunk's range r is its own, inside the n elements of every buffer.
                 let (po, mo, vo) = unsafe { (po.slice(r.clone()), mp.slice(r.clone()), vp.slice(r.clone())) };
@@ -99,8 +80,8 @@ fn typed<T: Float>(
         _ => {
             let (m_in, v_in) = (m.cpu_data::<T>(), v.cpu_data::<T>());
             let (mut m_out, mut v_out) = (Vec::with_capacity(n), Vec::with_capacity(n));
-            let mo = Shared(m_out.spare_capacity_mut()[..n].as_mut_ptr());
-            let vo = Shared(v_out.spare_capacity_mut()[..n].as_mut_ptr());
+            let mo = SharedPtr(m_out.spare_capacity_mut()[..n].as_mut_ptr());
+            let vo = SharedPtr(v_out.spare_capacity_mut()[..n].as_mut_ptr());
             chunked(n, |r| {
                 // SAFETY: each chunk's range r is its own, inside the n elements of every buffer.
                 let (po, mo, vo) = unsafe { (po.slice(r.clone()), mo.slice(r.clone()), vo.slice(r.clone())) };

@@ -13,6 +13,7 @@ use std::mem::MaybeUninit;
 use rayon::prelude::*;
 
 use super::strided::for_each_offset;
+use super::SharedPtr;
 use crate::shape::Layout;
 use crate::{Numeric, Tensor};
 
@@ -137,7 +138,7 @@ macro_rules! impl_gemm_float {
                 let init = if beta == 0.0 { Init::Zero } else { Init::Keep };
                 // SAFETY: `check_gemm` proved every element of a, b and c that the product touches
                 // lies inside its slice; `c` is borrowed mutably so it aliases neither input.
-                unsafe { split_gemm(a, b, init, c.as_mut_ptr(), rsc, csc) };
+                unsafe { split_gemm(a, b, init, Dst { ptr: SharedPtr(c.as_mut_ptr()), rs: rsc, cs: csc }) };
             }
 
             fn gemm_uninit(a: MatRef<'_, $t>, b: MatRef<'_, $t>, bias: Option<&[$t]>, c: &mut [MaybeUninit<$t>]) {
@@ -161,29 +162,10 @@ macro_rules! impl_gemm_float {
                 // SAFETY: a and b are in bounds (checked above) and `c` holds exactly the m x n
                 // row-major output, borrowed mutably; every element is written (Zero: `gemm`
                 // overwrites without reading; Bias: set, then accumulated).
-                unsafe { split_gemm(a, b, init, c.as_mut_ptr().cast(), n, 1) };
+                unsafe { split_gemm(a, b, init, Dst { ptr: SharedPtr(c.as_mut_ptr().cast()), rs: n, cs: 1 }) };
             }
         }
     };
-}
-
-/// A raw output pointer that the blocks of one product share: each block writes its own elements.
-#[derive(Clone, Copy)]
-struct OutPtr<T>(*mut T);
-// SAFETY: the blocks handed an `OutPtr` write disjoint elements (see `split_gemm`).
-unsafe impl<T: Send> Send for OutPtr<T> {}
-// SAFETY: as above; `OutPtr` itself is only copied, never dereferenced concurrently in one place.
-unsafe impl<T: Send> Sync for OutPtr<T> {}
-
-impl<T> OutPtr<T> {
-    /// The pointer `i` elements on (a method, so closures capture the whole `OutPtr`).
-    ///
-    /// # Safety
-    /// As `pointer::add`.
-    unsafe fn add(self, i: usize) -> *mut T {
-        // SAFETY: the caller's contract.
-        unsafe { self.0.add(i) }
-    }
 }
 
 /// Products with fewer multiply-adds than this run on the calling thread.
@@ -192,7 +174,26 @@ const SPLIT_WORK: usize = 1 << 19;
 /// Output columns (rows) per block are a multiple of this, the width of `gemm`'s micro-kernel.
 const SPLIT_ALIGN: usize = 16;
 
-/// `c = a @ b` into `c` as `init` says (`c` at `c_ptr` with strides `rsc`, `csc`), split into one block per
+/// An output matrix: element `(i, j)` at `ptr + i * rs + j * cs`.
+#[derive(Clone, Copy)]
+struct Dst<T> {
+    ptr: SharedPtr<T>,
+    rs: usize,
+    cs: usize,
+}
+
+impl<T> Dst<T> {
+    /// The sub-matrix starting at element `(i, j)`.
+    ///
+    /// # Safety
+    /// `(i, j)` lies in the matrix.
+    unsafe fn at(self, i: usize, j: usize) -> Self {
+        // SAFETY: the caller's contract.
+        Dst { ptr: SharedPtr(unsafe { self.ptr.add(i * self.rs + j * self.cs) }), ..self }
+    }
+}
+
+/// `c = a @ b` into `c` as `init` says, split into one block per
 /// thread of rayon's pool, each block a single-threaded `gemm` call: along the output's columns
 /// when `a` is the smaller operand (every block packs all of `a` and its own columns of `b`), else
 /// along its rows. On two cores this beat `gemm`'s own threading at every size measured (the
@@ -200,16 +201,9 @@ const SPLIT_ALIGN: usize = 16;
 /// worker (a batch already spread over the pool) and below [`SPLIT_WORK`] the product runs whole.
 ///
 /// # Safety
-/// Every element of `a`, `b` and of the `a.rows x b.cols` matrix at `c_ptr` must lie in bounds,
-/// and `c` must alias neither input.
-unsafe fn split_gemm<T: GemmElem + 'static>(
-    a: MatRef<'_, T>,
-    b: MatRef<'_, T>,
-    init: Init<'_, T>,
-    c_ptr: *mut T,
-    rsc: usize,
-    csc: usize,
-) {
+/// Every element of `a`, `b` and of the `a.rows x b.cols` matrix `c` must lie in bounds, and `c`
+/// must alias neither input.
+unsafe fn split_gemm<T: GemmElem + 'static>(a: MatRef<'_, T>, b: MatRef<'_, T>, init: Init<'_, T>, c: Dst<T>) {
     let (m, k, n) = (a.rows, a.cols, b.cols);
     let threads = rayon::current_num_threads();
     let along_n = m <= n;
@@ -217,11 +211,10 @@ unsafe fn split_gemm<T: GemmElem + 'static>(
     let blocks = threads.min(len.div_ceil(SPLIT_ALIGN));
     if blocks < 2 || m * k * n < SPLIT_WORK || rayon::current_thread_index().is_some() {
         // SAFETY: the caller's contract.
-        unsafe { raw_gemm(a, b, init, c_ptr, rsc, csc) };
+        unsafe { raw_gemm(a, b, init, c) };
         return;
     }
     let per = len.div_ceil(blocks).next_multiple_of(SPLIT_ALIGN);
-    let out = OutPtr(c_ptr);
     (0..len.div_ceil(per)).into_par_iter().for_each(|i| {
         let (lo, hi) = (i * per, ((i + 1) * per).min(len));
         // SAFETY: block i reads a sub-matrix of a or b and writes only its own columns (rows)
@@ -233,10 +226,10 @@ unsafe fn split_gemm<T: GemmElem + 'static>(
                     Init::Bias(bias) => Init::Bias(&bias[lo..hi]),
                     other => other,
                 };
-                raw_gemm(a, bb, init, out.add(lo * csc), rsc, csc);
+                raw_gemm(a, bb, init, c.at(0, lo));
             } else {
                 let ab = MatRef { off: a.off + lo * a.rs, rows: hi - lo, ..a };
-                raw_gemm(ab, b, init, out.add(lo * rsc), rsc, csc);
+                raw_gemm(ab, b, init, c.at(lo, 0));
             }
         }
     });
@@ -247,14 +240,8 @@ unsafe fn split_gemm<T: GemmElem + 'static>(
 /// # Safety
 /// As [`split_gemm`]; with `Init::Bias`, `c` is row-major-addressable (`csc` any) and the bias has
 /// `b.cols` entries.
-unsafe fn raw_gemm<T: GemmElem + 'static>(
-    a: MatRef<'_, T>,
-    b: MatRef<'_, T>,
-    init: Init<'_, T>,
-    c_ptr: *mut T,
-    rsc: usize,
-    csc: usize,
-) {
+unsafe fn raw_gemm<T: GemmElem + 'static>(a: MatRef<'_, T>, b: MatRef<'_, T>, init: Init<'_, T>, c: Dst<T>) {
+    let (c_ptr, rsc, csc) = (c.ptr.0, c.rs, c.cs);
     if let Init::Bias(bias) = init {
         for i in 0..a.rows {
             for (j, &v) in bias.iter().enumerate().take(b.cols) {

@@ -20,7 +20,10 @@ pub mod pool;
 pub mod reduce;
 pub mod reduce_axis;
 pub mod scan;
+mod shared_ptr;
 pub mod softmax;
 pub mod sort;
 pub mod strided;
 pub mod unary;
+
+pub(crate) use shared_ptr::SharedPtr;
