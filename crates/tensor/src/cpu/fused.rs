@@ -1,7 +1,4 @@
 //! CPU kernels of the fused optimizer updates.
-
-use std::mem::MaybeUninit;
-
 use rayon::prelude::*;
 
 use super::elementwise::PAR_THRESHOLD;
@@ -138,10 +135,13 @@ fn sgd_typed<T: Float>(
     let n = p_in.len();
     let (mu, keep, rate) = (T::from_f64(momentum), T::from_f64(1.0 - dampening), T::from_f64(lr));
     let (mut p_out, mut b_out) = (Vec::with_capacity(n), Vec::with_capacity(n));
+    let po = SharedPtr(p_out.spare_capacity_mut()[..n].as_mut_ptr());
+    let bo = SharedPtr(b_out.spare_capacity_mut()[..n].as_mut_ptr());
     // The composite's operations in its order (`b·μ + g·(1-τ)`, then `θ - d·lr`), so results agree
     // bit for bit; `g·1` is exact when there is no dampening.
-    let kernel = |start: usize, po: &mut [MaybeUninit<T>], bo: &mut [MaybeUninit<T>]| {
-        let r = start..start + po.len();
+    chunked(n, |r| {
+        // SAFETY: each chunk's range r is its own, inside the n elements of both outputs.
+        let (po, bo) = unsafe { (po.slice(r.clone()), bo.slice(r.clone())) };
         let ins = p_in[r.clone()].iter().zip(&g_in[r.clone()]).zip(&b_in[r]);
         for ((po, bo), ((&pi, &gi), &b0)) in po.iter_mut().zip(bo).zip(ins) {
             let bi = b0 * mu + gi * keep;
@@ -149,19 +149,8 @@ fn sgd_typed<T: Float>(
             let d = if nesterov { gi + bi * mu } else { bi };
             po.write(pi - d * rate);
         }
-    };
-    let (po, bo) = (&mut p_out.spare_capacity_mut()[..n], &mut b_out.spare_capacity_mut()[..n]);
-    if n >= PAR_THRESHOLD {
-        const CHUNK: usize = 1 << 14;
-        po.par_chunks_mut(CHUNK)
-            .zip(bo.par_chunks_mut(CHUNK))
-            .enumerate()
-            .for_each(|(c, (po, bo))| kernel(c * CHUNK, po, bo));
-    } else {
-        kernel(0, po, bo);
-    }
-    // SAFETY: the chunks cover 0..n exactly and the kernel writes every element of its chunk once
-    // (the zipped inputs are as long as the outputs: all three tensors have n elements).
+    });
+    // SAFETY: the chunks cover 0..n and each wrote every element of its range once.
     unsafe {
         p_out.set_len(n);
         b_out.set_len(n);

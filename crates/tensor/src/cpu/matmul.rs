@@ -78,16 +78,22 @@ pub trait GemmElem: Numeric {
     /// `a.rows x b.cols` matrix `c`, every element of which is written. Floats initialise `c`
     /// inside each thread's block of the product (no serial zero-fill or bias pass first).
     fn gemm_uninit(a: MatRef<'_, Self>, b: MatRef<'_, Self>, bias: Option<&[Self]>, c: &mut [MaybeUninit<Self>]) {
-        let n = b.cols;
-        for row in c.chunks_mut(n.max(1)) {
-            for (j, v) in row.iter_mut().enumerate() {
-                v.write(bias.map_or(Self::ZERO, |b| b[j]));
-            }
-        }
-        // SAFETY: every element was written above.
-        let c = unsafe { &mut *(c as *mut [MaybeUninit<Self>] as *mut [Self]) };
-        Self::gemm(a, b, if bias.is_some() { Self::ONE } else { Self::ZERO }, c, n, 1);
+        init_then_gemm(a, b, bias, c);
     }
+}
+
+/// [`GemmElem::gemm_uninit`] the plain way: `c` set to the bias (or zero) row by row on this
+/// thread, then accumulated into by [`GemmElem::gemm`].
+fn init_then_gemm<T: GemmElem>(a: MatRef<'_, T>, b: MatRef<'_, T>, bias: Option<&[T]>, c: &mut [MaybeUninit<T>]) {
+    let n = b.cols;
+    for row in c.chunks_mut(n.max(1)) {
+        for (j, v) in row.iter_mut().enumerate() {
+            v.write(bias.map_or(T::ZERO, |b| b[j]));
+        }
+    }
+    // SAFETY: every element was written above.
+    let c = unsafe { &mut *(c as *mut [MaybeUninit<T>] as *mut [T]) };
+    T::gemm(a, b, if bias.is_some() { T::ONE } else { T::ZERO }, c, n, 1);
 }
 
 /// How a product's output starts: overwritten (never read), accumulated into, or set to a bias per
@@ -145,15 +151,7 @@ macro_rules! impl_gemm_float {
                 let (m, k, n) = (a.rows, a.cols, b.cols);
                 assert_eq!(c.len(), m * n, "gemm: output size");
                 if k == 0 || m * k * n <= SMALL_GEMM || bias.is_some_and(|b| b.len() != n) {
-                    // the default: initialise, then the checked product
-                    for row in c.chunks_mut(n.max(1)) {
-                        for (j, v) in row.iter_mut().enumerate() {
-                            v.write(bias.map_or(0.0, |b| b[j]));
-                        }
-                    }
-                    // SAFETY: every element was written above.
-                    let c = unsafe { &mut *(c as *mut [MaybeUninit<$t>] as *mut [$t]) };
-                    return Self::gemm(a, b, if bias.is_some() { 1.0 } else { 0.0 }, c, n, 1);
+                    return init_then_gemm(a, b, bias, c);
                 }
                 a.check_bounds();
                 b.check_bounds();
