@@ -1,4 +1,5 @@
 //! CPU kernels of the fused optimizer updates.
+
 use rayon::prelude::*;
 
 use super::elementwise::PAR_THRESHOLD;
