@@ -17,7 +17,6 @@
 #![doc(test(attr(deny(warnings))))]
 #![warn(missing_docs)]
 
-mod checksum;
 pub mod data;
 pub mod plot;
 

@@ -4,7 +4,7 @@
 //! - [`pool`]: a caching buffer pool; a GPU storage returns its buffer to the pool when dropped.
 //! - [`pipeline`]: compiled pipelines cached by shader module, entry point and override constants.
 //! - [`encoder`]: lazy submission; dispatches batch into one command encoder, submitted on readback.
-//! - kernels, one file per op family, with their WGSL in the top-level `shaders/` ([`shaders`]).
+//! - kernels, one file per op family, with their WGSL in the `ember-shaders` crate (top-level `shaders/`).
 //!
 //! Dtypes on the GPU: F32 as `f32`, F64 as `f64` (adapters with SHADER_F64 only), I64 as two u32
 //! words (`vec2<u32>`, exact 64-bit two's complement), Bool as one u32 (0 or 1). See `docs/gpu.md`.

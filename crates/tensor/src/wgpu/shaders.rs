@@ -1,36 +1,14 @@
-//! WGSL sources: the files of the top-level `shaders/` directory, and how they are composed into
-//! modules. A kernel file uses the float type alias `T` and the helpers of the library files; the
-//! host prepends `alias T = f32;` or `alias T = f64;` and the libraries it needs, so one source
-//! serves both float widths (F64 only on adapters with SHADER_F64).
+//! WGSL sources: the files of the `ember-shaders` crate (the top-level `shaders/` directory), and
+//! how they are composed into modules. A kernel file uses the float type alias `T` and the helpers
+//! of the library files; the host prepends `alias T = f32;` or `alias T = f64;` and the libraries it
+//! needs, so one source serves both float widths (F64 only on adapters with SHADER_F64).
 
 use crate::DType;
 
-pub(crate) const MATH_F32: &str = include_str!("../../../../shaders/math_f32.wgsl");
-pub(crate) const MATH_F64: &str = include_str!("../../../../shaders/math_f64.wgsl");
-pub(crate) const MATH: &str = include_str!("../../../../shaders/math.wgsl");
-pub(crate) const I64: &str = include_str!("../../../../shaders/i64.wgsl");
-pub(crate) const STRIDED: &str = include_str!("../../../../shaders/strided.wgsl");
-pub(crate) const UNARY: &str = include_str!("../../../../shaders/unary.wgsl");
-pub(crate) const BINARY: &str = include_str!("../../../../shaders/binary.wgsl");
-pub(crate) const COPY: &str = include_str!("../../../../shaders/copy.wgsl");
-pub(crate) const FILL: &str = include_str!("../../../../shaders/fill.wgsl");
-pub(crate) const REDUCE: &str = include_str!("../../../../shaders/reduce.wgsl");
-pub(crate) const COMPARE: &str = include_str!("../../../../shaders/compare.wgsl");
-pub(crate) const SOFTMAX: &str = include_str!("../../../../shaders/softmax.wgsl");
-pub(crate) const INDEX: &str = include_str!("../../../../shaders/index.wgsl");
-pub(crate) const ARGREDUCE: &str = include_str!("../../../../shaders/argreduce.wgsl");
-pub(crate) const CONV: &str = include_str!("../../../../shaders/conv.wgsl");
-pub(crate) const POOL: &str = include_str!("../../../../shaders/pool.wgsl");
-pub(crate) const REDUCE_SUBGROUP: &str = include_str!("../../../../shaders/reduce_subgroup.wgsl");
-pub(crate) const STATS: &str = include_str!("../../../../shaders/stats.wgsl");
-pub(crate) const MATMUL: &str = include_str!("../../../../shaders/matmul.wgsl");
-pub(crate) const SCAN: &str = include_str!("../../../../shaders/scan.wgsl");
-pub(crate) const SORT: &str = include_str!("../../../../shaders/sort.wgsl");
-pub(crate) const JOIN: &str = include_str!("../../../../shaders/join.wgsl");
-pub(crate) const INDEX_MISC: &str = include_str!("../../../../shaders/index_misc.wgsl");
-pub(crate) const SCATTER: &str = include_str!("../../../../shaders/scatter.wgsl");
-pub(crate) const RANDOM: &str = include_str!("../../../../shaders/random.wgsl");
-pub(crate) const FUSED: &str = include_str!("../../../../shaders/fused.wgsl");
+pub(crate) use ember_shaders::{
+    ARGREDUCE, BINARY, COMPARE, CONV, COPY, FILL, FUSED, I64, INDEX, INDEX_MISC, JOIN, MATH, MATH_F32, MATH_F64,
+    MATMUL, POOL, RANDOM, REDUCE, REDUCE_SUBGROUP, SCAN, SCATTER, SOFTMAX, SORT, STATS, STRIDED, UNARY,
+};
 
 /// The WGSL name of the float type for `dtype` (F64 -> f64, everything else f32).
 fn float_name(dtype: DType) -> &'static str {
