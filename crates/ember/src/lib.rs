@@ -50,5 +50,5 @@ pub mod prelude {
     pub use ember_tensor::{DType, Device, Tensor};
 }
 
-#[doc = include_str!("../../../docs/guide.md")]
+#[doc = include_str!("../guide.md")]
 pub mod guide {}
