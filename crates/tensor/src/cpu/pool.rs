@@ -167,7 +167,7 @@ pub fn max_pool2d_backward<T: Float>(
     if let Some(&bad) = ix.iter().find(|&&i| i < 0 || i as usize >= in_plane) {
         return Err(Error::IndexOutOfRange { op: "max_pool2d_backward", index: bad, size: in_plane });
     }
-    let mut out = vec![T::ZERO; input_shape.iter().product()];
+    let mut out = super::alloc::filled("pool_backward", input_shape.iter().product(), T::ZERO);
     let r = input_shape.len();
     let out_plane: usize = grad_out.shape()[r - 2..].iter().product();
     if out_plane > 0 {
@@ -214,7 +214,7 @@ pub fn avg_pool2d<T: Float>(x: &Tensor, plan: &Pool2dPlan) -> Tensor {
     let data = x.cpu_data::<T>();
     let (oh, ow) = (plan.rows.len(), plan.cols.len());
     let in_plane = plan.in_h * plan.in_w;
-    let mut out = vec![T::ZERO; plan.planes * oh * ow];
+    let mut out = super::alloc::filled("pool", plan.planes * oh * ow, T::ZERO);
     let len = |k: &[PoolWindow]| k.first().map_or(1, |w| w.end.saturating_sub(w.start).max(1));
     let cost = ow * len(&plan.rows) * len(&plan.cols);
     chunks(&mut out, ow, cost, |i, o| {
@@ -230,7 +230,7 @@ pub fn avg_pool2d_backward<T: Float>(grad_out: &Tensor, plan: &Pool2dPlan, input
     let g = grad_out.cpu_data::<T>();
     let (oh, ow) = (plan.rows.len(), plan.cols.len());
     let (w, in_plane) = (plan.in_w, plan.in_h * plan.in_w);
-    let mut out = vec![T::ZERO; plan.planes * in_plane];
+    let mut out = super::alloc::filled("pool_backward", plan.planes * in_plane, T::ZERO);
     if oh * ow > 0 {
         chunks(&mut out, in_plane, oh * ow * 4, |p, gin| {
             let gp = &g[p * oh * ow..(p + 1) * oh * ow];
