@@ -240,7 +240,9 @@ fn walk<'n>(
                 ));
             }
             if is_anomaly_enabled() && !all_finite(&ig.data()) {
-                let at = node.location.map_or(String::new(), |l| format!("; the forward call of '{}' was at {l}", node.name));
+                let at = node
+                    .location
+                    .map_or(String::new(), |l| format!("; the forward call of '{}' was at {l}", node.name));
                 return Err(err(
                     "backward",
                     format!(

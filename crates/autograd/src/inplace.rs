@@ -243,18 +243,28 @@ impl Variable {
     /// Negates in place. **Panics** on a leaf that requires grad in grad mode.
     #[track_caller]
     pub fn neg_(&self) -> &Self {
-        ok(self.inplace("neg_", false, |t| {
-            t.neg_();
-            Ok(())
-        }, |s| Ok(-s)))
+        ok(self.inplace(
+            "neg_",
+            false,
+            |t| {
+                t.neg_();
+                Ok(())
+            },
+            |s| Ok(-s),
+        ))
     }
 
     /// `max(x, 0)` in place. **Panics** on a leaf that requires grad in grad mode.
     #[track_caller]
     pub fn relu_(&self) -> &Self {
-        ok(self.inplace("relu_", false, |t| {
-            t.relu_();
-            Ok(())
-        }, |s| Ok(s.relu())))
+        ok(self.inplace(
+            "relu_",
+            false,
+            |t| {
+                t.relu_();
+                Ok(())
+            },
+            |s| Ok(s.relu()),
+        ))
     }
 }

@@ -167,7 +167,7 @@ impl Variable {
             return Variable::make(out, false, None);
         }
         // the caller's line, only when anomaly mode is on (a `Location` is a static: no cost)
-        let location = crate::mode::is_anomaly_enabled().then(std::panic::Location::caller);
+        let location = if crate::mode::is_anomaly_enabled() { Some(std::panic::Location::caller()) } else { None };
         let node = Arc::new(Node {
             id: next_node_id(),
             name,

@@ -75,7 +75,7 @@ fn op_outputs_out_of_memory_are_errors() {
     is_oom(big.try_mul(&big), ""); // named by the kernel that allocates first
     is_oom(big.try_to_dtype(DType::F64), "");
     is_oom(big.try_gt(&one), ""); // named by the kernel that allocates first
-    // [2^23, 1] @ [1, 2^23]: a 2^46-element product
+                                  // [2^23, 1] @ [1, 2^23]: a 2^46-element product
     let a = Tensor::ones(&[1, 1]).expand(&[1usize << 23, 1]);
     let b = Tensor::ones(&[1, 1]).expand(&[1usize, 1 << 23]);
     is_oom(a.try_matmul(&b), "matmul");

@@ -18,6 +18,7 @@ macro_rules! compare {
                 }
 
                 #[doc = concat!("Checked form of [`Variable::", stringify!($name), "`].")]
+                #[track_caller]
                 pub fn $try(&self, other: &Variable) -> Result<Variable> {
                     Ok(c(self.data().$try(&other.data())?))
                 }

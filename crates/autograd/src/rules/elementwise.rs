@@ -177,6 +177,7 @@ macro_rules! binary {
                 }
 
                 #[doc = concat!("Checked form of [`Variable::", stringify!($name), "`].")]
+                #[track_caller]
                 pub fn $try(&self, other: &Variable) -> Result<Variable> {
                     let out = self.data().$try(&other.data())?;
                     Ok(Variable::record(stringify!($name), &[self, other], out, |ctx| {

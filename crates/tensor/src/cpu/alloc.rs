@@ -13,10 +13,7 @@ use crate::{Element, Error, Result};
 /// The error of a failed CPU allocation of `n` elements of `T` for `op`.
 pub(crate) fn oom<T: Element>(op: &'static str, n: usize) -> Error {
     let bytes = (n as u128) * std::mem::size_of::<T>() as u128;
-    Error::OutOfMemory(format!(
-        "{op}: cannot allocate {bytes} bytes ({n} elements of {}) on cpu",
-        T::DTYPE
-    ))
+    Error::OutOfMemory(format!("{op}: cannot allocate {bytes} bytes ({n} elements of {}) on cpu", T::DTYPE))
 }
 
 /// An empty vector with room for exactly `n` elements, or `OutOfMemory` naming `op`.

@@ -5,8 +5,8 @@ use std::mem::MaybeUninit;
 
 use rayon::prelude::*;
 
-use super::strided::for_each_offset;
 use super::alloc::try_vec_any;
+use super::strided::for_each_offset;
 use crate::shape::Layout;
 use crate::{Element, Result, Tensor};
 

@@ -18,7 +18,13 @@ pub(crate) fn try_full_on(shape: &[usize], v: f64, dtype: DType, device: Device)
 }
 
 /// [`try_full_on`] with the op named in errors (`zeros`, `ones`, `zeros_like`, ...).
-pub(crate) fn try_fill_named(op: &'static str, shape: &[usize], v: f64, dtype: DType, device: Device) -> Result<Tensor> {
+pub(crate) fn try_fill_named(
+    op: &'static str,
+    shape: &[usize],
+    v: f64,
+    dtype: DType,
+    device: Device,
+) -> Result<Tensor> {
     crate::shape::checked_bytes(op, shape, dtype)?;
     match device {
         Device::Cpu => {
@@ -144,7 +150,10 @@ impl Tensor {
         }
         let n = ((end - start) / step).ceil().max(0.0);
         if n >= usize::MAX as f64 {
-            crate::bail!("arange", "storage size calculation overflowed with sizes=[{n}] (start {start}, end {end}, step {step})");
+            crate::bail!(
+                "arange",
+                "storage size calculation overflowed with sizes=[{n}] (start {start}, end {end}, step {step})"
+            );
         }
         let n = n as usize;
         crate::shape::checked_bytes("arange", &[n], DType::F64)?;

@@ -271,7 +271,9 @@ impl Tensor {
                 }
                 s.clone()
             }
-            None => crate::ops::creation::full_on("scatter", &[], value, self.dtype, self.device()).expand(index.shape()),
+            None => {
+                crate::ops::creation::full_on("scatter", &[], value, self.dtype, self.device()).expand(index.shape())
+            }
         };
         let (t, index, src) = (as_vector(self), as_vector(index), as_vector(&src));
         let gpu = match mode {
