@@ -5,6 +5,9 @@ mod gpu_util;
 use ember_tensor::{DType, Device, Tensor};
 use gpu_util::gpu;
 
+/// A named in-place op and the out-of-place result it must give.
+type Case<'a> = (&'static str, Box<dyn Fn(&mut Tensor) + 'a>, Tensor);
+
 fn f64s(v: &[f64], shape: &[usize]) -> Tensor {
     Tensor::from_vec(v.to_vec(), shape)
 }
@@ -14,7 +17,7 @@ fn check_values(dev: &Device, dtype: DType) {
     let base = f64s(&[1.0, -2.0, 3.0, -4.0, 5.0, 6.0], &[2, 3]).to_dtype(dtype).to(dev);
     let other = f64s(&[0.5, 1.0, -1.5], &[3]).to_dtype(dtype).to(dev);
     let mask = Tensor::from_vec(vec![true, false, true], &[3]).to(dev);
-    let cases: Vec<(&str, Box<dyn Fn(&mut Tensor)>, Tensor)> = vec![
+    let cases: Vec<Case<'_>> = vec![
         (
             "add_",
             Box::new(|t: &mut Tensor| {

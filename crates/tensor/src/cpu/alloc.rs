@@ -33,6 +33,13 @@ pub(crate) fn try_vec_any<T>(op: &'static str, n: usize) -> Result<Vec<T>> {
     Ok(v)
 }
 
+/// An empty vector with room for exactly `n` elements of any type (kernels that write their output
+/// into spare capacity); **panics** with the out-of-memory message (never aborts).
+#[track_caller]
+pub(crate) fn vec_uninit<T>(op: &'static str, n: usize) -> Vec<T> {
+    ok(try_vec_any(op, n))
+}
+
 /// `n` copies of `x` of any clonable type (kernels' accumulators), reserved fallibly; **panics**
 /// with the out-of-memory message (never aborts).
 #[track_caller]

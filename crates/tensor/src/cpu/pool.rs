@@ -119,8 +119,8 @@ pub fn max_pool2d<T: Float>(x: &Tensor, plan: &Pool2dPlan, with_indices: bool) -
     let n = plan.planes * oh * ow;
     let taps = |k: &[PoolWindow], s: usize| k.first().map_or(1, |w| (w.end.saturating_sub(w.start)).div_ceil(s).max(1));
     let cost = ow * taps(&plan.rows, plan.step[0]) * taps(&plan.cols, plan.step[1]);
-    let mut vals: Vec<T> = Vec::with_capacity(n);
-    let mut idx: Vec<i64> = Vec::with_capacity(if with_indices { n } else { 0 });
+    let mut vals: Vec<T> = super::alloc::vec_uninit("max_pool2d", n);
+    let mut idx: Vec<i64> = super::alloc::vec_uninit("max_pool2d", if with_indices { n } else { 0 });
     let row_of = |i: usize| (&data[i / oh * in_plane..(i / oh + 1) * in_plane], i % oh);
     if n > 0 {
         let v = &mut vals.spare_capacity_mut()[..n];
