@@ -14,3 +14,24 @@ fn an_impossible_linear_layer_panics_with_the_out_of_memory_message() {
     let l = Linear::new(3, 2);
     assert_eq!(l.parameters().len(), 2);
 }
+
+#[test]
+fn a_20000_step_lstm_graph_drops_without_overflowing_the_stack() {
+    use ember_autograd::Variable;
+    use ember_tensor::Tensor;
+    // evaluated with gradients on and never backpropagated: the graph is released when the output
+    // drops, iteratively (this used to overflow the stack and abort), here on a 1 MiB thread
+    let t = std::thread::Builder::new()
+        .stack_size(1 << 20)
+        .spawn(|| {
+            let lstm = ember_nn::Lstm::new(2, 3);
+            let x = Variable::from(Tensor::ones(&[20_000, 1, 2]));
+            let y = lstm.forward(&x);
+            assert_eq!(y.shape(), vec![20_000, 1, 3]);
+            assert!(y.requires_grad());
+            drop(y);
+            true
+        })
+        .unwrap();
+    assert!(t.join().unwrap());
+}
