@@ -188,3 +188,29 @@ fn a_training_loop_never_trips_the_check() {
     }
     assert!(w.version() >= 40);
 }
+
+#[test]
+fn in_place_ops_on_gpu_variables() {
+    let dev = match ember_tensor::Device::gpu() {
+        Ok(d) => d,
+        Err(e) => {
+            assert!(std::env::var("EMBER_REQUIRE_GPU").map_or(true, |v| v != "1"), "no GPU: {e}");
+            println!("skipping GPU test: {e}");
+            return;
+        }
+    };
+    let x = Variable::new(Tensor::from_vec(vec![1.0f32, -2.0, 3.0], &[3]).to(&dev), true);
+    let h = &x * 2.0;
+    h.add_scalar_(1.0).relu_().mul_(&x); // relu(2x + 1) * x, recorded
+    assert_eq!(h.device(), dev);
+    assert_eq!(h.to_vec::<f32>(), vec![3.0, 0.0, 21.0]);
+    h.sum().backward();
+    // d/dx relu(2x+1) x = 2x [2x+1>0] + relu(2x+1)
+    assert_eq!(x.grad().unwrap().to_vec::<f32>(), vec![5.0, 0.0, 13.0]);
+    no_grad(|| {
+        x.sub_(&Variable::from(x.grad().unwrap())).clamp_(Some(-1.0), Some(1.0));
+    });
+    assert_eq!((x.to_vec::<f32>(), x.device(), x.version()), (vec![-1.0, -1.0, -1.0], dev, 2));
+    let e = x.try_add_(&v(&[1.0, 2.0, 3.0], false)).unwrap_err().to_string();
+    assert!(e.contains("add_"), "{e}");
+}
