@@ -115,7 +115,7 @@ pub fn run_backward(
     };
     // 1. every node reachable from the roots, ordered by id (creation order)
     let mut nodes: BTreeMap<usize, Arc<Node>> = BTreeMap::new();
-    let mut stack: Vec<Arc<Node>> = roots.iter().filter_map(|(v, _)| v.node().cloned()).collect();
+    let mut stack: Vec<Arc<Node>> = roots.iter().filter_map(|(v, _)| v.node()).collect();
     while let Some(n) = stack.pop() {
         if nodes.contains_key(&n.id) {
             continue;
@@ -123,7 +123,7 @@ pub fn run_backward(
         for inp in n.inputs.lock().unwrap_or_else(|e| e.into_inner()).iter() {
             if let Some(c) = inp.node() {
                 if !nodes.contains_key(&c.id) {
-                    stack.push(c.clone());
+                    stack.push(c);
                 }
             }
         }
@@ -204,6 +204,7 @@ fn walk<'n>(
                 ),
             ));
         };
+        check_versions(node, &inputs, &output)?;
         let wanted: Vec<bool> = inputs
             .iter()
             .map(|i| {
@@ -239,17 +240,47 @@ fn walk<'n>(
                 ));
             }
             if is_anomaly_enabled() && !all_finite(&ig.data()) {
+                let at = node
+                    .location
+                    .map_or(String::new(), |l| format!("; the forward call of '{}' was at {l}", node.name));
                 return Err(err(
                     "backward",
                     format!(
                         "anomaly detected: function '{}' returned nan or inf values in its gradient for input {k} \
-                         (shape {is:?})",
+                         (shape {is:?}){at}",
                         node.name
                     ),
                 ));
             }
             pending.add(inp, ig);
         }
+    }
+    Ok(())
+}
+
+/// Fails when an input or the output of `node` was modified (in place, or by `set_data`) after
+/// the op was recorded: its rule would compute the gradient from values it never saw.
+fn check_versions(node: &Node, inputs: &[Variable], output: &Variable) -> Result<()> {
+    let stale = |what: String, v: &Variable, now: u64, then: u64| {
+        let who = if v.is_leaf() { "a leaf".to_string() } else { format!("the output of {}", v.op_name()) };
+        err(
+            "backward",
+            format!(
+                "one of the variables needed for gradient computation has been modified by an inplace operation: \
+                 {what} ({who}, shape {:?}) is at version {now}; expected version {then} instead",
+                v.shape()
+            ),
+        )
+    };
+    for (k, (inp, &then)) in inputs.iter().zip(&node.versions).enumerate() {
+        let now = inp.version();
+        if now != then {
+            return Err(stale(format!("input {k} of {}", node.name), inp, now, then));
+        }
+    }
+    let (now, then) = (output.version(), node.output_version.load(Ordering::Acquire));
+    if now != then {
+        return Err(stale(format!("output of {}", node.name), output, now, then));
     }
     Ok(())
 }

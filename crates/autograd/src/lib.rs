@@ -21,6 +21,7 @@
 mod dot;
 pub mod gradcheck;
 mod graph;
+mod inplace;
 mod mode;
 mod rules;
 mod variable;

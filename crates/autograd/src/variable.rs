@@ -1,6 +1,6 @@
 //! [`Variable`]: a tensor that is a node of the graph recorded as the program runs.
 
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock, Weak};
 
 use ember_tensor::{DType, Device, Tensor};
@@ -44,8 +44,24 @@ pub fn live_nodes() -> usize {
 }
 
 impl Drop for Node {
+    /// Releases the graph behind this node iteratively: every input held here for the last time
+    /// gives its own node's inputs to an explicit stack instead of dropping them recursively, so a
+    /// chain of any length drops in constant stack (a 200k-op chain used to overflow it).
     fn drop(&mut self) {
         LIVE_NODES.fetch_sub(1, Ordering::Relaxed);
+        let mut stack: Vec<Variable> = std::mem::take(self.inputs.get_mut().unwrap_or_else(|e| e.into_inner()));
+        while let Some(v) = stack.pop() {
+            let Ok(inner) = Arc::try_unwrap(v.0) else { continue }; // other handles keep it alive
+            let Inner { node, grad, .. } = inner;
+            if let Some(g) = grad.into_inner().unwrap_or_else(|e| e.into_inner()) {
+                stack.push(g);
+            }
+            let Some(node) = node.into_inner().unwrap_or_else(|e| e.into_inner()) else { continue };
+            if let Ok(mut n) = Arc::try_unwrap(node) {
+                stack.append(n.inputs.get_mut().unwrap_or_else(|e| e.into_inner()));
+                // `n` drops here with no inputs left: no recursion
+            }
+        }
     }
 }
 
@@ -64,6 +80,12 @@ pub(crate) struct Node {
     pub(crate) backward: Mutex<Option<BackwardFn>>,
     /// False for results whose derivative is not implemented (a backward through them fails).
     pub(crate) differentiable: bool,
+    /// The version of each input when the op was recorded: `backward` fails if one has changed.
+    pub(crate) versions: Vec<u64>,
+    /// The version of the output when it was recorded (or adopted by an in-place op).
+    pub(crate) output_version: AtomicU64,
+    /// Where the op was called from, when anomaly mode was on at forward time.
+    pub(crate) location: Option<&'static std::panic::Location<'static>>,
 }
 
 pub(crate) struct Inner {
@@ -71,7 +93,10 @@ pub(crate) struct Inner {
     pub(crate) grad: Mutex<Option<Variable>>,
     pub(crate) requires_grad: AtomicBool,
     pub(crate) retains_grad: AtomicBool,
-    pub(crate) node: Option<Arc<Node>>,
+    /// The op that produced the value (replaced when an in-place op records a new one).
+    pub(crate) node: RwLock<Option<Arc<Node>>>,
+    /// Bumped by every in-place op and [`Variable::set_data`] (PyTorch's version counter).
+    pub(crate) version: AtomicU64,
     pub(crate) hooks: Mutex<Vec<Hook>>,
     pub(crate) name: Mutex<Option<String>>,
 }
@@ -99,13 +124,14 @@ impl Variable {
         Variable::make(data, requires_grad, None)
     }
 
-    fn make(data: Tensor, requires_grad: bool, node: Option<Arc<Node>>) -> Variable {
+    pub(crate) fn make(data: Tensor, requires_grad: bool, node: Option<Arc<Node>>) -> Variable {
         Variable(Arc::new(Inner {
             data: RwLock::new(data),
             grad: Mutex::new(None),
             requires_grad: AtomicBool::new(requires_grad),
             retains_grad: AtomicBool::new(false),
-            node,
+            node: RwLock::new(node),
+            version: AtomicU64::new(0),
             hooks: Mutex::new(Vec::new()),
             name: Mutex::new(None),
         }))
@@ -115,42 +141,43 @@ impl Variable {
     /// constant Variable when grad mode is off or no input requires a gradient.
     ///
     /// Results with an integer or Bool dtype are constants (they have no gradient, as in PyTorch).
+    /// The inputs' versions are saved: if one is modified in place (or by
+    /// [`Variable::set_data`]) before `backward` reaches this op, `backward` fails naming it.
+    #[track_caller]
     pub fn record(
         name: &'static str,
         inputs: &[&Variable],
         out: Tensor,
         backward: impl Fn(&BackwardCtx<'_>) -> Vec<Option<Variable>> + Send + Sync + 'static,
     ) -> Variable {
-        if !is_grad_enabled() || !out.dtype().is_float() || !inputs.iter().any(|v| v.requires_grad()) {
-            return Variable::make(out, false, None);
-        }
-        let node = Arc::new(Node {
-            id: next_node_id(),
-            name,
-            inputs: Mutex::new(inputs.iter().map(|v| (*v).clone()).collect()),
-            output: Mutex::new(Weak::new()),
-            backward: Mutex::new(Some(Box::new(backward))),
-            differentiable: true,
-        });
-        let v = Variable::make(out, true, Some(node.clone()));
-        *node.output.lock().unwrap() = Arc::downgrade(&v.0);
-        v
+        Variable::record_node(name, inputs, out, Some(Box::new(backward)))
     }
 
     /// Records `out` as the result of `name` on `inputs` whose own derivative is not implemented:
     /// using it as a constant is fine, but a backward through it fails with an error naming `name`
     /// (e.g. the gradient of a convolution, differentiated a second time).
+    #[track_caller]
     pub fn record_nondifferentiable(name: &'static str, inputs: &[&Variable], out: Tensor) -> Variable {
+        Variable::record_node(name, inputs, out, None)
+    }
+
+    #[track_caller]
+    fn record_node(name: &'static str, inputs: &[&Variable], out: Tensor, backward: Option<BackwardFn>) -> Variable {
         if !is_grad_enabled() || !out.dtype().is_float() || !inputs.iter().any(|v| v.requires_grad()) {
             return Variable::make(out, false, None);
         }
+        // the caller's line, only when anomaly mode is on (a `Location` is a static: no cost)
+        let location = if crate::mode::is_anomaly_enabled() { Some(std::panic::Location::caller()) } else { None };
         let node = Arc::new(Node {
             id: next_node_id(),
             name,
             inputs: Mutex::new(inputs.iter().map(|v| (*v).clone()).collect()),
             output: Mutex::new(Weak::new()),
-            backward: Mutex::new(None),
-            differentiable: false,
+            differentiable: backward.is_some(),
+            backward: Mutex::new(backward),
+            versions: inputs.iter().map(|v| v.version()).collect(),
+            output_version: AtomicU64::new(0),
+            location,
         });
         let v = Variable::make(out, true, Some(node.clone()));
         *node.output.lock().unwrap() = Arc::downgrade(&v.0);
@@ -163,8 +190,22 @@ impl Variable {
     }
 
     /// Replaces the data without recording anything (what optimizers do to parameters).
+    ///
+    /// Counts as a modification, as an optimizer step does in PyTorch: it bumps the version, so a
+    /// `backward` through an op recorded before, that saved this Variable, fails instead of using
+    /// the new values.
     pub fn set_data(&self, t: Tensor) {
         *self.0.data.write().unwrap_or_else(|e| e.into_inner()) = t;
+        self.bump_version();
+    }
+
+    /// How many times the data was modified in place or replaced (PyTorch's `_version`).
+    pub fn version(&self) -> u64 {
+        self.0.version.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn bump_version(&self) {
+        self.0.version.fetch_add(1, Ordering::AcqRel);
     }
 
     /// The accumulated gradient, if `backward` has reached this Variable.
@@ -206,12 +247,12 @@ impl Variable {
 
     /// True for Variables not produced by a recorded op.
     pub fn is_leaf(&self) -> bool {
-        self.0.node.is_none()
+        self.node().is_none()
     }
 
     /// The name of the op that produced this Variable (`"leaf"` for leaves).
     pub fn op_name(&self) -> &'static str {
-        self.0.node.as_ref().map_or("leaf", |n| n.name)
+        self.node().map_or("leaf", |n| n.name)
     }
 
     /// A new leaf sharing the data, cut from the graph (never requires grad).
@@ -292,8 +333,8 @@ impl Variable {
         Arc::ptr_eq(&self.0, &other.0)
     }
 
-    pub(crate) fn node(&self) -> Option<&Arc<Node>> {
-        self.0.node.as_ref()
+    pub(crate) fn node(&self) -> Option<Arc<Node>> {
+        self.0.node.read().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
     pub(crate) fn run_hooks(&self, g: Variable) -> Variable {

@@ -93,28 +93,57 @@ pub fn with_generator<R>(f: impl FnOnce(&mut Generator) -> R) -> R {
 /// # Random tensors (from the generator seeded by [`manual_seed`])
 impl Tensor {
     /// F32 uniform samples in `[0, 1)`.
+    ///
+    /// **Panics** when the element count overflows or the memory cannot be allocated; see
+    /// [`Tensor::try_rand`].
+    #[track_caller]
     pub fn rand(shape: &[usize]) -> Tensor {
-        Tensor::rand_dtype(shape, DType::F32)
+        ok(Tensor::try_rand_dtype(shape, DType::F32))
     }
 
-    /// Uniform samples in `[0, 1)` of a float dtype.
+    /// Uniform samples in `[0, 1)` of a float dtype. **Panics** as [`Tensor::rand`].
+    #[track_caller]
     pub fn rand_dtype(shape: &[usize], dtype: DType) -> Tensor {
-        let n: usize = shape.iter().product();
-        let v: Vec<f64> = with_generator(|g| (0..n).map(|_| g.uniform()).collect());
-        Tensor::from_vec_unchecked(v, shape).to_dtype(dtype)
+        ok(Tensor::try_rand_dtype(shape, dtype))
     }
 
-    /// F32 standard-normal samples.
+    /// Checked form of [`Tensor::rand`]: an overflowing shape or an impossible allocation is an
+    /// `Err`.
+    pub fn try_rand(shape: &[usize]) -> Result<Tensor> {
+        Tensor::try_rand_dtype(shape, DType::F32)
+    }
+
+    /// Checked form of [`Tensor::rand_dtype`].
+    pub fn try_rand_dtype(shape: &[usize], dtype: DType) -> Result<Tensor> {
+        let n = crate::shape::checked_bytes("rand", shape, DType::F64)? / 8;
+        let mut v = crate::cpu::alloc::try_vec::<f64>("rand", n)?;
+        with_generator(|g| v.extend((0..n).map(|_| g.uniform())));
+        Tensor::from_vec_unchecked(v, shape).try_to_dtype(dtype)
+    }
+
+    /// F32 standard-normal samples. **Panics** as [`Tensor::rand`]; see [`Tensor::try_randn`].
+    #[track_caller]
     pub fn randn(shape: &[usize]) -> Tensor {
-        Tensor::randn_dtype(shape, DType::F32)
+        ok(Tensor::try_randn_dtype(shape, DType::F32))
     }
 
-    /// Standard-normal samples of a float dtype.
+    /// Standard-normal samples of a float dtype. **Panics** as [`Tensor::rand`].
+    #[track_caller]
     pub fn randn_dtype(shape: &[usize], dtype: DType) -> Tensor {
-        let n: usize = shape.iter().product();
-        let mut v = vec![0.0f64; n];
+        ok(Tensor::try_randn_dtype(shape, dtype))
+    }
+
+    /// Checked form of [`Tensor::randn`].
+    pub fn try_randn(shape: &[usize]) -> Result<Tensor> {
+        Tensor::try_randn_dtype(shape, DType::F32)
+    }
+
+    /// Checked form of [`Tensor::randn_dtype`].
+    pub fn try_randn_dtype(shape: &[usize], dtype: DType) -> Result<Tensor> {
+        let n = crate::shape::checked_bytes("randn", shape, DType::F64)? / 8;
+        let mut v = crate::cpu::alloc::try_filled("randn", n, 0.0f64)?;
         with_generator(|g| g.fill_normal(&mut v));
-        Tensor::from_vec_unchecked(v, shape).to_dtype(dtype)
+        Tensor::from_vec_unchecked(v, shape).try_to_dtype(dtype)
     }
 
     /// I64 integers uniform in `[low, high)`. **Panics** when `high <= low`.
@@ -128,8 +157,9 @@ impl Tensor {
         if high <= low {
             crate::bail!("randint", "random_ expects 'from' to be less than 'to', but got from={low} >= to={high}");
         }
-        let n: usize = shape.iter().product();
-        let v: Vec<i64> = with_generator(|g| (0..n).map(|_| g.int_below(low, high)).collect());
+        let n = crate::shape::checked_bytes("randint", shape, DType::I64)? / 8;
+        let mut v = crate::cpu::alloc::try_vec::<i64>("randint", n)?;
+        with_generator(|g| v.extend((0..n).map(|_| g.int_below(low, high))));
         Ok(Tensor::from_vec_unchecked(v, shape))
     }
 
@@ -137,6 +167,7 @@ impl Tensor {
     /// are generated there (Philox, keyed from the seeded generator: reproducible, but not the
     /// CPU's values).
     #[must_use]
+    #[track_caller]
     pub fn rand_like(&self) -> Tensor {
         self.random_like(false)
     }
@@ -144,10 +175,12 @@ impl Tensor {
     /// Standard-normal samples with this tensor's shape, dtype and device (generated on a GPU as
     /// [`Tensor::rand_like`]).
     #[must_use]
+    #[track_caller]
     pub fn randn_like(&self) -> Tensor {
         self.random_like(true)
     }
 
+    #[track_caller]
     fn random_like(&self, normal: bool) -> Tensor {
         if let Device::Gpu(i) = self.device() {
             // Float dtypes the device computes in; anything else is drawn on the CPU and uploaded.

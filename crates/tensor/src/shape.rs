@@ -2,7 +2,7 @@
 
 use smallvec::SmallVec;
 
-use crate::{Error, Result};
+use crate::{DType, Error, Result};
 
 /// A small vector of sizes or strides; tensors of rank up to 6 need no heap allocation.
 pub type Dims = SmallVec<[usize; 6]>;
@@ -90,8 +90,27 @@ impl Layout {
                 return Err(Error::ShapeMismatch { op, lhs: self.shape.to_vec(), rhs: shape.to_vec() });
             }
         }
+        checked_numel(op, shape)?;
         Ok(Layout { shape: shape.into(), strides, offset: self.offset })
     }
+}
+
+/// The element count of `shape`, computed with checked arithmetic: the one place where sizes from
+/// users become counts. An overflow is an error naming the shape, as PyTorch's "Storage size
+/// calculation overflowed".
+pub fn checked_numel(op: &'static str, shape: &[usize]) -> Result<usize> {
+    shape.iter().try_fold(1usize, |a, &s| a.checked_mul(s)).ok_or_else(|| overflow(op, shape))
+}
+
+/// The byte size of a dense `shape` of `dtype`, checked: at most `isize::MAX` (the most any
+/// allocation can hold), else the overflow error naming the shape.
+pub fn checked_bytes(op: &'static str, shape: &[usize], dtype: DType) -> Result<usize> {
+    let n = checked_numel(op, shape)?;
+    n.checked_mul(dtype.size_in_bytes()).filter(|&b| b <= isize::MAX as usize).ok_or_else(|| overflow(op, shape))
+}
+
+fn overflow(op: &'static str, shape: &[usize]) -> Error {
+    Error::InvalidArgument { op, msg: format!("storage size calculation overflowed with sizes={shape:?}") }
 }
 
 /// Row-major strides of a dense tensor of `shape`.
@@ -120,6 +139,7 @@ pub fn broadcast_shapes(op: &'static str, a: &[usize], b: &[usize]) -> Result<Di
             return Err(Error::ShapeMismatch { op, lhs: a.to_vec(), rhs: b.to_vec() });
         };
     }
+    checked_numel(op, &out)?;
     Ok(out)
 }
 
@@ -239,6 +259,22 @@ mod tests {
         assert!(infer_shape("r", &[2, 6], &[5, -1]).is_err());
         assert!(infer_shape("r", &[2, 6], &[-1, -1]).is_err());
         assert!(infer_shape("r", &[2, 6], &[7]).is_err());
+    }
+
+    #[test]
+    fn checked_sizes() {
+        assert_eq!(checked_numel("t", &[2, 3]).unwrap(), 6);
+        assert_eq!(checked_numel("t", &[]).unwrap(), 1);
+        let e = checked_numel("zeros", &[1 << 32, 1 << 32]).unwrap_err().to_string();
+        assert_eq!(e, "zeros: storage size calculation overflowed with sizes=[4294967296, 4294967296]");
+        assert!(checked_bytes("t", &[(1 << 62) + 1, 4], DType::F32).is_err());
+        assert!(checked_bytes("t", &[1 << 61], DType::F32).is_err()); // 2^63 bytes > isize::MAX
+        assert_eq!(checked_bytes("t", &[1 << 20], DType::F64).unwrap(), 8 << 20);
+        // a zero-sized dim makes any product small
+        assert_eq!(checked_numel("t", &[0, usize::MAX]).unwrap(), 0);
+        assert!(broadcast_shapes("add", &[1 << 32, 1], &[1, 1 << 32]).is_err());
+        let l = Layout::contiguous(&[1, 1]);
+        assert!(l.broadcast_to("expand", &[1 << 32, 1 << 32]).is_err());
     }
 
     #[test]

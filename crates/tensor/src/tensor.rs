@@ -64,11 +64,18 @@ impl Tensor {
         ok(Tensor::try_from_vec(data, shape))
     }
 
-    /// Checked form of [`Tensor::from_vec`].
+    /// Checked form of [`Tensor::from_vec`]: a shape whose element count overflows is an error
+    /// naming it, as is a length that does not match.
     pub fn try_from_vec<T: Element>(data: Vec<T>, shape: &[usize]) -> Result<Tensor> {
-        let n = shape.iter().try_fold(1usize, |a, &s| a.checked_mul(s));
-        if n != Some(data.len()) {
-            let n = n.map_or("too many".to_string(), |n| n.to_string());
+        let n = crate::shape::checked_numel("from_vec", shape).map_err(|e| Error::InvalidArgument {
+            op: "from_vec",
+            msg: format!(
+                "{} elements given for shape {shape:?} (too many elements: {})",
+                data.len(),
+                e.to_string().trim_start_matches("from_vec: ")
+            ),
+        })?;
+        if n != data.len() {
             return Err(Error::InvalidArgument {
                 op: "from_vec",
                 msg: format!("{} elements given for shape {:?} ({n} elements)", data.len(), shape),
@@ -80,7 +87,14 @@ impl Tensor {
     /// A tensor of `shape` copied from a slice. **Panics** on a length mismatch.
     #[track_caller]
     pub fn from_slice<T: Element>(data: &[T], shape: &[usize]) -> Tensor {
-        ok(Tensor::try_from_vec(data.to_vec(), shape))
+        ok(Tensor::try_from_slice(data, shape))
+    }
+
+    /// Checked form of [`Tensor::from_slice`] (the copy is allocated fallibly).
+    pub fn try_from_slice<T: Element>(data: &[T], shape: &[usize]) -> Result<Tensor> {
+        let mut v = crate::cpu::alloc::try_vec::<T>("from_slice", data.len())?;
+        v.extend_from_slice(data);
+        Tensor::try_from_vec(v, shape)
     }
 
     /// A 0-dimensional tensor holding one value.
@@ -178,15 +192,21 @@ impl Tensor {
     /// fallback (`crate::wgpu::fallback::host`), which hands it host copies.
     #[track_caller]
     pub(crate) fn cpu_data<T: Element>(&self) -> Cow<'_, [T]> {
+        ok(self.try_cpu_data())
+    }
+
+    /// [`Tensor::cpu_data`] whose gather copy is allocated fallibly (`OutOfMemory`).
+    #[track_caller]
+    pub(crate) fn try_cpu_data<T: Element>(&self) -> Result<Cow<'_, [T]>> {
         let s = match &*self.storage {
             Storage::Cpu(s) => T::slice(s).expect("cpu_data: dtype checked by caller"),
             Storage::Gpu(g) => panic!("{}", gpu_not_implemented("a CPU kernel", g.device())),
         };
         if self.layout.is_contiguous() {
             let n = self.numel();
-            Cow::Borrowed(&s[self.layout.offset..self.layout.offset + n])
+            Ok(Cow::Borrowed(&s[self.layout.offset..self.layout.offset + n]))
         } else {
-            Cow::Owned(strided::gather(s, &self.layout))
+            Ok(Cow::Owned(strided::try_gather(s, &self.layout)?))
         }
     }
 
@@ -255,8 +275,8 @@ impl Tensor {
         }
         match &*self.storage {
             Storage::Cpu(_) => Ok(with_dtype!(self.dtype, T, {
-                let v = self.cpu_data::<T>().into_owned();
-                Tensor::from_vec_unchecked(v, self.shape())
+                let (data, layout) = self.cpu_raw::<T>();
+                Tensor::from_vec_unchecked(strided::try_gather(data, layout)?, self.shape())
             })),
             Storage::Gpu(_) => crate::wgpu::copy::contiguous(self),
         }
@@ -316,9 +336,9 @@ impl Tensor {
         }
         match &*self.storage {
             Storage::Cpu(_) => Ok(with_dtype!(self.dtype, S, {
-                let src = self.cpu_data::<S>();
+                let src = self.try_cpu_data::<S>()?;
                 with_dtype!(dtype, D, {
-                    let v: Vec<D> = crate::cpu::cast::cast_slice::<S, D>(&src);
+                    let v: Vec<D> = crate::cpu::cast::cast_slice::<S, D>(&src)?;
                     Tensor::from_vec_unchecked(v, self.shape())
                 })
             })),

@@ -18,6 +18,7 @@ macro_rules! compare {
                 }
 
                 #[doc = concat!("Checked form of [`Variable::", stringify!($name), "`].")]
+                #[track_caller]
                 pub fn $try(&self, other: &Variable) -> Result<Variable> {
                     Ok(c(self.data().$try(&other.data())?))
                 }
@@ -52,6 +53,7 @@ impl Variable {
     }
 
     /// Checked form of [`Variable::logical_and`].
+    #[track_caller]
     pub fn try_logical_and(&self, other: &Variable) -> Result<Variable> {
         Ok(c(self.data().try_logical_and(&other.data())?))
     }
@@ -64,24 +66,28 @@ impl Variable {
     }
 
     /// Checked form of [`Variable::logical_or`].
+    #[track_caller]
     pub fn try_logical_or(&self, other: &Variable) -> Result<Variable> {
         Ok(c(self.data().try_logical_or(&other.data())?))
     }
 
     /// Elementwise logical not (true where zero).
     #[must_use]
+    #[track_caller]
     pub fn logical_not(&self) -> Variable {
         c(self.data().logical_not())
     }
 
     /// True where the element is NaN.
     #[must_use]
+    #[track_caller]
     pub fn isnan(&self) -> Variable {
         c(self.data().isnan())
     }
 
     /// True where the element is finite (not NaN or infinite).
     #[must_use]
+    #[track_caller]
     pub fn isfinite(&self) -> Variable {
         c(self.data().isfinite())
     }
@@ -111,6 +117,7 @@ impl Variable {
     }
 
     /// Checked form of [`Variable::where_`].
+    #[track_caller]
     pub fn try_where_(&self, cond: &Tensor, other: &Variable) -> Result<Variable> {
         let out = self.data().try_where_(cond, &other.data())?;
         let cond = cond.clone();
@@ -131,6 +138,7 @@ impl Variable {
     }
 
     /// Checked form of [`Variable::masked_fill`].
+    #[track_caller]
     pub fn try_masked_fill(&self, mask: &Tensor, value: f64) -> Result<Variable> {
         let out = self.data().try_masked_fill(mask, value)?;
         let mask = mask.clone();

@@ -133,6 +133,7 @@ impl Variable {
     }
 
     /// Checked form of [`Variable::conv2d`].
+    #[track_caller]
     pub fn try_conv2d(&self, weight: &Variable, bias: Option<&Variable>, o: Conv2dOpts) -> Result<Variable> {
         let bd = bias.map(|b| b.data());
         let out = self.data().try_conv2d(&weight.data(), bd.as_ref(), o.stride, o.padding, o.dilation, o.groups)?;
@@ -170,6 +171,7 @@ impl Variable {
 
     /// Checked form of [`Variable::conv1d`] (errors speak in 1-d terms).
     #[allow(clippy::too_many_arguments)]
+    #[track_caller]
     pub fn try_conv1d(
         &self,
         weight: &Variable,
@@ -206,6 +208,7 @@ impl Variable {
 
     /// Checked form of [`Variable::conv_transpose2d`].
     #[allow(clippy::too_many_arguments)]
+    #[track_caller]
     pub fn try_conv_transpose2d(
         &self,
         weight: &Variable,
@@ -225,6 +228,7 @@ impl Variable {
         ok(self.try_convt(weight, bias, o))
     }
 
+    #[track_caller]
     fn try_convt(&self, weight: &Variable, bias: Option<&Variable>, o: TransposeOpts) -> Result<Variable> {
         let bd = bias.map(|b| b.data());
         let out = self.data().try_conv_transpose2d(

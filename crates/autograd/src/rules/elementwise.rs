@@ -108,6 +108,7 @@ impl Variable {
     }
 
     /// Checked form of [`Variable::clamp`] (fails when both bounds are `None`).
+    #[track_caller]
     pub fn try_clamp(&self, min: Option<f64>, max: Option<f64>) -> Result<Variable> {
         let out = self.data().try_clamp(min, max)?;
         Ok(Variable::record("clamp", &[self], out, move |ctx| {
@@ -137,6 +138,7 @@ impl Variable {
 
     /// Leaky ReLU with `negative_slope`.
     #[must_use]
+    #[track_caller]
     pub fn leaky_relu(&self, negative_slope: f64) -> Variable {
         let out = self.data().leaky_relu(negative_slope);
         Variable::record("leaky_relu", &[self], out, move |ctx| {
@@ -149,6 +151,7 @@ impl Variable {
 
     /// ELU with `alpha`.
     #[must_use]
+    #[track_caller]
     pub fn elu(&self, alpha: f64) -> Variable {
         let out = self.data().elu(alpha);
         Variable::record("elu", &[self], out, move |ctx| {
@@ -174,6 +177,7 @@ macro_rules! binary {
                 }
 
                 #[doc = concat!("Checked form of [`Variable::", stringify!($name), "`].")]
+                #[track_caller]
                 pub fn $try(&self, other: &Variable) -> Result<Variable> {
                     let out = self.data().$try(&other.data())?;
                     Ok(Variable::record(stringify!($name), &[self, other], out, |ctx| {
@@ -220,36 +224,42 @@ fn max_weight(a: &Variable, b: &Variable, max: bool) -> Tensor {
 impl Variable {
     /// `self + v`.
     #[must_use]
+    #[track_caller]
     pub fn add_scalar(&self, v: f64) -> Variable {
         Variable::record("add", &[self], self.data().add_scalar(v), |ctx| vec![Some(ctx.grad.clone())])
     }
 
     /// `self - v`.
     #[must_use]
+    #[track_caller]
     pub fn sub_scalar(&self, v: f64) -> Variable {
         Variable::record("sub", &[self], self.data().sub_scalar(v), |ctx| vec![Some(ctx.grad.clone())])
     }
 
     /// `self * v`.
     #[must_use]
+    #[track_caller]
     pub fn mul_scalar(&self, v: f64) -> Variable {
         Variable::record("mul", &[self], self.data().mul_scalar(v), move |ctx| vec![Some(ctx.grad.mul_scalar(v))])
     }
 
     /// `self / v`.
     #[must_use]
+    #[track_caller]
     pub fn div_scalar(&self, v: f64) -> Variable {
         Variable::record("div", &[self], self.data().div_scalar(v), move |ctx| vec![Some(ctx.grad.div_scalar(v))])
     }
 
     /// `v - self`.
     #[must_use]
+    #[track_caller]
     pub fn rsub_scalar(&self, v: f64) -> Variable {
         Variable::record("rsub", &[self], self.data().rsub_scalar(v), |ctx| vec![Some(-ctx.grad)])
     }
 
     /// `v / self`; the gradient is `-v / x^2 = -out / x`.
     #[must_use]
+    #[track_caller]
     pub fn rdiv_scalar(&self, v: f64) -> Variable {
         Variable::record("rdiv", &[self], self.data().rdiv_scalar(v), |ctx| {
             vec![Some(-(ctx.grad * ctx.output) / &ctx.inputs[0])]
@@ -258,6 +268,7 @@ impl Variable {
 
     /// `self ** v` (the binary op's kernel; see also [`Variable::powf`]).
     #[must_use]
+    #[track_caller]
     pub fn pow_scalar(&self, v: f64) -> Variable {
         Variable::record("pow", &[self], self.data().pow_scalar(v), move |ctx| {
             if v == 0.0 {
@@ -269,17 +280,20 @@ impl Variable {
 
     /// `maximum(self, v)`; ties split the gradient evenly.
     #[must_use]
+    #[track_caller]
     pub fn maximum_scalar(&self, v: f64) -> Variable {
         self.maximum(&self.scalar_like(v))
     }
 
     /// `minimum(self, v)`; ties split the gradient evenly.
     #[must_use]
+    #[track_caller]
     pub fn minimum_scalar(&self, v: f64) -> Variable {
         self.minimum(&self.scalar_like(v))
     }
 
     /// A 0-d constant holding `v` in this Variable's dtype and device.
+    #[track_caller]
     fn scalar_like(&self, v: f64) -> Variable {
         let d = self.data();
         c(Tensor::full_dtype(&[], v, d.dtype()).to(&d.device()))

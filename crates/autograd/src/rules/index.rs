@@ -30,6 +30,7 @@ impl Variable {
     }
 
     /// Checked form of [`Variable::index_select`].
+    #[track_caller]
     pub fn try_index_select(&self, dim: impl Dim, index: &Tensor) -> Result<Variable> {
         let data = self.data();
         let out = data.try_index_select(dim, index)?;
@@ -50,6 +51,7 @@ impl Variable {
     }
 
     /// Checked form of [`Variable::index_add`].
+    #[track_caller]
     pub fn try_index_add(&self, dim: impl Dim, index: &Tensor, source: &Variable) -> Result<Variable> {
         let data = self.data();
         let out = data.try_index_add(dim, index, &source.data())?;
@@ -80,6 +82,7 @@ impl Variable {
     }
 
     /// Checked form of [`Variable::gather`].
+    #[track_caller]
     pub fn try_gather(&self, dim: impl Dim, index: &Tensor) -> Result<Variable> {
         let data = self.data();
         let out = data.try_gather(dim, index)?;
@@ -100,6 +103,7 @@ impl Variable {
     }
 
     /// Checked form of [`Variable::scatter_add`].
+    #[track_caller]
     pub fn try_scatter_add(&self, dim: impl Dim, index: &Tensor, src: &Variable) -> Result<Variable> {
         let data = self.data();
         let out = data.try_scatter_add(dim, index, &src.data())?;
@@ -120,6 +124,7 @@ impl Variable {
     }
 
     /// Checked form of [`Variable::scatter`].
+    #[track_caller]
     pub fn try_scatter(&self, dim: impl Dim, index: &Tensor, src: &Variable) -> Result<Variable> {
         let data = self.data();
         let out = data.try_scatter(dim, index, &src.data())?;
@@ -141,6 +146,7 @@ impl Variable {
     }
 
     /// Checked form of [`Variable::scatter_value`].
+    #[track_caller]
     pub fn try_scatter_value(&self, dim: impl Dim, index: &Tensor, value: f64) -> Result<Variable> {
         let data = self.data();
         let out = data.try_scatter_value(dim, index, value)?;
@@ -180,6 +186,7 @@ impl Variable {
     }
 
     /// Checked form of [`Variable::masked_select`].
+    #[track_caller]
     pub fn try_masked_select(&self, mask: &Tensor) -> Result<Variable> {
         let data = self.data();
         let out = data.try_masked_select(mask)?;
@@ -207,6 +214,7 @@ impl Variable {
     }
 
     /// Checked form of [`Variable::one_hot`].
+    #[track_caller]
     pub fn try_one_hot(&self, num_classes: i64) -> Result<Variable> {
         Ok(c(self.data().try_one_hot(num_classes)?))
     }
@@ -228,6 +236,7 @@ impl Variable {
     }
 
     /// Checked form of [`Variable::sort`].
+    #[track_caller]
     pub fn try_sort(&self, dim: impl Dim, descending: bool) -> Result<(Variable, Tensor)> {
         let (_, idx) = self.data().try_sort(dim, descending)?;
         Ok((self.try_gather(dim, &idx)?, idx))
@@ -241,6 +250,7 @@ impl Variable {
     }
 
     /// Checked form of [`Variable::topk`].
+    #[track_caller]
     pub fn try_topk(&self, k: usize, dim: impl Dim, largest: bool, sorted: bool) -> Result<(Variable, Tensor)> {
         let (_, idx) = self.data().try_topk(k, dim, largest, sorted)?;
         Ok((self.try_gather(dim, &idx)?, idx))
@@ -254,6 +264,7 @@ impl Variable {
     }
 
     /// Checked form of [`Variable::argsort`].
+    #[track_caller]
     pub fn try_argsort(&self, dim: impl Dim, descending: bool) -> Result<Variable> {
         Ok(c(self.data().try_argsort(dim, descending)?))
     }

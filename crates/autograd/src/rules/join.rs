@@ -115,6 +115,7 @@ impl Variable {
     }
 
     /// Checked form of [`Variable::repeat`].
+    #[track_caller]
     pub fn try_repeat(&self, reps: &[usize]) -> Result<Variable> {
         let out = self.data().try_repeat(reps)?;
         let reps = reps.to_vec();
@@ -144,6 +145,7 @@ impl Variable {
     }
 
     /// Checked form of [`Variable::flip`].
+    #[track_caller]
     pub fn try_flip<D: Dim>(&self, dims: &[D]) -> Result<Variable> {
         let out = self.data().try_flip(dims)?;
         let ds: Vec<isize> = dims.iter().map(|d| d.to_isize()).collect();

@@ -32,6 +32,7 @@ impl Variable {
     }
 
     /// Checked form of [`Variable::matmul`].
+    #[track_caller]
     pub fn try_matmul(&self, other: &Variable) -> Result<Variable> {
         let (ra, rb) = (self.rank(), other.rank());
         // 1-d operands become matrices, then the added dim is removed again: the views carry the
@@ -62,6 +63,7 @@ impl Variable {
     }
 
     /// Checked form of [`Variable::mm`].
+    #[track_caller]
     pub fn try_mm(&self, other: &Variable) -> Result<Variable> {
         self.data().try_mm(&other.data())?;
         self.try_matmul(other)
@@ -75,6 +77,7 @@ impl Variable {
     }
 
     /// Checked form of [`Variable::bmm`].
+    #[track_caller]
     pub fn try_bmm(&self, other: &Variable) -> Result<Variable> {
         self.data().try_bmm(&other.data())?;
         self.try_matmul(other)
@@ -88,6 +91,7 @@ impl Variable {
     }
 
     /// Checked form of [`Variable::dot`].
+    #[track_caller]
     pub fn try_dot(&self, other: &Variable) -> Result<Variable> {
         let out = self.data().try_dot(&other.data())?;
         Ok(Variable::record("dot", &[self, other], out, |ctx| {
@@ -104,6 +108,7 @@ impl Variable {
     }
 
     /// Checked form of [`Variable::linear`].
+    #[track_caller]
     pub fn try_linear(&self, weight: &Variable, bias: Option<&Variable>) -> Result<Variable> {
         let bd = bias.map(|b| b.data());
         let out = self.data().try_linear(&weight.data(), bd.as_ref())?;

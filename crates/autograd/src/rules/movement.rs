@@ -21,6 +21,7 @@ impl Variable {
     }
 
     /// Checked form of [`Variable::reshape`].
+    #[track_caller]
     pub fn try_reshape<D: Dim>(&self, shape: &[D]) -> Result<Variable> {
         let out = self.data().try_reshape(shape)?;
         Ok(reshape_back("reshape", self, out))
@@ -34,6 +35,7 @@ impl Variable {
     }
 
     /// Checked form of [`Variable::view`].
+    #[track_caller]
     pub fn try_view<D: Dim>(&self, shape: &[D]) -> Result<Variable> {
         let out = self.data().try_view(shape)?;
         Ok(reshape_back("view", self, out))
@@ -47,6 +49,7 @@ impl Variable {
     }
 
     /// Checked form of [`Variable::transpose`].
+    #[track_caller]
     pub fn try_transpose(&self, d0: impl Dim, d1: impl Dim) -> Result<Variable> {
         let (d0, d1) = (d0.to_isize(), d1.to_isize());
         let out = self.data().try_transpose(d0, d1)?;
@@ -74,6 +77,7 @@ impl Variable {
     }
 
     /// Checked form of [`Variable::permute`].
+    #[track_caller]
     pub fn try_permute<D: Dim>(&self, dims: &[D]) -> Result<Variable> {
         let data = self.data();
         let out = data.try_permute(dims)?;
@@ -94,6 +98,7 @@ impl Variable {
     }
 
     /// Checked form of [`Variable::unsqueeze`].
+    #[track_caller]
     pub fn try_unsqueeze(&self, dim: impl Dim) -> Result<Variable> {
         let out = self.data().try_unsqueeze(dim)?;
         Ok(reshape_back("unsqueeze", self, out))
@@ -107,6 +112,7 @@ impl Variable {
     }
 
     /// Checked form of [`Variable::squeeze`].
+    #[track_caller]
     pub fn try_squeeze(&self, dim: impl Dim) -> Result<Variable> {
         let out = self.data().try_squeeze(dim)?;
         Ok(reshape_back("squeeze", self, out))
@@ -114,6 +120,7 @@ impl Variable {
 
     /// Removes every size-1 dim.
     #[must_use]
+    #[track_caller]
     pub fn squeeze_all(&self) -> Variable {
         reshape_back("squeeze", self, self.data().squeeze_all())
     }
@@ -126,6 +133,7 @@ impl Variable {
     }
 
     /// Checked form of [`Variable::flatten`].
+    #[track_caller]
     pub fn try_flatten(&self, start: impl Dim, end: impl Dim) -> Result<Variable> {
         let out = self.data().try_flatten(start, end)?;
         Ok(reshape_back("flatten", self, out))
@@ -139,6 +147,7 @@ impl Variable {
     }
 
     /// Checked form of [`Variable::expand`].
+    #[track_caller]
     pub fn try_expand<D: Dim>(&self, shape: &[D]) -> Result<Variable> {
         let out = self.data().try_expand(shape)?;
         Ok(Variable::record("expand", &[self], out, |ctx| vec![Some(ctx.grad.sum_to_shape(&ctx.inputs[0].shape()))]))
@@ -176,6 +185,7 @@ impl Variable {
     }
 
     /// Checked form of [`Variable::narrow`].
+    #[track_caller]
     pub fn try_narrow(&self, dim: impl Dim, start: usize, len: usize) -> Result<Variable> {
         let data = self.data();
         let out = data.try_narrow(dim, start, len)?;
@@ -193,6 +203,7 @@ impl Variable {
     }
 
     /// Checked form of [`Variable::pad_dim`].
+    #[track_caller]
     pub fn try_pad_dim(&self, dim: impl Dim, before: usize, after: usize) -> Result<Variable> {
         let data = self.data();
         if data.rank() == 0 {
@@ -226,6 +237,7 @@ impl Variable {
     }
 
     /// Checked form of [`Variable::select`].
+    #[track_caller]
     pub fn try_select(&self, dim: impl Dim, index: i64) -> Result<Variable> {
         let data = self.data();
         let out = data.try_select(dim, index)?;
@@ -245,6 +257,7 @@ impl Variable {
     }
 
     /// Checked form of [`Variable::chunk`].
+    #[track_caller]
     pub fn try_chunk(&self, chunks: usize, dim: impl Dim) -> Result<Vec<Variable>> {
         let parts = self.data().try_chunk(chunks, dim)?;
         let sizes: Vec<usize> = parts.iter().map(|p| p.size(dim)).collect();
@@ -259,6 +272,7 @@ impl Variable {
     }
 
     /// Checked form of [`Variable::split`].
+    #[track_caller]
     pub fn try_split(&self, size: usize, dim: impl Dim) -> Result<Vec<Variable>> {
         let parts = self.data().try_split(size, dim)?;
         let sizes: Vec<usize> = parts.iter().map(|p| p.size(dim)).collect();
@@ -273,6 +287,7 @@ impl Variable {
     }
 
     /// Checked form of [`Variable::split_sizes`].
+    #[track_caller]
     pub fn try_split_sizes(&self, sizes: &[usize], dim: impl Dim) -> Result<Vec<Variable>> {
         self.data().try_split_sizes(sizes, dim)?;
         let mut start = 0;
@@ -287,6 +302,7 @@ impl Variable {
 
     /// A contiguous copy of the data (identity for gradients).
     #[must_use]
+    #[track_caller]
     pub fn contiguous(&self) -> Variable {
         let data = self.data();
         if data.is_contiguous() {
@@ -298,6 +314,7 @@ impl Variable {
     /// Converts the dtype; the gradient is converted back. A conversion to an integer or Bool dtype
     /// is a constant (such results have no gradient).
     #[must_use]
+    #[track_caller]
     pub fn to_dtype(&self, dtype: DType) -> Variable {
         let src = self.dtype();
         if src == dtype {
@@ -315,6 +332,7 @@ impl Variable {
     }
 
     /// Checked form of [`Variable::to`] (fails when the device cannot take the data).
+    #[track_caller]
     pub fn try_to(&self, device: &Device) -> Result<Variable> {
         let src = self.device();
         if &src == device {
@@ -335,18 +353,21 @@ impl Variable {
 
     /// Number of dimensions (PyTorch's `dim()`; the same as [`Variable::rank`]).
     #[must_use]
+    #[track_caller]
     pub fn dim(&self) -> usize {
         self.rank()
     }
 
     /// The data's strides, in elements.
     #[must_use]
+    #[track_caller]
     pub fn strides(&self) -> Vec<usize> {
         self.data().strides().to_vec()
     }
 
     /// True when the data is laid out contiguously (row-major).
     #[must_use]
+    #[track_caller]
     pub fn is_contiguous(&self) -> bool {
         self.data().is_contiguous()
     }
@@ -356,18 +377,21 @@ impl Variable {
 impl Variable {
     /// Zeros of this shape, dtype and device (a constant).
     #[must_use]
+    #[track_caller]
     pub fn zeros_like(&self) -> Variable {
         c(self.data().zeros_like())
     }
 
     /// Ones of this shape, dtype and device (a constant).
     #[must_use]
+    #[track_caller]
     pub fn ones_like(&self) -> Variable {
         c(self.data().ones_like())
     }
 
     /// `v` everywhere, in this shape, dtype and device (a constant).
     #[must_use]
+    #[track_caller]
     pub fn full_like(&self, v: f64) -> Variable {
         c(self.data().full_like(v))
     }

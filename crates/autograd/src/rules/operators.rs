@@ -87,6 +87,7 @@ impl std::ops::Neg for &Variable {
 
 impl std::ops::Neg for Variable {
     type Output = Variable;
+    #[track_caller]
     fn neg(self) -> Variable {
         Variable::neg(&self)
     }

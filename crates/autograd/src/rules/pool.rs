@@ -29,6 +29,7 @@ impl Argmax {
     }
 
     /// `gg` (input-shaped) read at the argmax of each window: the adjoint of the max-pool backward.
+    #[track_caller]
     fn take(&self, gg: &Variable) -> Variable {
         let (gs, is) = (gg.shape(), self.idx.shape().to_vec());
         let r = gs.len();
@@ -119,6 +120,7 @@ impl Variable {
     }
 
     /// Checked form of [`Variable::max_pool2d`].
+    #[track_caller]
     pub fn try_max_pool2d(
         &self,
         kernel: [usize; 2],
@@ -145,6 +147,7 @@ impl Variable {
     }
 
     /// Checked form of [`Variable::max_pool2d_with_indices`].
+    #[track_caller]
     pub fn try_max_pool2d_with_indices(
         &self,
         kernel: [usize; 2],
@@ -177,6 +180,7 @@ impl Variable {
     }
 
     /// Checked form of [`Variable::avg_pool2d`].
+    #[track_caller]
     pub fn try_avg_pool2d(
         &self,
         kernel: [usize; 2],
@@ -200,6 +204,7 @@ impl Variable {
     }
 
     /// Checked form of [`Variable::adaptive_avg_pool2d`].
+    #[track_caller]
     pub fn try_adaptive_avg_pool2d(&self, output_size: [usize; 2]) -> Result<Variable> {
         let out = self.data().try_adaptive_avg_pool2d(output_size)?;
         Ok(Variable::record("adaptive_avg_pool2d", &[self], out, move |ctx| {
@@ -216,6 +221,7 @@ impl Variable {
     }
 
     /// Checked form of [`Variable::max_pool1d`] (errors speak in 1-d terms).
+    #[track_caller]
     pub fn try_max_pool1d(&self, kernel: usize, stride: usize, padding: usize) -> Result<Variable> {
         self.data().try_max_pool1d(kernel, stride, padding)?;
         let y = self.unsqueeze(-2).try_max_pool2d([1, kernel], [1, stride], [0, padding], [1, 1], false)?;
@@ -231,6 +237,7 @@ impl Variable {
     }
 
     /// Checked form of [`Variable::avg_pool1d`].
+    #[track_caller]
     pub fn try_avg_pool1d(&self, kernel: usize, stride: usize, padding: usize) -> Result<Variable> {
         self.data().try_avg_pool1d(kernel, stride, padding)?;
         let y = self.unsqueeze(-2).try_avg_pool2d([1, kernel], [1, stride], [0, padding], false, true)?;

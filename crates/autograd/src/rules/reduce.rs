@@ -44,11 +44,13 @@ fn norm_dims<D: Dim>(dims: &[D], rank: usize) -> Vec<isize> {
 impl Variable {
     /// Sum of all elements (0-d).
     #[must_use]
+    #[track_caller]
     pub fn sum(&self) -> Variable {
         ok(self.try_sum())
     }
 
     /// Checked form of [`Variable::sum`].
+    #[track_caller]
     pub fn try_sum(&self) -> Result<Variable> {
         let out = self.data().try_sum()?;
         Ok(Variable::record("sum", &[self], out, |ctx| vec![Some(ctx.grad.expand(&ctx.inputs[0].shape()))]))
@@ -62,6 +64,7 @@ impl Variable {
     }
 
     /// Checked form of [`Variable::sum_dim`].
+    #[track_caller]
     pub fn try_sum_dim(&self, dim: impl Dim, keepdim: bool) -> Result<Variable> {
         let data = self.data();
         let out = data.try_sum_dim(dim, keepdim)?;
@@ -79,6 +82,7 @@ impl Variable {
     }
 
     /// Checked form of [`Variable::sum_dims`].
+    #[track_caller]
     pub fn try_sum_dims<D: Dim>(&self, dims: &[D], keepdim: bool) -> Result<Variable> {
         let data = self.data();
         let out = data.try_sum_dims(dims, keepdim)?;
@@ -96,6 +100,7 @@ impl Variable {
     }
 
     /// Checked form of [`Variable::sum_to_shape`].
+    #[track_caller]
     pub fn try_sum_to_shape(&self, shape: &[usize]) -> Result<Variable> {
         if self.shape() == shape {
             return Ok(self.clone());
@@ -112,6 +117,7 @@ impl Variable {
     }
 
     /// Checked form of [`Variable::mean`] (fails on integer data).
+    #[track_caller]
     pub fn try_mean(&self) -> Result<Variable> {
         let n = self.numel() as f64;
         let out = self.data().try_mean()?;
@@ -126,6 +132,7 @@ impl Variable {
     }
 
     /// Checked form of [`Variable::mean_dim`].
+    #[track_caller]
     pub fn try_mean_dim(&self, dim: impl Dim, keepdim: bool) -> Result<Variable> {
         let data = self.data();
         let out = data.try_mean_dim(dim, keepdim)?;
@@ -144,6 +151,7 @@ impl Variable {
     }
 
     /// Checked form of [`Variable::mean_dims`].
+    #[track_caller]
     pub fn try_mean_dims<D: Dim>(&self, dims: &[D], keepdim: bool) -> Result<Variable> {
         let data = self.data();
         let out = data.try_mean_dims(dims, keepdim)?;
@@ -157,11 +165,13 @@ impl Variable {
 
     /// Product of all elements.
     #[must_use]
+    #[track_caller]
     pub fn prod(&self) -> Variable {
         ok(self.try_prod())
     }
 
     /// Checked form of [`Variable::prod`].
+    #[track_caller]
     pub fn try_prod(&self) -> Result<Variable> {
         self.reshape(&[-1]).try_prod_dim(0, false)
     }
@@ -185,6 +195,7 @@ impl Variable {
     }
 
     /// Checked form of [`Variable::prod_dim`].
+    #[track_caller]
     pub fn try_prod_dim(&self, dim: impl Dim, keepdim: bool) -> Result<Variable> {
         let data = self.data();
         let out = data.try_prod_dim(dim, keepdim)?;
@@ -200,6 +211,7 @@ impl Variable {
 
     /// Per element, the product of the other elements of its slice along `dim`: exclusive
     /// cumulative products from the left times from the right (no division, so zeros are exact).
+    #[track_caller]
     fn product_of_others(&self, d: isize) -> Variable {
         let data = self.data();
         let n = data.size(d);
@@ -223,6 +235,7 @@ impl Variable {
     }
 
     /// Checked form of [`Variable::max`] (fails on an empty tensor).
+    #[track_caller]
     pub fn try_max(&self) -> Result<Variable> {
         self.data().try_max()?;
         self.reshape(&[-1]).try_extreme_dim("max", 0, false)
@@ -236,6 +249,7 @@ impl Variable {
     }
 
     /// Checked form of [`Variable::min`].
+    #[track_caller]
     pub fn try_min(&self) -> Result<Variable> {
         self.data().try_min()?;
         self.reshape(&[-1]).try_extreme_dim("min", 0, false)
@@ -249,6 +263,7 @@ impl Variable {
     }
 
     /// Checked form of [`Variable::max_dim`].
+    #[track_caller]
     pub fn try_max_dim(&self, dim: impl Dim, keepdim: bool) -> Result<Variable> {
         self.try_extreme_dim("max", dim.to_isize(), keepdim)
     }
@@ -261,10 +276,12 @@ impl Variable {
     }
 
     /// Checked form of [`Variable::min_dim`].
+    #[track_caller]
     pub fn try_min_dim(&self, dim: impl Dim, keepdim: bool) -> Result<Variable> {
         self.try_extreme_dim("min", dim.to_isize(), keepdim)
     }
 
+    #[track_caller]
     fn try_extreme_dim(&self, name: &'static str, dim: isize, keepdim: bool) -> Result<Variable> {
         let data = self.data();
         let out = if name == "max" { data.try_max_dim(dim, keepdim)? } else { data.try_min_dim(dim, keepdim)? };
@@ -289,6 +306,7 @@ impl Variable {
     }
 
     /// Checked form of [`Variable::max_dim_with_indices`].
+    #[track_caller]
     pub fn try_max_dim_with_indices(&self, dim: impl Dim, keepdim: bool) -> Result<(Variable, Tensor)> {
         let (_, idx) = self.data().try_max_dim_with_indices(dim, true)?;
         Ok(self.take_at(dim.to_isize(), idx, keepdim))
@@ -302,11 +320,13 @@ impl Variable {
     }
 
     /// Checked form of [`Variable::min_dim_with_indices`].
+    #[track_caller]
     pub fn try_min_dim_with_indices(&self, dim: impl Dim, keepdim: bool) -> Result<(Variable, Tensor)> {
         let (_, idx) = self.data().try_min_dim_with_indices(dim, true)?;
         Ok(self.take_at(dim.to_isize(), idx, keepdim))
     }
 
+    #[track_caller]
     fn take_at(&self, dim: isize, idx: Tensor, keepdim: bool) -> (Variable, Tensor) {
         if self.rank() == 0 {
             let idx = idx.reshape::<usize>(&[]);
@@ -329,6 +349,7 @@ impl Variable {
     }
 
     /// Checked form of [`Variable::var`].
+    #[track_caller]
     pub fn try_var(&self, unbiased: bool) -> Result<Variable> {
         self.reshape(&[-1]).try_var_dim(0, unbiased, false)
     }
@@ -341,6 +362,7 @@ impl Variable {
     }
 
     /// Checked form of [`Variable::var_dim`].
+    #[track_caller]
     pub fn try_var_dim(&self, dim: impl Dim, unbiased: bool, keepdim: bool) -> Result<Variable> {
         let data = self.data();
         let out = data.try_var_dim(dim, unbiased, keepdim)?;
@@ -361,6 +383,7 @@ impl Variable {
     }
 
     /// Checked form of [`Variable::std`].
+    #[track_caller]
     pub fn try_std(&self, unbiased: bool) -> Result<Variable> {
         self.reshape(&[-1]).try_std_dim(0, unbiased, false)
     }
@@ -374,6 +397,7 @@ impl Variable {
     }
 
     /// Checked form of [`Variable::std_dim`].
+    #[track_caller]
     pub fn try_std_dim(&self, dim: impl Dim, unbiased: bool, keepdim: bool) -> Result<Variable> {
         let data = self.data();
         let out = data.try_std_dim(dim, unbiased, keepdim)?;
@@ -400,6 +424,7 @@ impl Variable {
     }
 
     /// Checked form of [`Variable::argmax`].
+    #[track_caller]
     pub fn try_argmax(&self, dim: impl Dim, keepdim: bool) -> Result<Variable> {
         Ok(c(self.data().try_argmax(dim, keepdim)?))
     }
@@ -412,6 +437,7 @@ impl Variable {
     }
 
     /// Checked form of [`Variable::argmin`].
+    #[track_caller]
     pub fn try_argmin(&self, dim: impl Dim, keepdim: bool) -> Result<Variable> {
         Ok(c(self.data().try_argmin(dim, keepdim)?))
     }
@@ -424,6 +450,7 @@ impl Variable {
     }
 
     /// Checked form of [`Variable::argmax_all`] (fails on an empty tensor).
+    #[track_caller]
     pub fn try_argmax_all(&self) -> Result<Variable> {
         Ok(c(self.data().try_argmax_all()?))
     }
@@ -436,18 +463,21 @@ impl Variable {
     }
 
     /// Checked form of [`Variable::argmin_all`].
+    #[track_caller]
     pub fn try_argmin_all(&self) -> Result<Variable> {
         Ok(c(self.data().try_argmin_all()?))
     }
 
     /// True (a 0-d Bool constant) when every element is nonzero.
     #[must_use]
+    #[track_caller]
     pub fn all(&self) -> Variable {
         c(self.data().all())
     }
 
     /// True (a 0-d Bool constant) when some element is nonzero.
     #[must_use]
+    #[track_caller]
     pub fn any(&self) -> Variable {
         c(self.data().any())
     }
@@ -460,6 +490,7 @@ impl Variable {
     }
 
     /// Checked form of [`Variable::all_dim`].
+    #[track_caller]
     pub fn try_all_dim(&self, dim: impl Dim, keepdim: bool) -> Result<Variable> {
         Ok(c(self.data().try_all_dim(dim, keepdim)?))
     }
@@ -472,6 +503,7 @@ impl Variable {
     }
 
     /// Checked form of [`Variable::any_dim`].
+    #[track_caller]
     pub fn try_any_dim(&self, dim: impl Dim, keepdim: bool) -> Result<Variable> {
         Ok(c(self.data().try_any_dim(dim, keepdim)?))
     }

@@ -21,6 +21,7 @@ impl Variable {
     }
 
     /// Checked form of [`Variable::cumsum`].
+    #[track_caller]
     pub fn try_cumsum(&self, dim: impl Dim) -> Result<Variable> {
         let data = self.data();
         let out = data.try_cumsum(dim)?;
@@ -52,6 +53,7 @@ impl Variable {
     }
 
     /// Checked form of [`Variable::cumprod`].
+    #[track_caller]
     pub fn try_cumprod(&self, dim: impl Dim) -> Result<Variable> {
         let data = self.data();
         let out = data.try_cumprod(dim)?;
@@ -77,6 +79,7 @@ impl Variable {
     }
 
     /// Checked form of [`Variable::logsumexp`].
+    #[track_caller]
     pub fn try_logsumexp(&self, dim: impl Dim, keepdim: bool) -> Result<Variable> {
         let data = self.data();
         let out = data.try_logsumexp(dim, keepdim)?;
@@ -96,6 +99,7 @@ impl Variable {
     }
 
     /// Checked form of [`Variable::softmax`].
+    #[track_caller]
     pub fn try_softmax(&self, dim: impl Dim) -> Result<Variable> {
         let data = self.data();
         let out = data.try_softmax(dim)?;
@@ -117,6 +121,7 @@ impl Variable {
     }
 
     /// Checked form of [`Variable::log_softmax`].
+    #[track_caller]
     pub fn try_log_softmax(&self, dim: impl Dim) -> Result<Variable> {
         let data = self.data();
         let out = data.try_log_softmax(dim)?;

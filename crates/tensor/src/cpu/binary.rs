@@ -8,14 +8,14 @@ use crate::{Float, Result, Tensor};
 pub fn binary(op: BinaryOp, a: &Tensor, b: &Tensor, shape: &[usize]) -> Result<Tensor> {
     let name = op.name();
     match a.dtype() {
-        crate::DType::F32 => Ok(Tensor::from_vec_unchecked(float_op::<f32>(op, a, b, shape), shape)),
-        crate::DType::F64 => Ok(Tensor::from_vec_unchecked(float_op::<f64>(op, a, b, shape), shape)),
-        crate::DType::I64 => Ok(Tensor::from_vec_unchecked(int_op(op, a, b, shape), shape)),
+        crate::DType::F32 => Ok(Tensor::from_vec_unchecked(float_op::<f32>(op, a, b, shape)?, shape)),
+        crate::DType::F64 => Ok(Tensor::from_vec_unchecked(float_op::<f64>(op, a, b, shape)?, shape)),
+        crate::DType::I64 => Ok(Tensor::from_vec_unchecked(int_op(op, a, b, shape)?, shape)),
         d => Err(crate::Error::UnsupportedDType { op: name, dtype: d }),
     }
 }
 
-fn float_op<T: Float>(op: BinaryOp, a: &Tensor, b: &Tensor, shape: &[usize]) -> Vec<T> {
+fn float_op<T: Float>(op: BinaryOp, a: &Tensor, b: &Tensor, shape: &[usize]) -> Result<Vec<T>> {
     match op {
         BinaryOp::Add => zip_map(a, b, shape, |x: T, y: T| x + y),
         BinaryOp::Sub => zip_map(a, b, shape, |x: T, y: T| x - y),
@@ -27,7 +27,7 @@ fn float_op<T: Float>(op: BinaryOp, a: &Tensor, b: &Tensor, shape: &[usize]) -> 
     }
 }
 
-fn int_op(op: BinaryOp, a: &Tensor, b: &Tensor, shape: &[usize]) -> Vec<i64> {
+fn int_op(op: BinaryOp, a: &Tensor, b: &Tensor, shape: &[usize]) -> Result<Vec<i64>> {
     match op {
         BinaryOp::Add => zip_map(a, b, shape, |x: i64, y: i64| x.wrapping_add(y)),
         BinaryOp::Sub => zip_map(a, b, shape, |x: i64, y: i64| x.wrapping_sub(y)),

@@ -8,15 +8,15 @@ use super::elementwise::{map, zip_map, PAR_THRESHOLD};
 use super::strided::for_each_offset;
 use crate::ops::compare::CmpOp;
 use crate::shape::Layout;
-use crate::{DType, Element, Tensor};
+use crate::{DType, Element, Result, Tensor};
 
 /// `op(a, b)` for two CPU tensors of one dtype, broadcast to `shape`.
-pub fn compare(op: CmpOp, a: &Tensor, b: &Tensor, shape: &[usize]) -> Tensor {
-    let v = with_dtype!(a.dtype(), T, cmp::<T>(op, a, b, shape));
-    Tensor::from_vec_unchecked(v, shape)
+pub fn compare(op: CmpOp, a: &Tensor, b: &Tensor, shape: &[usize]) -> Result<Tensor> {
+    let v = with_dtype!(a.dtype(), T, cmp::<T>(op, a, b, shape))?;
+    Ok(Tensor::from_vec_unchecked(v, shape))
 }
 
-fn cmp<T: Element>(op: CmpOp, a: &Tensor, b: &Tensor, shape: &[usize]) -> Vec<bool> {
+fn cmp<T: Element>(op: CmpOp, a: &Tensor, b: &Tensor, shape: &[usize]) -> Result<Vec<bool>> {
     match op {
         CmpOp::Eq => zip_map(a, b, shape, |x: T, y: T| x == y),
         CmpOp::Ne => zip_map(a, b, shape, |x: T, y: T| x != y),
@@ -55,7 +55,7 @@ fn select3<T: Element>(
     let dense = |l: &Layout| l.shape.as_slice() == shape && l.is_contiguous();
     if dense(lc) && dense(la) && dense(lb) {
         let (c, x, y) = (&dc[lc.offset..lc.offset + n], &da[la.offset..la.offset + n], &db[lb.offset..lb.offset + n]);
-        let mut out = vec![T::ZERO; n];
+        let mut out = super::alloc::filled("where", n, T::ZERO);
         let pick = |(o, i): (&mut [T], usize)| {
             let r = i * CHUNK..i * CHUNK + o.len();
             for ((o, &c), (&x, &y)) in o.iter_mut().zip(&c[r.clone()]).zip(x[r.clone()].iter().zip(&y[r])) {
@@ -75,7 +75,7 @@ fn select3<T: Element>(
     let sub = &shape[lead..];
     let rows = sub.first().copied().unwrap_or(1);
     let row_len = n / rows;
-    let mut out = vec![T::ZERO; n];
+    let mut out = super::alloc::filled("where", n, T::ZERO);
     let fill = |(i, o): (usize, &mut [T])| {
         let base = |l: &Layout| l.offset + if sub.is_empty() { 0 } else { i * l.strides[lead] };
         let offs = [base(&ls[0]), base(&ls[1]), base(&ls[2])];
@@ -138,46 +138,46 @@ fn run<T: Copy>(o: &mut [T], d: &[T], start: usize, step: usize) {
 }
 
 /// `value` (as `a`'s dtype) where `mask`, else `a`; both broadcast to `shape`.
-pub fn masked_fill(a: &Tensor, mask: &Tensor, value: f64, shape: &[usize]) -> Tensor {
-    with_dtype!(a.dtype(), T, {
+pub fn masked_fill(a: &Tensor, mask: &Tensor, value: f64, shape: &[usize]) -> Result<Tensor> {
+    Ok(with_dtype!(a.dtype(), T, {
         let v = T::from_f64(value);
-        Tensor::from_vec_unchecked(zip_map(a, mask, shape, move |x: T, m: bool| if m { v } else { x }), shape)
-    })
+        Tensor::from_vec_unchecked(zip_map(a, mask, shape, move |x: T, m: bool| if m { v } else { x })?, shape)
+    }))
 }
 
 /// `a && b` (`and`) or `a || b` for two Bool tensors broadcast to `shape`.
-pub fn logical(a: &Tensor, b: &Tensor, and: bool, shape: &[usize]) -> Tensor {
+pub fn logical(a: &Tensor, b: &Tensor, and: bool, shape: &[usize]) -> Result<Tensor> {
     let v = if and {
-        zip_map(a, b, shape, |x: bool, y: bool| x && y)
+        zip_map(a, b, shape, |x: bool, y: bool| x && y)?
     } else {
-        zip_map(a, b, shape, |x: bool, y: bool| x || y)
+        zip_map(a, b, shape, |x: bool, y: bool| x || y)?
     };
-    Tensor::from_vec_unchecked(v, shape)
+    Ok(Tensor::from_vec_unchecked(v, shape))
 }
 
 /// `x == 0` for any dtype.
-pub fn logical_not(a: &Tensor) -> Tensor {
-    with_dtype!(a.dtype(), T, Tensor::from_vec_unchecked(map(a, |x: T| x == T::ZERO), a.shape()))
+pub fn logical_not(a: &Tensor) -> Result<Tensor> {
+    Ok(with_dtype!(a.dtype(), T, Tensor::from_vec_unchecked(map(a, |x: T| x == T::ZERO)?, a.shape())))
 }
 
 /// NaN test (never true for I64 and Bool).
-pub fn isnan(a: &Tensor) -> Tensor {
+pub fn isnan(a: &Tensor) -> Result<Tensor> {
     let v = match a.dtype() {
         DType::F32 => map(a, |x: f32| x.is_nan()),
         DType::F64 => map(a, |x: f64| x.is_nan()),
-        DType::I64 | DType::Bool => vec![false; a.numel()],
-    };
-    Tensor::from_vec_unchecked(v, a.shape())
+        DType::I64 | DType::Bool => super::alloc::try_filled("isnan", a.numel(), false),
+    }?;
+    Ok(Tensor::from_vec_unchecked(v, a.shape()))
 }
 
 /// Finiteness test (always true for I64 and Bool).
-pub fn isfinite(a: &Tensor) -> Tensor {
+pub fn isfinite(a: &Tensor) -> Result<Tensor> {
     let v = match a.dtype() {
         DType::F32 => map(a, |x: f32| x.is_finite()),
         DType::F64 => map(a, |x: f64| x.is_finite()),
-        DType::I64 | DType::Bool => vec![true; a.numel()],
-    };
-    Tensor::from_vec_unchecked(v, a.shape())
+        DType::I64 | DType::Bool => super::alloc::try_filled("isfinite", a.numel(), true),
+    }?;
+    Ok(Tensor::from_vec_unchecked(v, a.shape()))
 }
 
 #[cfg(test)]

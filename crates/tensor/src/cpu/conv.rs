@@ -176,7 +176,7 @@ fn per_sample<T: GemmElem + 'static>(
     f: impl Fn(&mut Scratch<T>, usize, &mut [MaybeUninit<T>]) + Sync,
 ) -> Vec<T> {
     let total = n * per;
-    let mut out = Vec::with_capacity(total);
+    let mut out = super::alloc::vec_uninit::<T>("conv", total);
     if total == 0 {
         return out;
     }

@@ -5,9 +5,10 @@ use std::mem::MaybeUninit;
 
 use rayon::prelude::*;
 
+use super::alloc::try_vec_any;
 use super::strided::for_each_offset;
 use crate::shape::Layout;
-use crate::{Element, Tensor};
+use crate::{Element, Result, Tensor};
 
 /// Elementwise work above this many elements is split across threads.
 pub const PAR_THRESHOLD: usize = 1 << 16;
@@ -22,23 +23,26 @@ const CHUNK: usize = 1 << 14;
 pub(crate) unsafe fn par_filled<O: Send>(
     n: usize,
     fill: impl Fn(usize, &mut [MaybeUninit<O>]) + Sync + Send,
-) -> Vec<O> {
-    let mut out = Vec::with_capacity(n);
+) -> Result<Vec<O>> {
+    let mut out = try_vec_any::<O>("elementwise", n)?;
     out.spare_capacity_mut()[..n].par_chunks_mut(CHUNK).enumerate().for_each(|(c, o)| fill(c * CHUNK, o));
     // SAFETY: the chunks cover `..n` exactly and `fill` writes every element of each chunk (its
     // contract; every caller zips the chunk with input slices of the chunk's own length).
     unsafe { out.set_len(n) };
-    out
+    Ok(out)
 }
 
 /// `f` applied to every element of `a`, in row-major order.
-pub fn map<A: Element, O: Element>(a: &Tensor, f: impl Fn(A) -> O + Sync + Send) -> Vec<O> {
-    let data = a.cpu_data::<A>();
+pub fn map<A: Element, O: Element>(a: &Tensor, f: impl Fn(A) -> O + Sync + Send) -> Result<Vec<O>> {
+    let data = a.try_cpu_data::<A>()?;
     map_slice(&data, f)
 }
 
 /// `f` applied to every element of a dense slice, in parallel for large inputs.
-pub fn map_slice<A: Copy + Sync, O: Send + Copy + Default>(data: &[A], f: impl Fn(A) -> O + Sync + Send) -> Vec<O> {
+pub fn map_slice<A: Copy + Sync, O: Send + Copy + Default>(
+    data: &[A],
+    f: impl Fn(A) -> O + Sync + Send,
+) -> Result<Vec<O>> {
     if data.len() >= PAR_THRESHOLD {
         // SAFETY: each chunk is zipped with the input slice of its own length, so every element
         // is written.
@@ -51,7 +55,7 @@ pub fn map_slice<A: Copy + Sync, O: Send + Copy + Default>(data: &[A], f: impl F
             })
         }
     } else {
-        data.iter().map(|&x| f(x)).collect()
+        Ok(data.iter().map(|&x| f(x)).collect())
     }
 }
 
@@ -61,7 +65,7 @@ pub fn zip_map<A: Element, B: Element, O: Element>(
     b: &Tensor,
     shape: &[usize],
     f: impl Fn(A, B) -> O + Sync + Send,
-) -> Vec<O> {
+) -> Result<Vec<O>> {
     let (da, la) = a.cpu_raw::<A>();
     let (db, lb) = b.cpu_raw::<B>();
     let n: usize = shape.iter().product();
@@ -88,7 +92,7 @@ fn zip_slices<A: Copy + Sync, B: Copy + Sync, O: Send + Copy + Default>(
     xa: &[A],
     xb: &[B],
     f: impl Fn(A, B) -> O + Sync + Send,
-) -> Vec<O> {
+) -> Result<Vec<O>> {
     if xa.len() >= PAR_THRESHOLD {
         // SAFETY: each chunk is zipped with input slices of its own length (xa and xb are as long
         // as the output), so every element is written.
@@ -101,13 +105,19 @@ fn zip_slices<A: Copy + Sync, B: Copy + Sync, O: Send + Copy + Default>(
             })
         }
     } else {
-        xa.iter().zip(xb).map(|(&x, &y)| f(x, y)).collect()
+        Ok(xa.iter().zip(xb).map(|(&x, &y)| f(x, y)).collect())
     }
 }
 
 /// The general case: both operands already broadcast to the output shape (stride 0 allowed).
-pub fn zip_strided<A: Copy, B: Copy, O>(da: &[A], la: &Layout, db: &[B], lb: &Layout, f: impl Fn(A, B) -> O) -> Vec<O> {
-    let mut out = Vec::with_capacity(la.numel());
+pub fn zip_strided<A: Copy, B: Copy, O>(
+    da: &[A],
+    la: &Layout,
+    db: &[B],
+    lb: &Layout,
+    f: impl Fn(A, B) -> O,
+) -> Result<Vec<O>> {
+    let mut out = try_vec_any::<O>("elementwise", la.numel())?;
     for_each_offset(&la.shape, &[&la.strides, &lb.strides], &[la.offset, lb.offset], |[oa, ob], len, [sa, sb]| {
         if sa == 1 && sb == 1 {
             out.extend(da[oa..oa + len].iter().zip(&db[ob..ob + len]).map(|(&x, &y)| f(x, y)));
@@ -123,5 +133,5 @@ pub fn zip_strided<A: Copy, B: Copy, O>(da: &[A], la: &Layout, db: &[B], lb: &La
             }
         }
     });
-    out
+    Ok(out)
 }

@@ -54,7 +54,7 @@ fn typed<T: Float>(
     let (w1, b2, w2) = (T::from_f64(1.0 - beta1), T::from_f64(beta2), T::from_f64(1.0 - beta2));
     let (sc, ep) = (T::from_f64(scale), T::from_f64(eps));
     // the new parameter is written once, straight into fresh capacity (no zero-fill pass first)
-    let mut p_out = Vec::with_capacity(n);
+    let mut p_out = super::alloc::vec_uninit("adam_step", n);
     let po = SharedPtr(p_out.spare_capacity_mut()[..n].as_mut_ptr());
     // zipped slices, no indexing: the loops have no bounds checks and vectorise (sqrt, div)
     let (m_new, v_new) = match (m.cpu_unique_mut::<T>(), v.cpu_unique_mut::<T>()) {
@@ -77,7 +77,8 @@ fn typed<T: Float>(
         }
         _ => {
             let (m_in, v_in) = (m.cpu_data::<T>(), v.cpu_data::<T>());
-            let (mut m_out, mut v_out) = (Vec::with_capacity(n), Vec::with_capacity(n));
+            let (mut m_out, mut v_out) =
+                (super::alloc::vec_uninit("adam_step", n), super::alloc::vec_uninit("adam_step", n));
             let mo = SharedPtr(m_out.spare_capacity_mut()[..n].as_mut_ptr());
             let vo = SharedPtr(v_out.spare_capacity_mut()[..n].as_mut_ptr());
             chunked(n, |r| {
@@ -135,7 +136,7 @@ fn sgd_typed<T: Float>(
     let (p_in, g_in, b_in) = (p.cpu_data::<T>(), g.cpu_data::<T>(), b.cpu_data::<T>());
     let n = p_in.len();
     let (mu, keep, rate) = (T::from_f64(momentum), T::from_f64(1.0 - dampening), T::from_f64(lr));
-    let (mut p_out, mut b_out) = (Vec::with_capacity(n), Vec::with_capacity(n));
+    let (mut p_out, mut b_out) = (super::alloc::vec_uninit("sgd_step", n), super::alloc::vec_uninit("sgd_step", n));
     let po = SharedPtr(p_out.spare_capacity_mut()[..n].as_mut_ptr());
     let bo = SharedPtr(b_out.spare_capacity_mut()[..n].as_mut_ptr());
     // The composite's operations in its order (`b·μ + g·(1-τ)`, then `θ - d·lr`), so results agree

@@ -58,7 +58,7 @@ pub fn index_select(op: &'static str, src: &Tensor, dim: usize, index: &Tensor) 
     shape[dim] = k;
     Ok(with_dtype!(src.dtype(), T, {
         let data = src.cpu_data::<T>();
-        let mut out = vec![T::default(); outer * k * inner];
+        let mut out = super::alloc::filled("index_select", outer * k * inner, T::default());
         par_rows(&mut out, inner, outer * k, outer * k * inner, |r0, run| {
             let (mut o, mut j) = (r0 / k, r0 % k);
             if inner == 1 {
@@ -161,7 +161,7 @@ fn gather_typed<T: Element>(src: &Tensor, dim: usize, shape: &[usize], idx: &[i6
     // The walk over the index's shape moves through `src` along every dim but `dim`.
     let mut strides = l.strides.clone();
     strides[dim] = 0;
-    let mut out = vec![T::default(); idx.len()];
+    let mut out = super::alloc::filled("gather", idx.len(), T::default());
     let row: usize = shape[1..].iter().product();
     par_rows(&mut out, row, shape[0], idx.len(), |r0, run| {
         let mut sub: Dims = shape.into();

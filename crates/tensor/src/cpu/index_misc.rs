@@ -24,7 +24,7 @@ pub fn one_hot(t: &Tensor, num_classes: i64) -> Result<Tensor> {
     };
     check_range(op, &idx, classes)?;
     let n = idx.len();
-    let mut out = vec![0i64; n.checked_mul(classes).ok_or_else(|| too_big(op))?];
+    let mut out = super::alloc::try_filled(op, n.checked_mul(classes).ok_or_else(|| too_big(op))?, 0i64)?;
     par_rows(&mut out, classes, n, n * classes, |r0, run| {
         for (row, &c) in run.chunks_exact_mut(classes).zip(&idx[r0..]) {
             row[c as usize] = 1;
@@ -67,7 +67,7 @@ pub fn flip(t: &Tensor, flip: &[bool]) -> Tensor {
 fn flip_typed<T: Element>(t: &Tensor, flip: &[bool]) -> Vec<T> {
     let (data, l) = t.cpu_raw::<T>();
     let n = l.numel();
-    let mut out = vec![T::default(); n];
+    let mut out = super::alloc::filled("index_misc", n, T::default());
     if n == 0 {
         return out;
     }

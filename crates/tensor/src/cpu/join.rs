@@ -16,7 +16,7 @@ fn cat_typed<T: Element>(tensors: &[&Tensor], dim: usize, shape: &[usize]) -> Ve
     let (outer, total, inner) = split_at_dim(shape, dim);
     let row = total * inner;
     let n = outer * row;
-    let mut out = vec![T::default(); n];
+    let mut out = super::alloc::filled("cat", n, T::default());
     // (data, column offset in an output row, block length) of each contiguous input.
     let mut dense: Vec<(&[T], usize, usize)> = Vec::with_capacity(tensors.len());
     let mut strided: Vec<(&Tensor, usize, usize)> = Vec::new();

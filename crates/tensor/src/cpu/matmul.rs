@@ -377,7 +377,7 @@ pub fn batched<T: GemmElem>(
     lb: &Layout,
     (m, k, n): (usize, usize, usize),
     bias: Option<&[T]>,
-) -> Vec<T> {
+) -> crate::Result<Vec<T>> {
     let r = la.rank();
     let batch = &la.shape[..r - 2];
     let count: usize = batch.iter().product();
@@ -396,24 +396,23 @@ pub fn batched<T: GemmElem>(
     if let Some(rs) = rows.filter(|_| count * m * n > 0) {
         let a = MatRef { data: da, off: la.offset, rows: count * m, cols: k, rs, cs: csa };
         let b = MatRef { data: db, off: lb.offset, rows: k, cols: n, rs: rsb, cs: csb };
-        let mut out = Vec::with_capacity(count * m * n);
+        let mut out = super::alloc::try_vec_any::<T>("matmul", count * m * n)?;
         T::gemm_uninit(a, b, bias, &mut out.spare_capacity_mut()[..count * m * n]);
         // SAFETY: gemm_uninit wrote all count * m * n elements.
         unsafe { out.set_len(count * m * n) };
-        return out;
+        return Ok(out);
     }
-    let mut out = match bias {
+    let mut out = super::alloc::try_vec_any::<T>("matmul", count * m * n)?;
+    match bias {
         Some(bias) => {
-            let mut v = Vec::with_capacity(count * m * n);
             for _ in 0..count * m {
-                v.extend_from_slice(bias);
+                out.extend_from_slice(bias);
             }
-            v
         }
-        None => vec![T::ZERO; count * m * n],
-    };
+        None => out.resize(count * m * n, T::ZERO),
+    }
     if out.is_empty() || k == 0 {
-        return out;
+        return Ok(out);
     }
     let beta = if bias.is_some() { T::ONE } else { T::ZERO };
     let offs_a = batch_offsets(batch, &la.strides[..r - 2], la.offset);
@@ -428,7 +427,7 @@ pub fn batched<T: GemmElem>(
     } else {
         out.chunks_mut(m * n).enumerate().for_each(|(i, c)| one(i, c));
     }
-    out
+    Ok(out)
 }
 
 /// Runs [`batched`] on two CPU tensors laid out as described there; returns the flat result.
@@ -439,7 +438,7 @@ pub fn matmul_tensors<T: GemmElem>(
     lb: &Layout,
     dims: (usize, usize, usize),
     bias: Option<&Tensor>,
-) -> Vec<T> {
+) -> crate::Result<Vec<T>> {
     let (da, _) = a.cpu_raw::<T>();
     let (db, _) = b.cpu_raw::<T>();
     let bias = bias.map(|t| t.cpu_data::<T>());

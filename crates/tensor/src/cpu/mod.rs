@@ -4,6 +4,7 @@
 //! `Tensor::cpu_data` (borrowed when contiguous) or walk strides with [`strided`], and return new
 //! contiguous tensors. Large loops run on rayon's pool.
 
+pub(crate) mod alloc;
 pub mod binary;
 pub mod cast;
 pub mod compare;

@@ -119,8 +119,8 @@ pub fn max_pool2d<T: Float>(x: &Tensor, plan: &Pool2dPlan, with_indices: bool) -
     let n = plan.planes * oh * ow;
     let taps = |k: &[PoolWindow], s: usize| k.first().map_or(1, |w| (w.end.saturating_sub(w.start)).div_ceil(s).max(1));
     let cost = ow * taps(&plan.rows, plan.step[0]) * taps(&plan.cols, plan.step[1]);
-    let mut vals: Vec<T> = Vec::with_capacity(n);
-    let mut idx: Vec<i64> = Vec::with_capacity(if with_indices { n } else { 0 });
+    let mut vals: Vec<T> = super::alloc::vec_uninit("max_pool2d", n);
+    let mut idx: Vec<i64> = super::alloc::vec_uninit("max_pool2d", if with_indices { n } else { 0 });
     let row_of = |i: usize| (&data[i / oh * in_plane..(i / oh + 1) * in_plane], i % oh);
     if n > 0 {
         let v = &mut vals.spare_capacity_mut()[..n];
@@ -167,7 +167,7 @@ pub fn max_pool2d_backward<T: Float>(
     if let Some(&bad) = ix.iter().find(|&&i| i < 0 || i as usize >= in_plane) {
         return Err(Error::IndexOutOfRange { op: "max_pool2d_backward", index: bad, size: in_plane });
     }
-    let mut out = vec![T::ZERO; input_shape.iter().product()];
+    let mut out = super::alloc::filled("pool_backward", input_shape.iter().product(), T::ZERO);
     let r = input_shape.len();
     let out_plane: usize = grad_out.shape()[r - 2..].iter().product();
     if out_plane > 0 {
@@ -214,7 +214,7 @@ pub fn avg_pool2d<T: Float>(x: &Tensor, plan: &Pool2dPlan) -> Tensor {
     let data = x.cpu_data::<T>();
     let (oh, ow) = (plan.rows.len(), plan.cols.len());
     let in_plane = plan.in_h * plan.in_w;
-    let mut out = vec![T::ZERO; plan.planes * oh * ow];
+    let mut out = super::alloc::filled("pool", plan.planes * oh * ow, T::ZERO);
     let len = |k: &[PoolWindow]| k.first().map_or(1, |w| w.end.saturating_sub(w.start).max(1));
     let cost = ow * len(&plan.rows) * len(&plan.cols);
     chunks(&mut out, ow, cost, |i, o| {
@@ -230,7 +230,7 @@ pub fn avg_pool2d_backward<T: Float>(grad_out: &Tensor, plan: &Pool2dPlan, input
     let g = grad_out.cpu_data::<T>();
     let (oh, ow) = (plan.rows.len(), plan.cols.len());
     let (w, in_plane) = (plan.in_w, plan.in_h * plan.in_w);
-    let mut out = vec![T::ZERO; plan.planes * in_plane];
+    let mut out = super::alloc::filled("pool_backward", plan.planes * in_plane, T::ZERO);
     if oh * ow > 0 {
         chunks(&mut out, in_plane, oh * ow * 4, |p, gin| {
             let gp = &g[p * oh * ow..(p + 1) * oh * ow];

@@ -102,7 +102,7 @@ pub fn reduce_axis<T: Copy + Sync, R: Reducer<T>>(data: &[T], ax: Axis, r: &R) -
             .collect();
     }
     let slab = n * inner;
-    let mut out = vec![r.init(0, 0); outer * inner];
+    let mut out = super::alloc::filled_any("reduce", outer * inner, r.init(0, 0));
     let per_slab =
         |(o, acc): (usize, &mut [R::Acc])| columns(r, &data[o * slab..(o + 1) * slab], n, inner, 0, o * inner, acc);
     if !par {

@@ -17,7 +17,7 @@ fn scan<T: Copy + Sync, A: Copy + Send + Sync, O: Copy + Default + Send + Sync>(
     fin: impl Fn(A) -> O + Sync,
 ) -> Vec<O> {
     let total = data.len();
-    let mut out = vec![O::default(); total];
+    let mut out = super::alloc::filled_any("scan", total, O::default());
     if total == 0 {
         return out;
     }

@@ -26,7 +26,7 @@ pub fn softmax(t: &Tensor, ax: Axis, log: bool) -> Result<Tensor> {
 }
 
 fn last_dim<T: Float>(data: &[T], n: usize, log: bool) -> Vec<T> {
-    let mut out = vec![T::ZERO; data.len()];
+    let mut out = super::alloc::filled("softmax", data.len(), T::ZERO);
     let row = |(o, x): (&mut [T], &[T])| row_softmax(x, o, log);
     if data.len() >= PAR_THRESHOLD {
         let min_rows = (4096 / n).max(1);
@@ -158,7 +158,7 @@ fn block<T: Float>(
 fn strided<T: Float>(data: &[T], ax: Axis, log: bool) -> Vec<T> {
     let Axis { outer, n, inner } = ax;
     let slab = n * inner;
-    let mut out = vec![T::ZERO; data.len()];
+    let mut out = super::alloc::filled("softmax", data.len(), T::ZERO);
     let par = data.len() >= PAR_THRESHOLD;
     if par && outer < rayon::current_num_threads() {
         for (o, out_slab) in out.chunks_mut(slab).enumerate() {

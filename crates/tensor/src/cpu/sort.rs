@@ -35,8 +35,8 @@ fn per_lane<T: Element>(
     let data = src.cpu_data::<T>();
     let n = t.shape()[dim];
     let rows = data.len().checked_div(n).unwrap_or(0);
-    let mut vals = vec![T::default(); rows * m];
-    let mut idxs = vec![0i64; rows * m];
+    let mut vals = super::alloc::filled("sort", rows * m, T::default());
+    let mut idxs = super::alloc::filled("sort", rows * m, 0i64);
     if rows > 0 && m > 0 {
         let log = (usize::BITS - n.leading_zeros()) as usize;
         if rows > 1 && rows * n * log >= PAR_THRESHOLD {

@@ -3,15 +3,23 @@
 use crate::shape::Layout;
 
 /// Copies the elements of a (possibly non-contiguous) view into a dense row-major vector.
+///
+/// **Panics** (never aborts) when the copy cannot be allocated; see [`try_gather`].
+#[track_caller]
 pub fn gather<T: Copy>(data: &[T], layout: &Layout) -> Vec<T> {
+    crate::tensor::ok(try_gather(data, layout))
+}
+
+/// Checked form of [`gather`]: `OutOfMemory` when the copy cannot be allocated.
+pub fn try_gather<T: Copy>(data: &[T], layout: &Layout) -> crate::Result<Vec<T>> {
     let n = layout.numel();
-    let mut out = Vec::with_capacity(n);
+    let mut out = super::alloc::try_vec_any::<T>("contiguous", n)?;
     if n == 0 {
-        return out;
+        return Ok(out);
     }
     if layout.is_contiguous() {
         out.extend_from_slice(&data[layout.offset..layout.offset + n]);
-        return out;
+        return Ok(out);
     }
     for_each_offset(&layout.shape, &[&layout.strides], &[layout.offset], |offs, len, steps| {
         let (mut o, st) = (offs[0], steps[0]);
@@ -24,7 +32,7 @@ pub fn gather<T: Copy>(data: &[T], layout: &Layout) -> Vec<T> {
             }
         }
     });
-    out
+    Ok(out)
 }
 
 /// Walks `shape` in row-major order for several operands at once.

@@ -8,9 +8,9 @@ use crate::{DType, Float, Result, Tensor};
 pub fn unary(op: UnaryOp, a: &Tensor) -> Result<Tensor> {
     let shape = a.shape();
     Ok(match a.dtype() {
-        DType::F32 => Tensor::from_vec_unchecked(float_unary::<f32>(op, a), shape),
-        DType::F64 => Tensor::from_vec_unchecked(float_unary::<f64>(op, a), shape),
-        DType::I64 => Tensor::from_vec_unchecked(int_unary(op, a), shape),
+        DType::F32 => Tensor::from_vec_unchecked(float_unary::<f32>(op, a)?, shape),
+        DType::F64 => Tensor::from_vec_unchecked(float_unary::<f64>(op, a)?, shape),
+        DType::I64 => Tensor::from_vec_unchecked(int_unary(op, a)?, shape),
         d => return Err(crate::Error::UnsupportedDType { op: op.name(), dtype: d }),
     })
 }
@@ -25,7 +25,7 @@ fn sigmoid<T: Float>(x: T) -> T {
     }
 }
 
-fn float_unary<T: Float>(op: UnaryOp, a: &Tensor) -> Vec<T> {
+fn float_unary<T: Float>(op: UnaryOp, a: &Tensor) -> Result<Vec<T>> {
     let half = T::from_f64(0.5);
     match op {
         UnaryOp::Neg => map(a, |x: T| -x),
@@ -104,7 +104,7 @@ fn float_unary<T: Float>(op: UnaryOp, a: &Tensor) -> Vec<T> {
     }
 }
 
-fn int_unary(op: UnaryOp, a: &Tensor) -> Vec<i64> {
+fn int_unary(op: UnaryOp, a: &Tensor) -> Result<Vec<i64>> {
     match op {
         UnaryOp::Neg => map(a, |x: i64| x.wrapping_neg()),
         UnaryOp::Abs => map(a, |x: i64| x.wrapping_abs()),

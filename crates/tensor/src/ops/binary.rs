@@ -60,7 +60,7 @@ impl Tensor {
     /// with a fractional scalar is promoted to F32 first, as PyTorch does.
     pub(crate) fn scalar_operand(&self, v: f64) -> (Tensor, Tensor) {
         let base = if self.dtype == DType::I64 && v.fract() != 0.0 { self.to_dtype(DType::F32) } else { self.clone() };
-        let s = crate::ops::creation::full_on(&[], v, base.dtype, base.device());
+        let s = crate::ops::creation::full_on("scalar", &[], v, base.dtype, base.device());
         (base, s)
     }
 }

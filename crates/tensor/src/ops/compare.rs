@@ -47,7 +47,7 @@ impl Tensor {
         if !self.device().is_cpu() {
             return gpu::compare(Test::Cmp(op), self, other, &shape);
         }
-        Ok(crate::cpu::compare::compare(op, self, other, &shape))
+        crate::cpu::compare::compare(op, self, other, &shape)
     }
 
     /// Compares with a scalar as PyTorch does: the scalar takes the tensor's dtype, except that a
@@ -60,7 +60,7 @@ impl Tensor {
             DType::Bool if v != 0.0 && v != 1.0 => self.to_dtype(DType::I64),
             _ => self.clone(),
         };
-        let s = crate::ops::creation::full_on(&[], v, base.dtype, base.device());
+        let s = crate::ops::creation::full_on("scalar", &[], v, base.dtype, base.device());
         base.compare(&s, op)
     }
 }
@@ -170,7 +170,7 @@ impl Tensor {
             let v = crate::ops::creation::try_full_on(&[], value, self.dtype, self.device())?;
             return gpu::where_("masked_fill", mask, &v, self, &shape);
         }
-        Ok(crate::cpu::compare::masked_fill(self, mask, value, &shape))
+        crate::cpu::compare::masked_fill(self, mask, value, &shape)
     }
 
     /// Elementwise logical not, as Bool (any input dtype: zero is false, anything else true).
@@ -189,7 +189,7 @@ impl Tensor {
             let zero = crate::ops::creation::try_full_on(&[], 0.0, self.dtype, self.device())?;
             return gpu::compare(Test::Cmp(CmpOp::Eq), self, &zero, self.shape());
         }
-        Ok(crate::cpu::compare::logical_not(self))
+        crate::cpu::compare::logical_not(self)
     }
 
     /// Elementwise logical and, as Bool, with broadcasting (any dtypes: nonzero is true).
@@ -223,7 +223,7 @@ impl Tensor {
         if !self.device().is_cpu() {
             return gpu::compare(if and { Test::And } else { Test::Or }, &a, &b, &shape);
         }
-        Ok(crate::cpu::compare::logical(&a, &b, and, &shape))
+        crate::cpu::compare::logical(&a, &b, and, &shape)
     }
 
     /// Elementwise "is NaN", as Bool (always false for I64 and Bool).
@@ -240,7 +240,7 @@ impl Tensor {
         if !self.device().is_cpu() {
             return self.float_test(Test::IsNan, false);
         }
-        Ok(crate::cpu::compare::isnan(self))
+        crate::cpu::compare::isnan(self)
     }
 
     /// Elementwise "is finite" (neither infinite nor NaN), as Bool (always true for I64 and Bool).
@@ -257,7 +257,7 @@ impl Tensor {
         if !self.device().is_cpu() {
             return self.float_test(Test::IsFinite, true);
         }
-        Ok(crate::cpu::compare::isfinite(self))
+        crate::cpu::compare::isfinite(self)
     }
 
     /// A one-operand float test on the GPU; `int` is its constant result for I64 and Bool.

@@ -3,19 +3,36 @@
 use crate::tensor::ok;
 use crate::{DType, Device, Result, Tensor};
 
-/// A tensor of `shape` filled with `v` (converted to `dtype`) on `device`. **Panics** when the GPU
-/// fails (out of memory).
+/// A tensor of `shape` filled with `v` (converted to `dtype`) on `device`. **Panics** when the size
+/// overflows or the allocation fails (out of memory), with the message of [`try_fill_named`].
 #[track_caller]
-pub(crate) fn full_on(shape: &[usize], v: f64, dtype: DType, device: Device) -> Tensor {
-    ok(try_full_on(shape, v, dtype, device))
+pub(crate) fn full_on(op: &'static str, shape: &[usize], v: f64, dtype: DType, device: Device) -> Tensor {
+    ok(try_fill_named(op, shape, v, dtype, device))
 }
 
-/// Checked form of [`full_on`]: filled on the device itself, without an upload.
+/// Checked form of [`full_on`]: filled on the device itself, without an upload. The size is checked
+/// (an overflowing shape is an error naming it) and the CPU buffer reserved fallibly
+/// (`OutOfMemory` naming the op, the bytes and the device).
 pub(crate) fn try_full_on(shape: &[usize], v: f64, dtype: DType, device: Device) -> Result<Tensor> {
+    try_fill_named("full", shape, v, dtype, device)
+}
+
+/// [`try_full_on`] with the op named in errors (`zeros`, `ones`, `zeros_like`, ...).
+pub(crate) fn try_fill_named(
+    op: &'static str,
+    shape: &[usize],
+    v: f64,
+    dtype: DType,
+    device: Device,
+) -> Result<Tensor> {
+    crate::shape::checked_bytes(op, shape, dtype)?;
     match device {
         Device::Cpu => {
             let n: usize = shape.iter().product();
-            Ok(with_dtype!(dtype, T, Tensor::from_vec_unchecked(vec![<T as crate::Element>::from_f64(v); n], shape)))
+            Ok(with_dtype!(dtype, T, {
+                let data = crate::cpu::alloc::try_filled::<T>(op, n, <T as crate::Element>::from_f64(v))?;
+                Tensor::from_vec_unchecked(data, shape)
+            }))
         }
         Device::Gpu(i) => crate::wgpu::fill::full(shape, v, dtype, i),
     }
@@ -24,33 +41,64 @@ pub(crate) fn try_full_on(shape: &[usize], v: f64, dtype: DType, device: Device)
 /// # Creation
 impl Tensor {
     /// An F32 tensor of zeros.
+    ///
+    /// **Panics** when the element count overflows or the memory cannot be allocated; see
+    /// [`Tensor::try_zeros`].
+    #[track_caller]
     pub fn zeros(shape: &[usize]) -> Tensor {
-        full_on(shape, 0.0, DType::F32, Device::Cpu)
+        full_on("zeros", shape, 0.0, DType::F32, Device::Cpu)
     }
 
-    /// An F32 tensor of ones.
+    /// Checked form of [`Tensor::zeros`]: an overflowing shape or an allocation the system cannot
+    /// satisfy is an `Err` (`Error::OutOfMemory` names the op, the bytes and the device).
+    ///
+    /// ```
+    /// # use ember_tensor::{Error, Tensor};
+    /// assert!(matches!(Tensor::try_zeros(&[1 << 46]), Err(Error::OutOfMemory(_)))); // 256 TiB
+    /// assert!(Tensor::try_zeros(&[1 << 32, 1 << 32]).is_err()); // 2^64 elements: overflow
+    /// ```
+    pub fn try_zeros(shape: &[usize]) -> Result<Tensor> {
+        try_fill_named("zeros", shape, 0.0, DType::F32, Device::Cpu)
+    }
+
+    /// An F32 tensor of ones. **Panics** as [`Tensor::zeros`]; see [`Tensor::try_ones`].
+    #[track_caller]
     pub fn ones(shape: &[usize]) -> Tensor {
-        full_on(shape, 1.0, DType::F32, Device::Cpu)
+        full_on("ones", shape, 1.0, DType::F32, Device::Cpu)
     }
 
-    /// An F32 tensor filled with `v`.
+    /// Checked form of [`Tensor::ones`].
+    pub fn try_ones(shape: &[usize]) -> Result<Tensor> {
+        try_fill_named("ones", shape, 1.0, DType::F32, Device::Cpu)
+    }
+
+    /// An F32 tensor filled with `v`. **Panics** as [`Tensor::zeros`]; see [`Tensor::try_full`].
+    #[track_caller]
     pub fn full(shape: &[usize], v: f64) -> Tensor {
-        full_on(shape, v, DType::F32, Device::Cpu)
+        full_on("full", shape, v, DType::F32, Device::Cpu)
+    }
+
+    /// Checked form of [`Tensor::full`].
+    pub fn try_full(shape: &[usize], v: f64) -> Result<Tensor> {
+        try_fill_named("full", shape, v, DType::F32, Device::Cpu)
     }
 
     /// A tensor of zeros of `dtype`.
+    #[track_caller]
     pub fn zeros_dtype(shape: &[usize], dtype: DType) -> Tensor {
-        full_on(shape, 0.0, dtype, Device::Cpu)
+        full_on("zeros", shape, 0.0, dtype, Device::Cpu)
     }
 
     /// A tensor of ones of `dtype`.
+    #[track_caller]
     pub fn ones_dtype(shape: &[usize], dtype: DType) -> Tensor {
-        full_on(shape, 1.0, dtype, Device::Cpu)
+        full_on("ones", shape, 1.0, dtype, Device::Cpu)
     }
 
     /// A tensor of `dtype` filled with `v`.
+    #[track_caller]
     pub fn full_dtype(shape: &[usize], v: f64, dtype: DType) -> Tensor {
-        full_on(shape, v, dtype, Device::Cpu)
+        full_on("full", shape, v, dtype, Device::Cpu)
     }
 
     /// A tensor of `dtype` filled with `v`, created directly on `device` (no host copy for a GPU).
@@ -62,20 +110,23 @@ impl Tensor {
 
     /// Zeros with this tensor's shape, dtype and device.
     #[must_use]
+    #[track_caller]
     pub fn zeros_like(&self) -> Tensor {
-        full_on(self.shape(), 0.0, self.dtype(), self.device())
+        full_on("zeros_like", self.shape(), 0.0, self.dtype(), self.device())
     }
 
     /// Ones with this tensor's shape, dtype and device.
     #[must_use]
+    #[track_caller]
     pub fn ones_like(&self) -> Tensor {
-        full_on(self.shape(), 1.0, self.dtype(), self.device())
+        full_on("ones_like", self.shape(), 1.0, self.dtype(), self.device())
     }
 
     /// `v` with this tensor's shape, dtype and device.
     #[must_use]
+    #[track_caller]
     pub fn full_like(&self, v: f64) -> Tensor {
-        full_on(self.shape(), v, self.dtype(), self.device())
+        full_on("full_like", self.shape(), v, self.dtype(), self.device())
     }
 
     /// F32 values `start, start + step, ...` below `end` (above, for a negative step).
@@ -97,13 +148,25 @@ impl Tensor {
                 "upper bound and lower bound inconsistent with step sign (start {start}, end {end}, step {step})"
             );
         }
-        let n = ((end - start) / step).ceil().max(0.0) as usize;
-        let v: Vec<f64> = (0..n).map(|i| start + i as f64 * step).collect();
-        Ok(Tensor::from_vec_unchecked(v, &[n]).to_dtype(dtype))
+        let n = ((end - start) / step).ceil().max(0.0);
+        if n >= usize::MAX as f64 {
+            crate::bail!(
+                "arange",
+                "storage size calculation overflowed with sizes=[{n}] (start {start}, end {end}, step {step})"
+            );
+        }
+        let n = n as usize;
+        crate::shape::checked_bytes("arange", &[n], DType::F64)?;
+        let v = crate::cpu::alloc::try_collect::<f64>("arange", n, (0..n).map(|i| start + i as f64 * step))?;
+        Tensor::from_vec_unchecked(v, &[n]).try_to_dtype(dtype)
     }
 
     /// `steps` F32 values evenly spaced from `start` to `end` inclusive (as `torch.linspace`).
+    ///
+    /// **Panics** when `steps` values cannot be allocated.
+    #[track_caller]
     pub fn linspace(start: f64, end: f64, steps: usize) -> Tensor {
+        ok(crate::shape::checked_bytes("linspace", &[steps], DType::F32));
         let v: Vec<f32> = match steps {
             0 => vec![],
             1 => vec![start as f32],
@@ -122,13 +185,18 @@ impl Tensor {
     }
 
     /// The `n x n` F32 identity matrix.
+    #[track_caller]
     pub fn eye(n: usize) -> Tensor {
         Tensor::eye_dtype(n, DType::F32)
     }
 
     /// The `n x n` identity matrix of `dtype`.
+    ///
+    /// **Panics** when `n * n` overflows or cannot be allocated.
+    #[track_caller]
     pub fn eye_dtype(n: usize, dtype: DType) -> Tensor {
-        let mut v = vec![0.0f64; n * n];
+        let nn = ok(crate::shape::checked_bytes("eye", &[n, n], DType::F64)) / 8;
+        let mut v = crate::cpu::alloc::filled("eye", nn, 0.0f64);
         for i in 0..n {
             v[i * n + i] = 1.0;
         }

@@ -156,7 +156,7 @@ impl Tensor {
                 } else {
                     g
                 }
-            });
+            })?;
             Tensor::from_vec_unchecked(v, grad.shape())
         }))
     }

@@ -179,7 +179,7 @@ impl Tensor {
         check_index(op, self, index)?;
         let d = check_same_rank(op, "input", self, dim.to_isize(), index)?;
         if index.numel() == 0 {
-            return Ok(crate::ops::creation::full_on(index.shape(), 0.0, self.dtype, self.device()));
+            return Ok(crate::ops::creation::full_on("gather", index.shape(), 0.0, self.dtype, self.device()));
         }
         if self.rank() == 0 {
             return Ok(as_vector(self).try_gather(0, &as_vector(index))?.reshape(&[0usize; 0]));
@@ -271,7 +271,9 @@ impl Tensor {
                 }
                 s.clone()
             }
-            None => crate::ops::creation::full_on(&[], value, self.dtype, self.device()).expand(index.shape()),
+            None => {
+                crate::ops::creation::full_on("scatter", &[], value, self.dtype, self.device()).expand(index.shape())
+            }
         };
         let (t, index, src) = (as_vector(self), as_vector(index), as_vector(&src));
         let gpu = match mode {

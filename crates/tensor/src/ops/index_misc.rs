@@ -70,7 +70,8 @@ impl Tensor {
             );
         }
         let dim = grad.shape()[r];
-        let zeros = crate::ops::creation::full_on(&[num_weights, dim], 0.0, grad.dtype(), grad.device());
+        let zeros =
+            crate::ops::creation::full_on("embedding_backward", &[num_weights, dim], 0.0, grad.dtype(), grad.device());
         let n = indices.numel();
         index_add_impl(op, &zeros, 0, &indices.reshape(&[n]), &grad.reshape(&[n, dim]))
     }

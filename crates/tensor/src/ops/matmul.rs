@@ -64,8 +64,9 @@ fn matmul_cpu(
     let lb = b.layout.broadcast_to(op, &sb)?;
     let mut out: Dims = batch;
     out.extend_from_slice(&[m, n]);
+    crate::shape::checked_numel(op, &out)?;
     with_numeric!(op, a.dtype, T, {
-        let v = matmul_tensors::<T>(&a, &la, &b, &lb, (m, k, n), None);
+        let v = matmul_tensors::<T>(&a, &la, &b, &lb, (m, k, n), None)?;
         Ok(Tensor::from_vec_unchecked(v, &out))
     })
 }
@@ -289,7 +290,7 @@ fn linear_cpu(x: &Tensor, weight: &Tensor, bias: Option<&Tensor>) -> Result<Tens
         offset: w.layout.offset,
     };
     with_numeric!(OP, x.dtype, T, {
-        let v = matmul_tensors::<T>(&x, &x.layout, &w, &wt, (rows, in_f, out_f), bias);
+        let v = matmul_tensors::<T>(&x, &x.layout, &w, &wt, (rows, in_f, out_f), bias)?;
         Ok(Tensor::from_vec_unchecked(v, &[rows, out_f]))
     })
 }

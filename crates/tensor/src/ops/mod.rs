@@ -10,6 +10,7 @@ pub mod extrema;
 pub mod fused;
 pub mod index;
 pub mod index_misc;
+pub mod inplace;
 pub mod join;
 pub mod matmul;
 pub mod movement;

@@ -1,0 +1,118 @@
+//! The one fallible path for CPU tensor storage: every output buffer of a CPU kernel is reserved
+//! here, so an allocation the system cannot satisfy is [`Error::OutOfMemory`] naming the op, the
+//! bytes and the device, instead of Rust's default "memory allocation failed" abort.
+//!
+//! Sizes are checked first ([`crate::shape::checked_bytes`]): a request past `isize::MAX` bytes is
+//! an overflow error, anything below that is asked of the allocator with `try_reserve_exact`.
+//! (On Linux with overcommit, a request within the address space may still succeed and fault
+//! later; what cannot be mapped at all fails here.)
+
+use crate::tensor::ok;
+use crate::{Element, Error, Result};
+
+/// The error of a failed CPU allocation of `n` elements of `T` for `op`.
+pub(crate) fn oom<T: Element>(op: &'static str, n: usize) -> Error {
+    let bytes = (n as u128) * std::mem::size_of::<T>() as u128;
+    Error::OutOfMemory(format!("{op}: cannot allocate {bytes} bytes ({n} elements of {}) on cpu", T::DTYPE))
+}
+
+/// An empty vector with room for exactly `n` elements, or `OutOfMemory` naming `op`.
+pub(crate) fn try_vec<T: Element>(op: &'static str, n: usize) -> Result<Vec<T>> {
+    let mut v = Vec::new();
+    v.try_reserve_exact(n).map_err(|_| oom::<T>(op, n))?;
+    Ok(v)
+}
+
+/// [`try_vec`] for any element type (kernels' intermediate outputs); the message names the bytes.
+pub(crate) fn try_vec_any<T>(op: &'static str, n: usize) -> Result<Vec<T>> {
+    let mut v = Vec::new();
+    v.try_reserve_exact(n).map_err(|_| {
+        let bytes = (n as u128) * std::mem::size_of::<T>() as u128;
+        Error::OutOfMemory(format!("{op}: cannot allocate {bytes} bytes ({n} elements) on cpu"))
+    })?;
+    Ok(v)
+}
+
+/// An empty vector with room for exactly `n` elements of any type (kernels that write their output
+/// into spare capacity); **panics** with the out-of-memory message (never aborts).
+#[track_caller]
+pub(crate) fn vec_uninit<T>(op: &'static str, n: usize) -> Vec<T> {
+    ok(try_vec_any(op, n))
+}
+
+/// `n` copies of `x` of any clonable type (kernels' accumulators), reserved fallibly; **panics**
+/// with the out-of-memory message (never aborts).
+#[track_caller]
+pub(crate) fn filled_any<T: Clone>(op: &'static str, n: usize, x: T) -> Vec<T> {
+    let mut v = ok(try_vec_any(op, n));
+    v.resize(n, x);
+    v
+}
+
+/// `n` copies of `x`, or `OutOfMemory` naming `op`. Zeros come from the allocator already zeroed
+/// (`calloc`: untouched pages are never written), as `vec![0; n]` does.
+pub(crate) fn try_filled<T: Element>(op: &'static str, n: usize, x: T) -> Result<Vec<T>> {
+    if x == T::ZERO && !(T::DTYPE.is_float() && x.to_f64().is_sign_negative()) {
+        return try_zeroed(op, n);
+    }
+    let mut v = try_vec(op, n)?;
+    v.resize(n, x);
+    Ok(v)
+}
+
+/// [`try_filled`] that panics with the same message (never aborts).
+#[track_caller]
+pub(crate) fn filled<T: Element>(op: &'static str, n: usize, x: T) -> Vec<T> {
+    ok(try_filled(op, n, x))
+}
+
+fn try_zeroed<T: Element>(op: &'static str, n: usize) -> Result<Vec<T>> {
+    if n == 0 || std::mem::size_of::<T>() == 0 {
+        return Ok(vec![T::ZERO; n]);
+    }
+    let layout = std::alloc::Layout::array::<T>(n).map_err(|_| oom::<T>(op, n))?;
+    // SAFETY: the layout has a nonzero size (n > 0, T not zero-sized). Every `Element` (f32, f64,
+    // i64, bool) has its zero (0.0, 0, false) as the all-zero bit pattern, so the zeroed block
+    // holds `n` valid values; it was allocated by the global allocator with `T`'s layout and
+    // exactly `n` elements of capacity, as `Vec::from_raw_parts` requires.
+    unsafe {
+        let p = std::alloc::alloc_zeroed(layout) as *mut T;
+        if p.is_null() {
+            return Err(oom::<T>(op, n));
+        }
+        Ok(Vec::from_raw_parts(p, n, n))
+    }
+}
+
+/// Collects `n` items of an exact-size iterator into a vector reserved through [`try_vec`].
+pub(crate) fn try_collect<T: Element>(op: &'static str, n: usize, it: impl Iterator<Item = T>) -> Result<Vec<T>> {
+    let mut v = try_vec(op, n)?;
+    v.extend(it.take(n));
+    Ok(v)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn impossible_sizes_fail_without_aborting() {
+        // 2^46 f32 = 256 TiB: beyond a 47-bit user address space, so it fails even with overcommit
+        let e = try_vec::<f32>("t", 1 << 46).unwrap_err();
+        assert!(matches!(e, Error::OutOfMemory(_)), "{e}");
+        assert!(e.to_string().contains("281474976710656 bytes"), "{e}");
+        assert!(try_filled::<f64>("t", 1 << 46, 0.0).is_err());
+        assert!(try_filled::<f64>("t", 1 << 46, 1.0).is_err());
+        assert!(try_vec::<i64>("t", usize::MAX / 4).is_err());
+    }
+
+    #[test]
+    fn ordinary_sizes_work() {
+        assert_eq!(try_filled::<f32>("t", 3, 0.0).unwrap(), vec![0.0; 3]);
+        assert_eq!(try_filled::<f32>("t", 2, -0.0).unwrap()[0].to_bits(), (-0.0f32).to_bits());
+        assert_eq!(try_filled::<i64>("t", 2, 7).unwrap(), vec![7, 7]);
+        assert_eq!(try_filled::<bool>("t", 0, true).unwrap(), Vec::<bool>::new());
+        assert_eq!(try_collect::<i64>("t", 3, 0..3).unwrap(), vec![0, 1, 2]);
+        assert_eq!(try_vec::<f64>("t", 5).unwrap().capacity(), 5);
+    }
+}
