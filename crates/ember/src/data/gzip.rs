@@ -47,7 +47,8 @@ pub(crate) fn gunzip(bytes: &[u8]) -> Result<Vec<u8>> {
         }
         let offset = bytes.len() - rest.len();
         let mut dec = flate2::bufread::GzDecoder::new(rest);
-        dec.read_to_end(&mut out).map_err(|e| corrupt(format!("member {member} at byte offset {offset}: {e}")))?;
+        dec.read_to_end(&mut out)
+            .map_err(|e| corrupt(format!("member {member} at byte offset {offset}: {}", why(&e))))?;
         if dec.header().is_none() {
             return Err(corrupt(format!("member {member} at byte offset {offset}: truncated header")));
         }
@@ -55,6 +56,18 @@ pub(crate) fn gunzip(bytes: &[u8]) -> Result<Vec<u8>> {
         member += 1;
     }
     Ok(out)
+}
+
+/// `flate2`'s error in words a user can act on: a truncated file, a checksum mismatch, or bad data.
+fn why(e: &std::io::Error) -> String {
+    let msg = e.to_string();
+    if e.kind() == std::io::ErrorKind::UnexpectedEof {
+        format!("truncated stream ({msg})")
+    } else if msg.contains("checksum") {
+        format!("CRC-32 or size mismatch in the trailer ({msg})")
+    } else {
+        msg
+    }
 }
 
 #[cfg(test)]
@@ -94,7 +107,9 @@ mod tests {
         let n = bad.len();
         bad[n - 8] ^= 1;
         let e = gunzip(&bad).unwrap_err().to_string();
-        assert!(e.contains("gzip: member 0 at byte offset 0") && e.contains("checksum"), "{e}");
+        assert!(e.contains("gzip: member 0 at byte offset 0") && e.contains("CRC-32"), "{e}");
+        let e = gunzip(&HELLO_GZ[..20]).unwrap_err().to_string();
+        assert!(e.contains("truncated"), "{e}");
         let mut bad = good;
         bad[2] = 7;
         assert!(gunzip(&bad).is_err());
