@@ -232,7 +232,8 @@ fn run(job: Job, size: usize) -> Result<Buf, String> {
                 }
                 let mut out = buf.zeros_like(n * size);
                 let dt = buf.datatype();
-                let code = ffi::MPI_Allgather(buf.ptr(), n as c_int, dt, out.ptr(), n as c_int, dt, ffi::RSMPI_COMM_WORLD);
+                let code =
+                    ffi::MPI_Allgather(buf.ptr(), n as c_int, dt, out.ptr(), n as c_int, dt, ffi::RSMPI_COMM_WORLD);
                 check(code, "MPI_Allgather")?;
                 Ok(out)
             }
@@ -243,8 +244,14 @@ fn run(job: Job, size: usize) -> Result<Buf, String> {
                 }
                 let mut out = buf.zeros_like(n);
                 let dt = buf.datatype();
-                let code =
-                    ffi::MPI_Reduce_scatter_block(buf.ptr(), out.ptr(), n as c_int, dt, mpi_op(op), ffi::RSMPI_COMM_WORLD);
+                let code = ffi::MPI_Reduce_scatter_block(
+                    buf.ptr(),
+                    out.ptr(),
+                    n as c_int,
+                    dt,
+                    mpi_op(op),
+                    ffi::RSMPI_COMM_WORLD,
+                );
                 check(code, "MPI_Reduce_scatter_block")?;
                 Ok(out)
             }

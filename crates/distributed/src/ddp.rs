@@ -93,7 +93,8 @@ impl<M: Module> DistributedDataParallel<M> {
                 params.push((name, p));
             }
         }
-        let state: Vec<Variable> = module.named_parameters().into_iter().chain(module.named_buffers()).map(|(_, v)| v).collect();
+        let state: Vec<Variable> =
+            module.named_parameters().into_iter().chain(module.named_buffers()).map(|(_, v)| v).collect();
         broadcast_flat(group, &state, "DistributedDataParallel::new")?;
         let n = params.len();
         let reducer = Arc::new(Mutex::new(Reducer {
@@ -375,7 +376,8 @@ impl<M: Module> Module for DistributedDataParallel<M> {
     }
     /// Rank 0 writes the state dict (the replicas are equal); every rank returns rank 0's outcome.
     fn save_safetensors(&self, path: impl AsRef<Path>) -> Result<()> {
-        let outcome = if self.group.rank() == 0 { ember_tensor::io::save(&self.state_dict(), path.as_ref()) } else { Ok(()) };
+        let outcome =
+            if self.group.rank() == 0 { ember_tensor::io::save(&self.state_dict(), path.as_ref()) } else { Ok(()) };
         let mut flag = Tensor::from_vec(vec![i64::from(outcome.is_err())], &[1]);
         self.group.broadcast(&mut flag, 0)?;
         match outcome {

@@ -128,13 +128,14 @@ fn install_panic_hook(rank: usize) {
     }));
 }
 
-/// At process exit: finalise MPI on the communication thread. If that does not finish (a peer
-/// still waits in a collective), the job is aborted instead of hanging.
+/// At process exit: finalise MPI on the communication thread. If that does not finish within the
+/// group's timeout (a peer still waits in a collective for this rank, which left early), the job
+/// is aborted instead of hanging.
 extern "C" fn finalize_at_exit() {
     let Some(g) = DEFAULT.get() else { return };
     let (done_tx, done_rx) = channel();
     let sent = g.0.tx.lock().map(|tx| tx.send(Msg::Finalize(done_tx)).is_ok()).unwrap_or(false);
-    let wait = (*g.0.timeout.lock().unwrap_or_else(|e| e.into_inner())).min(Duration::from_secs(60));
+    let wait = *g.0.timeout.lock().unwrap_or_else(|e| e.into_inner());
     if sent && done_rx.recv_timeout(wait).is_err() {
         eprintln!("[rank {}] MPI_Finalize did not complete within {wait:?}: aborting the job", g.0.rank);
         comm::abort(1);

@@ -68,7 +68,12 @@ fn allreduce(pg: &ProcessGroup) -> Result<(), String> {
 
 fn mlp_model() -> Sequential {
     manual_seed(0);
-    Sequential::new().add(Linear::new(784, 512)).add(Relu::new()).add(Linear::new(512, 512)).add(Relu::new()).add(Linear::new(512, 10))
+    Sequential::new()
+        .add(Linear::new(784, 512))
+        .add(Relu::new())
+        .add(Linear::new(512, 512))
+        .add(Relu::new())
+        .add(Linear::new(512, 10))
 }
 
 /// The mlp-step workload (global batch 128 split over the ranks, Adam): milliseconds per step

@@ -71,8 +71,11 @@ pub fn collectives() -> R {
             let rows: Vec<f64> = (0..n * 3 * size).map(|k| val(rank, k)).collect();
             let input = Tensor::from_vec(rows, &[n * 3, size]).to_dtype(dtype);
             let got = pg.reduce_scatter(&input, ReduceOp::Sum).map_err(e)?;
-            let want: Vec<f64> = (rank * 3 * size..(rank + 1) * 3 * size).map(|k| (0..n).map(|r| val(r, k)).sum()).collect();
-            ensure(got.shape() == [3, size] && got.to_vec::<f64>() == want, || format!("reduce_scatter of {size} {dtype}"))?;
+            let want: Vec<f64> =
+                (rank * 3 * size..(rank + 1) * 3 * size).map(|k| (0..n).map(|r| val(r, k)).sum()).collect();
+            ensure(got.shape() == [3, size] && got.to_vec::<f64>() == want, || {
+                format!("reduce_scatter of {size} {dtype}")
+            })?;
         }
     }
     // errors: bad src rank, Bool dtype, bad reduce_scatter shape, mismatched all_gather counts
@@ -127,7 +130,8 @@ pub fn ddp(dir: &str) -> R {
     ensure(ddp.buckets().len() >= 3, || format!("expected several buckets, got {:?}", ddp.buckets()))?;
     let mut opt = Sgd::new(ddp.parameters(), 0.1).momentum(0.9);
     let shard = |t: &Tensor| t.narrow(0, rank * local, local);
-    let loss_of = |m: &dyn Module, x: &Tensor, y: &Tensor| cross_entropy(&m.forward(&Variable::from(x)), &Variable::from(y));
+    let loss_of =
+        |m: &dyn Module, x: &Tensor, y: &Tensor| cross_entropy(&m.forward(&Variable::from(x)), &Variable::from(y));
     for step in 0..20 {
         opt.zero_grad();
         if step % 5 == 4 {
