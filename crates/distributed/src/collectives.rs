@@ -128,7 +128,7 @@ impl ProcessGroup {
         check_op(input, op, NAME)?;
         let size = self.world_size();
         let shape = input.shape();
-        if shape.is_empty() || shape[0] % size != 0 {
+        if shape.is_empty() || !shape[0].is_multiple_of(size) {
             return Err(self.fail(
                 NAME,
                 format!("the input's first dim must be a multiple of the world size {size}, got shape {shape:?}"),

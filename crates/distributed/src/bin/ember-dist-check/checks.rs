@@ -120,7 +120,7 @@ fn batch(step: usize) -> (Tensor, Tensor) {
 pub fn ddp(dir: &str) -> R {
     let pg = dist::init().map_err(e)?;
     let (rank, n) = (pg.rank(), pg.world_size());
-    if 12 % n != 0 {
+    if !12usize.is_multiple_of(n) {
         return Err(format!("the ddp check needs a world size dividing 12, got {n}"));
     }
     let local = 12 / n;
