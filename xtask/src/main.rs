@@ -79,7 +79,16 @@ fn test() -> bool {
         }),
         ("clippy", {
             let mut c = cargo();
-            c.args(["clippy", "--workspace", "--exclude", "ember-distributed", "--all-targets", "--", "-D", "warnings"]);
+            c.args([
+                "clippy",
+                "--workspace",
+                "--exclude",
+                "ember-distributed",
+                "--all-targets",
+                "--",
+                "-D",
+                "warnings",
+            ]);
             c
         }),
         ("test", {
@@ -144,7 +153,12 @@ fn mpi_steps() -> Vec<(&'static str, Command)> {
     digits.args(["-np", "2"]).arg(target.join("release/examples/digits"));
     digits.args(["--distributed", "--epochs", "30", "--device", "cpu", "--min-accuracy", "0.97"]);
     digits.args(["--out", "target/digits-distributed"]);
-    vec![("clippy-distributed", clippy), ("test-distributed", test), ("build-digits-distributed", build), ("digits-distributed", digits)]
+    vec![
+        ("clippy-distributed", clippy),
+        ("test-distributed", test),
+        ("build-digits-distributed", build),
+        ("digits-distributed", digits),
+    ]
 }
 
 /// Cargo's target directory (`CARGO_TARGET_DIR`, a config file, or `target/`), from `cargo metadata`.
