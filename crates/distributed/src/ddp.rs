@@ -216,8 +216,8 @@ impl Reducer {
     }
 
     fn on_ready(&mut self, i: usize) -> Result<()> {
-        if !self.sync || self.ready[i] {
-            return Ok(());
+        if !self.sync || self.ready[i] || self.group.world_size() == 1 {
+            return Ok(()); // alone, the local gradient is the average
         }
         self.ready[i] = true;
         self.n_ready += 1;
