@@ -46,7 +46,8 @@ fn err(msg: impl Into<String>) -> Error {
 ///
 /// `init` also installs a panic hook: a rank that panics prints its message prefixed with its
 /// rank and calls `MPI_Abort`, which ends every rank of the job (no rank is left waiting in a
-/// collective). At exit MPI is finalised.
+/// collective). Any panic counts, on any thread, even one the program would catch with
+/// `catch_unwind`: after `init`, a panic is fatal to the job. At exit MPI is finalised.
 pub fn init() -> Result<ProcessGroup> {
     let _guard = INIT.lock().unwrap_or_else(|e| e.into_inner());
     if let Some(g) = DEFAULT.get() {
