@@ -3,7 +3,9 @@
 //! - `test`: everything CI runs: format check, clippy with warnings denied, the line-count check,
 //!   every test of the workspace (unit, integration, doc tests), then the digits example in release
 //!   (`--min-accuracy 0.97`: a CNN trained end to end must reach 97% test accuracy), on the CPU and,
-//!   when `EMBER_REQUIRE_GPU=1`, on the GPU too.
+//!   when `EMBER_REQUIRE_GPU=1`, on the GPU too. `ember-distributed` needs MPI to build, so the
+//!   workspace steps exclude it; where `mpirun` is installed, its clippy and tests run as their
+//!   own steps, then the digits example trains data-parallel on 2 processes (`mpi_steps`).
 //! - `loc`: lists source files longer than the limit (600 lines) and fails if any.
 //! - `bench [--vs-torch] [--device gpu] [--only NAME]`: the standard workloads in release, with
 //!   PyTorch side by side (see `bench.rs`).
@@ -77,12 +79,21 @@ fn test() -> bool {
         }),
         ("clippy", {
             let mut c = cargo();
-            c.args(["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]);
+            c.args([
+                "clippy",
+                "--workspace",
+                "--exclude",
+                "ember-distributed",
+                "--all-targets",
+                "--",
+                "-D",
+                "warnings",
+            ]);
             c
         }),
         ("test", {
             let mut c = cargo();
-            c.args(["test", "--workspace"]);
+            c.args(["test", "--workspace", "--exclude", "ember-distributed"]);
             c
         }),
         // End to end, in release: the digits CNN must train to 97% test accuracy (about 10 s of
@@ -102,6 +113,7 @@ fn test() -> bool {
         c.args(["--epochs", "30", "--device", "gpu", "--min-accuracy", "0.97", "--out", "target/digits-gpu"]);
         steps.push(("digits-gpu", c));
     }
+    steps.extend(mpi_steps());
     let mut ok = loc();
     if !ok {
         eprintln!("loc: FAILED");
@@ -115,6 +127,52 @@ fn test() -> bool {
         }
     }
     ok
+}
+
+/// The distributed steps, where MPI is installed (`mpirun --version` runs): clippy and tests of
+/// `ember-distributed` (its tests start `mpirun` themselves), then the digits example built with
+/// `--features distributed` and trained on 2 processes to 97% (as root, Open MPI needs
+/// `OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1`, which CI sets).
+fn mpi_steps() -> Vec<(&'static str, Command)> {
+    let Ok(version) = Command::new("mpirun").arg("--version").output() else {
+        eprintln!("note: no mpirun: the distributed steps are skipped (apt-get install openmpi-bin libopenmpi-dev libclang-dev)");
+        return Vec::new();
+    };
+    let mut clippy = cargo();
+    clippy.args(["clippy", "-p", "ember-distributed", "-p", "ember", "--features", "ember/distributed"]);
+    clippy.args(["--all-targets", "--", "-D", "warnings"]);
+    let mut test = cargo();
+    test.args(["test", "-p", "ember-distributed"]);
+    let mut build = cargo();
+    build.args(["build", "--release", "-p", "ember", "--features", "distributed", "--example", "digits"]);
+    let target = target_dir();
+    let mut digits = Command::new("mpirun");
+    if String::from_utf8_lossy(&version.stdout).contains("Open MPI") {
+        digits.arg("--oversubscribe");
+    }
+    digits.args(["-np", "2"]).arg(target.join("release/examples/digits"));
+    digits.args(["--distributed", "--epochs", "30", "--device", "cpu", "--min-accuracy", "0.97"]);
+    digits.args(["--out", "target/digits-distributed"]);
+    vec![
+        ("clippy-distributed", clippy),
+        ("test-distributed", test),
+        ("build-digits-distributed", build),
+        ("digits-distributed", digits),
+    ]
+}
+
+/// Cargo's target directory (`CARGO_TARGET_DIR`, a config file, or `target/`), from `cargo metadata`.
+fn target_dir() -> PathBuf {
+    let out = cargo().args(["metadata", "--format-version", "1", "--no-deps"]).current_dir(root()).output();
+    let text = out.map(|o| String::from_utf8_lossy(&o.stdout).into_owned()).unwrap_or_default();
+    let key = "\"target_directory\":\"";
+    match text.find(key) {
+        Some(i) => {
+            let rest = &text[i + key.len()..];
+            PathBuf::from(rest[..rest.find('"').unwrap_or(0)].replace("\\\\", "\\"))
+        }
+        None => root().join("target"),
+    }
 }
 
 fn fixtures() -> bool {

@@ -16,11 +16,12 @@ fn err(op: &'static str, msg: impl Into<String>) -> Error {
 }
 
 /// Gradients gathered during one walk, one sum per Variable: a node's output is complete when the
-/// walk reaches its node (every consumer has a larger id), a leaf's at the end of the walk.
+/// walk reaches its node (every consumer has a larger id), a leaf's once the walk has run the
+/// consumer with the smallest id (then it is delivered at once, so leaf hooks run during the walk).
 struct Pending {
     create_graph: bool,
     by_node: HashMap<usize, Variable>,
-    leaves: Vec<(Variable, Variable)>,
+    leaves: Vec<Option<(Variable, Variable)>>,
     leaf_index: HashMap<usize, usize>,
 }
 
@@ -45,18 +46,21 @@ impl Pending {
             }
             None => {
                 let key = Arc::as_ptr(&v.0) as usize;
-                match self.leaf_index.get(&key) {
-                    Some(&i) => {
-                        let prev = self.leaves[i].1.clone();
-                        self.leaves[i].1 = self.sum(prev, g);
-                    }
+                match self.leaf_index.get(&key).and_then(|&i| self.leaves[i].take().map(|e| (i, e))) {
+                    Some((i, (leaf, prev))) => self.leaves[i] = Some((leaf, self.sum(prev, g))),
                     None => {
                         self.leaf_index.insert(key, self.leaves.len());
-                        self.leaves.push((v.clone(), g));
+                        self.leaves.push(Some((v.clone(), g)));
                     }
                 }
             }
         }
+    }
+
+    /// Takes the gathered gradient of the leaf with key `key` out (it is complete).
+    fn take_leaf(&mut self, key: usize) -> Option<(Variable, Variable)> {
+        let i = self.leaf_index.remove(&key)?;
+        self.leaves[i].take()
     }
 }
 
@@ -89,6 +93,10 @@ impl Sink<'_> {
                         Some(prev) if create_graph => enable_grad(|| &prev + &new),
                         Some(prev) => no_grad(|| &prev + &new),
                     });
+                    drop(slot);
+                    if v.is_leaf() {
+                        v.run_post_accumulate_hooks();
+                    }
                 }
             }
         }
@@ -141,15 +149,28 @@ pub fn run_backward(
         }
         needed
     });
-    // 3. seed the roots, walk ids downwards, then hand the leaves their sums
+    // 3. when each leaf input is complete: after its consumer with the smallest id has run
+    let mut first_use: HashMap<usize, usize> = HashMap::new();
+    for (id, n) in &nodes {
+        for inp in n.inputs.lock().unwrap_or_else(|e| e.into_inner()).iter() {
+            if inp.is_leaf() {
+                first_use.entry(Arc::as_ptr(&inp.0) as usize).or_insert(*id); // ids ascend
+            }
+        }
+    }
+    let mut leaf_ready: Vec<(usize, usize)> = first_use.into_iter().map(|(k, id)| (id, k)).collect();
+    leaf_ready.sort_unstable_by(|a, b| b.cmp(a));
+    // 4. seed the roots, walk ids downwards (delivering leaves as they complete), then hand the
+    // remaining leaves (roots that are leaves) their sums
     let mut pending = Pending { create_graph, by_node: HashMap::new(), leaves: Vec::new(), leaf_index: HashMap::new() };
     for (v, g) in roots {
         pending.add(v, g.clone());
     }
     let mut ran: Vec<&Arc<Node>> = Vec::new();
-    let result = walk(&nodes, needed.as_ref(), targets, &mut pending, &mut sink, &mut ran, create_graph);
+    let ctx = WalkCtx { nodes: &nodes, needed: needed.as_ref(), targets, leaf_ready: &leaf_ready, create_graph };
+    let result = walk(&ctx, &mut pending, &mut sink, &mut ran);
     if result.is_ok() {
-        for (v, g) in std::mem::take(&mut pending.leaves) {
+        for (v, g) in std::mem::take(&mut pending.leaves).into_iter().flatten() {
             sink.deliver(&v, g, create_graph);
         }
     }
@@ -166,17 +187,35 @@ pub fn run_backward(
     })
 }
 
-#[allow(clippy::too_many_arguments)]
-fn walk<'n>(
+/// What the walk reads: the nodes, which of them are needed, the targets, when each leaf's
+/// gradient is complete (`(smallest consumer id, leaf key)`, by decreasing id), `create_graph`.
+struct WalkCtx<'n, 't> {
     nodes: &'n BTreeMap<usize, Arc<Node>>,
-    needed: Option<&HashSet<usize>>,
-    targets: Option<&[Variable]>,
+    needed: Option<&'t HashSet<usize>>,
+    targets: Option<&'t [Variable]>,
+    leaf_ready: &'t [(usize, usize)],
+    create_graph: bool,
+}
+
+fn walk<'n>(
+    cx: &WalkCtx<'n, '_>,
     pending: &mut Pending,
     sink: &mut Sink<'_>,
     ran: &mut Vec<&'n Arc<Node>>,
-    create_graph: bool,
 ) -> Result<()> {
+    let WalkCtx { nodes, needed, targets, create_graph, .. } = *cx;
+    let mut next_leaf = 0;
     for (id, node) in nodes.iter().rev() {
+        // leaves whose every consumer (all have larger ids) has run are complete: deliver them now
+        while let Some(&(ready_at, key)) = cx.leaf_ready.get(next_leaf) {
+            if ready_at <= *id {
+                break;
+            }
+            next_leaf += 1;
+            if let Some((v, g)) = pending.take_leaf(key) {
+                sink.deliver(&v, g, create_graph);
+            }
+        }
         let Some(g) = pending.by_node.remove(id) else { continue };
         let output: Option<Arc<Inner>> = node.output.lock().unwrap_or_else(|e| e.into_inner()).upgrade();
         let Some(output) = output.map(Variable) else {

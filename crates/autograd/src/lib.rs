@@ -30,4 +30,4 @@ pub use gradcheck::gradcheck;
 pub use graph::{grad, grad_with, run_backward, try_grad};
 pub use mode::{detect_anomaly, enable_grad, is_anomaly_enabled, is_grad_enabled, no_grad};
 pub use rules::conv::Conv2dOpts;
-pub use variable::{live_nodes, BackwardCtx, BackwardFn, Hook, Variable};
+pub use variable::{live_nodes, BackwardCtx, BackwardFn, Hook, PostAccumulateHook, Variable};

@@ -10,6 +10,9 @@ use crate::mode::is_grad_enabled;
 /// A hook on a Variable's gradient: sees the gradient and may replace it.
 pub type Hook = Box<dyn Fn(&Tensor) -> Option<Tensor> + Send + Sync>;
 
+/// A hook run after a leaf's gradient was accumulated into its `.grad` (sees the leaf).
+pub type PostAccumulateHook = Box<dyn Fn(&Variable) + Send + Sync>;
+
 /// What a backward rule sees: the op's inputs, its output, and the gradient flowing into the output.
 pub struct BackwardCtx<'a> {
     /// The op's inputs, in the order they were recorded.
@@ -98,6 +101,7 @@ pub(crate) struct Inner {
     /// Bumped by every in-place op and [`Variable::set_data`] (PyTorch's version counter).
     pub(crate) version: AtomicU64,
     pub(crate) hooks: Mutex<Vec<Hook>>,
+    pub(crate) post_accumulate_hooks: Mutex<Vec<PostAccumulateHook>>,
     pub(crate) name: Mutex<Option<String>>,
 }
 
@@ -133,6 +137,7 @@ impl Variable {
             node: RwLock::new(node),
             version: AtomicU64::new(0),
             hooks: Mutex::new(Vec::new()),
+            post_accumulate_hooks: Mutex::new(Vec::new()),
             name: Mutex::new(None),
         }))
     }
@@ -277,6 +282,16 @@ impl Variable {
         self.0.hooks.lock().unwrap_or_else(|e| e.into_inner()).push(Box::new(hook));
     }
 
+    /// Registers a hook called on this leaf right after `backward` has accumulated its gradient
+    /// into `.grad` (PyTorch's `register_post_accumulate_grad_hook`): `v.grad()` inside the hook is
+    /// the accumulated gradient. A leaf's gradient is complete, and its hooks run, as soon as the
+    /// walk has run every op that used it, so hooks of early layers' parameters run while the
+    /// rest of the backward is still to come (what data-parallel training overlaps with).
+    /// Not run by [`crate::grad`], which leaves `.grad` alone.
+    pub fn register_post_accumulate_grad_hook(&self, hook: impl Fn(&Variable) + Send + Sync + 'static) {
+        self.0.post_accumulate_hooks.lock().unwrap_or_else(|e| e.into_inner()).push(Box::new(hook));
+    }
+
     /// Names this Variable in graph printouts ([`Variable::graph_dot`]).
     pub fn set_name(&self, name: impl Into<String>) {
         *self.0.name.lock().unwrap_or_else(|e| e.into_inner()) = Some(name.into());
@@ -335,6 +350,13 @@ impl Variable {
 
     pub(crate) fn node(&self) -> Option<Arc<Node>> {
         self.0.node.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    pub(crate) fn run_post_accumulate_hooks(&self) {
+        let hooks = self.0.post_accumulate_hooks.lock().unwrap_or_else(|e| e.into_inner());
+        for h in hooks.iter() {
+            h(self);
+        }
     }
 
     pub(crate) fn run_hooks(&self, g: Variable) -> Variable {

@@ -10,13 +10,18 @@
 //! Flags: `--epochs N` (30), `--device cpu|gpu|best` (best), `--out DIR` (target/digits),
 //! `--min-accuracy A` (exit with status 1 if the final test accuracy is below A, e.g. 0.97),
 //! `--data PATH` (the CSV, plain or gzip).
+//!
+//! Data-parallel: built with `--features distributed` (MPI installed), `mpirun -np N
+//! target/release/examples/digits --distributed` trains on N processes: each rank takes its shard
+//! of every epoch (`DistributedSampler`) in batches of 32 / N, so the global batch stays 32, and
+//! `DistributedDataParallel` averages the gradients. Rank 0 prints and writes the outputs.
 
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
 
-use ember::data::{self, DataLoader, Dataset, TensorDataset};
+use ember::data::{self, DataLoader, Dataset, DistributedSampler, TensorDataset};
 use ember::plot::LineChart;
 use ember::prelude::*;
 
@@ -27,6 +32,7 @@ struct Args {
     out: PathBuf,
     min_accuracy: Option<f64>,
     data: PathBuf,
+    distributed: bool,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -36,14 +42,20 @@ fn parse_args() -> Result<Args, String> {
         out: PathBuf::from("target/digits"),
         min_accuracy: None,
         data: PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/data/digits.csv.gz")),
+        distributed: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
         if flag == "--help" || flag == "-h" {
             return Err(
-                "usage: digits [--epochs N] [--device cpu|gpu|best] [--out DIR] [--min-accuracy A] [--data PATH]"
+                "usage: digits [--epochs N] [--device cpu|gpu|best] [--out DIR] [--min-accuracy A] [--data PATH] \
+                 [--distributed]"
                     .into(),
             );
+        }
+        if flag == "--distributed" {
+            a.distributed = true;
+            continue;
         }
         let value = it.next().ok_or_else(|| format!("{flag} needs a value"))?;
         let bad = |what: &str| format!("{flag}: expected {what}, got {value:?}");
@@ -96,7 +108,81 @@ fn progress(epoch: usize, epochs: usize, done: usize, total: usize, loss: f64) {
     let _ = std::io::stderr().flush();
 }
 
+/// This process's place in a data-parallel run (rank 0 of 1 when training alone).
+struct Place {
+    rank: usize,
+    world: usize,
+}
+
+/// With the `distributed` feature: joins the MPI job, wraps the model in
+/// `DistributedDataParallel`, sums statistics over the ranks, ends the job on an error.
+#[cfg(feature = "distributed")]
+mod dist {
+    use ember::distributed::{self, DistributedDataParallel, ReduceOp};
+    use ember::prelude::*;
+
+    pub fn join(on: bool) -> ember::Result<super::Place> {
+        if !on {
+            return Ok(super::Place { rank: 0, world: 1 });
+        }
+        let pg = distributed::init()?;
+        Ok(super::Place { rank: pg.rank(), world: pg.world_size() })
+    }
+
+    pub fn wrap(m: nn::Sequential, on: bool) -> Box<dyn Module> {
+        if on {
+            Box::new(DistributedDataParallel::new(m))
+        } else {
+            Box::new(m)
+        }
+    }
+
+    pub fn sum(v: [f64; 2], on: bool) -> ember::Result<[f64; 2]> {
+        if !on {
+            return Ok(v);
+        }
+        let mut t = Tensor::from_vec(v.to_vec(), &[2]);
+        distributed::all_reduce(&mut t, ReduceOp::Sum)?;
+        let s = t.to_vec::<f64>();
+        Ok([s[0], s[1]])
+    }
+
+    pub fn fail(msg: &str) {
+        if let Some(pg) = distributed::default_group().filter(|g| g.world_size() > 1) {
+            pg.abort(1, msg);
+        }
+    }
+}
+
+/// Without the `distributed` feature, `--distributed` is refused.
+#[cfg(not(feature = "distributed"))]
+mod dist {
+    use ember::prelude::*;
+
+    pub fn join(on: bool) -> ember::Result<super::Place> {
+        if on {
+            return Err(ember::Error::InvalidArgument {
+                op: "digits",
+                msg: "--distributed needs a build with `--features distributed` (and MPI installed)".into(),
+            });
+        }
+        Ok(super::Place { rank: 0, world: 1 })
+    }
+
+    pub fn wrap(m: nn::Sequential, _on: bool) -> Box<dyn Module> {
+        Box::new(m)
+    }
+
+    pub fn sum(v: [f64; 2], _on: bool) -> ember::Result<[f64; 2]> {
+        Ok(v)
+    }
+
+    pub fn fail(_msg: &str) {}
+}
+
 fn run(args: &Args) -> ember::Result<f64> {
+    let Place { rank, world } = dist::join(args.distributed)?;
+    let lead = rank == 0;
     ember::manual_seed(0);
     let device = match args.device.as_str() {
         "cpu" => Device::Cpu,
@@ -109,25 +195,42 @@ fn run(args: &Args) -> ember::Result<f64> {
     let (pixels, labels) = data::csv::split_label(&table, -1)?;
     let images = (pixels / 16.0).reshape(&[-1, 1, 8, 8]);
     let (train, test) = data::stratified_split(&TensorDataset::new(images, labels), 0.2, 0)?;
-    let loader = DataLoader::new(&train, 32).shuffle(true);
-    println!(
-        "digits: {} train / {} test images of 8x8, 10 classes; device {device}; {} epochs of {} batches",
-        train.len(),
-        test.len(),
-        args.epochs,
-        loader.len()
-    );
+    // Data-parallel: each rank its shard of every epoch, in batches of 32 / world (global 32).
+    let sampler = DistributedSampler::new(&train, world, rank).seed(0);
+    let loader = if args.distributed {
+        DataLoader::new(&train, (32 / world).max(1)).sampler(&sampler)
+    } else {
+        DataLoader::new(&train, 32).shuffle(true)
+    };
+    if lead {
+        println!(
+            "digits: {} train / {} test images of 8x8, 10 classes; device {device}; {} epochs of {} batches{}",
+            train.len(),
+            test.len(),
+            args.epochs,
+            loader.len(),
+            if args.distributed {
+                format!(" of {} per rank on {world} ranks", loader.batch_size())
+            } else {
+                String::new()
+            }
+        );
+    }
 
     let model = model();
     model.to_device(&device);
-    println!("model: {} parameters", model.num_parameters());
+    if lead {
+        println!("model: {} parameters", model.num_parameters());
+    }
+    let model = dist::wrap(model, args.distributed);
     let mut opt = optim::Adam::new(model.parameters(), 1e-3);
-    let show_bar = std::io::stderr().is_terminal();
+    let show_bar = lead && std::io::stderr().is_terminal();
     let (mut train_losses, mut test_losses, mut accuracies) = (Vec::new(), Vec::new(), Vec::new());
     let start = Instant::now();
     for epoch in 1..=args.epochs {
         let t0 = Instant::now();
         model.train();
+        sampler.set_epoch(epoch as u64);
         let (mut sum, mut seen) = (0.0, 0usize);
         for (step, (x, y)) in loader.iter().enumerate() {
             let logits = model.forward(&Variable::from(x.to(&device)));
@@ -141,23 +244,30 @@ fn run(args: &Args) -> ember::Result<f64> {
                 progress(epoch, args.epochs, step + 1, loader.len(), sum / seen as f64);
             }
         }
+        let [sum, seen] = dist::sum([sum, seen as f64], args.distributed)?; // over the ranks
+        let seen = seen as usize;
         model.eval();
         let (test_loss, acc) = evaluate(&model, &test, &device);
         if show_bar {
             eprint!("\r\x1b[2K");
         }
-        println!(
-            "epoch {epoch:>3}/{}  train loss {:.4}  test loss {test_loss:.4}  test accuracy {:.2}%  ({:.2}s)",
-            args.epochs,
-            sum / seen as f64,
-            acc * 100.0,
-            t0.elapsed().as_secs_f64()
-        );
+        if lead {
+            println!(
+                "epoch {epoch:>3}/{}  train loss {:.4}  test loss {test_loss:.4}  test accuracy {:.2}%  ({:.2}s)",
+                args.epochs,
+                sum / seen as f64,
+                acc * 100.0,
+                t0.elapsed().as_secs_f64()
+            );
+        }
         train_losses.push(sum / seen as f64);
         test_losses.push(test_loss);
         accuracies.push(acc * 100.0);
     }
     let acc = accuracies.last().copied().unwrap_or(0.0) / 100.0;
+    if !lead {
+        return Ok(acc); // every rank holds the same model; rank 0 reports and writes
+    }
     println!("final test accuracy {:.2}% after {:.1}s", acc * 100.0, start.elapsed().as_secs_f64());
 
     std::fs::create_dir_all(&args.out).map_err(|e| ember::Error::Io(format!("{}: {e}", args.out.display())))?;
@@ -188,6 +298,7 @@ fn main() -> ExitCode {
             _ => ExitCode::SUCCESS,
         },
         Err(e) => {
+            dist::fail(&format!("error: {e}")); // ends every rank of a data-parallel job
             eprintln!("error: {e}");
             ExitCode::FAILURE
         }

@@ -50,5 +50,15 @@ pub mod prelude {
     pub use ember_tensor::{DType, Device, Tensor};
 }
 
+/// Data-parallel training over MPI (cargo feature `distributed`): `init`, the collectives,
+/// `DistributedDataParallel` (the `ember-distributed` crate) and [`DistributedSampler`].
+///
+/// [`DistributedSampler`]: crate::data::DistributedSampler
+#[cfg(feature = "distributed")]
+pub mod distributed {
+    pub use crate::data::DistributedSampler;
+    pub use ember_distributed::*;
+}
+
 #[doc = include_str!("../guide.md")]
 pub mod guide {}

@@ -2,7 +2,7 @@
 
 use ember_tensor::Tensor;
 
-use super::Dataset;
+use super::{Dataset, Sampler};
 
 /// Mini-batches of a [`Dataset`]: PyTorch's `DataLoader(dataset, batch_size, shuffle, drop_last)`.
 ///
@@ -28,6 +28,7 @@ pub struct DataLoader<'a, D: Dataset + ?Sized> {
     batch_size: usize,
     shuffle: bool,
     drop_last: bool,
+    sampler: Option<&'a dyn Sampler>,
 }
 
 impl<D: Dataset + ?Sized> Clone for DataLoader<'_, D> {
@@ -45,13 +46,33 @@ impl<'a, D: Dataset + ?Sized> DataLoader<'a, D> {
         if batch_size == 0 {
             panic!("DataLoader: batch_size should be a positive integer value, but got batch_size=0");
         }
-        DataLoader { dataset, batch_size, shuffle: false, drop_last: false }
+        DataLoader { dataset, batch_size, shuffle: false, drop_last: false, sampler: None }
     }
 
     /// Reshuffles the samples at the start of every pass (default false).
+    ///
+    /// **Panics** when a [`sampler`](DataLoader::sampler) is set (as PyTorch raises).
     #[must_use]
+    #[track_caller]
     pub fn shuffle(mut self, on: bool) -> Self {
+        if on && self.sampler.is_some() {
+            panic!("DataLoader: sampler option is mutually exclusive with shuffle");
+        }
         self.shuffle = on;
+        self
+    }
+
+    /// Takes the samples `sampler` lists, in its order, each pass (e.g. a
+    /// [`DistributedSampler`](super::DistributedSampler): this rank's shard of the data set).
+    ///
+    /// **Panics** when shuffling is on: the sampler decides the order.
+    #[must_use]
+    #[track_caller]
+    pub fn sampler(mut self, sampler: &'a dyn Sampler) -> Self {
+        if self.shuffle {
+            panic!("DataLoader: sampler option is mutually exclusive with shuffle");
+        }
+        self.sampler = Some(sampler);
         self
     }
 
@@ -64,7 +85,7 @@ impl<'a, D: Dataset + ?Sized> DataLoader<'a, D> {
 
     /// Number of batches in one pass.
     pub fn len(&self) -> usize {
-        let n = self.dataset.len();
+        let n = self.sampler.map_or(self.dataset.len(), |s| s.len());
         if self.drop_last {
             n / self.batch_size
         } else {
@@ -89,8 +110,11 @@ impl<'a, D: Dataset + ?Sized> DataLoader<'a, D> {
 
     /// One pass over the data (one epoch). With shuffling on, draws the permutation now.
     pub fn iter(&self) -> Batches<'a, D> {
-        let n = self.dataset.len();
-        let mut order: Vec<usize> = (0..n).collect();
+        let mut order: Vec<usize> = match self.sampler {
+            Some(s) => s.indices(),
+            None => (0..self.dataset.len()).collect(),
+        };
+        let n = order.len();
         if self.shuffle {
             shuffle_in_place(&mut order);
         }

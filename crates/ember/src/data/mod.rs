@@ -1,7 +1,8 @@
 //! Data loading: datasets, mini-batches, splits and file formats, as `torch.utils.data`.
 //!
 //! - [`Dataset`]: indexed `(input, target)` samples; [`TensorDataset`]: the rows of two tensors.
-//! - [`DataLoader`]: shuffled (seeded by `ember::manual_seed`) mini-batches, stacked.
+//! - [`DataLoader`]: shuffled (seeded by `ember::manual_seed`) mini-batches, stacked; a
+//!   [`Sampler`] such as [`DistributedSampler`] (one rank's shard) picks the samples instead.
 //! - [`train_test_split`], [`stratified_split`]: seeded splits (and their index forms).
 //! - [`csv`]: numeric CSV files (`.csv` or `.csv.gz`); [`mnist`]: IDX files (`.gz` too).
 //!
@@ -27,8 +28,10 @@ mod dataset;
 pub(crate) mod gzip;
 mod loader;
 pub mod mnist;
+mod sampler;
 mod split;
 
 pub use dataset::{Dataset, TensorDataset};
 pub use loader::{Batches, DataLoader};
+pub use sampler::{DistributedSampler, Sampler};
 pub use split::{split_indices, stratified_indices, stratified_split, train_test_split};
