@@ -3,6 +3,7 @@
 mod activation;
 mod attention;
 mod conv;
+mod distance;
 mod dropout;
 mod loss;
 mod norm;
@@ -14,6 +15,8 @@ pub use activation::*;
 pub use attention::*;
 #[allow(unused_imports)]
 pub use conv::*;
+// named, not a glob: norm.rs has a crate-private `normalize` of its own
+pub use distance::{cosine_similarity, normalize, try_cosine_similarity, try_normalize};
 #[allow(unused_imports)]
 pub use dropout::*;
 #[allow(unused_imports)]

@@ -19,6 +19,10 @@ mod rms_norm;
 mod rnn;
 mod sequential;
 mod transformer;
+mod transformer_decoder;
+mod transformer_model;
+mod transformer_stack;
+mod unflatten;
 
 #[allow(unused_imports)]
 pub use activation::*;
@@ -60,3 +64,11 @@ pub use rnn::*;
 pub use sequential::*;
 #[allow(unused_imports)]
 pub use transformer::*;
+#[allow(unused_imports)]
+pub use transformer_decoder::*;
+#[allow(unused_imports)]
+pub use transformer_model::*;
+#[allow(unused_imports)]
+pub use transformer_stack::*;
+#[allow(unused_imports)]
+pub use unflatten::*;
