@@ -141,3 +141,76 @@ fn stacks_hold_deep_copies_and_transformer_is_xavier() {
     let inf = f32::NEG_INFINITY;
     assert_eq!(m, vec![0.0, inf, inf, 0.0, 0.0, inf, 0.0, 0.0, 0.0]);
 }
+
+#[test]
+fn group3_layers_and_functions() {
+    bad!(
+        F::try_prelu(&x(&[2, 3, 4]), &x(&[4])),
+        F::prelu(&x(&[2, 3, 4]), &x(&[4])),
+        ["prelu", "[4]", "[2, 3, 4]", "3 channels"]
+    );
+    bad_layer!(PRelu::new().num_parameters(5), x(&[2, 3]), ["prelu", "[5]", "[2, 3]"]);
+    bad_layer!(MaxPool1d::new(3), x(&[2, 3, 2]), ["MaxPool1d", "[2, 3, 2]"]);
+    bad_layer!(AvgPool1d::new(2), x(&[2]), ["AvgPool1d", "[2]"]);
+    let lstm = LstmCell::new(4, 3);
+    bad!(lstm.try_forward_with_state(&x(&[2, 5]), None), lstm.forward(&x(&[2, 5])), ["LstmCell", "[N, 4]", "[2, 5]"]);
+    let (h, c) = (x(&[2, 3]), x(&[3, 3]));
+    bad!(
+        lstm.try_forward_with_state(&x(&[2, 4]), Some((&h, &c))),
+        lstm.forward_with_state(&x(&[2, 4]), Some((&h, &c))),
+        ["LstmCell", "[2, 3]", "[3, 3]"]
+    );
+    let gru = GruCell::new(4, 3);
+    bad!(
+        gru.try_forward_with_state(&x(&[4]), Some(&h)),
+        gru.forward_with_state(&x(&[4]), Some(&h)),
+        ["GruCell", "[3]", "[2, 3]"]
+    );
+    bad_layer!(ConvTranspose1d::new(3, 2, 3), x(&[1, 4, 5]), ["ConvTranspose1d", "[1, 4, 5]"]);
+    bad_layer!(ConvTranspose1d::new(3, 2, 3), x(&[5]), ["ConvTranspose1d", "[5]"]);
+    bad_layer!(Conv3d::new(2, 3, 3), x(&[1, 3, 4, 4, 4]), ["Conv3d", "[1, 3, 4, 4, 4]", "2 input channels"]);
+    bad_layer!(Conv3d::new(1, 3, 3), x(&[1, 1, 2, 4, 4]), ["Conv3d", "depth span 3", "[1, 1, 2, 4, 4]"]);
+    bad_layer!(Conv3d::new(1, 3, 3), x(&[1, 4, 4]), ["Conv3d", "[1, 4, 4]"]);
+    bad_layer!(InstanceNorm1d::new(3), x(&[2, 4, 5]), ["InstanceNorm1d", "[2, 4, 5]"]);
+    bad_layer!(InstanceNorm2d::new(3), x(&[3, 5]), ["InstanceNorm2d", "[3, 5]"]);
+    bad_layer!(Upsample::new(), x(&[1, 2, 3, 3]), ["interpolate", "exactly one of size", "[1, 2, 3, 3]"]);
+    bad_layer!(Upsample::new().scale_factor(2.0).mode("bilinear"), x(&[1, 2, 3]), ["bilinear", "4-D", "[1, 2, 3]"]);
+    bad_layer!(Upsample::new().scale_factor(2.0).mode("bicubic"), x(&[1, 2, 3, 3]), ["unknown mode", "bicubic"]);
+    bad_layer!(Upsample::new().scale_factor(2.0).align_corners(true), x(&[1, 2, 3, 3]), ["align_corners"]);
+    bad_layer!(PixelShuffle::new(2), x(&[1, 6, 3, 3]), ["pixel_shuffle", "[1, 6, 3, 3]"]);
+    bad_layer!(PixelUnshuffle::new(2), x(&[1, 2, 3, 4]), ["pixel_unshuffle", "[1, 2, 3, 4]"]);
+    let v = x(&[1, 2, 3]);
+    bad!(
+        F::try_pad(&v, &[3, 0], "reflect", 0.0),
+        F::pad(&v, &[3, 0], "reflect", 0.0),
+        ["pad", "reflect", "(3, 0)", "size 3"]
+    );
+    bad!(
+        F::try_pad(&v, &[1, 1, 1], "constant", 0.0),
+        F::pad(&v, &[1, 1, 1], "constant", 0.0),
+        ["pad", "even length", "[1, 2, 3]"]
+    );
+    bad!(F::try_pad(&v, &[1, 1], "mirror", 0.0), F::pad(&v, &[1, 1], "mirror", 0.0), ["pad", "mirror"]);
+    let bag = EmbeddingBag::new(5, 2);
+    let idx = |v: Vec<i64>, s: &[usize]| Variable::from(Tensor::from_vec(v, s));
+    let o = |v: Vec<i64>| {
+        let n = v.len();
+        Tensor::from_vec(v, &[n])
+    };
+    bad!(
+        bag.try_forward_with_offsets(&idx(vec![0, 7], &[2]), &o(vec![0])),
+        bag.forward_with_offsets(&idx(vec![0, 7], &[2]), &o(vec![0])),
+        ["embedding_bag", "index 7", "5 rows"]
+    );
+    bad!(
+        bag.try_forward_with_offsets(&idx(vec![0, 1, 2], &[3]), &o(vec![1, 2])),
+        bag.forward_with_offsets(&idx(vec![0, 1, 2], &[3]), &o(vec![1, 2])),
+        ["embedding_bag", "[1, 2]", "start at 0"]
+    );
+    bad!(
+        bag.try_forward_with_offsets(&idx(vec![0, 1], &[1, 2]), &o(vec![0])),
+        bag.forward_with_offsets(&idx(vec![0, 1], &[1, 2]), &o(vec![0])),
+        ["embedding_bag", "2-D", "offsets has to be None"]
+    );
+    bad_layer!(EmbeddingBag::new(5, 2).mode("median"), idx(vec![0, 1], &[1, 2]), ["embedding_bag", "median"]);
+}

@@ -100,3 +100,75 @@ fn transformer() {
     let m = Transformer::new(4, 2).num_encoder_layers(1).num_decoder_layers(1).dim_feedforward(4).dropout(0.0);
     check_module(&m, |v| m.forward2(&v[0], &v[1]), &[rn(&[2, 1, 4]), rn(&[3, 1, 4])]);
 }
+
+#[test]
+fn activations() {
+    gradcheck(|v| F::prelu(&v[0], &v[1]), &[rn(&[2, 3, 4]), rn(&[3])]).unwrap();
+    gradcheck(|v| F::prelu(&v[0], &v[1]), &[rn(&[5]), rn(&[1])]).unwrap();
+    gradcheck(|v| F::hardtanh(&v[0], -0.5, 0.7), &[rn(&[3, 4])]).unwrap();
+    gradcheck(|v| F::mish(&v[0]), &[rn(&[3, 4])]).unwrap();
+    gradcheck(|v| F::hardswish(&v[0]), &[&rn(&[4, 5]) * 3.0]).unwrap();
+}
+
+#[test]
+fn pools_cells_and_norms() {
+    gradcheck(|v| MaxPool1d::new(3).stride(2).padding(1).forward(&v[0]), &[rn(&[2, 2, 7])]).unwrap();
+    gradcheck(|v| AvgPool1d::new(2).forward(&v[0]), &[rn(&[2, 2, 6])]).unwrap();
+    let lstm = LstmCell::new(3, 2);
+    check_module(
+        &lstm,
+        |v| {
+            let (h, c) = lstm.forward_with_state(&v[0], Some((&v[1], &v[2])));
+            &h + &(&c * 0.5)
+        },
+        &[rn(&[2, 3]), rn(&[2, 2]), rn(&[2, 2])],
+    );
+    let gru = GruCell::new(3, 2);
+    check_module(&gru, |v| gru.forward_with_state(&v[0], Some(&v[1])), &[rn(&[2, 3]), rn(&[2, 2])]);
+    gradcheck(|v| F::instance_norm(&v[0], Some(&v[1]), Some(&v[2]), 1e-5), &[rn(&[2, 3, 5]), rn(&[3]), rn(&[3])])
+        .unwrap();
+}
+
+#[test]
+fn convolutions() {
+    gradcheck(
+        |v| F::conv_transpose1d(&v[0], &v[1], Some(&v[2]), 2, 1, 1, 1, 1),
+        &[rn(&[2, 2, 4]), rn(&[2, 3, 3]), rn(&[3])],
+    )
+    .unwrap();
+    gradcheck(|v| F::conv_transpose1d(&v[0], &v[1], None, 1, 0, 0, 2, 2), &[rn(&[1, 4, 3]), rn(&[4, 1, 2])]).unwrap();
+    gradcheck(
+        |v| F::conv3d(&v[0], &v[1], Some(&v[2]), 1, 1, 1, 1),
+        &[rn(&[1, 2, 3, 3, 3]), rn(&[2, 2, 2, 2, 2]), rn(&[2])],
+    )
+    .unwrap();
+    gradcheck(
+        |v| F::conv3d(&v[0], &v[1], None, [2, 1, 1], [0, 1, 0], [1, 1, 2], 2),
+        &[rn(&[1, 2, 4, 3, 4]), rn(&[2, 1, 2, 2, 2])],
+    )
+    .unwrap();
+}
+
+#[test]
+fn resampling_and_padding() {
+    let x = || rn(&[1, 2, 3, 4]);
+    gradcheck(|v| F::interpolate(&v[0], None, Some(2.0), "nearest", None), &[x()]).unwrap();
+    gradcheck(|v| F::interpolate(&v[0], Some(&[5, 7]), None, "bilinear", Some(false)), &[x()]).unwrap();
+    gradcheck(|v| F::interpolate(&v[0], Some(&[2, 6]), None, "bilinear", Some(true)), &[x()]).unwrap();
+    gradcheck(|v| F::pixel_shuffle(&v[0], 2), &[rn(&[1, 4, 2, 3])]).unwrap();
+    gradcheck(|v| F::pixel_unshuffle(&v[0], 2), &[rn(&[1, 1, 4, 2])]).unwrap();
+    for mode in ["constant", "reflect", "replicate", "circular"] {
+        gradcheck(|v| F::pad(&v[0], &[2, 1, 1, 2], mode, 0.3), &[x()]).unwrap();
+    }
+}
+
+#[test]
+fn embedding_bag() {
+    let idx = Variable::from(Tensor::from_vec(vec![1i64, 0, 3, 3, 2, 1], &[6]));
+    let offsets = Tensor::from_vec(vec![0i64, 2, 2, 5], &[4]);
+    for mode in ["sum", "mean", "max"] {
+        gradcheck(|v| F::embedding_bag(&idx, &v[0], Some(&offsets), mode), &[rn(&[4, 3])]).unwrap();
+    }
+    let idx2 = Variable::from(Tensor::from_vec(vec![1i64, 0, 3, 3, 2, 1], &[2, 3]));
+    gradcheck(|v| F::embedding_bag(&idx2, &v[0], None, "mean"), &[rn(&[4, 3])]).unwrap();
+}

@@ -59,6 +59,15 @@ fn dec() -> TransformerDecoderLayer {
 }
 
 calls! {
+    lstm_cell => (LstmCell::new(4, 3), |m: &LstmCell, x: &[Variable]| {
+        let (h, c) = m.forward_with_state(&x[0], Some((&x[1], &x[2])));
+        Variable::cat(&[h, c], -1)
+    });
+    gru_cell => (GruCell::new(4, 3), |m: &GruCell, x: &[Variable]| m.forward_with_state(&x[0], Some(&x[1])));
+    embedding_bag_sum => (EmbeddingBag::new(10, 3).mode("sum"),
+        |m: &EmbeddingBag, x: &[Variable]| m.forward_with_offsets(&x[0], &x[1].data()));
+    embedding_bag_max => (EmbeddingBag::new(8, 3).mode("max"),
+        |m: &EmbeddingBag, x: &[Variable]| m.forward_with_offsets(&x[0], &x[1].data()));
     mha_kvdim => (MultiheadAttention::new(8, 2).kdim(5).vdim(3),
         |m: &MultiheadAttention, x: &[Variable]| m.forward_qkv(&x[0], &x[1], &x[2], None, None, false).0);
     mha_kvdim_bf_masks => (MultiheadAttention::new(8, 4).kdim(6).vdim(8).batch_first(true),
@@ -90,6 +99,15 @@ calls! {
 }
 
 funcs! {
+    interp_bilinear_down => |x: &[Variable]| F::interpolate(&x[0], Some(&[2, 3]), None, "bilinear", None);
+    interp_linear_sf => |x: &[Variable]| F::interpolate(&x[0], None, Some(1.5), "linear", None);
+    interp_nearest_3d => |x: &[Variable]| F::interpolate(&x[0], Some(&[4, 2, 3]), None, "nearest", None);
+    pad_constant => |x: &[Variable]| F::pad(&x[0], &[1, 2], "constant", 0.5);
+    pad_constant_2d => |x: &[Variable]| F::pad(&x[0], &[1, 0, 2, 1], "constant", 0.0);
+    pad_reflect => |x: &[Variable]| F::pad(&x[0], &[2, 3], "reflect", 0.0);
+    pad_reflect_2d => |x: &[Variable]| F::pad(&x[0], &[1, 2, 3, 1], "reflect", 0.0);
+    pad_replicate => |x: &[Variable]| F::pad(&x[0], &[2, 1, 0, 3], "replicate", 0.0);
+    pad_circular => |x: &[Variable]| F::pad(&x[0], &[2, 1], "circular", 0.0);
     normalize => |x: &[Variable]| F::normalize(&x[0], 2.0, 1, 1e-12);
     normalize_p1_last => |x: &[Variable]| F::normalize(&x[0], 1.0, -1, 1e-12);
     normalize_p3_dim0 => |x: &[Variable]| F::normalize(&x[0], 3.0, 0, 1e-3);
@@ -100,6 +118,31 @@ funcs! {
 }
 
 layers! {
+    prelu => PRelu::new();
+    prelu_channels => PRelu::new().num_parameters(3).init(0.1);
+    hardtanh => Hardtanh::new().min_val(-0.5).max_val(2.0);
+    mish => Mish::new();
+    hardswish => Hardswish::new();
+    maxpool1d => MaxPool1d::new(3).stride(2).padding(1);
+    avgpool1d => AvgPool1d::new(2);
+    avgpool1d_pad => AvgPool1d::new(3).stride(2).padding(1);
+    lstm_cell_unbatched_nobias => LstmCell::new(4, 3).bias(false);
+    gru_cell_unbatched => GruCell::new(3, 5);
+    conv_t1d => ConvTranspose1d::new(4, 2, 3).stride(2).padding(1).output_padding(1);
+    conv_t1d_groups => ConvTranspose1d::new(4, 6, 2).groups(2).dilation(2).bias(false);
+    conv3d => Conv3d::new(2, 3, 3).padding(1);
+    conv3d_rect => Conv3d::new(4, 2, [2, 3, 1]).stride([2, 1, 2]).padding([1, 0, 1]).dilation([2, 1, 1]).groups(2);
+    conv3d_unbatched => Conv3d::new(1, 2, 2).bias(false);
+    instance_norm1d => InstanceNorm1d::new(3);
+    instance_norm2d_affine => InstanceNorm2d::new(3).affine(true).eps(1e-3);
+    instance_norm2d_unbatched => InstanceNorm2d::new(3);
+    upsample_nearest => Upsample::new().scale_factor(2.0);
+    upsample_nearest_size => Upsample::new().size(&[5, 7]);
+    upsample_bilinear => Upsample::new().scale_factor(2.0).mode("bilinear");
+    upsample_bilinear_ac => Upsample::new().size(&[5, 7]).mode("bilinear").align_corners(true);
+    pixel_shuffle => PixelShuffle::new(2);
+    pixel_unshuffle => PixelUnshuffle::new(2);
+    embedding_bag_mean_2d => EmbeddingBag::new(6, 4);
     enc_stack => TransformerEncoder::new(enc(), 2).norm(LayerNorm::new(8));
     unflatten => Unflatten::new(1, &[3, -1]);
 }
