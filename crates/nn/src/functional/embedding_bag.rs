@@ -108,9 +108,9 @@ pub fn try_embedding_bag(
     }
     let mut bag_of = Vec::with_capacity(n);
     let mut counts = Vec::with_capacity(b);
-    for i in 0..b {
-        bag_of.extend(std::iter::repeat_n(i as i64, end(i) - starts[i]));
-        counts.push((end(i) - starts[i]).max(1) as f64);
+    for (i, &lo) in starts.iter().enumerate() {
+        bag_of.extend(std::iter::repeat_n(i as i64, end(i) - lo));
+        counts.push((end(i) - lo).max(1) as f64);
     }
     let zeros = Variable::from(Tensor::zeros_dtype(&[b, d], weight.dtype()).to(&dev));
     let sum = zeros.try_index_add(0, &Tensor::from_vec(bag_of, &[n]).to(&dev), &emb)?;
