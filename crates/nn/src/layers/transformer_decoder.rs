@@ -37,7 +37,7 @@ const OP: &str = "TransformerDecoderLayer";
 /// let memory = Variable::from(Tensor::randn(&[3, 6, 8]));
 /// assert_eq!(layer.forward2(&tgt, &memory).shape(), vec![3, 4, 8]);
 /// let names: Vec<String> = layer.named_parameters().into_iter().map(|(n, _)| n).collect();
-/// assert_eq!(names[2], "multihead_attn.in_proj_weight");
+/// assert_eq!(names[4], "multihead_attn.in_proj_weight");
 /// assert_eq!(names[names.len() - 1], "norm3.bias");
 /// ```
 pub struct TransformerDecoderLayer {
