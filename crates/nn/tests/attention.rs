@@ -213,7 +213,7 @@ fn init_matches_pytorchs_distributions() {
     let names: Vec<String> = mha.named_parameters().into_iter().map(|(n, _)| n).collect();
     assert_eq!(names, ["in_proj_weight", "in_proj_bias", "out_proj.weight", "out_proj.bias"]);
     // xavier_uniform on [3E, E]: bound sqrt(6 / (E + 3E)), variance bound^2 / 3
-    let w = vals(&mha.in_proj_weight);
+    let w = vals(mha.in_proj_weight.as_ref().unwrap());
     let bound = (6.0 / (4 * e) as f64).sqrt();
     assert!(w.iter().all(|v| v.abs() <= bound));
     let var = w.iter().map(|v| v * v).sum::<f64>() / w.len() as f64;

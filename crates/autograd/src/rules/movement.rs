@@ -389,6 +389,19 @@ impl Variable {
         c(self.data().ones_like())
     }
 
+    /// Standard-normal samples in this shape, dtype and device (a constant; PyTorch's
+    /// `torch.randn_like`), drawn from the generator seeded by `manual_seed`.
+    #[must_use]
+    pub fn randn_like(&self) -> Variable {
+        c(self.data().randn_like())
+    }
+
+    /// Uniform samples in `[0, 1)` in this shape, dtype and device (a constant; `torch.rand_like`).
+    #[must_use]
+    pub fn rand_like(&self) -> Variable {
+        c(self.data().rand_like())
+    }
+
     /// `v` everywhere, in this shape, dtype and device (a constant).
     #[must_use]
     #[track_caller]

@@ -15,7 +15,10 @@ const OP: &str = "MultiheadAttention";
 ///
 /// Parameters as PyTorch's state dict: `in_proj_weight` `[3E, E]` (xavier-uniform),
 /// `in_proj_bias` `[3E]` (zeros), `out_proj.weight` `[E, E]` (Linear's default init),
-/// `out_proj.bias` `[E]` (zeros). Inputs are `[L, N, E]` (`[N, L, E]` with `batch_first`, or
+/// `out_proj.bias` `[E]` (zeros). With a key or value size other than `E`
+/// ([`kdim`](MultiheadAttention::kdim), [`vdim`](MultiheadAttention::vdim), as PyTorch's keyword
+/// arguments) the projections are separate, as PyTorch's: `q_proj_weight` `[E, E]`,
+/// `k_proj_weight` `[E, kdim]`, `v_proj_weight` `[E, vdim]` in place of `in_proj_weight`. Inputs are `[L, N, E]` (`[N, L, E]` with `batch_first`, or
 /// unbatched `[L, E]`). [`Module::forward`] is self-attention (query = key = value = input) and
 /// returns PyTorch's `attn_output`; [`MultiheadAttention::forward_qkv`] takes separate query, key and
 /// value, masks, and returns the head-averaged attention weights too.
@@ -35,11 +38,20 @@ const OP: &str = "MultiheadAttention";
 /// ```
 pub struct MultiheadAttention {
     embed_dim: usize,
+    kdim: usize,
+    vdim: usize,
     num_heads: usize,
     dropout: f64,
     batch_first: bool,
-    /// `[3 * embed, embed]`: the query, key and value projections stacked.
-    pub in_proj_weight: Variable,
+    /// `[3 * embed, embed]`: the query, key and value projections stacked (`None` when `kdim` or
+    /// `vdim` differs from `embed`: then the three separate weights below hold them).
+    pub in_proj_weight: Option<Variable>,
+    /// `[embed, embed]`, the query projection, when the projections are separate.
+    pub q_proj_weight: Option<Variable>,
+    /// `[embed, kdim]`, the key projection, when the projections are separate.
+    pub k_proj_weight: Option<Variable>,
+    /// `[embed, vdim]`, the value projection, when the projections are separate.
+    pub v_proj_weight: Option<Variable>,
     /// `[3 * embed]`, if the layer has biases.
     pub in_proj_bias: Option<Variable>,
     /// The output projection `[embed, embed]`.
@@ -68,10 +80,15 @@ impl MultiheadAttention {
         out_proj.bias = Some(Variable::new(Tensor::zeros(&[embed_dim]), true));
         Ok(MultiheadAttention {
             embed_dim,
+            kdim: embed_dim,
+            vdim: embed_dim,
             num_heads,
             dropout: 0.0,
             batch_first: false,
-            in_proj_weight: Variable::new(init::xavier_uniform(&[3 * embed_dim, embed_dim]), true),
+            in_proj_weight: Some(Variable::new(init::xavier_uniform(&[3 * embed_dim, embed_dim]), true)),
+            q_proj_weight: None,
+            k_proj_weight: None,
+            v_proj_weight: None,
             in_proj_bias: Some(Variable::new(Tensor::zeros(&[3 * embed_dim]), true)),
             out_proj,
             training: TrainingFlag::new(),
@@ -83,6 +100,38 @@ impl MultiheadAttention {
     pub fn batch_first(mut self, on: bool) -> MultiheadAttention {
         self.batch_first = on;
         self
+    }
+
+    /// The key's feature size (PyTorch's `kdim`, default `embed_dim`). Another size than
+    /// `embed_dim` makes the projections separate (`q_proj_weight`, `k_proj_weight`,
+    /// `v_proj_weight`, freshly drawn); see [`MultiheadAttention`].
+    #[must_use]
+    pub fn kdim(mut self, kdim: usize) -> MultiheadAttention {
+        self.kdim = kdim;
+        self.draw_projections();
+        self
+    }
+
+    /// The value's feature size (PyTorch's `vdim`, default `embed_dim`); as
+    /// [`kdim`](MultiheadAttention::kdim).
+    #[must_use]
+    pub fn vdim(mut self, vdim: usize) -> MultiheadAttention {
+        self.vdim = vdim;
+        self.draw_projections();
+        self
+    }
+
+    /// Packed (`kdim == vdim == embed_dim`) or separate input projections, xavier-uniform each.
+    fn draw_projections(&mut self) {
+        let (e, k, v) = (self.embed_dim, self.kdim, self.vdim);
+        let w = |shape: &[usize]| Some(Variable::new(init::xavier_uniform(shape), true));
+        if k == e && v == e {
+            self.in_proj_weight = w(&[3 * e, e]);
+            (self.q_proj_weight, self.k_proj_weight, self.v_proj_weight) = (None, None, None);
+        } else {
+            self.in_proj_weight = None;
+            (self.q_proj_weight, self.k_proj_weight, self.v_proj_weight) = (w(&[e, e]), w(&[e, k]), w(&[e, v]));
+        }
     }
 
     /// With (default) or without `in_proj_bias` and `out_proj.bias`.
@@ -171,15 +220,16 @@ impl MultiheadAttention {
                 "for a {r}-D query of shape {qs:?}, key and value must be {r}-D too, got shapes {ks:?} and {vs:?}"
             )));
         }
-        if qs[r - 1] != e || ks[r - 1] != e {
+        let (kd, vd) = (self.kdim, self.vdim);
+        if qs[r - 1] != e || ks[r - 1] != kd || vs[r - 1] != vd {
             return Err(err(format!(
-                "expected embedding dim {e} (the last dim), got query {qs:?}, key {ks:?}, value {vs:?}"
+                "expected embedding dim {e} (the last dim of query), kdim {kd} (key) and vdim {vd} (value), got query {qs:?}, key {ks:?}, value {vs:?}"
             )));
         }
-        if ks != vs {
-            return Err(err(format!("key shape {ks:?} does not match value shape {vs:?}")));
+        if ks[..r - 1] != vs[..r - 1] {
+            return Err(err(format!("key shape {ks:?} does not match value shape {vs:?} in its leading dims")));
         }
-        let pdt = self.in_proj_weight.dtype();
+        let pdt = self.out_proj.weight.dtype();
         if query.dtype() != pdt || key.dtype() != pdt || value.dtype() != pdt {
             return Err(err(format!(
                 "query, key and value must have the parameters' dtype {pdt}, got {}, {}, {}",
@@ -208,11 +258,11 @@ impl MultiheadAttention {
         let bias = self.mask_bias(key_padding_mask, attn_mask, batched, (n, l, s), pdt)?;
 
         // input projections: one matmul for self-attention, else one per input
-        let (qp, kp, vp) = if self_attn {
-            let p = q.linear(&self.in_proj_weight, self.in_proj_bias.as_ref()).chunk(3, -1);
+        let (qp, kp, vp) = if let (true, Some(w)) = (self_attn, &self.in_proj_weight) {
+            let p = q.linear(w, self.in_proj_bias.as_ref()).chunk(3, -1);
             (p[0].clone(), p[1].clone(), p[2].clone())
         } else {
-            let w = self.in_proj_weight.chunk(3, 0);
+            let w = self.projection_weights();
             let b: Vec<Option<Variable>> = match &self.in_proj_bias {
                 Some(b) => b.chunk(3, 0).into_iter().map(Some).collect(),
                 None => vec![None, None, None],
@@ -231,6 +281,15 @@ impl MultiheadAttention {
             (true, true) => (o, w),
             (true, false) => (o.transpose(0, 1), w),
         })
+    }
+
+    /// The query, key and value projection weights (views of `in_proj_weight` when packed).
+    fn projection_weights(&self) -> Vec<Variable> {
+        match (&self.in_proj_weight, &self.q_proj_weight, &self.k_proj_weight, &self.v_proj_weight) {
+            (Some(w), ..) => w.chunk(3, 0),
+            (None, Some(q), Some(k), Some(v)) => vec![q.clone(), k.clone(), v.clone()],
+            _ => unreachable!("MultiheadAttention holds either in_proj_weight or q/k/v_proj_weight"),
+        }
     }
 
     /// Both masks checked and merged into one additive float mask broadcasting to `[N, H, L, S]`.
@@ -294,7 +353,14 @@ impl Module for MultiheadAttention {
     }
 
     fn own_parameters(&self) -> Vec<(String, Variable)> {
-        let mut p = vec![("in_proj_weight".to_string(), self.in_proj_weight.clone())];
+        let named = [
+            ("in_proj_weight", &self.in_proj_weight),
+            ("q_proj_weight", &self.q_proj_weight),
+            ("k_proj_weight", &self.k_proj_weight),
+            ("v_proj_weight", &self.v_proj_weight),
+        ];
+        let mut p: Vec<(String, Variable)> =
+            named.iter().filter_map(|(n, w)| w.as_ref().map(|w| (n.to_string(), w.clone()))).collect();
         if let Some(b) = &self.in_proj_bias {
             p.push(("in_proj_bias".to_string(), b.clone()));
         }
@@ -311,6 +377,26 @@ impl Module for MultiheadAttention {
 
     fn is_training(&self) -> bool {
         self.training.get()
+    }
+}
+
+impl Clone for MultiheadAttention {
+    /// A deep copy (PyTorch's `copy.deepcopy`): new parameters with equal values, the same
+    /// options and mode.
+    fn clone(&self) -> MultiheadAttention {
+        use crate::layers::transformer::{copy_linear, copy_var};
+        let training = TrainingFlag::new();
+        training.set(self.training.get());
+        MultiheadAttention {
+            in_proj_weight: self.in_proj_weight.as_ref().map(copy_var),
+            q_proj_weight: self.q_proj_weight.as_ref().map(copy_var),
+            k_proj_weight: self.k_proj_weight.as_ref().map(copy_var),
+            v_proj_weight: self.v_proj_weight.as_ref().map(copy_var),
+            in_proj_bias: self.in_proj_bias.as_ref().map(copy_var),
+            out_proj: copy_linear(&self.out_proj),
+            training,
+            ..*self
+        }
     }
 }
 

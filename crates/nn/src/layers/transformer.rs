@@ -10,15 +10,33 @@ use crate::{Linear, Module, MultiheadAttention, TrainingFlag};
 const OP: &str = "TransformerEncoderLayer";
 
 /// Layer norm over the last dim (PyTorch's `nn.LayerNorm(d_model, eps)`: `weight` ones, `bias`
-/// zeros), private to this layer so that its state dict reads `norm1.weight`, `norm1.bias`, ...
-struct Norm {
+/// zeros), private to the transformer layers so that their state dicts read `norm1.weight`,
+/// `norm1.bias`, ...
+pub(crate) struct Norm {
     weight: Variable,
     bias: Option<Variable>,
-    eps: f64,
+    pub(crate) eps: f64,
+}
+
+/// A new Variable holding a copy of `v`'s values (PyTorch's `copy.deepcopy` of a parameter).
+pub(crate) fn copy_var(v: &Variable) -> Variable {
+    Variable::new(&v.data() * 1.0, v.requires_grad())
+}
+
+/// A deep copy of a linear layer: new parameters with equal values.
+pub(crate) fn copy_linear(l: &Linear) -> Linear {
+    Linear { weight: copy_var(&l.weight), bias: l.bias.as_ref().map(copy_var) }
+}
+
+impl Clone for Norm {
+    /// A deep copy: new parameters with equal values.
+    fn clone(&self) -> Norm {
+        Norm { weight: copy_var(&self.weight), bias: self.bias.as_ref().map(copy_var), eps: self.eps }
+    }
 }
 
 impl Norm {
-    fn new(d: usize, bias: bool, eps: f64) -> Norm {
+    pub(crate) fn new(d: usize, bias: bool, eps: f64) -> Norm {
         Norm {
             weight: Variable::new(Tensor::ones(&[d]), true),
             bias: bias.then(|| Variable::new(Tensor::zeros(&[d]), true)),
@@ -79,8 +97,8 @@ pub struct TransformerEncoderLayer {
     pub linear1: Linear,
     /// Feed-forward `dim_feedforward -> d_model`.
     pub linear2: Linear,
-    norm1: Norm,
-    norm2: Norm,
+    pub(crate) norm1: Norm,
+    pub(crate) norm2: Norm,
     d_model: usize,
     bias: bool,
     dropout: f64,
@@ -241,7 +259,25 @@ impl TransformerEncoderLayer {
     }
 }
 
-fn linear(i: usize, o: usize, bias: bool) -> Linear {
+impl Clone for TransformerEncoderLayer {
+    /// A deep copy (PyTorch's `copy.deepcopy`, as `nn.TransformerEncoder` stacks its layer): new
+    /// parameters with equal values, the same options and mode.
+    fn clone(&self) -> TransformerEncoderLayer {
+        let training = TrainingFlag::new();
+        training.set(self.training.get());
+        TransformerEncoderLayer {
+            self_attn: self.self_attn.clone(),
+            linear1: copy_linear(&self.linear1),
+            linear2: copy_linear(&self.linear2),
+            norm1: self.norm1.clone(),
+            norm2: self.norm2.clone(),
+            training,
+            ..*self
+        }
+    }
+}
+
+pub(crate) fn linear(i: usize, o: usize, bias: bool) -> Linear {
     let l = Linear::new(i, o);
     if bias {
         l

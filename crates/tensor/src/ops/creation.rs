@@ -129,12 +129,44 @@ impl Tensor {
         full_on("full_like", self.shape(), v, self.dtype(), self.device())
     }
 
-    /// F32 values `start, start + step, ...` below `end` (above, for a negative step).
+    /// Values `start, start + step, ...` below `end` (above, for a negative step), as
+    /// `torch.arange(start, end, step)`: `I64` when all three arguments are integers
+    /// (`arange(0, 5, 1)`), else F32 (`arange(0.0, 5.0, 1.0)`, `arange(0, 2, 0.5)`).
+    ///
+    /// ```
+    /// use ember_tensor::{DType, Tensor};
+    /// let i = Tensor::arange(0, 5, 1);
+    /// assert_eq!(i.dtype(), DType::I64);
+    /// assert_eq!(i.to_vec::<i64>(), vec![0, 1, 2, 3, 4]);
+    /// let f = Tensor::arange(0, 2, 0.5);
+    /// assert_eq!(f.dtype(), DType::F32);
+    /// assert_eq!(f.to_vec::<f32>(), vec![0.0, 0.5, 1.0, 1.5]);
+    /// ```
     ///
     /// **Panics** when `step` is 0 or has the wrong sign; see [`Tensor::try_arange`].
     #[track_caller]
-    pub fn arange(start: f64, end: f64, step: f64) -> Tensor {
-        ok(Tensor::try_arange(start, end, step, DType::F32))
+    pub fn arange(start: impl ArangeArg, end: impl ArangeArg, step: impl ArangeArg) -> Tensor {
+        if let (Some(a), Some(b), Some(c)) = (start.as_i64(), end.as_i64(), step.as_i64()) {
+            return ok(Tensor::try_arange_i64(a, b, c));
+        }
+        ok(Tensor::try_arange(start.as_f64(), end.as_f64(), step.as_f64(), DType::F32))
+    }
+
+    /// Checked integer `arange` (`I64`, computed in integers: exact beyond 2^53).
+    pub fn try_arange_i64(start: i64, end: i64, step: i64) -> Result<Tensor> {
+        if step == 0 {
+            crate::bail!("arange", "invalid range: start {start}, end {end}, step {step} (step must be nonzero)");
+        }
+        if (end as i128 - start as i128) * (step as i128) < 0 {
+            crate::bail!(
+                "arange",
+                "upper bound and lower bound inconsistent with step sign (start {start}, end {end}, step {step})"
+            );
+        }
+        let span = end as i128 - start as i128;
+        let n = ((span + step as i128 - step.signum() as i128) / step as i128).max(0) as usize;
+        let v: Vec<i64> = (0..n).map(|i| (start as i128 + i as i128 * step as i128) as i64).collect();
+        Ok(Tensor::from_vec_unchecked(v, &[n]))
     }
 
     /// Checked `arange` of any numeric dtype (`I64` gives PyTorch's integer `arange`).
@@ -203,3 +235,40 @@ impl Tensor {
         Tensor::from_vec_unchecked(v, &[n, n]).to_dtype(dtype)
     }
 }
+
+/// An argument of [`Tensor::arange`]: an integer (all three integers give `I64`, as PyTorch's
+/// `arange`) or a float (any float gives F32).
+pub trait ArangeArg: Copy {
+    /// The value as an integer, `None` for a float type.
+    fn as_i64(self) -> Option<i64>;
+    /// The value as a float.
+    fn as_f64(self) -> f64;
+}
+
+macro_rules! arange_int {
+    ($($t:ty),*) => {$(
+        impl ArangeArg for $t {
+            fn as_i64(self) -> Option<i64> {
+                Some(self as i64)
+            }
+            fn as_f64(self) -> f64 {
+                self as f64
+            }
+        }
+    )*};
+}
+arange_int!(i32, i64, u32, usize, isize);
+
+macro_rules! arange_float {
+    ($($t:ty),*) => {$(
+        impl ArangeArg for $t {
+            fn as_i64(self) -> Option<i64> {
+                None
+            }
+            fn as_f64(self) -> f64 {
+                self as f64
+            }
+        }
+    )*};
+}
+arange_float!(f32, f64);

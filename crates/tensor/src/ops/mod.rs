@@ -14,6 +14,7 @@ pub mod inplace;
 pub mod join;
 pub mod matmul;
 pub mod movement;
+pub mod multinomial;
 pub mod pool;
 pub mod reduce;
 pub mod scan;

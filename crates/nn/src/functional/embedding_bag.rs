@@ -1,0 +1,122 @@
+//! `embedding_bag`: sums, means or maxima of bags of embedding rows, as
+//! `torch.nn.functional.embedding_bag`, without building the `[n, D]` rows per bag by hand.
+//!
+//! ```
+//! use ember_autograd::Variable;
+//! use ember_nn::functional as F;
+//! use ember_tensor::Tensor;
+//! let w = Variable::from(Tensor::from_vec(vec![1.0f32, 2.0, 3.0, 4.0, 5.0, 6.0], &[3, 2]));
+//! let idx = Variable::from(Tensor::from_vec(vec![0i64, 2, 1], &[3]));
+//! let offsets = Tensor::from_vec(vec![0i64, 2], &[2]);
+//! let y = F::embedding_bag(&idx, &w, Some(&offsets), "sum");
+//! assert_eq!(y.to_vec::<f32>(), vec![6.0, 8.0, 3.0, 4.0]); // bags {0, 2} and {1}
+//! ```
+
+use ember_autograd::Variable;
+use ember_tensor::{DType, Error, Result, Tensor};
+
+#[track_caller]
+fn ok<T>(r: Result<T>) -> T {
+    match r {
+        Ok(v) => v,
+        Err(e) => panic!("{e}"),
+    }
+}
+
+fn bail<T>(msg: String) -> Result<T> {
+    Err(Error::InvalidArgument { op: "embedding_bag", msg })
+}
+
+/// One row per bag of `weight` rows (`[num_embeddings, D]`) picked by the I64 `input`, reduced by
+/// `mode` (`"sum"`, `"mean"` or `"max"`), PyTorch's `F.embedding_bag(input, weight, offsets,
+/// mode=mode)`. A 2-d `input` `[B, L]` is `B` bags of `L` indices (`offsets` must be `None`); a 1-d
+/// `input` is cut into bags starting at `offsets` (1-d, I64, starting at 0, non-decreasing). An
+/// empty bag gives zeros. The result is `[B, D]`; gradients flow to `weight` (for `"max"`, to each
+/// bag's maximum).
+///
+/// **Panics** on a bad mode, shapes, dtypes, offsets or an index out of range; see
+/// [`try_embedding_bag`].
+#[must_use]
+#[track_caller]
+pub fn embedding_bag(input: &Variable, weight: &Variable, offsets: Option<&Tensor>, mode: &str) -> Variable {
+    ok(try_embedding_bag(input, weight, offsets, mode))
+}
+
+/// Checked form of [`embedding_bag`].
+pub fn try_embedding_bag(
+    input: &Variable,
+    weight: &Variable,
+    offsets: Option<&Tensor>,
+    mode: &str,
+) -> Result<Variable> {
+    let (s, ws) = (input.shape(), weight.shape());
+    if !["sum", "mean", "max"].contains(&mode) {
+        return bail(format!("unknown mode {mode:?}: expected sum, mean or max"));
+    }
+    if input.dtype() != DType::I64 || ws.len() != 2 {
+        return bail(format!(
+            "expected I64 indices and a 2-D weight, got input {} {s:?} and weight {ws:?}",
+            input.dtype()
+        ));
+    }
+    let (rows, d) = (ws[0], ws[1]);
+    let idx = input.data().to_vec::<i64>();
+    if let Some(&bad) = idx.iter().find(|&&i| i < 0 || i as usize >= rows) {
+        return bail(format!("index {bad} is out of range for a weight of {rows} rows (input {s:?})"));
+    }
+    let starts: Vec<usize> = match (s.len(), offsets) {
+        (2, None) => (0..s[0]).map(|b| b * s[1]).collect(),
+        (2, Some(_)) => return bail(format!("if input is 2-D ({s:?}), then offsets has to be None")),
+        (1, None) => return bail(format!("offsets has to be a 1-D tensor when input is 1-D ({s:?})")),
+        (1, Some(o)) => {
+            if o.rank() != 1 || o.dtype() != DType::I64 {
+                return bail(format!("offsets has to be a 1-D I64 tensor, got {} {:?}", o.dtype(), o.shape()));
+            }
+            let v = o.to_vec::<i64>();
+            let ok = v.first().is_none_or(|&f| f == 0)
+                && v.windows(2).all(|w| w[0] <= w[1])
+                && v.last().is_none_or(|&l| l as usize <= idx.len());
+            if !ok {
+                return bail(format!(
+                    "offsets {v:?} must start at 0, not decrease and stay within the {} indices",
+                    idx.len()
+                ));
+            }
+            v.into_iter().map(|x| x as usize).collect()
+        }
+        _ => return bail(format!("expected a 1-D or 2-D input, got shape {s:?}")),
+    };
+    let b = starts.len();
+    let n = idx.len();
+    let dev = weight.device();
+    let flat = Tensor::from_vec(idx, &[n]).to(&dev);
+    let emb = weight.try_index_select(0, &flat)?; // [n, D]
+    let end = |i: usize| if i + 1 < b { starts[i + 1] } else { n };
+    if mode == "max" {
+        let zeros = Variable::from(Tensor::zeros_dtype(&[d], weight.dtype()).to(&dev));
+        let bags: Vec<Variable> = (0..b)
+            .map(|i| {
+                let (lo, hi) = (starts[i], end(i));
+                if hi > lo {
+                    emb.narrow(0, lo, hi - lo).max_dim(0, false)
+                } else {
+                    zeros.clone()
+                }
+            })
+            .collect();
+        return Variable::try_stack(&bags, 0);
+    }
+    let mut bag_of = Vec::with_capacity(n);
+    let mut counts = Vec::with_capacity(b);
+    for (i, &lo) in starts.iter().enumerate() {
+        bag_of.extend(std::iter::repeat_n(i as i64, end(i) - lo));
+        counts.push((end(i) - lo).max(1) as f64);
+    }
+    let zeros = Variable::from(Tensor::zeros_dtype(&[b, d], weight.dtype()).to(&dev));
+    let sum = zeros.try_index_add(0, &Tensor::from_vec(bag_of, &[n]).to(&dev), &emb)?;
+    if mode == "sum" {
+        return Ok(sum);
+    }
+    let c = Tensor::from_vec(counts, &[b, 1]).to_dtype(weight.dtype()).to(&dev);
+    Ok(&sum / &Variable::from(c))
+}

@@ -1,0 +1,258 @@
+//! More convolution layers: `ConvTranspose1d` and `Conv3d`, with PyTorch's parameter layouts and
+//! default initialisation (uniform in `±1/√fan_in`, the bias too).
+//!
+//! ```
+//! use ember_autograd::Variable;
+//! use ember_nn::{Conv3d, ConvTranspose1d, Module};
+//! use ember_tensor::Tensor;
+//! let up = ConvTranspose1d::new(4, 2, 3).stride(2).padding(1).output_padding(1);
+//! assert_eq!(up.forward(&Variable::from(Tensor::randn(&[2, 4, 5]))).shape(), vec![2, 2, 10]);
+//! let c = Conv3d::new(1, 3, 3).padding(1);
+//! assert_eq!(c.forward(&Variable::from(Tensor::randn(&[1, 1, 4, 5, 5]))).shape(), vec![1, 3, 4, 5, 5]);
+//! ```
+
+use ember_autograd::Variable;
+use ember_tensor::Result;
+
+use crate::functional::{self as F, Size3};
+use crate::module::{forward_or_panic, layer_error};
+use crate::{init, Module};
+
+/// A weight of `shape` and an optional bias of `len`, uniform in `±1/√fan_in` (PyTorch's
+/// `_ConvNd.reset_parameters`).
+fn conv_params(shape: &[usize], bias_len: Option<usize>) -> (Variable, Option<Variable>) {
+    let (fan_in, _) = init::fans(shape);
+    let weight = Variable::new(init::kaiming_uniform_default(shape), true);
+    (weight, bias_len.map(|n| Variable::new(init::bias_uniform(n, fan_in), true)))
+}
+
+fn weight_and_bias(weight: &Variable, bias: Option<&Variable>) -> Vec<(String, Variable)> {
+    let mut p = vec![("weight".to_string(), weight.clone())];
+    p.extend(bias.map(|b| ("bias".to_string(), b.clone())));
+    p
+}
+
+#[track_caller]
+fn check_groups(layer: &str, in_channels: usize, out_channels: usize, groups: usize) {
+    if groups == 0 || !in_channels.is_multiple_of(groups) || !out_channels.is_multiple_of(groups) {
+        panic!(
+            "{layer}: groups={groups} must be positive and divide both in_channels={in_channels} and out_channels={out_channels}"
+        );
+    }
+}
+
+/// A 1-d transposed convolution, PyTorch's `nn.ConvTranspose1d`: weight `[in, out / groups, k]`,
+/// bias `[out]`; the output length is `(L - 1) stride - 2 padding + dilation (k - 1) +
+/// output_padding + 1`.
+#[derive(Debug)]
+pub struct ConvTranspose1d {
+    /// `[in_channels, out_channels / groups, kernel_size]`.
+    pub weight: Variable,
+    /// `[out_channels]`, if the layer has a bias.
+    pub bias: Option<Variable>,
+    in_channels: usize,
+    out_channels: usize,
+    kernel_size: usize,
+    stride: usize,
+    padding: usize,
+    output_padding: usize,
+    dilation: usize,
+    groups: usize,
+}
+
+impl ConvTranspose1d {
+    /// A transposed convolution from `in_channels` to `out_channels`, stride 1, no padding, bias.
+    pub fn new(in_channels: usize, out_channels: usize, kernel_size: usize) -> ConvTranspose1d {
+        let (weight, bias) = conv_params(&[in_channels, out_channels, kernel_size], Some(out_channels));
+        ConvTranspose1d {
+            weight,
+            bias,
+            in_channels,
+            out_channels,
+            kernel_size,
+            stride: 1,
+            padding: 0,
+            output_padding: 0,
+            dilation: 1,
+            groups: 1,
+        }
+    }
+
+    /// Sets the stride.
+    #[must_use]
+    pub fn stride(mut self, s: usize) -> ConvTranspose1d {
+        self.stride = s;
+        self
+    }
+
+    /// Sets the padding removed from each end of the output.
+    #[must_use]
+    pub fn padding(mut self, p: usize) -> ConvTranspose1d {
+        self.padding = p;
+        self
+    }
+
+    /// Sets the extra length added to one end of the output.
+    #[must_use]
+    pub fn output_padding(mut self, p: usize) -> ConvTranspose1d {
+        self.output_padding = p;
+        self
+    }
+
+    /// Sets the dilation.
+    #[must_use]
+    pub fn dilation(mut self, d: usize) -> ConvTranspose1d {
+        self.dilation = d;
+        self
+    }
+
+    /// Splits the channels into `groups` (re-initialises the weight to its new shape).
+    ///
+    /// **Panics** when `groups` does not divide both channel counts.
+    #[must_use]
+    #[track_caller]
+    pub fn groups(mut self, groups: usize) -> ConvTranspose1d {
+        check_groups("ConvTranspose1d", self.in_channels, self.out_channels, groups);
+        let shape = [self.in_channels, self.out_channels / groups, self.kernel_size];
+        let (w, b) = conv_params(&shape, self.bias.is_some().then_some(self.out_channels));
+        (self.weight, self.bias, self.groups) = (w, b, groups);
+        self
+    }
+
+    /// With or without a bias.
+    #[must_use]
+    pub fn bias(mut self, on: bool) -> ConvTranspose1d {
+        if !on {
+            self.bias = None;
+        } else if self.bias.is_none() {
+            self.bias = conv_params(&self.weight.shape(), Some(self.out_channels)).1;
+        }
+        self
+    }
+
+    /// Checked forward: an input that does not fit gives an error naming the layer and shapes.
+    pub fn try_forward(&self, x: &Variable) -> Result<Variable> {
+        F::try_conv_transpose1d(
+            x,
+            &self.weight,
+            self.bias.as_ref(),
+            self.stride,
+            self.padding,
+            self.output_padding,
+            self.groups,
+            self.dilation,
+        )
+        .map_err(|e| layer_error("ConvTranspose1d", &(self.in_channels, self.out_channels, self.kernel_size), e))
+    }
+}
+
+impl Module for ConvTranspose1d {
+    #[track_caller]
+    fn forward(&self, x: &Variable) -> Variable {
+        forward_or_panic(self.try_forward(x))
+    }
+
+    fn own_parameters(&self) -> Vec<(String, Variable)> {
+        weight_and_bias(&self.weight, self.bias.as_ref())
+    }
+}
+
+/// A 3-d convolution over `[N, C_in, D, H, W]` (or `[C_in, D, H, W]`), PyTorch's `nn.Conv3d`:
+/// weight `[out, in / groups, kd, kh, kw]`, bias `[out]`. Sizes take an int or a triple.
+#[derive(Debug)]
+pub struct Conv3d {
+    /// `[out_channels, in_channels / groups, kd, kh, kw]`.
+    pub weight: Variable,
+    /// `[out_channels]`, if the layer has a bias.
+    pub bias: Option<Variable>,
+    in_channels: usize,
+    out_channels: usize,
+    kernel_size: [usize; 3],
+    stride: [usize; 3],
+    padding: [usize; 3],
+    dilation: [usize; 3],
+    groups: usize,
+}
+
+impl Conv3d {
+    /// A convolution from `in_channels` to `out_channels` with a `kernel_size` kernel (an int or
+    /// `[kd, kh, kw]`), stride 1, no padding, with a bias.
+    pub fn new(in_channels: usize, out_channels: usize, kernel_size: impl Into<Size3>) -> Conv3d {
+        let k = kernel_size.into().0;
+        let (weight, bias) = conv_params(&[out_channels, in_channels, k[0], k[1], k[2]], Some(out_channels));
+        Conv3d {
+            weight,
+            bias,
+            in_channels,
+            out_channels,
+            kernel_size: k,
+            stride: [1; 3],
+            padding: [0; 3],
+            dilation: [1; 3],
+            groups: 1,
+        }
+    }
+
+    /// Sets the stride (an int or `[sd, sh, sw]`).
+    #[must_use]
+    pub fn stride(mut self, s: impl Into<Size3>) -> Conv3d {
+        self.stride = s.into().0;
+        self
+    }
+
+    /// Sets the zero padding (an int or `[pd, ph, pw]`).
+    #[must_use]
+    pub fn padding(mut self, p: impl Into<Size3>) -> Conv3d {
+        self.padding = p.into().0;
+        self
+    }
+
+    /// Sets the dilation (an int or `[dd, dh, dw]`).
+    #[must_use]
+    pub fn dilation(mut self, d: impl Into<Size3>) -> Conv3d {
+        self.dilation = d.into().0;
+        self
+    }
+
+    /// Splits the channels into `groups` (re-initialises the weight to its new shape).
+    ///
+    /// **Panics** when `groups` does not divide both channel counts.
+    #[must_use]
+    #[track_caller]
+    pub fn groups(mut self, groups: usize) -> Conv3d {
+        check_groups("Conv3d", self.in_channels, self.out_channels, groups);
+        let [kd, kh, kw] = self.kernel_size;
+        let shape = [self.out_channels, self.in_channels / groups, kd, kh, kw];
+        let (w, b) = conv_params(&shape, self.bias.is_some().then_some(self.out_channels));
+        (self.weight, self.bias, self.groups) = (w, b, groups);
+        self
+    }
+
+    /// With or without a bias.
+    #[must_use]
+    pub fn bias(mut self, on: bool) -> Conv3d {
+        if !on {
+            self.bias = None;
+        } else if self.bias.is_none() {
+            self.bias = conv_params(&self.weight.shape(), Some(self.out_channels)).1;
+        }
+        self
+    }
+
+    /// Checked forward: an input that does not fit gives an error naming the layer and shapes.
+    pub fn try_forward(&self, x: &Variable) -> Result<Variable> {
+        F::try_conv3d(x, &self.weight, self.bias.as_ref(), self.stride, self.padding, self.dilation, self.groups)
+            .map_err(|e| layer_error("Conv3d", &(self.in_channels, self.out_channels, self.kernel_size), e))
+    }
+}
+
+impl Module for Conv3d {
+    #[track_caller]
+    fn forward(&self, x: &Variable) -> Variable {
+        forward_or_panic(self.try_forward(x))
+    }
+
+    fn own_parameters(&self) -> Vec<(String, Variable)> {
+        weight_and_bias(&self.weight, self.bias.as_ref())
+    }
+}

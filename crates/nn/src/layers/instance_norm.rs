@@ -1,0 +1,96 @@
+//! `InstanceNorm1d`, `InstanceNorm2d`: each sample's channels normalised over their own spatial
+//! positions (PyTorch's defaults: eps 1e-5, no affine parameters, no running statistics).
+//!
+//! ```
+//! use ember_autograd::Variable;
+//! use ember_nn::{InstanceNorm2d, Module};
+//! use ember_tensor::Tensor;
+//! let y = InstanceNorm2d::new(3).forward(&Variable::from(Tensor::randn(&[2, 3, 4, 4])));
+//! let m = y.data().mean_dim(-1, false).mean_dim(-1, false).to_vec::<f32>();
+//! assert!(m.iter().all(|v| v.abs() < 1e-5));
+//! ```
+
+use ember_autograd::Variable;
+use ember_tensor::{Error, Result, Tensor};
+
+use crate::functional::try_instance_norm;
+use crate::module::forward_or_panic;
+use crate::Module;
+
+macro_rules! instance_norm_layer {
+    ($T:ident, $torch:literal, $spatial:literal) => {
+        #[doc = concat!("Instance normalisation, PyTorch's `nn.", $torch, "(num_features)`: input `[N, C, ",
+                    $spatial, "]` or unbatched `[C, ", $spatial, "]`; with [`affine`](", stringify!($T),
+                    "::affine), `weight` (ones) and `bias` (zeros) of `[C]`.")]
+        pub struct $T {
+            /// Per-channel scale `[C]` (`None` without `affine`, the default).
+            pub weight: Option<Variable>,
+            /// Per-channel shift `[C]` (`None` without `affine`, the default).
+            pub bias: Option<Variable>,
+            num_features: usize,
+            eps: f64,
+        }
+
+        impl $T {
+            /// Instance norm over `num_features` channels, eps 1e-5, no affine parameters.
+            pub fn new(num_features: usize) -> $T {
+                $T { weight: None, bias: None, num_features, eps: 1e-5 }
+            }
+
+            /// The `eps` added to the variance (default 1e-5).
+            #[must_use]
+            pub fn eps(mut self, eps: f64) -> $T {
+                self.eps = eps;
+                self
+            }
+
+            /// With learned per-channel `weight` and `bias` (PyTorch's `affine`, default false).
+            #[must_use]
+            pub fn affine(mut self, on: bool) -> $T {
+                let c = self.num_features;
+                self.weight = on.then(|| Variable::new(Tensor::ones(&[c]), true));
+                self.bias = on.then(|| Variable::new(Tensor::zeros(&[c]), true));
+                self
+            }
+
+            /// Checked forward: fails naming the layer and the shape when the input does not fit.
+            pub fn try_forward(&self, x: &Variable) -> Result<Variable> {
+                let s = x.shape();
+                let rank = $spatial.split(',').count() + 2;
+                let c = self.num_features;
+                if (s.len() != rank && s.len() != rank - 1) || s[s.len() + 1 - rank] != c {
+                    return Err(Error::InvalidArgument {
+                        op: stringify!($T),
+                        msg: format!(
+                            "expected a {}-D input [N, {c}, {}] or an unbatched {}-D one, got shape {s:?}",
+                            rank,
+                            $spatial,
+                            rank - 1
+                        ),
+                    });
+                }
+                let batched = s.len() == rank;
+                let xb = if batched { x.clone() } else { x.unsqueeze(0) };
+                let y = try_instance_norm(&xb, self.weight.as_ref(), self.bias.as_ref(), self.eps)?;
+                Ok(if batched { y } else { y.squeeze(0) })
+            }
+        }
+
+        impl Module for $T {
+            #[track_caller]
+            fn forward(&self, x: &Variable) -> Variable {
+                forward_or_panic(self.try_forward(x))
+            }
+
+            fn own_parameters(&self) -> Vec<(String, Variable)> {
+                let mut p: Vec<(String, Variable)> =
+                    self.weight.iter().map(|w| ("weight".to_string(), w.clone())).collect();
+                p.extend(self.bias.iter().map(|b| ("bias".to_string(), b.clone())));
+                p
+            }
+        }
+    };
+}
+
+instance_norm_layer!(InstanceNorm1d, "InstanceNorm1d", "L");
+instance_norm_layer!(InstanceNorm2d, "InstanceNorm2d", "H, W");

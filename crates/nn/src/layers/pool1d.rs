@@ -1,0 +1,107 @@
+//! 1-d pooling layers: `MaxPool1d`, `AvgPool1d` over the last dim of `[N, C, L]` or `[C, L]`, with
+//! PyTorch's defaults (stride = kernel size, no padding).
+//!
+//! ```
+//! use ember_autograd::Variable;
+//! use ember_nn::{AvgPool1d, MaxPool1d, Module};
+//! use ember_tensor::Tensor;
+//! let x = Variable::from(Tensor::from_vec(vec![1.0f32, 3.0, 2.0, 8.0, 5.0], &[1, 1, 5]));
+//! assert_eq!(MaxPool1d::new(2).forward(&x).to_vec::<f32>(), vec![3.0, 8.0]);
+//! assert_eq!(AvgPool1d::new(2).forward(&x).to_vec::<f32>(), vec![2.0, 5.0]);
+//! ```
+
+use ember_autograd::Variable;
+use ember_tensor::{Error, Result};
+
+use crate::module::{forward_or_panic, layer_error};
+use crate::Module;
+
+/// `e` with the input's shape added to its message.
+fn input_shape(x: &Variable, e: Error) -> Error {
+    Error::InvalidArgument { op: "pool1d", msg: format!("input of shape {:?}: {e}", x.shape()) }
+}
+
+/// 1-d max pooling, PyTorch's `nn.MaxPool1d(kernel_size, stride=kernel_size, padding=0)`.
+#[derive(Clone, Copy, Debug)]
+pub struct MaxPool1d {
+    kernel_size: usize,
+    stride: usize,
+    padding: usize,
+}
+
+impl MaxPool1d {
+    /// Max over windows of `kernel_size`, stride = kernel size.
+    pub fn new(kernel_size: usize) -> MaxPool1d {
+        MaxPool1d { kernel_size, stride: kernel_size, padding: 0 }
+    }
+
+    /// Sets the stride.
+    #[must_use]
+    pub fn stride(mut self, s: usize) -> MaxPool1d {
+        self.stride = s;
+        self
+    }
+
+    /// Sets the implicit `-inf` padding on both sides (at most half the kernel).
+    #[must_use]
+    pub fn padding(mut self, p: usize) -> MaxPool1d {
+        self.padding = p;
+        self
+    }
+
+    /// Checked forward: an input that does not fit gives an error naming the layer and shapes.
+    pub fn try_forward(&self, x: &Variable) -> Result<Variable> {
+        x.try_max_pool1d(self.kernel_size, self.stride, self.padding)
+            .map_err(|e| layer_error("MaxPool1d", self, input_shape(x, e)))
+    }
+}
+
+impl Module for MaxPool1d {
+    #[track_caller]
+    fn forward(&self, x: &Variable) -> Variable {
+        forward_or_panic(self.try_forward(x))
+    }
+}
+
+/// 1-d average pooling, PyTorch's `nn.AvgPool1d(kernel_size, stride=kernel_size, padding=0)`
+/// (padding counted in the divisor, as PyTorch's default `count_include_pad`).
+#[derive(Clone, Copy, Debug)]
+pub struct AvgPool1d {
+    kernel_size: usize,
+    stride: usize,
+    padding: usize,
+}
+
+impl AvgPool1d {
+    /// Mean over windows of `kernel_size`, stride = kernel size.
+    pub fn new(kernel_size: usize) -> AvgPool1d {
+        AvgPool1d { kernel_size, stride: kernel_size, padding: 0 }
+    }
+
+    /// Sets the stride.
+    #[must_use]
+    pub fn stride(mut self, s: usize) -> AvgPool1d {
+        self.stride = s;
+        self
+    }
+
+    /// Sets the implicit zero padding on both sides (at most half the kernel).
+    #[must_use]
+    pub fn padding(mut self, p: usize) -> AvgPool1d {
+        self.padding = p;
+        self
+    }
+
+    /// Checked forward: an input that does not fit gives an error naming the layer and shapes.
+    pub fn try_forward(&self, x: &Variable) -> Result<Variable> {
+        x.try_avg_pool1d(self.kernel_size, self.stride, self.padding)
+            .map_err(|e| layer_error("AvgPool1d", self, input_shape(x, e)))
+    }
+}
+
+impl Module for AvgPool1d {
+    #[track_caller]
+    fn forward(&self, x: &Variable) -> Variable {
+        forward_or_panic(self.try_forward(x))
+    }
+}
