@@ -41,7 +41,13 @@ fn main() {
         std::process::exit(1)
     });
     let run = t.elapsed();
-    println!("loaded {dir} in {:.1} ms; embedded {} texts in {:.1} ms -> {:?}", ms(load), texts.len(), ms(run), emb.shape());
+    println!(
+        "loaded {dir} in {:.1} ms; embedded {} texts in {:.1} ms -> {:?}",
+        ms(load),
+        texts.len(),
+        ms(run),
+        emb.shape()
+    );
     // rows are unit vectors: their dot products are the cosine similarities
     let sim = emb.matmul(&emb.t()).to_vec::<f32>();
     let n = texts.len();

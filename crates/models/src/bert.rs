@@ -66,14 +66,17 @@ impl BertConfig {
         let file = dir.join("config.json").display().to_string();
         Activation::parse(&c.hidden_act, &file, "hidden_act")?;
         let bad = |msg: String| Err(Error::InvalidArgument { op: "BertConfig", msg: format!("{file}: {msg}") });
-        if c.num_attention_heads == 0 || c.hidden_size % c.num_attention_heads != 0 {
+        if c.num_attention_heads == 0 || !c.hidden_size.is_multiple_of(c.num_attention_heads) {
             return bad(format!(
                 "hidden_size {} is not a multiple of num_attention_heads {}",
                 c.hidden_size, c.num_attention_heads
             ));
         }
         if c.position_embedding_type != "absolute" {
-            return bad(format!("position_embedding_type {:?} is not supported (only \"absolute\")", c.position_embedding_type));
+            return bad(format!(
+                "position_embedding_type {:?} is not supported (only \"absolute\")",
+                c.position_embedding_type
+            ));
         }
         Ok(c)
     }
@@ -276,7 +279,10 @@ impl BertModel {
         let zeros;
         let types = match token_type_ids {
             Some(t) if t.dtype() != DType::I64 => {
-                return Err(Error::InvalidArgument { op: OP, msg: format!("token_type_ids must be I64, got {:?}", t.dtype()) })
+                return Err(Error::InvalidArgument {
+                    op: OP,
+                    msg: format!("token_type_ids must be I64, got {:?}", t.dtype()),
+                })
             }
             Some(t) => t,
             None => {

@@ -53,7 +53,7 @@ impl Gpt2Config {
         let c: Gpt2Config = hub::read_json(dir, "config.json")?;
         let file = dir.join("config.json").display().to_string();
         Activation::parse(&c.activation_function, &file, "activation_function")?;
-        if c.n_head == 0 || c.n_embd % c.n_head != 0 {
+        if c.n_head == 0 || !c.n_embd.is_multiple_of(c.n_head) {
             return Err(Error::InvalidArgument {
                 op: "Gpt2Config",
                 msg: format!("{file}: n_embd {} is not a multiple of n_head {}", c.n_embd, c.n_head),
@@ -73,7 +73,10 @@ pub struct Conv1D {
 
 impl Conv1D {
     fn load(w: &mut Weights, prefix: &str, inp: usize, out: usize) -> Result<Conv1D> {
-        Ok(Conv1D { weight: w.param(&format!("{prefix}.weight"), &[inp, out])?, bias: w.param(&format!("{prefix}.bias"), &[out])? })
+        Ok(Conv1D {
+            weight: w.param(&format!("{prefix}.weight"), &[inp, out])?,
+            bias: w.param(&format!("{prefix}.bias"), &[out])?,
+        })
     }
 
     fn apply(&self, x: &Variable) -> Variable {
@@ -175,7 +178,14 @@ pub struct GenerateOptions {
 
 impl Default for GenerateOptions {
     fn default() -> Self {
-        GenerateOptions { max_new_tokens: 20, temperature: 0.0, top_k: None, seed: 0, use_cache: true, eos_token_id: None }
+        GenerateOptions {
+            max_new_tokens: 20,
+            temperature: 0.0,
+            top_k: None,
+            seed: 0,
+            use_cache: true,
+            eos_token_id: None,
+        }
     }
 }
 
@@ -300,7 +310,10 @@ impl Gpt2Model {
         if opts.temperature < 0.0 || !opts.temperature.is_finite() || opts.top_k == Some(0) {
             return Err(Error::InvalidArgument {
                 op: OP,
-                msg: format!("temperature must be finite and >= 0 and top_k >= 1, got {} and {:?}", opts.temperature, opts.top_k),
+                msg: format!(
+                    "temperature must be finite and >= 0 and top_k >= 1, got {} and {:?}",
+                    opts.temperature, opts.top_k
+                ),
             });
         }
         let mut seq = prompt.to_vec();
@@ -333,7 +346,8 @@ fn ids_tensor(ids: &[u32]) -> Tensor {
 
 /// The next token from the last position's logits.
 fn pick(logits: &[f32], opts: &GenerateOptions, rng: &mut SplitMix64) -> u32 {
-    let argmax = |v: &[(usize, f32)]| v.iter().fold((0, f32::NEG_INFINITY), |a, &(i, x)| if x > a.1 { (i, x) } else { a }).0;
+    let argmax =
+        |v: &[(usize, f32)]| v.iter().fold((0, f32::NEG_INFINITY), |a, &(i, x)| if x > a.1 { (i, x) } else { a }).0;
     let mut cand: Vec<(usize, f32)> = logits.iter().copied().enumerate().collect();
     if opts.temperature == 0.0 {
         return argmax(&cand) as u32;

@@ -123,7 +123,10 @@ impl Weights {
         }
         left.sort();
         let names: Vec<String> = left.iter().map(|k| format!("\"{k}\"")).collect();
-        Err(Error::InvalidArgument { op: "load", msg: format!("{}: unexpected key(s) {}", self.file(), names.join(", ")) })
+        Err(Error::InvalidArgument {
+            op: "load",
+            msg: format!("{}: unexpected key(s) {}", self.file(), names.join(", ")),
+        })
     }
 }
 
@@ -217,10 +220,9 @@ pub(crate) fn check_ids(op: &'static str, ids: &Tensor, max_len: usize) -> Resul
 /// Checks that an optional per-token tensor (mask, token types) has the ids' shape.
 pub(crate) fn check_same(op: &'static str, what: &str, t: Option<&Tensor>, shape: [usize; 2]) -> Result<()> {
     match t {
-        Some(t) if t.shape() != shape => Err(Error::InvalidArgument {
-            op,
-            msg: format!("{what} has shape {:?}, input_ids {shape:?}", t.shape()),
-        }),
+        Some(t) if t.shape() != shape => {
+            Err(Error::InvalidArgument { op, msg: format!("{what} has shape {:?}, input_ids {shape:?}", t.shape()) })
+        }
         _ => Ok(()),
     }
 }

@@ -95,7 +95,8 @@ fn bad_directories_and_inputs_are_errors_naming_the_cause() {
     std::fs::write(tmp.join("config.json"), &cfg).unwrap();
     let err = BertModel::load(&tmp).err().unwrap().to_string();
     assert!(err.contains("model.safetensors"), "{err}");
-    std::fs::write(tmp.join("config.json"), cfg.replace("\"intermediate_size\": 64", "\"intermediate_size\": 65")).unwrap();
+    std::fs::write(tmp.join("config.json"), cfg.replace("\"intermediate_size\": 64", "\"intermediate_size\": 65"))
+        .unwrap();
     std::fs::copy(src.join("model.safetensors"), tmp.join("model.safetensors")).unwrap();
     let err = BertModel::load(&tmp).err().unwrap().to_string();
     assert!(err.contains("encoder.layer.0.intermediate.dense.weight") && err.contains("[65, 32]"), "{err}");

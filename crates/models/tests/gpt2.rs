@@ -63,7 +63,8 @@ fn greedy_tokens_equal_transformers_with_and_without_cache() {
     let n = want.len() - prompt.len();
     let cached = m.generate(&prompt, &GenerateOptions { max_new_tokens: n, ..Default::default() }).unwrap();
     assert_eq!(cached, want);
-    let full = m.generate(&prompt, &GenerateOptions { max_new_tokens: n, use_cache: false, ..Default::default() }).unwrap();
+    let full =
+        m.generate(&prompt, &GenerateOptions { max_new_tokens: n, use_cache: false, ..Default::default() }).unwrap();
     assert_eq!(full, want);
 }
 
@@ -105,8 +106,9 @@ fn sampling_repeats_for_a_seed_and_respects_top_k() {
     }
     // eos stops early
     let stop = greedy[prompt.len() + 2];
-    let early =
-        m.generate(&prompt, &GenerateOptions { max_new_tokens: 12, eos_token_id: Some(stop), ..Default::default() }).unwrap();
+    let early = m
+        .generate(&prompt, &GenerateOptions { max_new_tokens: 12, eos_token_id: Some(stop), ..Default::default() })
+        .unwrap();
     assert_eq!(*early.last().unwrap(), stop);
     assert!(early.len() <= prompt.len() + 3);
 }

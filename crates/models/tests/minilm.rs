@@ -10,7 +10,9 @@ use ember_models::SentenceEmbedder;
 #[test]
 fn minilm_matches_sentence_transformers() {
     let Some(dir) = std::env::var_os("EMBER_MINILM_DIR") else {
-        println!("skipped: set EMBER_MINILM_DIR to an all-MiniLM-L6-v2 directory to compare with sentence-transformers");
+        println!(
+            "skipped: set EMBER_MINILM_DIR to an all-MiniLM-L6-v2 directory to compare with sentence-transformers"
+        );
         return;
     };
     let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
