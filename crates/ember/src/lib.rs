@@ -21,12 +21,43 @@ pub mod data;
 pub mod plot;
 
 pub use ember_autograd as autograd;
-pub use ember_nn as nn;
+#[cfg(feature = "models")]
+pub use ember_models as models;
 pub use ember_optim as optim;
 pub use ember_tensor as tensor;
 
 pub use ember_autograd::{enable_grad, no_grad, Variable};
 pub use ember_tensor::{manual_seed, DType, Device, Error, Tensor};
+
+/// Modules, layers, losses, init, `functional`, state dicts: `ember-nn`, re-exported.
+///
+/// `use ember::nn::Module;` brings the trait and `#[derive(Module)]` together:
+///
+/// ```
+/// use ember::nn::{self, Module};
+/// use ember::Variable;
+///
+/// #[derive(Module)]
+/// struct TwoTower { query: nn::Linear, doc: nn::Linear, #[module(skip)] dim: usize }
+///
+/// impl TwoTower {
+///     fn score(&self, q: &Variable, d: &Variable) -> Variable {
+///         (&self.query.forward(q) * &self.doc.forward(d)).sum_dim(-1, false)
+///     }
+/// }
+///
+/// let m = TwoTower { query: nn::Linear::new(4, 8), doc: nn::Linear::new(4, 8), dim: 8 };
+/// let names: Vec<String> = m.named_parameters().into_iter().map(|(n, _)| n).collect();
+/// assert_eq!(names, ["query.weight", "query.bias", "doc.weight", "doc.bias"]);
+/// let x = Variable::from(ember::Tensor::ones(&[3, 4]));
+/// assert_eq!(m.score(&x, &x).shape(), vec![3]);
+/// assert_eq!(m.dim, 8);
+/// ```
+pub mod nn {
+    /// `#[derive(Module)]` for code using the `ember` facade (see `ember_derive`).
+    pub use ember_derive::Module;
+    pub use ember_nn::*;
+}
 
 /// `Result` with Ember's [`Error`]: what I/O, parsing and device creation return.
 pub type Result<T> = std::result::Result<T, Error>;
@@ -43,9 +74,9 @@ pub type Result<T> = std::result::Result<T, Error>;
 /// assert_eq!((y.shape(), y.dtype(), y.device()), (vec![1, 2], DType::F32, Device::Cpu));
 /// ```
 pub mod prelude {
+    pub use crate::nn::Module;
     pub use crate::{nn, optim};
     pub use ember_autograd::{no_grad, Variable};
-    pub use ember_nn::Module;
     pub use ember_optim::Optimizer;
     pub use ember_tensor::{DType, Device, Tensor};
 }

@@ -13,4 +13,12 @@ mod module;
 
 pub use layers::*;
 pub use loss::*;
-pub use module::{Module, TrainingFlag};
+pub use module::{IncompatibleKeys, Module, TrainingFlag};
+
+/// `#[derive(Module)]`: writes `children`, `own_parameters` and `own_buffers` from a struct's
+/// fields with PyTorch's names (see the `ember-derive` crate); `use ember_nn::Module;` brings it
+/// with the trait.
+pub use ember_derive::NnModule as Module;
+
+#[doc(hidden)]
+pub use module::derive_support as __derive;

@@ -9,9 +9,16 @@ use ember_tensor::{Device, Error, Result, Tensor};
 
 /// A layer or a model: PyTorch's `nn.Module`.
 ///
-/// Implement [`forward`](Module::forward) and either [`children`](Module::children) (sub-modules,
-/// named as in PyTorch's `state_dict`) or [`named_parameters`](Module::named_parameters); everything
-/// else is provided: parameters, buffers, train/eval, moving to a device, state dicts in safetensors.
+/// Implement [`children`](Module::children) (sub-modules, named as in PyTorch's `state_dict`) and
+/// [`own_parameters`](Module::own_parameters) / [`own_buffers`](Module::own_buffers), or let
+/// `#[derive(Module)]` write them from the struct's fields; everything else is provided:
+/// parameters, buffers, train/eval, moving to a device, state dicts in safetensors.
+/// [`forward`](Module::forward) is the one-input call; a module with several inputs (ids, masks,
+/// ...) defines its own methods instead and leaves `forward` out, as in PyTorch a module that
+/// does not define `forward` raises `NotImplementedError` when called.
+///
+/// List every sub-module in `children`, parameterless ones (`Dropout`, `Relu`) included: that is
+/// how `train()`/`eval()`, devices and state dicts reach them (PyTorch registers every attribute).
 ///
 /// ```
 /// use ember_nn::{Linear, Module, Relu};
@@ -36,7 +43,18 @@ use ember_tensor::{Device, Error, Result, Tensor};
 /// ```
 pub trait Module: Send + Sync {
     /// Runs the module on `input`.
-    fn forward(&self, input: &Variable) -> Variable;
+    ///
+    /// **Panics** when the module does not override it (PyTorch's base `forward` raises
+    /// `NotImplementedError`): the message names the module's type.
+    #[track_caller]
+    fn forward(&self, input: &Variable) -> Variable {
+        let _ = input;
+        panic!(
+            "NotImplementedError: Module [{}] is missing the required \"forward\" function: it has no \
+             one-input forward (override Module::forward, or call the module's own methods)",
+            std::any::type_name::<Self>()
+        )
+    }
 
     /// Sub-modules with their names (PyTorch's attribute names, or `"0"`, `"1"`, ... in containers).
     fn children(&self) -> Vec<(String, &dyn Module)> {
@@ -71,14 +89,28 @@ pub trait Module: Send + Sync {
         out
     }
 
-    /// Sets this module's own training flag (layers whose behaviour differs override it).
-    fn set_own_training(&self, _on: bool) {}
+    /// This module's own training flag, if it keeps one (every built-in layer does). A user
+    /// module needs none: without a flag it reports its children's mode.
+    fn training_flag(&self) -> Option<&TrainingFlag> {
+        None
+    }
 
-    /// True in training mode (the default). Layers with a mode report their own flag; a container
-    /// reports training unless one of its descendants is in evaluation mode (so after `eval()` a
-    /// model holding a Dropout or a BatchNorm reports `false`).
+    /// Sets this module's own training flag, if it has one ([`training_flag`](Module::training_flag)).
+    fn set_own_training(&self, on: bool) {
+        if let Some(f) = self.training_flag() {
+            f.set(on);
+        }
+    }
+
+    /// True in training mode (the default), PyTorch's `self.training`. A module with its own flag
+    /// reports it; a module without one (a user struct of layers) reports training unless one of
+    /// its descendants is in evaluation mode, so after `eval()` any model built from Ember's layers
+    /// reports `false`.
     fn is_training(&self) -> bool {
-        self.children().iter().all(|(_, c)| c.is_training())
+        match self.training_flag() {
+            Some(f) => f.get(),
+            None => self.children().iter().all(|(_, c)| c.is_training()),
+        }
     }
 
     /// The parameters, in `named_parameters` order (what an optimizer takes).
@@ -128,7 +160,25 @@ pub trait Module: Send + Sync {
     /// known and of the right shape (the dtype is converted to the module's, the device kept).
     /// Fails naming every missing, unexpected and wrongly shaped tensor, and changes nothing then.
     fn load_state_dict(&self, state: &[(String, Tensor)]) -> Result<()> {
-        load_state_dict(self, state)
+        load_state_dict(self, state, true).map(|_| ())
+    }
+
+    /// PyTorch's `load_state_dict(state, strict)`. With `strict` it is
+    /// [`load_state_dict`](Module::load_state_dict); without, it loads every entry whose name the
+    /// module knows and returns the names it left out ([`IncompatibleKeys`]). A known name with the
+    /// wrong shape is an error either way (as in PyTorch), and then nothing is changed.
+    ///
+    /// ```
+    /// use ember_nn::{Linear, Module};
+    /// use ember_tensor::Tensor;
+    /// let fc = Linear::new(3, 2);
+    /// let state = vec![("weight".to_string(), Tensor::zeros(&[2, 3])), ("extra".to_string(), Tensor::zeros(&[1]))];
+    /// let keys = fc.load_state_dict_with(&state, false).unwrap();
+    /// assert_eq!((keys.missing_keys, keys.unexpected_keys), (vec!["bias".to_string()], vec!["extra".to_string()]));
+    /// assert!(fc.load_state_dict_with(&state, true).is_err());
+    /// ```
+    fn load_state_dict_with(&self, state: &[(String, Tensor)], strict: bool) -> Result<IncompatibleKeys> {
+        load_state_dict(self, state, strict)
     }
 
     /// Writes the state dict to a safetensors file PyTorch loads (`load_file` then `load_state_dict`).
@@ -170,7 +220,16 @@ fn quoted(names: &[&str]) -> String {
     names.iter().map(|n| format!("\"{n}\"")).collect::<Vec<_>>().join(", ")
 }
 
-fn load_state_dict<M: Module + ?Sized>(m: &M, state: &[(String, Tensor)]) -> Result<()> {
+/// What a non-strict [`Module::load_state_dict_with`] left out: PyTorch's `_IncompatibleKeys`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct IncompatibleKeys {
+    /// Names the module has that the state dict lacks (left unchanged).
+    pub missing_keys: Vec<String>,
+    /// Names in the state dict that the module does not have (ignored).
+    pub unexpected_keys: Vec<String>,
+}
+
+fn load_state_dict<M: Module + ?Sized>(m: &M, state: &[(String, Tensor)], strict: bool) -> Result<IncompatibleKeys> {
     let mut mine = Vec::new();
     collect_state(m, "", &mut mine);
     let lookup: HashMap<&str, &Tensor> = state.iter().map(|(n, t)| (n.as_str(), t)).collect();
@@ -178,10 +237,10 @@ fn load_state_dict<M: Module + ?Sized>(m: &M, state: &[(String, Tensor)]) -> Res
     let unexpected: Vec<&str> = state.iter().map(|(n, _)| n.as_str()).filter(|n| !known.contains(n)).collect();
     let missing: Vec<&str> = mine.iter().map(|(n, _)| n.as_str()).filter(|n| !lookup.contains_key(n)).collect();
     let mut problems = Vec::new();
-    if !missing.is_empty() {
+    if strict && !missing.is_empty() {
         problems.push(format!("Missing key(s) in state_dict: {}.", quoted(&missing)));
     }
-    if !unexpected.is_empty() {
+    if strict && !unexpected.is_empty() {
         problems.push(format!("Unexpected key(s) in state_dict: {}.", quoted(&unexpected)));
     }
     let mut staged = Vec::with_capacity(mine.len());
@@ -212,7 +271,8 @@ fn load_state_dict<M: Module + ?Sized>(m: &M, state: &[(String, Tensor)]) -> Res
     for (var, t) in converted {
         var.set_data(t);
     }
-    Ok(())
+    let owned = |v: Vec<&str>| if strict { Vec::new() } else { v.into_iter().map(String::from).collect() };
+    Ok(IncompatibleKeys { missing_keys: owned(missing), unexpected_keys: owned(unexpected) })
 }
 
 /// Wraps an op's error in one naming the layer (`desc`, its PyTorch-style repr), so a shape that
@@ -249,6 +309,9 @@ impl Module for Box<dyn Module> {
     fn named_buffers(&self) -> Vec<(String, Variable)> {
         (**self).named_buffers()
     }
+    fn training_flag(&self) -> Option<&TrainingFlag> {
+        (**self).training_flag()
+    }
     fn set_own_training(&self, on: bool) {
         (**self).set_own_training(on)
     }
@@ -282,4 +345,117 @@ impl Default for TrainingFlag {
     fn default() -> Self {
         TrainingFlag::new()
     }
+}
+
+/// What `#[derive(Module)]` expands to (not for direct use): how a field's type registers itself.
+///
+/// [`Field`](derive_support::Field) says what a field holds (a module is a child, a `Variable` a
+/// parameter or buffer, `Vec`/`Option`/arrays of either their items); a field of any other type
+/// falls through to [`ViaNothing`](derive_support::ViaNothing) by autoref: `(&Probe(&x)).__children(..)`
+/// resolves to `ViaField` when `x: Field` and to the no-op otherwise, so plain data needs no marking.
+#[doc(hidden)]
+pub mod derive_support {
+    pub use super::{Module, TrainingFlag};
+    pub use ember_autograd::Variable;
+
+    /// A field's contribution to its module's children and variables.
+    pub trait Field {
+        /// Pushes the sub-modules this field holds, named from `name`.
+        fn children<'a>(&'a self, name: String, out: &mut Vec<(String, &'a dyn Module)>) {
+            let _ = (name, out);
+        }
+        /// Pushes the variables (parameters or buffers) this field holds, named from `name`.
+        fn variables(&self, name: String, out: &mut Vec<(String, Variable)>) {
+            let _ = (name, out);
+        }
+    }
+
+    impl<M: Module> Field for M {
+        fn children<'a>(&'a self, name: String, out: &mut Vec<(String, &'a dyn Module)>) {
+            out.push((name, self));
+        }
+    }
+
+    impl Field for Variable {
+        fn variables(&self, name: String, out: &mut Vec<(String, Variable)>) {
+            out.push((name, self.clone()));
+        }
+    }
+
+    impl<F: Field> Field for Option<F> {
+        fn children<'a>(&'a self, name: String, out: &mut Vec<(String, &'a dyn Module)>) {
+            if let Some(f) = self {
+                f.children(name, out);
+            }
+        }
+        fn variables(&self, name: String, out: &mut Vec<(String, Variable)>) {
+            if let Some(f) = self {
+                f.variables(name, out);
+            }
+        }
+    }
+
+    fn each_child<'a, F: Field>(items: &'a [F], name: &str, out: &mut Vec<(String, &'a dyn Module)>) {
+        for (i, f) in items.iter().enumerate() {
+            f.children(format!("{name}.{i}"), out);
+        }
+    }
+
+    fn each_variable<F: Field>(items: &[F], name: &str, out: &mut Vec<(String, Variable)>) {
+        for (i, f) in items.iter().enumerate() {
+            f.variables(format!("{name}.{i}"), out);
+        }
+    }
+
+    impl<F: Field> Field for Vec<F> {
+        fn children<'a>(&'a self, name: String, out: &mut Vec<(String, &'a dyn Module)>) {
+            each_child(self, &name, out);
+        }
+        fn variables(&self, name: String, out: &mut Vec<(String, Variable)>) {
+            each_variable(self, &name, out);
+        }
+    }
+
+    impl<F: Field, const N: usize> Field for [F; N] {
+        fn children<'a>(&'a self, name: String, out: &mut Vec<(String, &'a dyn Module)>) {
+            each_child(self, &name, out);
+        }
+        fn variables(&self, name: String, out: &mut Vec<(String, Variable)>) {
+            each_variable(self, &name, out);
+        }
+    }
+
+    /// A borrowed field, for the autoref dispatch.
+    pub struct Probe<'p, T>(pub &'p T);
+
+    /// Chosen when the field's type is a [`Field`].
+    pub trait ViaField<'p> {
+        /// Forwards to [`Field::children`].
+        fn __children(&self, name: String, out: &mut Vec<(String, &'p dyn Module)>);
+        /// Forwards to [`Field::variables`].
+        fn __variables(&self, name: String, out: &mut Vec<(String, Variable)>);
+    }
+
+    impl<'p, F: Field> ViaField<'p> for Probe<'p, F> {
+        fn __children(&self, name: String, out: &mut Vec<(String, &'p dyn Module)>) {
+            self.0.children(name, out);
+        }
+        fn __variables(&self, name: String, out: &mut Vec<(String, Variable)>) {
+            self.0.variables(name, out);
+        }
+    }
+
+    /// Chosen for any other field type: plain data, registers nothing.
+    pub trait ViaNothing<'p> {
+        /// Does nothing.
+        fn __children(&self, name: String, out: &mut Vec<(String, &'p dyn Module)>) {
+            let _ = (name, out);
+        }
+        /// Does nothing.
+        fn __variables(&self, name: String, out: &mut Vec<(String, Variable)>) {
+            let _ = (name, out);
+        }
+    }
+
+    impl<'p, T> ViaNothing<'p> for &Probe<'p, T> {}
 }

@@ -19,7 +19,7 @@ use ember_tensor::Result;
 
 use crate::functional as F;
 use crate::module::{forward_or_panic, layer_error};
-use crate::{init, Module};
+use crate::{init, Module, TrainingFlag};
 
 /// A bilinear map of two inputs, PyTorch's `nn.Bilinear`.
 pub struct Bilinear {
@@ -30,6 +30,7 @@ pub struct Bilinear {
     in1: usize,
     in2: usize,
     out: usize,
+    training: TrainingFlag,
 }
 
 impl Bilinear {
@@ -38,7 +39,14 @@ impl Bilinear {
         let bound = if in1_features > 0 { 1.0 / (in1_features as f64).sqrt() } else { 0.0 };
         let weight = Variable::new(init::uniform(&[out_features, in1_features, in2_features], -bound, bound), true);
         let bias = Some(Variable::new(init::uniform(&[out_features], -bound, bound), true));
-        Bilinear { weight, bias, in1: in1_features, in2: in2_features, out: out_features }
+        Bilinear {
+            training: TrainingFlag::new(),
+            weight,
+            bias,
+            in1: in1_features,
+            in2: in2_features,
+            out: out_features,
+        }
     }
 
     /// With or without a bias (`bias=False` drops it).
@@ -81,6 +89,10 @@ impl fmt::Debug for Bilinear {
 }
 
 impl Module for Bilinear {
+    fn training_flag(&self) -> Option<&TrainingFlag> {
+        Some(&self.training)
+    }
+
     /// **Panics**: `Bilinear` takes two inputs; call [`Bilinear::forward2`].
     #[track_caller]
     fn forward(&self, _input: &Variable) -> Variable {

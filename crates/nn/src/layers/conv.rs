@@ -20,7 +20,7 @@ use ember_tensor::{Error, Result};
 
 use crate::functional::{self as F, Size2};
 use crate::module::{forward_or_panic, layer_error};
-use crate::{init, Module};
+use crate::{init, Module, TrainingFlag};
 
 /// A weight of `shape` and an optional bias of `len`, both uniform in `±1/√fan_in` (PyTorch's
 /// `_ConvNd.reset_parameters`).
@@ -92,6 +92,7 @@ pub struct Conv1d {
     padding: usize,
     dilation: usize,
     groups: usize,
+    training: TrainingFlag,
 }
 
 impl Conv1d {
@@ -99,7 +100,18 @@ impl Conv1d {
     /// no padding, with a bias.
     pub fn new(in_channels: usize, out_channels: usize, kernel_size: usize) -> Conv1d {
         let (weight, bias) = conv_params(&[out_channels, in_channels, kernel_size], Some(out_channels));
-        Conv1d { weight, bias, in_channels, out_channels, kernel_size, stride: 1, padding: 0, dilation: 1, groups: 1 }
+        Conv1d {
+            training: TrainingFlag::new(),
+            weight,
+            bias,
+            in_channels,
+            out_channels,
+            kernel_size,
+            stride: 1,
+            padding: 0,
+            dilation: 1,
+            groups: 1,
+        }
     }
 
     /// Sets the stride.
@@ -170,6 +182,10 @@ impl fmt::Debug for Conv1d {
 }
 
 impl Module for Conv1d {
+    fn training_flag(&self) -> Option<&TrainingFlag> {
+        Some(&self.training)
+    }
+
     #[track_caller]
     fn forward(&self, x: &Variable) -> Variable {
         forward_or_panic(self.try_forward(x))
@@ -202,6 +218,7 @@ pub struct Conv2d {
     padding: [usize; 2],
     dilation: [usize; 2],
     groups: usize,
+    training: TrainingFlag,
 }
 
 impl Conv2d {
@@ -211,6 +228,7 @@ impl Conv2d {
         let k = kernel_size.into().0;
         let (weight, bias) = conv_params(&[out_channels, in_channels, k[0], k[1]], Some(out_channels));
         Conv2d {
+            training: TrainingFlag::new(),
             weight,
             bias,
             in_channels,
@@ -292,6 +310,10 @@ impl fmt::Debug for Conv2d {
 }
 
 impl Module for Conv2d {
+    fn training_flag(&self) -> Option<&TrainingFlag> {
+        Some(&self.training)
+    }
+
     #[track_caller]
     fn forward(&self, x: &Variable) -> Variable {
         forward_or_panic(self.try_forward(x))
@@ -318,6 +340,7 @@ pub struct ConvTranspose2d {
     output_padding: [usize; 2],
     dilation: [usize; 2],
     groups: usize,
+    training: TrainingFlag,
 }
 
 impl ConvTranspose2d {
@@ -327,6 +350,7 @@ impl ConvTranspose2d {
         let k = kernel_size.into().0;
         let (weight, bias) = conv_params(&[in_channels, out_channels, k[0], k[1]], Some(out_channels));
         ConvTranspose2d {
+            training: TrainingFlag::new(),
             weight,
             bias,
             in_channels,
@@ -425,6 +449,10 @@ impl fmt::Debug for ConvTranspose2d {
 }
 
 impl Module for ConvTranspose2d {
+    fn training_flag(&self) -> Option<&TrainingFlag> {
+        Some(&self.training)
+    }
+
     #[track_caller]
     fn forward(&self, x: &Variable) -> Variable {
         forward_or_panic(self.try_forward(x))

@@ -21,7 +21,7 @@ use ember_tensor::{Error, Result, Tensor};
 
 use crate::functional::embedding_impl;
 use crate::module::{forward_or_panic, layer_error};
-use crate::{init, Module};
+use crate::{init, Module, TrainingFlag};
 
 /// A lookup table, PyTorch's `nn.Embedding`.
 pub struct Embedding {
@@ -30,13 +30,14 @@ pub struct Embedding {
     num_embeddings: usize,
     embedding_dim: usize,
     padding_idx: Option<usize>,
+    training: TrainingFlag,
 }
 
 impl Embedding {
     /// A table of `num_embeddings` vectors of size `embedding_dim`, drawn from `N(0, 1)`.
     pub fn new(num_embeddings: usize, embedding_dim: usize) -> Embedding {
         let weight = Variable::new(init::normal(&[num_embeddings, embedding_dim], 0.0, 1.0), true);
-        Embedding { weight, num_embeddings, embedding_dim, padding_idx: None }
+        Embedding { training: TrainingFlag::new(), weight, num_embeddings, embedding_dim, padding_idx: None }
     }
 
     /// A table holding `weight` (`[num_embeddings, embedding_dim]`), PyTorch's `from_pretrained`;
@@ -49,7 +50,13 @@ impl Embedding {
             panic!("Embedding::from_pretrained: weight must be 2-d, got shape {:?}", weight.shape());
         }
         let (n, d) = (weight.shape()[0], weight.shape()[1]);
-        Embedding { weight: Variable::new(weight, !freeze), num_embeddings: n, embedding_dim: d, padding_idx: None }
+        Embedding {
+            training: TrainingFlag::new(),
+            weight: Variable::new(weight, !freeze),
+            num_embeddings: n,
+            embedding_dim: d,
+            padding_idx: None,
+        }
     }
 
     /// Marks row `idx` (negative counts from the end) as padding: zeroed now, and it receives no
@@ -103,6 +110,10 @@ impl fmt::Debug for Embedding {
 }
 
 impl Module for Embedding {
+    fn training_flag(&self) -> Option<&TrainingFlag> {
+        Some(&self.training)
+    }
+
     /// Looks up `indices` (an I64 Variable of any shape): the result is `indices.shape + [dim]`.
     ///
     /// **Panics** on a non-I64 input or an index out of range; see [`Embedding::try_forward`].

@@ -18,7 +18,7 @@ use ember_tensor::{Result, Tensor};
 
 use crate::functional as F;
 use crate::module::{forward_or_panic, layer_error};
-use crate::Module;
+use crate::{Module, TrainingFlag};
 
 /// Group normalisation of `[N, C, *]` in `num_groups` groups of `C / num_groups` channels,
 /// PyTorch's `nn.GroupNorm` (eps 1e-5, affine by default).
@@ -30,6 +30,7 @@ pub struct GroupNorm {
     num_groups: usize,
     num_channels: usize,
     eps: f64,
+    training: TrainingFlag,
 }
 
 impl GroupNorm {
@@ -42,6 +43,7 @@ impl GroupNorm {
             panic!("GroupNorm: num_channels={num_channels} must be divisible by num_groups={num_groups}");
         }
         GroupNorm {
+            training: TrainingFlag::new(),
             weight: Some(Variable::new(Tensor::ones(&[num_channels]), true)),
             bias: Some(Variable::new(Tensor::zeros(&[num_channels]), true)),
             num_groups,
@@ -92,6 +94,10 @@ impl fmt::Debug for GroupNorm {
 }
 
 impl Module for GroupNorm {
+    fn training_flag(&self) -> Option<&TrainingFlag> {
+        Some(&self.training)
+    }
+
     #[track_caller]
     fn forward(&self, x: &Variable) -> Variable {
         forward_or_panic(self.try_forward(x))

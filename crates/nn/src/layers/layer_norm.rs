@@ -19,7 +19,7 @@ use ember_tensor::{Result, Tensor};
 
 use crate::functional as F;
 use crate::module::{forward_or_panic, layer_error};
-use crate::Module;
+use crate::{Module, TrainingFlag};
 
 /// Layer normalisation over the last `normalized_shape.len()` dims, PyTorch's `nn.LayerNorm`
 /// (eps 1e-5, elementwise affine with a bias by default).
@@ -30,6 +30,7 @@ pub struct LayerNorm {
     pub bias: Option<Variable>,
     normalized_shape: Vec<usize>,
     eps: f64,
+    training: TrainingFlag,
 }
 
 impl LayerNorm {
@@ -41,6 +42,7 @@ impl LayerNorm {
     /// Normalises over the trailing dims `normalized_shape` (e.g. `&[C, H, W]`).
     pub fn new_shape(normalized_shape: &[usize]) -> LayerNorm {
         LayerNorm {
+            training: TrainingFlag::new(),
             weight: Some(Variable::new(Tensor::ones(normalized_shape), true)),
             bias: Some(Variable::new(Tensor::zeros(normalized_shape), true)),
             normalized_shape: normalized_shape.to_vec(),
@@ -95,6 +97,10 @@ impl fmt::Debug for LayerNorm {
 }
 
 impl Module for LayerNorm {
+    fn training_flag(&self) -> Option<&TrainingFlag> {
+        Some(&self.training)
+    }
+
     #[track_caller]
     fn forward(&self, x: &Variable) -> Variable {
         forward_or_panic(self.try_forward(x))

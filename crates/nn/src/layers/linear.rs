@@ -1,8 +1,9 @@
 //! `Linear`: `y = x W^T + b`.
 
 use ember_autograd::Variable;
+use ember_tensor::Tensor;
 
-use crate::{init, Module};
+use crate::{init, Module, TrainingFlag};
 
 /// A fully connected layer, PyTorch's `nn.Linear`: weight `[out, in]`, bias `[out]`, both initialised
 /// uniform in `±1/sqrt(in)` as PyTorch does.
@@ -20,6 +21,7 @@ pub struct Linear {
     pub weight: Variable,
     /// `[out_features]`, if the layer has a bias.
     pub bias: Option<Variable>,
+    training: TrainingFlag,
 }
 
 impl Linear {
@@ -27,7 +29,21 @@ impl Linear {
     pub fn new(in_features: usize, out_features: usize) -> Linear {
         let weight = Variable::new(init::kaiming_uniform_default(&[out_features, in_features]), true);
         let bias = Some(Variable::new(init::bias_uniform(out_features, in_features), true));
-        Linear { weight, bias }
+        Linear { training: TrainingFlag::new(), weight, bias }
+    }
+
+    /// A layer holding the given weights (trainable): `weight` `[out, in]`, `bias` `[out]`, e.g.
+    /// read from a checkpoint, without the random initialisation [`Linear::new`] spends time on.
+    ///
+    /// **Panics** when `weight` is not 2-d or `bias` is not `[out]`.
+    #[track_caller]
+    pub fn from_weights(weight: Tensor, bias: Option<Tensor>) -> Linear {
+        let (ws, bs) = (weight.shape().to_vec(), bias.as_ref().map(|b| b.shape().to_vec()));
+        if ws.len() != 2 || bs.as_ref().is_some_and(|b| b[..] != ws[..1]) {
+            panic!("Linear::from_weights: weight must be [out, in] and bias [out], got weight {ws:?} and bias {bs:?}");
+        }
+        let bias = bias.map(|b| Variable::new(b, true));
+        Linear { training: TrainingFlag::new(), weight: Variable::new(weight, true), bias }
     }
 
     /// Without a bias (`bias=False`).
@@ -39,6 +55,10 @@ impl Linear {
 }
 
 impl Module for Linear {
+    fn training_flag(&self) -> Option<&TrainingFlag> {
+        Some(&self.training)
+    }
+
     fn forward(&self, x: &Variable) -> Variable {
         let w = self.weight.shape();
         let last = x.shape().last().copied().unwrap_or(0);

@@ -18,7 +18,7 @@ use ember_tensor::{Result, Tensor};
 
 use crate::functional as F;
 use crate::module::{forward_or_panic, layer_error};
-use crate::Module;
+use crate::{Module, TrainingFlag};
 
 /// RMS normalisation over the last `normalized_shape.len()` dims, PyTorch's `nn.RMSNorm`.
 pub struct RmsNorm {
@@ -26,6 +26,7 @@ pub struct RmsNorm {
     pub weight: Option<Variable>,
     normalized_shape: Vec<usize>,
     eps: Option<f64>,
+    training: TrainingFlag,
 }
 
 impl RmsNorm {
@@ -37,6 +38,7 @@ impl RmsNorm {
     /// Normalises over the trailing dims `normalized_shape`.
     pub fn new_shape(normalized_shape: &[usize]) -> RmsNorm {
         RmsNorm {
+            training: TrainingFlag::new(),
             weight: Some(Variable::new(Tensor::ones(normalized_shape), true)),
             normalized_shape: normalized_shape.to_vec(),
             eps: None,
@@ -76,6 +78,10 @@ impl fmt::Debug for RmsNorm {
 }
 
 impl Module for RmsNorm {
+    fn training_flag(&self) -> Option<&TrainingFlag> {
+        Some(&self.training)
+    }
+
     #[track_caller]
     fn forward(&self, x: &Variable) -> Variable {
         forward_or_panic(self.try_forward(x))
