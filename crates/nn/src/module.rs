@@ -36,6 +36,11 @@ use ember_tensor::{Device, Error, Result, Tensor};
 /// ```
 pub trait Module: Send + Sync {
     /// Runs the module on `input`.
+    ///
+    /// `#[track_caller]` here makes every implementation, and every call through `dyn Module`,
+    /// report a panic at the caller's line (a shape error in a `Sequential` points at the user's
+    /// `model.forward(..)`, not into a layer's file).
+    #[track_caller]
     fn forward(&self, input: &Variable) -> Variable;
 
     /// Sub-modules with their names (PyTorch's attribute names, or `"0"`, `"1"`, ... in containers).
