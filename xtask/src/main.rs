@@ -4,7 +4,12 @@
 //!   every test of the workspace (unit, integration, doc tests), then the digits example in release
 //!   (`--min-accuracy 0.97`: a CNN trained end to end must reach 97% test accuracy), on the CPU and,
 //!   when `EMBER_REQUIRE_GPU=1`, on the GPU too.
+//!   Then the fuzz targets (`fuzz`, 20 s each in release) and the 100,000-step CPU soak (`soak`).
 //! - `loc`: lists source files longer than the limit (600 lines) and fails if any.
+//! - `fuzz [--seconds N] [--target NAME]...`: mutation-fuzzes each loader of untrusted bytes
+//!   (safetensors, CSV, IDX, gzip) for N seconds (default 30) in release; crashing inputs land in
+//!   `fuzz/crashes/` (see `fuzz/src/lib.rs`).
+//! - `soak`: the 100,000-step CPU training run with flat resident memory, in release.
 //! - `bench [--vs-torch] [--device gpu] [--only NAME]`: the standard workloads in release, with
 //!   PyTorch side by side (see `bench.rs`).
 //! - `fixtures`: regenerates the PyTorch reference fixtures (needs `python3` with torch and
@@ -54,7 +59,7 @@ fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
 
 fn loc() -> bool {
     let mut files = Vec::new();
-    for d in ["crates", "xtask", "tests", "shaders", "examples"] {
+    for d in ["crates", "xtask", "tests", "shaders", "examples", "fuzz"] {
         rust_files(&root().join(d), &mut files);
     }
     let mut ok = true;
@@ -66,6 +71,20 @@ fn loc() -> bool {
         }
     }
     ok
+}
+
+/// `cargo run --release -p ember-fuzz -- <args>`.
+fn fuzz_cmd(args: &[String]) -> Command {
+    let mut c = cargo();
+    c.args(["run", "--release", "-p", "ember-fuzz", "--"]).args(args);
+    c
+}
+
+/// The full 100,000-step CPU soak (an ignored test) in release.
+fn soak_cmd() -> Command {
+    let mut c = cargo();
+    c.args(["test", "--release", "-p", "ember-tests", "--test", "soak", "--", "--ignored", "--nocapture"]);
+    c
 }
 
 fn test() -> bool {
@@ -93,6 +112,11 @@ fn test() -> bool {
             c.args(["--epochs", "30", "--device", "cpu", "--min-accuracy", "0.97", "--out", "target/digits"]);
             c
         }),
+        // Every loader of untrusted bytes, mutation-fuzzed for 20 s each (80 s in all, plus a
+        // seconds-long release build of the harness): a panic, abort or hang fails CI.
+        ("fuzz", fuzz_cmd(&["--seconds".into(), "20".into()])),
+        // 100,000 CPU training steps with flat resident memory (a few seconds in release).
+        ("soak", soak_cmd()),
     ];
     // Where a GPU is required (CI sets EMBER_REQUIRE_GPU=1 with lavapipe installed), the same
     // training must reach the same accuracy on the GPU (about 2 minutes on lavapipe).
@@ -127,12 +151,17 @@ fn main() -> ExitCode {
         "test" => test(),
         "loc" => loc(),
         "fixtures" => fixtures(),
+        "fuzz" => {
+            let rest: Vec<String> = std::env::args().skip(2).collect();
+            run("fuzz", &mut fuzz_cmd(&rest))
+        }
+        "soak" => run("soak", &mut soak_cmd()),
         "bench" => {
             let rest: Vec<String> = std::env::args().skip(2).collect();
             bench::bench(&root(), &rest)
         }
         _ => {
-            eprintln!("usage: cargo xtask <test|loc|bench|fixtures>");
+            eprintln!("usage: cargo xtask <test|loc|bench|fixtures|fuzz [--seconds N] [--target NAME]|soak>");
             false
         }
     };
