@@ -19,9 +19,9 @@
 pub mod mutate;
 pub mod targets;
 
+use std::cell::RefCell;
 use std::panic::{self, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use mutate::Rng;
@@ -30,8 +30,11 @@ use targets::Target;
 /// Inputs that loaded, kept for further mutation, at most this many per target.
 pub const POOL: usize = 512;
 
-/// The panic message and location of the last panic, recorded by [`quiet_panics`].
-static LAST_PANIC: Mutex<Option<String>> = Mutex::new(None);
+thread_local! {
+    /// The panic message and location of this thread's last panic, recorded by [`quiet_panics`]
+    /// (per thread: tests running in parallel must not see each other's panics).
+    static LAST_PANIC: RefCell<Option<String>> = const { RefCell::new(None) };
+}
 
 /// Replaces the panic hook with one that records the message instead of printing it.
 pub fn quiet_panics() {
@@ -43,7 +46,7 @@ pub fn quiet_panics() {
             .or_else(|| info.payload().downcast_ref::<&str>().map(|s| s.to_string()))
             .unwrap_or_default();
         let at = info.location().map(|l| format!("{}:{}", l.file(), l.line())).unwrap_or_default();
-        *LAST_PANIC.lock().unwrap_or_else(|e| e.into_inner()) = Some(format!("panicked at {at}: {msg}"));
+        LAST_PANIC.with(|l| *l.borrow_mut() = Some(format!("panicked at {at}: {msg}")));
     }));
 }
 
@@ -66,9 +69,7 @@ pub fn run_one(target: &Target, scratch: &Path, input: &[u8]) -> Outcome {
     match panic::catch_unwind(AssertUnwindSafe(|| (target.run)(scratch))) {
         Ok(Ok(())) => Outcome::Loaded,
         Ok(Err(e)) => Outcome::Rejected(e),
-        Err(_) => Outcome::Panicked(
-            LAST_PANIC.lock().unwrap_or_else(|e| e.into_inner()).take().unwrap_or_else(|| "panicked".into()),
-        ),
+        Err(_) => Outcome::Panicked(LAST_PANIC.with(|l| l.borrow_mut().take()).unwrap_or_else(|| "panicked".into())),
     }
 }
 

@@ -1,7 +1,8 @@
 //! `ember-fuzz [--seconds N] [--target NAME]... [--seed S]`: fuzzes each loader for N seconds (30
 //! by default), each in a child process of its own so that an abort or a hang is caught too, and
 //! fails when any input panicked, aborted or hung (saved to `fuzz/crashes/`). Run by
-//! `cargo xtask fuzz`, in release. See the crate docs (`lib.rs`) for the method.
+//! `cargo xtask fuzz`, in the dev profile (overflow checks on; see `xtask/src/main.rs`). See the
+//! crate docs (`lib.rs`) for the method.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};

@@ -4,11 +4,13 @@
 //!   every test of the workspace (unit, integration, doc tests), then the digits example in release
 //!   (`--min-accuracy 0.97`: a CNN trained end to end must reach 97% test accuracy), on the CPU and,
 //!   when `EMBER_REQUIRE_GPU=1`, on the GPU too.
-//!   Then the fuzz targets (`fuzz`, 20 s each in release) and the 100,000-step CPU soak (`soak`).
+//!   Then the fuzz targets (`fuzz`, 20 s each) and the 100,000-step CPU soak in release (`soak`).
 //! - `loc`: lists source files longer than the limit (600 lines) and fails if any.
 //! - `fuzz [--seconds N] [--target NAME]...`: mutation-fuzzes each loader of untrusted bytes
-//!   (safetensors, CSV, IDX, gzip) for N seconds (default 30) in release; crashing inputs land in
-//!   `fuzz/crashes/` (see `fuzz/src/lib.rs`).
+//!   (safetensors, CSV, IDX, gzip) for N seconds (default 30); crashing inputs land in
+//!   `fuzz/crashes/` (see `fuzz/src/lib.rs`). Built in the dev profile on purpose: integer
+//!   overflow checks and debug assertions stay on (release would wrap an overflowing size
+//!   silently), dependencies are optimised anyway, and `cargo test` has already built it.
 //! - `soak`: the 100,000-step CPU training run with flat resident memory, in release.
 //! - `bench [--vs-torch] [--device gpu] [--only NAME]`: the standard workloads in release, with
 //!   PyTorch side by side (see `bench.rs`).
@@ -73,10 +75,10 @@ fn loc() -> bool {
     ok
 }
 
-/// `cargo run --release -p ember-fuzz -- <args>`.
+/// `cargo run -p ember-fuzz -- <args>`: the dev profile, with overflow checks (see the docs above).
 fn fuzz_cmd(args: &[String]) -> Command {
     let mut c = cargo();
-    c.args(["run", "--release", "-p", "ember-fuzz", "--"]).args(args);
+    c.args(["run", "-p", "ember-fuzz", "--"]).args(args);
     c
 }
 
@@ -112,8 +114,8 @@ fn test() -> bool {
             c.args(["--epochs", "30", "--device", "cpu", "--min-accuracy", "0.97", "--out", "target/digits"]);
             c
         }),
-        // Every loader of untrusted bytes, mutation-fuzzed for 20 s each (80 s in all, plus a
-        // seconds-long release build of the harness): a panic, abort or hang fails CI.
+        // Every loader of untrusted bytes, mutation-fuzzed for 20 s each (80 s in all; the harness
+        // was built by the test step): a panic, abort or hang fails CI.
         ("fuzz", fuzz_cmd(&["--seconds".into(), "20".into()])),
         // 100,000 CPU training steps with flat resident memory (a few seconds in release).
         ("soak", soak_cmd()),

@@ -66,10 +66,13 @@ pub fn parse_idx(bytes: &[u8]) -> Result<Tensor> {
         bytes.get(4..head).ok_or_else(|| corrupt(format!("truncated header: {ndim} dims need {head} bytes")))?;
     let dims: Vec<usize> =
         dims_bytes.chunks_exact(4).map(|c| u32::from_be_bytes([c[0], c[1], c[2], c[3]]) as usize).collect();
+    // The strides multiply the sides with zeros counted as 1: they must fit too, even when a side
+    // of 0 leaves no element (dims [0, 2^32-1, 2^32-1, 2^32-1] hold nothing, but overflow).
+    let span = dims.iter().try_fold(1usize, |a, &d| a.checked_mul(d.max(1))).filter(|&n| n <= isize::MAX as usize);
     let count = dims
         .iter()
         .try_fold(1usize, |a, &d| a.checked_mul(d))
-        .filter(|n| n.checked_mul(size).is_some())
+        .filter(|n| n.checked_mul(size).is_some() && span.is_some())
         .ok_or_else(|| corrupt(format!("dims {dims:?} are too large")))?;
     let data = &bytes[head..];
     if data.len() != count * size {
@@ -212,6 +215,8 @@ mod tests {
         // before anything is allocated.
         let e = parse_idx(&idx(0x08, &[1 << 31, 1 << 31, 1 << 31], &[1, 2, 3])).unwrap_err().to_string();
         assert!(e.contains("too large"), "{e}");
+        let e = parse_idx(&idx(0x08, &[0, u32::MAX, u32::MAX, u32::MAX], &[])).unwrap_err().to_string();
+        assert!(e.contains("too large"), "{e}"); // found by the fuzz corpus: strides overflowed
         let e = parse_idx(&idx(0x0E, &[1 << 30, 1 << 30], &[0; 16])).unwrap_err().to_string();
         assert!(e.contains("truncated data") && e.contains("the file has 16"), "{e}");
     }
