@@ -12,7 +12,7 @@ impl Rng {
     }
 
     /// The next 64 random bits.
-    pub fn next(&mut self) -> u64 {
+    pub fn next_u64(&mut self) -> u64 {
         self.0 ^= self.0 >> 12;
         self.0 ^= self.0 << 25;
         self.0 ^= self.0 >> 27;
@@ -21,7 +21,7 @@ impl Rng {
 
     /// A uniform value in `0..n` (`n > 0`).
     pub fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
+        (self.next_u64() % n as u64) as usize
     }
 }
 
@@ -76,12 +76,12 @@ pub fn mutate_once(data: &mut Vec<u8>, other: &[u8], rng: &mut Rng) {
         }
         1 if len > 0 => {
             let i = rng.below(len);
-            data[i] = rng.next() as u8;
+            data[i] = rng.next_u64() as u8;
         }
         2 => {
             let i = rng.below(len + 1);
             let n = 1 + rng.below(16);
-            let bytes: Vec<u8> = (0..n).map(|_| rng.next() as u8).collect();
+            let bytes: Vec<u8> = (0..n).map(|_| rng.next_u64() as u8).collect();
             data.splice(i..i, bytes);
         }
         3 if len > 0 => {
@@ -128,7 +128,7 @@ pub fn mutate_once(data: &mut Vec<u8>, other: &[u8], rng: &mut Rng) {
             }
         }
         _ if len > 0 => data.truncate(rng.below(len)),
-        _ => data.push(rng.next() as u8),
+        _ => data.push(rng.next_u64() as u8),
     }
     data.truncate(MAX_LEN);
 }
@@ -157,6 +157,6 @@ mod tests {
             changed += usize::from(m != seed);
         }
         assert!(changed > 900, "only {changed} of 1000 mutants differ from the seed");
-        assert_ne!(Rng::new(1).next(), Rng::new(2).next());
+        assert_ne!(Rng::new(1).next_u64(), Rng::new(2).next_u64());
     }
 }

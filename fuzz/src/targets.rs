@@ -4,6 +4,9 @@
 //! A target returns `Ok` when the input loaded, `Err` with the loader's message when it was
 //! rejected; both are fine. A panic is a finding (loaders must return `Err`), and so is a loaded
 //! tensor whose data disagrees with its shape (checked here with `assert!`).
+//!
+//! Still to come: a model-directory target (config, weights and tokenizer files, once the models
+//! crate exists); `docs/reliability.md` says how it fits here.
 
 use std::path::Path;
 

@@ -128,8 +128,8 @@ proptest! {
         for (f, i) in indices(&out).iter().enumerate() {
             prop_assert_eq!(got[f], xa[ravel(&ma(i), &a)] + xb[ravel(&mb(i), &b)]);
         }
-        check_grads(&[va.clone()], &(&va + &vb.detach()), &out, |i| (0, ma(i)));
-        check_grads(&[vb.clone()], &(&va.detach() + &vb), &out, |i| (0, mb(i)));
+        check_grads(std::slice::from_ref(&va), &(&va + &vb.detach()), &out, |i| (0, ma(i)));
+        check_grads(std::slice::from_ref(&vb), &(&va.detach() + &vb), &out, |i| (0, mb(i)));
     }
 
     #[test]
@@ -137,14 +137,14 @@ proptest! {
         let x = var(&s, 1);
         let mut out = s.clone();
         out.swap(d0, d1);
-        check(&[x.clone()], &x.transpose(d0, d1), &out, |i| { let mut j = i.to_vec(); j.swap(d0, d1); (0, j) });
+        check(std::slice::from_ref(&x), &x.transpose(d0, d1), &out, |i| { let mut j = i.to_vec(); j.swap(d0, d1); (0, j) });
     }
 
     #[test]
     fn permute((s, p) in shape().prop_flat_map(|s| { let r = s.len(); (Just(s), Just((0..r).collect::<Vec<usize>>()).prop_shuffle()) })) {
         let x = var(&s, 1);
         let out: Vec<usize> = p.iter().map(|&d| s[d]).collect();
-        check(&[x.clone()], &x.permute(&p), &out, |i| {
+        check(std::slice::from_ref(&x), &x.permute(&p), &out, |i| {
             let mut j = vec![0; i.len()];
             for (k, &d) in p.iter().enumerate() { j[d] = i[k]; }
             (0, j)
@@ -159,7 +159,7 @@ proptest! {
         let x = var(&s, 1);
         let mut out = s.clone();
         out[dim] = len;
-        check(&[x.clone()], &x.narrow(dim, start, len), &out, |i| { let mut j = i.to_vec(); j[dim] += start; (0, j) });
+        check(std::slice::from_ref(&x), &x.narrow(dim, start, len), &out, |i| { let mut j = i.to_vec(); j[dim] += start; (0, j) });
     }
 
     #[test]
@@ -170,7 +170,7 @@ proptest! {
         let mut out = s.clone();
         out.remove(dim);
         let at = if index < 0 { (index + s[dim] as i64) as usize } else { index as usize };
-        check(&[x.clone()], &x.select(dim, index), &out, |i| { let mut j = i.to_vec(); j.insert(dim, at); (0, j) });
+        check(std::slice::from_ref(&x), &x.select(dim, index), &out, |i| { let mut j = i.to_vec(); j.insert(dim, at); (0, j) });
     }
 
     #[test]
@@ -181,7 +181,7 @@ proptest! {
         out.extend(s.iter().zip(&grow).map(|(&n, &g)| if n == 1 { g } else { n }));
         let x = var(&s, 1);
         let off = lead.len();
-        check(&[x.clone()], &x.expand(&out), &out, |i| {
+        check(std::slice::from_ref(&x), &x.expand(&out), &out, |i| {
             (0, s.iter().enumerate().map(|(d, &n)| if n == 1 { 0 } else { i[d + off] }).collect())
         });
     }
@@ -193,7 +193,7 @@ proptest! {
         let mut out = Vec::new();
         let mut rest = n;
         for ix in &split {
-            let divisors: Vec<usize> = (1..=rest).filter(|d| rest % d == 0).collect();
+            let divisors: Vec<usize> = (1..=rest).filter(|d| rest.is_multiple_of(*d)).collect();
             let d = divisors[ix.index(divisors.len())];
             out.push(d);
             rest /= d;
@@ -201,14 +201,14 @@ proptest! {
         out.push(rest);
         let x = var(&s, 1);
         // Through a transposed (non-contiguous) view too, when there are two dims to swap.
-        check(&[x.clone()], &x.reshape(&out), &out, |i| (0, unravel(ravel(i, &out), &s)));
+        check(std::slice::from_ref(&x), &x.reshape(&out), &out, |i| (0, unravel(ravel(i, &out), &s)));
         if s.len() >= 2 {
             let mut st = s.clone();
             st.swap(0, 1);
             let xt = x.transpose(0, 1);
             let y = xt.reshape(&out);
             let x2 = var(&s, 1);
-            check(&[x2.clone()], &x2.transpose(0, 1).reshape(&out), &out, |i| {
+            check(std::slice::from_ref(&x2), &x2.transpose(0, 1).reshape(&out), &out, |i| {
                 let mut j = unravel(ravel(i, &out), &st);
                 j.swap(0, 1);
                 (0, j)
