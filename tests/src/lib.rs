@@ -23,3 +23,12 @@ pub fn gpu() -> Option<ember::Device> {
         }
     }
 }
+
+/// This process's resident memory in bytes (`VmRSS` of `/proc/self/status`), or `None` where
+/// there is no procfs (not Linux).
+pub fn rss_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}

@@ -1,4 +1,5 @@
-//! A 10,000-step training loop on the GPU keeps a flat memory footprint (the buffer pool is reused).
+//! A 10,000-step training loop on the GPU keeps a flat memory footprint (the buffer pool is reused)
+//! and a flat host resident memory (VmRSS; on lavapipe this includes the "GPU" memory too).
 //! Alone in its own test binary: the pool's statistics are per device, so another test training
 //! on the same device in a parallel thread would count its buffers in this loop's measurement.
 //! Without an adapter it prints one skip line, unless `EMBER_REQUIRE_GPU=1`.
@@ -27,12 +28,24 @@ fn long_gpu_training_loop_reuses_its_buffers() {
     }
     let _ = step().data().item::<f32>(); // wait for the GPU
     let warm = ember::tensor::gpu_memory_stats(dev).expect("stats of a live GPU");
+    let rss_warm = ember_tests::rss_bytes();
     let mut last = 0.0;
     for _ in 0..10_000 {
         last = step().data().item::<f32>();
     }
     let after = ember::tensor::gpu_memory_stats(dev).expect("stats of a live GPU");
+    let rss_after = ember_tests::rss_bytes();
     assert!(last.is_finite());
+    if let (Some(a), Some(b)) = (rss_warm, rss_after) {
+        let mib = |v: u64| v as f64 / (1 << 20) as f64;
+        println!("host RSS over 10,000 GPU steps: {:.2} -> {:.2} MiB", mib(a), mib(b));
+        assert!(
+            b <= a + (16 << 20),
+            "host resident memory grew over 10,000 GPU steps: {:.2} -> {:.2} MiB",
+            mib(a),
+            mib(b)
+        );
+    }
     assert!(
         after.buffers <= warm.buffers + 8 && after.bytes <= warm.bytes + (1 << 16),
         "GPU memory grew over 10,000 steps: {warm:?} -> {after:?}"

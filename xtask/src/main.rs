@@ -6,7 +6,14 @@
 //!   when `EMBER_REQUIRE_GPU=1`, on the GPU too. `ember-distributed` needs MPI to build, so the
 //!   workspace steps exclude it; where `mpirun` is installed, its clippy and tests run as their
 //!   own steps, then the digits example trains data-parallel on 2 processes (`mpi_steps`).
+//!   Then the fuzz targets (`fuzz`, 20 s each) and the 100,000-step CPU soak in release (`soak`).
 //! - `loc`: lists source files longer than the limit (600 lines) and fails if any.
+//! - `fuzz [--seconds N] [--target NAME]...`: mutation-fuzzes each loader of untrusted bytes
+//!   (safetensors, CSV, IDX, gzip) for N seconds (default 30); crashing inputs land in
+//!   `fuzz/crashes/` (see `fuzz/src/lib.rs`). Built in the dev profile on purpose: integer
+//!   overflow checks and debug assertions stay on (release would wrap an overflowing size
+//!   silently), dependencies are optimised anyway, and `cargo test` has already built it.
+//! - `soak`: the 100,000-step CPU training run with flat resident memory, in release.
 //! - `bench [--vs-torch] [--device gpu] [--only NAME]`: the standard workloads in release, with
 //!   PyTorch side by side (see `bench.rs`).
 //! - `fixtures`: regenerates the PyTorch reference fixtures (needs `python3` with torch and
@@ -56,7 +63,7 @@ fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
 
 fn loc() -> bool {
     let mut files = Vec::new();
-    for d in ["crates", "xtask", "tests", "shaders", "examples"] {
+    for d in ["crates", "xtask", "tests", "shaders", "examples", "fuzz"] {
         rust_files(&root().join(d), &mut files);
     }
     let mut ok = true;
@@ -68,6 +75,20 @@ fn loc() -> bool {
         }
     }
     ok
+}
+
+/// `cargo run -p ember-fuzz -- <args>`: the dev profile, with overflow checks (see the docs above).
+fn fuzz_cmd(args: &[String]) -> Command {
+    let mut c = cargo();
+    c.args(["run", "-p", "ember-fuzz", "--"]).args(args);
+    c
+}
+
+/// The full 100,000-step CPU soak (an ignored test) in release.
+fn soak_cmd() -> Command {
+    let mut c = cargo();
+    c.args(["test", "--release", "-p", "ember-tests", "--test", "soak", "--", "--ignored", "--nocapture"]);
+    c
 }
 
 fn test() -> bool {
@@ -104,6 +125,12 @@ fn test() -> bool {
             c.args(["--epochs", "30", "--device", "cpu", "--min-accuracy", "0.97", "--out", "target/digits"]);
             c
         }),
+        // Every loader of untrusted bytes, mutation-fuzzed for 20 s each (80 s in all; the harness
+        // was built by the test step): a panic, abort or hang fails CI.
+        ("fuzz", fuzz_cmd(&["--seconds".into(), "20".into()])),
+        // 100,000 CPU training steps with flat resident memory (6.5 s measured in release, after
+        // the release build the digits step already made).
+        ("soak", soak_cmd()),
     ];
     // Where a GPU is required (CI sets EMBER_REQUIRE_GPU=1 with lavapipe installed), the same
     // training must reach the same accuracy on the GPU (about 2 minutes on lavapipe).
@@ -185,12 +212,17 @@ fn main() -> ExitCode {
         "test" => test(),
         "loc" => loc(),
         "fixtures" => fixtures(),
+        "fuzz" => {
+            let rest: Vec<String> = std::env::args().skip(2).collect();
+            run("fuzz", &mut fuzz_cmd(&rest))
+        }
+        "soak" => run("soak", &mut soak_cmd()),
         "bench" => {
             let rest: Vec<String> = std::env::args().skip(2).collect();
             bench::bench(&root(), &rest)
         }
         _ => {
-            eprintln!("usage: cargo xtask <test|loc|bench|fixtures>");
+            eprintln!("usage: cargo xtask <test|loc|bench|fixtures|fuzz [--seconds N] [--target NAME]|soak>");
             false
         }
     };

@@ -46,6 +46,10 @@ pub trait Module: Send + Sync {
     ///
     /// **Panics** when the module does not override it (PyTorch's base `forward` raises
     /// `NotImplementedError`): the message names the module's type.
+    ///
+    /// `#[track_caller]` here makes every implementation, and every call through `dyn Module`,
+    /// report a panic at the caller's line (a shape error in a `Sequential` points at the user's
+    /// `model.forward(..)`, not into a layer's file).
     #[track_caller]
     fn forward(&self, input: &Variable) -> Variable {
         let _ = input;

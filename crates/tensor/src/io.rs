@@ -28,6 +28,13 @@ pub fn load_bytes(bytes: &[u8]) -> Result<Vec<(String, Tensor)>> {
     let mut out = Vec::new();
     for (name, view) in st.iter() {
         let shape = view.shape().to_vec();
+        // safetensors checks the element count; the strides (sides of 0 counted as 1) must fit
+        // too: [0, 2^62, 2^62] holds no element, but its strides overflow.
+        if shape.iter().try_fold(1usize, |a, &s| a.checked_mul(s.max(1))).is_none_or(|n| n > isize::MAX as usize) {
+            return Err(Error::Parse(format!(
+                "safetensors: tensor '{name}' has shape {shape:?}, too large to address"
+            )));
+        }
         let data = view.data();
         let t = match view.dtype() {
             StDtype::F32 => Tensor::from_vec_unchecked(from_bytes::<f32>(data), &shape),
@@ -105,5 +112,21 @@ mod tests {
         bad[0] = 0xff;
         bad[1] = 0xff;
         assert!(load_bytes(&bad).is_err());
+    }
+
+    #[test]
+    fn a_zero_sized_shape_whose_strides_overflow_is_an_error() {
+        // Found by the fuzz corpus: [0, 2^62, 2^62] holds no element (safetensors accepts it), but
+        // its strides overflowed (a panic in debug builds, wrapped strides in release).
+        let header =
+            br#"{"t":{"dtype":"F32","shape":[0,4611686018427387904,4611686018427387904],"data_offsets":[0,0]}}"#;
+        let mut bytes = (header.len() as u64).to_le_bytes().to_vec();
+        bytes.extend_from_slice(header);
+        let e = load_bytes(&bytes).unwrap_err().to_string();
+        assert!(e.contains("'t'") && e.contains("too large to address"), "{e}");
+        let ok = br#"{"t":{"dtype":"F32","shape":[0,3],"data_offsets":[0,0]}}"#;
+        let mut bytes = (ok.len() as u64).to_le_bytes().to_vec();
+        bytes.extend_from_slice(ok);
+        assert_eq!(load_bytes(&bytes).unwrap()[0].1.shape(), &[0, 3]);
     }
 }

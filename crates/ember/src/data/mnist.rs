@@ -66,10 +66,13 @@ pub fn parse_idx(bytes: &[u8]) -> Result<Tensor> {
         bytes.get(4..head).ok_or_else(|| corrupt(format!("truncated header: {ndim} dims need {head} bytes")))?;
     let dims: Vec<usize> =
         dims_bytes.chunks_exact(4).map(|c| u32::from_be_bytes([c[0], c[1], c[2], c[3]]) as usize).collect();
+    // The strides multiply the sides with zeros counted as 1: they must fit too, even when a side
+    // of 0 leaves no element (dims [0, 2^32-1, 2^32-1, 2^32-1] hold nothing, but overflow).
+    let span = dims.iter().try_fold(1usize, |a, &d| a.checked_mul(d.max(1))).filter(|&n| n <= isize::MAX as usize);
     let count = dims
         .iter()
         .try_fold(1usize, |a, &d| a.checked_mul(d))
-        .filter(|n| n.checked_mul(size).is_some())
+        .filter(|n| n.checked_mul(size).is_some() && span.is_some())
         .ok_or_else(|| corrupt(format!("dims {dims:?} are too large")))?;
     let data = &bytes[head..];
     if data.len() != count * size {
@@ -117,12 +120,33 @@ pub fn load_images(path: impl AsRef<Path>) -> Result<Tensor> {
     Ok(t.unsqueeze(1) / 255.0)
 }
 
-/// Reads an IDX label file `[n]` as an `I64` tensor of class indices.
+/// Reads an IDX label file `[n]` as an `I64` tensor of class indices. Labels stored as floats
+/// (type `0x0D` or `0x0E`) must be whole numbers that the float holds exactly (at most 2^24 in
+/// magnitude for `f32`, 2^53 for `f64`): any other is an error naming the file and the index.
 pub fn load_labels(path: impl AsRef<Path>) -> Result<Tensor> {
     let p = path.as_ref();
     let t = load_idx(p)?;
+    labels_of(t).map_err(|e| with_path(p, e))
+}
+
+/// Checks that `t` is `[n]` of whole numbers in range and converts it to `I64`.
+fn labels_of(t: Tensor) -> Result<Tensor> {
     if t.rank() != 1 {
-        return Err(with_path(p, corrupt(format!("expected labels [n], got shape {:?}", t.shape()))));
+        return Err(corrupt(format!("expected labels [n], got shape {:?}", t.shape())));
+    }
+    let exact = match t.dtype() {
+        DType::F64 => (1u64 << 53) as f64,
+        _ => f64::from(1u32 << 24),
+    };
+    if t.dtype().is_float() {
+        for (i, v) in t.to_vec::<f64>().into_iter().enumerate() {
+            if !v.is_finite() || v.abs() > exact || v.fract() != 0.0 {
+                return Err(corrupt(format!(
+                    "label {i} is {v:e}: not a whole number that the file's {} elements hold exactly (at most {exact:e} in magnitude)",
+                    t.dtype()
+                )));
+            }
+        }
     }
     Ok(t.to_dtype(DType::I64))
 }
@@ -170,5 +194,30 @@ mod tests {
             let e = parse_idx(&bytes).unwrap_err().to_string();
             assert!(e.contains(want), "{e} should contain {want}");
         }
+    }
+
+    #[test]
+    fn float_labels_are_range_checked() {
+        let ok =
+            labels_of(parse_idx(&idx(0x0D, &[2], &[3.0f32.to_be_bytes(), 7.0f32.to_be_bytes()].concat())).unwrap());
+        assert_eq!(ok.unwrap().to_vec::<i64>(), vec![3, 7]);
+        for (code, bytes) in [
+            (0x0D, 1e20f32.to_be_bytes().to_vec()),
+            (0x0D, (-1e20f32).to_be_bytes().to_vec()),
+            (0x0D, 1.5f32.to_be_bytes().to_vec()),
+            (0x0D, f32::NAN.to_be_bytes().to_vec()),
+            (0x0E, 1e20f64.to_be_bytes().to_vec()),
+        ] {
+            let e = labels_of(parse_idx(&idx(code, &[1], &bytes)).unwrap()).unwrap_err().to_string();
+            assert!(e.contains("label 0 is") && e.contains("whole number"), "{e}");
+        }
+        // The header's dims: a product that overflows, or one that exceeds the file, is an error
+        // before anything is allocated.
+        let e = parse_idx(&idx(0x08, &[1 << 31, 1 << 31, 1 << 31], &[1, 2, 3])).unwrap_err().to_string();
+        assert!(e.contains("too large"), "{e}");
+        let e = parse_idx(&idx(0x08, &[0, u32::MAX, u32::MAX, u32::MAX], &[])).unwrap_err().to_string();
+        assert!(e.contains("too large"), "{e}"); // found by the fuzz corpus: strides overflowed
+        let e = parse_idx(&idx(0x0E, &[1 << 30, 1 << 30], &[0; 16])).unwrap_err().to_string();
+        assert!(e.contains("truncated data") && e.contains("the file has 16"), "{e}");
     }
 }

@@ -76,6 +76,8 @@ pub(crate) fn apply_choice<T>(list: &mut Vec<T>, names: &[String], choice: &str)
 fn adapters() -> &'static Adapters {
     static ADAPTERS: OnceLock<Adapters> = OnceLock::new();
     ADAPTERS.get_or_init(|| {
+        // Before any Vulkan code runs: keeps Mesa's display probe from printing driver noise.
+        super::runtime_dir::ensure();
         let desc = ::wgpu::InstanceDescriptor::new_without_display_handle_from_env();
         let backends = desc.backends;
         let instance = ::wgpu::Instance::new(desc);

@@ -29,6 +29,7 @@ pub(crate) mod pooling;
 pub(crate) mod profile;
 pub(crate) mod random;
 pub(crate) mod reduce;
+mod runtime_dir;
 pub(crate) mod scan;
 pub(crate) mod scatter;
 pub mod shaders;
