@@ -13,6 +13,7 @@ pub mod index_misc;
 pub mod join;
 pub mod matmul;
 pub mod movement;
+pub mod norm_rows;
 pub mod pool;
 pub mod reduce;
 pub mod scan;
