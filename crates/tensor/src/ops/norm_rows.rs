@@ -45,9 +45,9 @@ impl Tensor {
     ///
     /// ```
     /// use ember_tensor::Tensor;
-    /// let x = Tensor::from_vec(vec![1.0f32, 3.0, 2.0, 2.0], &[2, 2]);
+    /// let x = Tensor::from_vec(vec![1.0f32, 3.0, 0.0, 4.0], &[2, 2]);
     /// let (y, mean, _) = x.norm_rows(None, None, 2, 0.0, true);
-    /// assert_eq!(y.to_vec::<f32>(), vec![-1.0, 1.0, 0.0, 0.0]);
+    /// assert_eq!(y.to_vec::<f32>(), vec![-1.0, 1.0, -1.0, 1.0]);
     /// assert_eq!(mean.to_vec::<f32>(), vec![2.0, 2.0]);
     /// ```
     #[must_use]
