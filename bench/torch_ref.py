@@ -9,7 +9,13 @@ import resource
 import sys
 import time
 
+import os
+
 import torch
+
+# the same thread count as Ember's rayon pool: RAYON_NUM_THREADS=1 runs both sides on one thread
+if os.environ.get("RAYON_NUM_THREADS"):
+    torch.set_num_threads(int(os.environ["RAYON_NUM_THREADS"]))
 
 DEV = sys.argv[sys.argv.index("--device") + 1] if "--device" in sys.argv else "cpu"
 if DEV in ("gpu", "cuda"):

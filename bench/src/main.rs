@@ -67,6 +67,10 @@ fn main() {
     let only = arg("--only");
     let want = |n: &str| only.as_deref().is_none_or(|o| n.starts_with(o));
     ember::manual_seed(0);
+    if device.is_cpu() {
+        // the bench table prints this line above the results
+        println!("cpu: {}", peak::cpu_model());
+    }
     if device.is_cpu() && want("cpu-peak-fma") {
         let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
         let mut runs: Vec<f64> = (0..5).filter_map(|_| peak::peak_fma_gflops(threads)).collect();

@@ -9,6 +9,9 @@ use std::process::Command;
 
 use crate::bench_digits;
 
+/// Set once the CPU line has been printed.
+static CPU_SHOWN: std::sync::OnceLock<()> = std::sync::OnceLock::new();
+
 /// One workload result as printed by either side.
 #[derive(Clone, Debug)]
 struct Row {
@@ -49,7 +52,14 @@ fn run(root: &Path, cmd: &mut Command) -> Vec<Row> {
             if !o.status.success() {
                 eprintln!("bench: {cmd:?} failed: {}", String::from_utf8_lossy(&o.stderr));
             }
-            parse(&String::from_utf8_lossy(&o.stdout))
+            let out = String::from_utf8_lossy(&o.stdout);
+            // the CPU's model and vector width (ember-bench prints it once per run)
+            if let Some(cpu) = out.lines().find(|l| l.starts_with("cpu: ")) {
+                if CPU_SHOWN.set(()).is_ok() {
+                    println!("{cpu}");
+                }
+            }
+            parse(&out)
         }
         Err(e) => {
             eprintln!("bench: cannot run {cmd:?}: {e}");

@@ -151,12 +151,11 @@ layers! {
 fn randn_like_is_a_seeded_normal_constant() {
     use ember_tensor::{manual_seed, DType, Tensor};
     let v = Variable::new(Tensor::zeros_dtype(&[200, 100], DType::F64), true);
+    // The generator is process-wide and the other tests of this binary draw from it in parallel
+    // (layer constructors), so seeded repetition is checked in ember-tensor's own tests, not here.
     manual_seed(3);
     let a = v.randn_like();
-    manual_seed(3);
-    let b = v.randn_like();
     assert_eq!((a.shape(), a.dtype(), a.requires_grad()), (vec![200, 100], DType::F64, false));
-    assert_eq!(a.to_vec::<f64>(), b.to_vec::<f64>());
     let x = a.to_vec::<f64>();
     let mean = x.iter().sum::<f64>() / x.len() as f64;
     let var = x.iter().map(|t| (t - mean).powi(2)).sum::<f64>() / x.len() as f64;

@@ -1,6 +1,8 @@
 //! Normalisation, as `torch.nn.functional`: `batch_norm`, `layer_norm`, `group_norm`, `rms_norm`.
 //!
-//! All four share one recorded op, `normalize`: `x̂ = (x - mean) / sqrt(var + eps)` over some dims
+//! `layer_norm` and `rms_norm` normalise rows of trailing elements with the fused kernel
+//! `Tensor::norm_rows` (statistics, normalisation and affine in one pass per row, the backward
+//! likewise; see `fused_rows`). `batch_norm` and `group_norm` share one recorded op, `normalize`: `x̂ = (x - mean) / sqrt(var + eps)` over some dims
 //! (biased variance; RMS norm skips the centring), with its backward rule beside it:
 //! `dx = r (g - mean(g) - x̂ mean(g x̂))`, `r = 1 / sqrt(var + eps)` (without the `mean(g)` term
 //! for RMS). The elementwise affine (`x̂ * weight + bias`) is plain Variable ops after it. First-order
@@ -239,10 +241,90 @@ pub fn try_layer_norm(
     eps: f64,
 ) -> Result<Variable> {
     let op = "layer_norm";
-    let dims = trailing_dims(op, input, normalized_shape)?;
+    trailing_dims(op, input, normalized_shape)?;
     check_param(op, "weight", weight, normalized_shape)?;
     check_param(op, "bias", bias, normalized_shape)?;
-    affine(normalize(op, input, &dims, eps, true).out, weight, bias, normalized_shape)
+    fused_rows(op, input, normalized_shape, weight, bias, eps, true)
+}
+
+/// LayerNorm (`center`) or RMSNorm over the trailing `normalized_shape`, affine included, recorded
+/// as one op on `[x, weight?, bias?]`: one fused pass per row forward (`Tensor::norm_rows`) and,
+/// without create_graph, backward; with create_graph the rule writes the same gradients as
+/// Variable ops of the inputs, so second derivatives stay exact.
+fn fused_rows(
+    op: &'static str,
+    x: &Variable,
+    normalized_shape: &[usize],
+    weight: Option<&Variable>,
+    bias: Option<&Variable>,
+    eps: f64,
+    center: bool,
+) -> Result<Variable> {
+    let cols: usize = normalized_shape.iter().product();
+    let (wd, bd) = (weight.map(|w| w.data()), bias.map(|b| b.data()));
+    for p in [&wd, &bd].into_iter().flatten() {
+        if p.dtype() != x.dtype() || p.device() != x.device() {
+            // mixed dtypes or devices: the composite reports (or promotes) as before
+            let dims: Vec<usize> = (x.shape().len() - normalized_shape.len()..x.shape().len()).collect();
+            return affine(normalize(op, x, &dims, eps, center).out, weight, bias, normalized_shape);
+        }
+    }
+    let (out, mean, rstd) = x.data().try_norm_rows(wd.as_ref(), bd.as_ref(), cols, eps, center)?;
+    let mut inputs = vec![x];
+    inputs.extend(weight);
+    inputs.extend(bias);
+    let (has_w, has_b) = (weight.is_some(), bias.is_some());
+    Ok(Variable::record(op, &inputs, out, move |ctx| {
+        let (x, g) = (&ctx.inputs[0], ctx.grad);
+        let w = has_w.then(|| &ctx.inputs[1]);
+        let (dx, dw, db) = if is_grad_enabled() {
+            rows_grad_composite(g, x, w, cols, eps, center)
+        } else {
+            let (dx, dw, db) =
+                Tensor::norm_rows_backward(&g.data(), &x.data(), w.map(|w| w.data()).as_ref(), &mean, &rstd, center);
+            (Variable::from(dx), Variable::from(dw), Variable::from(db))
+        };
+        let mut grads = vec![Some(dx)];
+        if let Some(w) = w {
+            grads.push(Some(dw.reshape(&w.shape())));
+        }
+        if has_b {
+            let b = &ctx.inputs[ctx.inputs.len() - 1];
+            grads.push(Some(db.reshape(&b.shape())));
+        }
+        grads
+    }))
+}
+
+/// The gradients of [`fused_rows`] as Variable ops of its inputs (for create_graph):
+/// `dx = r (gy - mean(gy) - x̂ mean(gy x̂))` with `gy = g w`, `dw = Σ g x̂`, `db = Σ g`.
+fn rows_grad_composite(
+    g: &Variable,
+    x: &Variable,
+    w: Option<&Variable>,
+    cols: usize,
+    eps: f64,
+    center: bool,
+) -> (Variable, Variable, Variable) {
+    let inv_n = 1.0 / cols as f64;
+    let flat = [-1isize, cols as isize];
+    let (xr, gr) = (x.reshape(&flat), g.reshape(&flat));
+    let xc = if center { &xr - &(xr.sum_dims(&[1], true) * inv_n) } else { xr };
+    let r = ((&xc * &xc).sum_dims(&[1], true) * inv_n + eps).rsqrt();
+    let xhat = &xc * &r;
+    let gy = match w {
+        Some(w) => &gr * &w.reshape(&[1, cols as isize]),
+        None => gr.clone(),
+    };
+    let proj = (&gy * &xhat).sum_dims(&[1], true) * inv_n;
+    let mut inner = &gy - &(&xhat * &proj);
+    if center {
+        inner = inner - gy.sum_dims(&[1], true) * inv_n;
+    }
+    let dx = (inner * &r).reshape(&x.shape());
+    let dw = (&gr * &xhat).sum_dims(&[0], false);
+    let db = gr.sum_dims(&[0], false);
+    (dx, dw, db)
 }
 
 /// Group normalisation of `[N, C, *]` over `num_groups` groups of channels (each with the spatial
@@ -309,8 +391,8 @@ pub fn try_rms_norm(
     eps: Option<f64>,
 ) -> Result<Variable> {
     let op = "rms_norm";
-    let dims = trailing_dims(op, input, normalized_shape)?;
+    trailing_dims(op, input, normalized_shape)?;
     check_param(op, "weight", weight, normalized_shape)?;
     let eps = eps.unwrap_or(if input.dtype() == DType::F64 { f64::EPSILON } else { f32::EPSILON as f64 });
-    affine(normalize(op, input, &dims, eps, false).out, weight, None, normalized_shape)
+    fused_rows(op, input, normalized_shape, weight, None, eps, false)
 }

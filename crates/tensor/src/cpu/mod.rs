@@ -17,6 +17,7 @@ pub mod join;
 pub mod malloc;
 pub mod math;
 pub mod matmul;
+pub mod norm;
 pub mod pool;
 pub mod reduce;
 pub mod reduce_axis;
@@ -26,5 +27,6 @@ pub mod softmax;
 pub mod sort;
 pub mod strided;
 pub mod unary;
+pub mod vmath;
 
 pub(crate) use shared_ptr::SharedPtr;

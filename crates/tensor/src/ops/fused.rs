@@ -162,7 +162,7 @@ impl Tensor {
     }
 
     /// The operand checks of the fused updates: one shape, device and float dtype.
-    fn check_fused(&self, op: &'static str, others: &[&Tensor]) -> Result<()> {
+    pub(crate) fn check_fused(&self, op: &'static str, others: &[&Tensor]) -> Result<()> {
         for t in others {
             self.same_device(op, t)?;
             self.same_dtype(op, t)?;

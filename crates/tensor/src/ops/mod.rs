@@ -15,6 +15,7 @@ pub mod join;
 pub mod matmul;
 pub mod movement;
 pub mod multinomial;
+pub mod norm_rows;
 pub mod pool;
 pub mod reduce;
 pub mod scan;
