@@ -62,7 +62,7 @@ impl Layout {
             if s != 1 && st != expected {
                 return false;
             }
-            expected *= s;
+            expected = expected.saturating_mul(s); // saturates only for empty tensors
         }
         true
     }
@@ -119,7 +119,9 @@ pub fn contiguous_strides(shape: &[usize]) -> Dims {
     let mut acc = 1;
     for i in (0..shape.len()).rev() {
         strides[i] = acc;
-        acc *= shape[i].max(1);
+        // Saturating: only an empty tensor (a 0 elsewhere in the shape) can get here with a
+        // product past usize, and its strides address nothing.
+        acc = acc.saturating_mul(shape[i].max(1));
     }
     strides
 }
@@ -219,11 +221,11 @@ pub fn view_strides(shape: &[usize], strides: &[usize], new_shape: &[usize]) -> 
     let mut tensor_numel = 1usize;
     let mut view_numel = 1usize;
     for tensor_d in (0..shape.len()).rev() {
-        tensor_numel *= shape[tensor_d];
+        tensor_numel = tensor_numel.saturating_mul(shape[tensor_d]);
         if tensor_d == 0 || (shape[tensor_d - 1] != 1 && strides[tensor_d - 1] != tensor_numel * chunk_base_stride) {
             while view_d >= 0 && (view_numel < tensor_numel || new_shape[view_d as usize] == 1) {
                 new_strides[view_d as usize] = view_numel * chunk_base_stride;
-                view_numel *= new_shape[view_d as usize];
+                view_numel = view_numel.saturating_mul(new_shape[view_d as usize]);
                 view_d -= 1;
             }
             if view_numel != tensor_numel {

@@ -135,3 +135,14 @@ fn gpu_overflow_and_out_of_memory_are_errors() {
     let a = g.expand(&[1usize << 32, 1]);
     assert!(a.try_add(&g.expand(&[1usize, 1 << 32])).is_err());
 }
+
+#[test]
+fn empty_tensor_with_huge_dims_has_no_stride_overflow() {
+    // Found by the fuzzing of the loaders: the strides of [0, 2^62, 2^62] overflowed (a panic in
+    // debug builds, a wrapped value in release) although the tensor holds nothing.
+    let t = Tensor::from_vec(Vec::<f32>::new(), &[0, 1 << 62, 1 << 62]);
+    assert_eq!(t.shape(), &[0, 1 << 62, 1 << 62]);
+    assert_eq!(t.numel(), 0);
+    assert!(t.to_vec::<f32>().is_empty());
+    assert_eq!(t.sum().item::<f32>(), 0.0);
+}

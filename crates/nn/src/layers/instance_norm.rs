@@ -19,9 +19,9 @@ use crate::Module;
 
 macro_rules! instance_norm_layer {
     ($T:ident, $torch:literal, $spatial:literal) => {
-        #[doc = concat!("Instance normalisation, PyTorch's `nn.", $torch, "(num_features)`: input `[N, C, ",
-                    $spatial, "]` or unbatched `[C, ", $spatial, "]`; with [`affine`](", stringify!($T),
-                    "::affine), `weight` (ones) and `bias` (zeros) of `[C]`.")]
+        #[doc = concat!("Instance normalisation, PyTorch's `nn.", $torch, "(num_features)`: input `[N, C, ", $spatial, "]`")]
+        #[doc = concat!("or unbatched `[C, ", $spatial, "]`; with [`affine`](", stringify!($T), "::affine), `weight`")]
+        #[doc = "(ones) and `bias` (zeros) of `[C]`."]
         pub struct $T {
             /// Per-channel scale `[C]` (`None` without `affine`, the default).
             pub weight: Option<Variable>,

@@ -21,6 +21,7 @@ use std::mem::MaybeUninit;
 use rayon::prelude::*;
 
 use super::elementwise::{par_filled, PAR_THRESHOLD};
+use crate::Result;
 
 const LOG2E: f32 = std::f32::consts::LOG2_E;
 // ln 2 split in a part exact in f32 (its low bits zero) and the rest (Cody and Waite)
@@ -245,7 +246,8 @@ multiversion!(apply1, run1, (src: &[f32], dst: &mut [MaybeUninit<f32>]), f: Fn(f
 multiversion!(apply2, run2, (a: &[f32], b: &[f32], dst: &mut [MaybeUninit<f32>]), f: Fn(f32, f32) -> f32);
 
 /// `f` over a dense slice (in parallel chunks when large), with the widest SIMD the CPU has.
-pub fn map(src: &[f32], f: impl Fn(f32) -> f32 + Copy + Sync + Send) -> Vec<f32> {
+/// A large output that cannot be allocated is `Error::OutOfMemory`.
+pub fn map(src: &[f32], f: impl Fn(f32) -> f32 + Copy + Sync + Send) -> Result<Vec<f32>> {
     let n = src.len();
     if n >= PAR_THRESHOLD {
         // SAFETY: each chunk is written whole by `apply1` (it zips the chunk with its input).
@@ -255,12 +257,12 @@ pub fn map(src: &[f32], f: impl Fn(f32) -> f32 + Copy + Sync + Send) -> Vec<f32>
         apply1(src, &mut out.spare_capacity_mut()[..n], f);
         // SAFETY: `apply1` wrote all `n` elements.
         unsafe { out.set_len(n) };
-        out
+        Ok(out)
     }
 }
 
 /// `f(a, b)` over two dense slices of one length, like [`map`].
-pub fn zip(a: &[f32], b: &[f32], f: impl Fn(f32, f32) -> f32 + Copy + Sync + Send) -> Vec<f32> {
+pub fn zip(a: &[f32], b: &[f32], f: impl Fn(f32, f32) -> f32 + Copy + Sync + Send) -> Result<Vec<f32>> {
     let n = a.len();
     assert_eq!(n, b.len(), "vmath::zip: lengths differ");
     if n >= PAR_THRESHOLD {
@@ -276,7 +278,7 @@ pub fn zip(a: &[f32], b: &[f32], f: impl Fn(f32, f32) -> f32 + Copy + Sync + Sen
         apply2(a, b, &mut out.spare_capacity_mut()[..n], f);
         // SAFETY: `apply2` wrote all `n` elements.
         unsafe { out.set_len(n) };
-        out
+        Ok(out)
     }
 }
 
