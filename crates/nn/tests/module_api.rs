@@ -161,3 +161,26 @@ fn typed_module_list_gives_the_items_type() {
     let h = mixed.iter().fold(x, |h, m| m.forward(&h));
     assert_eq!(h.shape(), vec![5, 2]);
 }
+
+#[test]
+fn eval_reaches_every_layer_with_parameters() {
+    // Each layer with parameters keeps its own mode, so a user module made only of them (through
+    // `Vec<Box<dyn Module>>` here) switches with `eval()` / `train()`.
+    let layers: Vec<Box<dyn Module>> = vec![
+        Box::new(ember_nn::PRelu::new()),
+        Box::new(ember_nn::ConvTranspose1d::new(2, 3, 3)),
+        Box::new(ember_nn::Conv3d::new(2, 3, 3)),
+        Box::new(ember_nn::EmbeddingBag::new(5, 4)),
+        Box::new(ember_nn::InstanceNorm1d::new(3).affine(true)),
+        Box::new(ember_nn::InstanceNorm2d::new(3)),
+        Box::new(ember_nn::LstmCell::new(3, 4)),
+        Box::new(ember_nn::GruCell::new(3, 4)),
+    ];
+    for l in &layers {
+        assert!(l.is_training());
+        l.eval();
+        assert!(!l.is_training());
+        l.train();
+        assert!(l.is_training());
+    }
+}

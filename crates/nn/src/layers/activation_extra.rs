@@ -14,11 +14,12 @@ use ember_tensor::{Result, Tensor};
 
 use crate::functional as F;
 use crate::module::forward_or_panic;
-use crate::Module;
+use crate::{Module, TrainingFlag};
 
 /// `max(0, x) + a min(0, x)` with a learned slope `a`, PyTorch's `nn.PReLU(num_parameters=1,
 /// init=0.25)`: `weight` `[num_parameters]`, one shared slope or one per channel (dim 1).
 pub struct PRelu {
+    training: TrainingFlag,
     /// The slopes, `[num_parameters]`.
     pub weight: Variable,
 }
@@ -26,20 +27,20 @@ pub struct PRelu {
 impl PRelu {
     /// One shared slope, initialised to 0.25.
     pub fn new() -> PRelu {
-        PRelu { weight: Variable::new(Tensor::full(&[1], 0.25), true) }
+        PRelu { training: TrainingFlag::new(), weight: Variable::new(Tensor::full(&[1], 0.25), true) }
     }
 
     /// `n` slopes (one per channel), each set to the current initial value.
     #[must_use]
     pub fn num_parameters(self, n: usize) -> PRelu {
         let v = self.weight.to_vec::<f32>()[0] as f64;
-        PRelu { weight: Variable::new(Tensor::full(&[n], v), true) }
+        PRelu { training: TrainingFlag::new(), weight: Variable::new(Tensor::full(&[n], v), true) }
     }
 
     /// The initial slope (default 0.25).
     #[must_use]
     pub fn init(self, a: f64) -> PRelu {
-        PRelu { weight: Variable::new(Tensor::full(&self.weight.shape(), a), true) }
+        PRelu { training: TrainingFlag::new(), weight: Variable::new(Tensor::full(&self.weight.shape(), a), true) }
     }
 
     /// Checked forward: fails when the slopes fit neither one shared slope nor the channels.
@@ -55,6 +56,10 @@ impl Default for PRelu {
 }
 
 impl Module for PRelu {
+    /// This layer's own train/eval flag, so `eval()` reaches a user module made of such layers.
+    fn training_flag(&self) -> Option<&TrainingFlag> {
+        Some(&self.training)
+    }
     #[track_caller]
     fn forward(&self, x: &Variable) -> Variable {
         forward_or_panic(self.try_forward(x))

@@ -16,7 +16,7 @@ use ember_tensor::Result;
 
 use crate::functional::{self as F, Size3};
 use crate::module::{forward_or_panic, layer_error};
-use crate::{init, Module};
+use crate::{init, Module, TrainingFlag};
 
 /// A weight of `shape` and an optional bias of `len`, uniform in `±1/√fan_in` (PyTorch's
 /// `_ConvNd.reset_parameters`).
@@ -46,6 +46,7 @@ fn check_groups(layer: &str, in_channels: usize, out_channels: usize, groups: us
 /// output_padding + 1`.
 #[derive(Debug)]
 pub struct ConvTranspose1d {
+    training: TrainingFlag,
     /// `[in_channels, out_channels / groups, kernel_size]`.
     pub weight: Variable,
     /// `[out_channels]`, if the layer has a bias.
@@ -65,6 +66,7 @@ impl ConvTranspose1d {
     pub fn new(in_channels: usize, out_channels: usize, kernel_size: usize) -> ConvTranspose1d {
         let (weight, bias) = conv_params(&[in_channels, out_channels, kernel_size], Some(out_channels));
         ConvTranspose1d {
+            training: TrainingFlag::new(),
             weight,
             bias,
             in_channels,
@@ -147,6 +149,10 @@ impl ConvTranspose1d {
 }
 
 impl Module for ConvTranspose1d {
+    /// This layer's own train/eval flag, so `eval()` reaches a user module made of such layers.
+    fn training_flag(&self) -> Option<&TrainingFlag> {
+        Some(&self.training)
+    }
     #[track_caller]
     fn forward(&self, x: &Variable) -> Variable {
         forward_or_panic(self.try_forward(x))
@@ -161,6 +167,7 @@ impl Module for ConvTranspose1d {
 /// weight `[out, in / groups, kd, kh, kw]`, bias `[out]`. Sizes take an int or a triple.
 #[derive(Debug)]
 pub struct Conv3d {
+    training: TrainingFlag,
     /// `[out_channels, in_channels / groups, kd, kh, kw]`.
     pub weight: Variable,
     /// `[out_channels]`, if the layer has a bias.
@@ -181,6 +188,7 @@ impl Conv3d {
         let k = kernel_size.into().0;
         let (weight, bias) = conv_params(&[out_channels, in_channels, k[0], k[1], k[2]], Some(out_channels));
         Conv3d {
+            training: TrainingFlag::new(),
             weight,
             bias,
             in_channels,
@@ -247,6 +255,10 @@ impl Conv3d {
 }
 
 impl Module for Conv3d {
+    /// This layer's own train/eval flag, so `eval()` reaches a user module made of such layers.
+    fn training_flag(&self) -> Option<&TrainingFlag> {
+        Some(&self.training)
+    }
     #[track_caller]
     fn forward(&self, x: &Variable) -> Variable {
         forward_or_panic(self.try_forward(x))

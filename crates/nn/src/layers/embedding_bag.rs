@@ -5,7 +5,7 @@ use ember_tensor::{Result, Tensor};
 
 use crate::functional as F;
 use crate::module::forward_or_panic;
-use crate::{init, Module};
+use crate::{init, Module, TrainingFlag};
 
 /// Bags of embeddings, PyTorch's `nn.EmbeddingBag(num_embeddings, embedding_dim, mode='mean')`:
 /// `weight` `[num_embeddings, embedding_dim]`, drawn from N(0, 1); see [`F::embedding_bag`].
@@ -23,6 +23,7 @@ use crate::{init, Module};
 /// assert_eq!(y.shape(), vec![2, 3]);
 /// ```
 pub struct EmbeddingBag {
+    training: TrainingFlag,
     /// The table, `[num_embeddings, embedding_dim]`.
     pub weight: Variable,
     mode: String,
@@ -32,6 +33,7 @@ impl EmbeddingBag {
     /// A table of `num_embeddings` rows of `embedding_dim`, mean-reduced bags.
     pub fn new(num_embeddings: usize, embedding_dim: usize) -> EmbeddingBag {
         EmbeddingBag {
+            training: TrainingFlag::new(),
             weight: Variable::new(init::normal(&[num_embeddings, embedding_dim], 0.0, 1.0), true),
             mode: "mean".into(),
         }
@@ -64,6 +66,10 @@ impl EmbeddingBag {
 }
 
 impl Module for EmbeddingBag {
+    /// This layer's own train/eval flag, so `eval()` reaches a user module made of such layers.
+    fn training_flag(&self) -> Option<&TrainingFlag> {
+        Some(&self.training)
+    }
     #[track_caller]
     fn forward(&self, input: &Variable) -> Variable {
         forward_or_panic(self.try_forward(input))

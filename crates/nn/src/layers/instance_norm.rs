@@ -15,7 +15,7 @@ use ember_tensor::{Error, Result, Tensor};
 
 use crate::functional::try_instance_norm;
 use crate::module::forward_or_panic;
-use crate::Module;
+use crate::{Module, TrainingFlag};
 
 macro_rules! instance_norm_layer {
     ($T:ident, $torch:literal, $spatial:literal) => {
@@ -23,6 +23,7 @@ macro_rules! instance_norm_layer {
         #[doc = concat!("or unbatched `[C, ", $spatial, "]`; with [`affine`](", stringify!($T), "::affine), `weight`")]
         #[doc = "(ones) and `bias` (zeros) of `[C]`."]
         pub struct $T {
+            training: TrainingFlag,
             /// Per-channel scale `[C]` (`None` without `affine`, the default).
             pub weight: Option<Variable>,
             /// Per-channel shift `[C]` (`None` without `affine`, the default).
@@ -34,7 +35,7 @@ macro_rules! instance_norm_layer {
         impl $T {
             /// Instance norm over `num_features` channels, eps 1e-5, no affine parameters.
             pub fn new(num_features: usize) -> $T {
-                $T { weight: None, bias: None, num_features, eps: 1e-5 }
+                $T { training: TrainingFlag::new(), weight: None, bias: None, num_features, eps: 1e-5 }
             }
 
             /// The `eps` added to the variance (default 1e-5).
@@ -77,6 +78,10 @@ macro_rules! instance_norm_layer {
         }
 
         impl Module for $T {
+            /// This layer's own train/eval flag, so `eval()` reaches a user module made of such layers.
+            fn training_flag(&self) -> Option<&TrainingFlag> {
+                Some(&self.training)
+            }
             #[track_caller]
             fn forward(&self, x: &Variable) -> Variable {
                 forward_or_panic(self.try_forward(x))

@@ -17,12 +17,13 @@
 use ember_autograd::Variable;
 use ember_tensor::{Error, Result};
 
-use crate::init;
 use crate::module::forward_or_panic;
 use crate::Module;
+use crate::{init, TrainingFlag};
 
 /// The four parameters of a cell with `gates` gate blocks.
 struct CellParams {
+    training: TrainingFlag,
     weight_ih: Variable,
     weight_hh: Variable,
     bias_ih: Option<Variable>,
@@ -34,6 +35,7 @@ impl CellParams {
         let k = 1.0 / (hidden as f64).sqrt();
         let u = |shape: &[usize]| Variable::new(init::uniform(shape, -k, k), true);
         CellParams {
+            training: TrainingFlag::new(),
             weight_ih: u(&[gates * hidden, input]),
             weight_hh: u(&[gates * hidden, hidden]),
             bias_ih: Some(u(&[gates * hidden])),
@@ -138,6 +140,10 @@ impl LstmCell {
 }
 
 impl Module for LstmCell {
+    /// This layer's own train/eval flag, so `eval()` reaches a user module made of such layers.
+    fn training_flag(&self) -> Option<&TrainingFlag> {
+        Some(&self.p.training)
+    }
     /// One step from a zero state, returning `h'`.
     #[track_caller]
     fn forward(&self, x: &Variable) -> Variable {
@@ -195,6 +201,10 @@ impl GruCell {
 }
 
 impl Module for GruCell {
+    /// This layer's own train/eval flag, so `eval()` reaches a user module made of such layers.
+    fn training_flag(&self) -> Option<&TrainingFlag> {
+        Some(&self.p.training)
+    }
     /// One step from a zero state.
     #[track_caller]
     fn forward(&self, x: &Variable) -> Variable {

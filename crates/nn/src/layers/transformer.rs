@@ -23,9 +23,9 @@ pub(crate) fn copy_var(v: &Variable) -> Variable {
     Variable::new(&v.data() * 1.0, v.requires_grad())
 }
 
-/// A deep copy of a linear layer: new parameters with equal values.
+/// A deep copy of a linear layer: new parameters (trainable) with equal values.
 pub(crate) fn copy_linear(l: &Linear) -> Linear {
-    Linear { weight: copy_var(&l.weight), bias: l.bias.as_ref().map(copy_var) }
+    Linear::from_weights(&l.weight.data() * 1.0, l.bias.as_ref().map(|b| &b.data() * 1.0))
 }
 
 impl Clone for Norm {
