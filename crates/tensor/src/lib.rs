@@ -24,6 +24,7 @@ mod display;
 mod dtype;
 mod error;
 pub mod io;
+pub mod op_desc;
 pub mod ops;
 mod random;
 pub mod shape;

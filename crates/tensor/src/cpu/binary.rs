@@ -1,7 +1,7 @@
 //! CPU kernels for [`BinaryOp`].
 
 use super::elementwise::zip_map;
-use crate::ops::binary::BinaryOp;
+use crate::op_desc::BinaryOp;
 use crate::{Float, Result, Tensor};
 
 /// Runs `op` on two CPU tensors of one dtype, broadcast to `shape`.

@@ -6,7 +6,7 @@ use rayon::prelude::*;
 
 use super::elementwise::{map, zip_map, PAR_THRESHOLD};
 use super::strided::for_each_offset;
-use crate::ops::compare::CmpOp;
+use crate::op_desc::CmpOp;
 use crate::shape::Layout;
 use crate::{DType, Element, Result, Tensor};
 

@@ -18,44 +18,12 @@ use std::mem::MaybeUninit;
 use rayon::prelude::*;
 
 use super::matmul::{GemmElem, MatRef};
+use crate::op_desc::ConvGeom;
 use crate::{Result, Tensor};
 
 mod im2col;
 
 use im2col::{col2im, col2im_same, im2col};
-
-/// The shape of one convolution, seen from the forward direction: input `[n, c, h, w]`, weight
-/// `[o, c / groups, kh, kw]`, output `[n, o, oh, ow]`. (A transposed convolution is described by the
-/// convolution it is the input-gradient of.) Sizes are validated by `ops/`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct ConvGeom {
-    /// Batch size.
-    pub n: usize,
-    /// Input channels.
-    pub c: usize,
-    /// Input height.
-    pub h: usize,
-    /// Input width.
-    pub w: usize,
-    /// Output channels.
-    pub o: usize,
-    /// Kernel height.
-    pub kh: usize,
-    /// Kernel width.
-    pub kw: usize,
-    /// Output height (at most what stride, padding and dilation give).
-    pub oh: usize,
-    /// Output width.
-    pub ow: usize,
-    /// Stride (height, width), each ≥ 1.
-    pub stride: [usize; 2],
-    /// Zero padding (height, width).
-    pub padding: [usize; 2],
-    /// Dilation (height, width), each ≥ 1.
-    pub dilation: [usize; 2],
-    /// Number of groups, dividing `c` and `o`.
-    pub groups: usize,
-}
 
 impl ConvGeom {
     /// Rows of one group's im2col matrix: `c / groups * kh * kw`.

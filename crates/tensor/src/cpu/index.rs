@@ -8,6 +8,7 @@ use rayon::prelude::*;
 
 use super::elementwise::PAR_THRESHOLD;
 use super::strided::for_each_offset;
+use crate::op_desc::ScatterMode;
 use crate::shape::{contiguous_strides, Dims};
 use crate::{Element, Error, Numeric, Result, Tensor};
 
@@ -176,15 +177,6 @@ fn gather_typed<T: Element>(src: &Tensor, dim: usize, shape: &[usize], idx: &[i6
         });
     });
     out
-}
-
-/// How `scatter` combines a source value with the destination element.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ScatterMode {
-    /// Overwrite (`scatter`): with colliding indices the last source in row-major order wins.
-    Set,
-    /// Accumulate (`scatter_add`).
-    Add,
 }
 
 /// `dst.scatter(dim, index, src)` (or `scatter_add`) for checked operands of one rank: `index`'s

@@ -7,7 +7,7 @@ use std::mem::MaybeUninit;
 
 use rayon::prelude::*;
 
-use crate::ops::pool::{Pool2dPlan, PoolWindow};
+use crate::op_desc::{Pool2dPlan, PoolWindow};
 use crate::{Error, Float, Result, Tensor};
 
 /// Kernels reading more elements than this run on rayon's pool.

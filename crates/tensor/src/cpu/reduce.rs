@@ -12,12 +12,10 @@ use std::borrow::Cow;
 
 use smallvec::SmallVec;
 
-use super::reduce_axis::{reduce_axis, AllAny, Axis, CenteredSum, Extreme, MaxVal, ProdF, ProdI, Reducer, SumF, SumI};
+use super::reduce_axis::{reduce_axis, AllAny, CenteredSum, Extreme, MaxVal, ProdF, ProdI, Reducer, SumF, SumI};
 use super::strided::gather;
+use crate::op_desc::Axis;
 use crate::{DType, Element, Float, Result, Tensor};
-
-/// Which dims a reduction folds: one flag per input dim.
-pub type Mask = SmallVec<[bool; 6]>;
 
 /// A reduction's input read densely, its dims in data order.
 struct Dense<'a, T: Clone> {

@@ -9,6 +9,8 @@ use rayon::prelude::*;
 use super::elementwise::PAR_THRESHOLD;
 use crate::{Element, Float, Numeric};
 
+pub use crate::op_desc::Axis;
+
 /// Length of a contiguous run reduced sequentially before pairwise merging.
 const LEAF: usize = 512;
 /// Input rows accumulated into a partial output row before it is merged into the total.
@@ -17,37 +19,6 @@ const ROW_BLOCK: usize = 128;
 const PAR_CHUNK: usize = 1 << 14;
 /// Output columns per parallel task when the columns of a few slabs are split.
 const PAR_COLS: usize = 256;
-
-/// The geometry of a reduction: `outer` independent slabs of `n` rows of `inner` elements.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Axis {
-    /// Product of the dims before the reduced one.
-    pub outer: usize,
-    /// Size of the reduced dim.
-    pub n: usize,
-    /// Product of the dims after the reduced one.
-    pub inner: usize,
-}
-
-impl Axis {
-    /// The whole tensor as one row of `numel` elements.
-    pub fn all(numel: usize) -> Axis {
-        Axis { outer: 1, n: numel, inner: 1 }
-    }
-
-    /// Dim `d` of a dense tensor of `shape` (a 0-d tensor is one element).
-    pub fn of(shape: &[usize], d: usize) -> Axis {
-        if shape.is_empty() {
-            return Axis { outer: 1, n: 1, inner: 1 };
-        }
-        Axis { outer: shape[..d].iter().product(), n: shape[d], inner: shape[d + 1..].iter().product() }
-    }
-
-    /// Number of outputs (`outer * inner`).
-    pub fn out_len(&self) -> usize {
-        self.outer * self.inner
-    }
-}
 
 /// One reduction: how to start, extend and combine accumulators.
 ///

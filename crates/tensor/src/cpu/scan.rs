@@ -5,7 +5,7 @@
 use rayon::prelude::*;
 
 use super::elementwise::PAR_THRESHOLD;
-use super::reduce_axis::Axis;
+use crate::op_desc::Axis;
 use crate::{DType, Element, Result, Tensor};
 
 /// The running value of `f` along `ax`: `out[k] = f(out[k - 1], x[k])` from `init`, mapped by `fin`.

@@ -6,7 +6,7 @@
 use rayon::prelude::*;
 
 use super::elementwise::PAR_THRESHOLD;
-use super::reduce_axis::Axis;
+use crate::op_desc::Axis;
 use crate::{Float, Result, Tensor};
 
 /// Softmax (or log-softmax, when `log`) of a float tensor over `ax`.

@@ -1,7 +1,7 @@
 //! CPU kernels for [`UnaryOp`]: `f` and its domain in one place per op.
 
 use super::elementwise::map;
-use crate::ops::unary::UnaryOp;
+use crate::op_desc::UnaryOp;
 use crate::{DType, Float, Result, Tensor};
 
 /// Runs `op` on a CPU tensor of dtype F32, F64 or I64 (integer ops only where `op.keeps_int()`).

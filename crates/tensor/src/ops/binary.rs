@@ -1,43 +1,10 @@
 //! Binary arithmetic with NumPy/PyTorch broadcasting: `add sub mul div pow maximum minimum`,
 //! their scalar forms, and the `+ - * /` operators.
 
+pub use crate::op_desc::BinaryOp;
 use crate::shape::broadcast_shapes;
 use crate::tensor::ok;
 use crate::{DType, Device, Result, Tensor};
-
-/// The binary arithmetic ops, as the backends see them.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum BinaryOp {
-    /// `a + b`
-    Add,
-    /// `a - b`
-    Sub,
-    /// `a * b`
-    Mul,
-    /// `a / b` (true division: integers give F32, as PyTorch)
-    Div,
-    /// `a ** b`
-    Pow,
-    /// elementwise max, NaN-propagating
-    Maximum,
-    /// elementwise min, NaN-propagating
-    Minimum,
-}
-
-impl BinaryOp {
-    /// The PyTorch name of the op, used in error messages.
-    pub fn name(self) -> &'static str {
-        match self {
-            BinaryOp::Add => "add",
-            BinaryOp::Sub => "sub",
-            BinaryOp::Mul => "mul",
-            BinaryOp::Div => "div",
-            BinaryOp::Pow => "pow",
-            BinaryOp::Maximum => "maximum",
-            BinaryOp::Minimum => "minimum",
-        }
-    }
-}
 
 impl Tensor {
     /// Checks devices, dtypes and broadcast shapes, then runs `op` on the backend.

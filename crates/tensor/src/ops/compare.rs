@@ -1,41 +1,11 @@
 //! Comparisons and masks: `eq ne lt le gt ge` (tensor and scalar forms, Bool results), `where_`,
 //! `masked_fill`, `logical_not logical_and logical_or`, `isnan`, `isfinite`.
 
+pub use crate::op_desc::CmpOp;
 use crate::shape::broadcast_shapes;
 use crate::tensor::ok;
 use crate::wgpu::compare::{self as gpu, Test};
 use crate::{DType, Result, Tensor};
-
-/// The comparison ops, as the backends see them.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum CmpOp {
-    /// `a == b`
-    Eq,
-    /// `a != b`
-    Ne,
-    /// `a < b`
-    Lt,
-    /// `a <= b`
-    Le,
-    /// `a > b`
-    Gt,
-    /// `a >= b`
-    Ge,
-}
-
-impl CmpOp {
-    /// The PyTorch name of the op, used in error messages.
-    pub fn name(self) -> &'static str {
-        match self {
-            CmpOp::Eq => "eq",
-            CmpOp::Ne => "ne",
-            CmpOp::Lt => "lt",
-            CmpOp::Le => "le",
-            CmpOp::Gt => "gt",
-            CmpOp::Ge => "ge",
-        }
-    }
-}
 
 impl Tensor {
     /// Checks devices, dtypes and broadcast shapes, then compares on the backend.

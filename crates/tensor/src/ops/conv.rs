@@ -5,7 +5,7 @@
 //! A 1-d convolution is run as a 2-d one of height 1. Shapes are checked here; the kernels
 //! (im2col + GEMM) live in `cpu/conv.rs`.
 
-use crate::cpu::conv::ConvGeom;
+use crate::op_desc::ConvGeom;
 use crate::shape::Dims;
 use crate::tensor::ok;
 use crate::{Error, Result, Tensor};

@@ -7,7 +7,7 @@
 //! input and output swapped.
 
 use super::conv::{check_bias, check_pair, expect_shape, input4, kern, shown, user_shape, weight4, ConvParams};
-use crate::cpu::conv::ConvGeom;
+use crate::op_desc::ConvGeom;
 use crate::tensor::ok;
 use crate::{Result, Tensor};
 

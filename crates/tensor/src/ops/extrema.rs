@@ -4,9 +4,10 @@
 //! Ties resolve to the first occurrence (as PyTorch on the CPU). NaN propagates: a slice holding a NaN
 //! has max and min NaN, and its arg index points at its first NaN.
 
+use crate::op_desc::ReduceKind;
 use crate::shape::Dim;
 use crate::tensor::ok;
-use crate::wgpu::reduce::{reduce_dims, ReduceKind};
+use crate::wgpu::reduce::reduce_dims;
 use crate::{DType, Result, Tensor};
 
 impl Tensor {

@@ -4,7 +4,7 @@
 //! `0..size` fails with [`Error::IndexOutOfRange`] naming the op, the index and the size. All ops are
 //! out-of-place: they return a new tensor and never modify their operands.
 
-use crate::cpu::index::ScatterMode;
+use crate::op_desc::ScatterMode;
 use crate::shape::{normalize_dim, Dim};
 use crate::tensor::ok;
 use crate::wgpu::fallback::host;

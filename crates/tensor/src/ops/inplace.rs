@@ -19,7 +19,7 @@
 //! assert_eq!(view.to_vec::<f32>(), vec![1.0, 2.0, 3.0]); // the other handle is unchanged
 //! ```
 
-use crate::ops::binary::BinaryOp;
+use crate::op_desc::BinaryOp;
 use crate::tensor::ok;
 use crate::{DType, Element, Error, Result, Tensor};
 
@@ -253,16 +253,16 @@ impl Tensor {
     /// Negates every element in place (PyTorch's `neg_`). **Panics** on a Bool tensor.
     #[track_caller]
     pub fn neg_(&mut self) -> &mut Self {
-        ok(self.try_unary_("neg_", crate::ops::unary::UnaryOp::Neg))
+        ok(self.try_unary_("neg_", crate::op_desc::UnaryOp::Neg))
     }
 
     /// `max(x, 0)` for every element in place (PyTorch's `relu_`). **Panics** on a Bool tensor.
     #[track_caller]
     pub fn relu_(&mut self) -> &mut Self {
-        ok(self.try_unary_("relu_", crate::ops::unary::UnaryOp::Relu))
+        ok(self.try_unary_("relu_", crate::op_desc::UnaryOp::Relu))
     }
 
-    fn try_unary_(&mut self, op: &'static str, u: crate::ops::unary::UnaryOp) -> Result<&mut Self> {
+    fn try_unary_(&mut self, op: &'static str, u: crate::op_desc::UnaryOp) -> Result<&mut Self> {
         let new = self.unary(u).map_err(|e| match e {
             Error::UnsupportedDType { dtype, .. } => Error::UnsupportedDType { op, dtype },
             e => e,

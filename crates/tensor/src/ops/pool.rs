@@ -2,47 +2,11 @@
 //! `avg_pool2d`, `adaptive_avg_pool2d`, the 1-d forms `max_pool1d avg_pool1d`, and the backward
 //! kernels the autograd uses. F32 and F64, PyTorch's output sizes, windows and error checks.
 
+pub use crate::op_desc::{Pool2dPlan, PoolWindow};
 use crate::shape::Dims;
 use crate::tensor::ok;
 use crate::wgpu::fallback::host;
 use crate::{DType, Error, Result, Tensor};
-
-/// One output position's window along one spatial dim.
-///
-/// The input positions are `start, start + step, ...` below `end` (already clipped to the input;
-/// `start >= end` marks a window lying wholly in the padding). `divisor` is what an average over the
-/// window divides by along this dim (the clipped or the padded length).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct PoolWindow {
-    /// First input position (after skipping the left padding).
-    pub start: usize,
-    /// One past the last input position.
-    pub end: usize,
-    /// The length an average divides by along this dim.
-    pub divisor: usize,
-}
-
-/// A checked 2-d pooling problem: `planes` independent `in_h x in_w` planes (N*C of them, row-major)
-/// and, per output row and column, its input window.
-#[derive(Clone, Debug)]
-pub struct Pool2dPlan {
-    /// Number of planes (N*C, or C when unbatched).
-    pub planes: usize,
-    /// Input height.
-    pub in_h: usize,
-    /// Input width.
-    pub in_w: usize,
-    /// The window of each output row.
-    pub rows: Vec<PoolWindow>,
-    /// The window of each output column.
-    pub cols: Vec<PoolWindow>,
-    /// Distance between window elements (the dilation) along H and W.
-    pub step: [usize; 2],
-    /// True for a 2x2 stride-2 unpadded undilated pool whose windows all lie inside the input.
-    pub fast_2x2: bool,
-    /// The full output shape (NCHW or CHW).
-    pub out_shape: Dims,
-}
 
 /// The plane count, height and width of a 3-d or 4-d pooling input; C, H and W must be nonzero,
 /// the batch may be 0 (as PyTorch).

@@ -3,12 +3,12 @@
 
 use smallvec::SmallVec;
 
-use crate::cpu::reduce::Mask;
-use crate::cpu::reduce_axis::Axis;
+use crate::op_desc::Axis;
+use crate::op_desc::Mask;
+use crate::op_desc::ReduceKind;
 use crate::shape::{normalize_dim, Dim, Dims};
 use crate::tensor::ok;
 use crate::wgpu::fallback::host;
-use crate::wgpu::reduce::ReduceKind;
 use crate::{DType, Error, Result, Tensor};
 
 /// A resolved single-dim reduction.

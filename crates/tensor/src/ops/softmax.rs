@@ -1,6 +1,6 @@
 //! `softmax` and `log_softmax` along a dim, numerically stable (the max is subtracted first).
 
-use crate::cpu::reduce_axis::Axis;
+use crate::op_desc::Axis;
 use crate::shape::Dim;
 use crate::tensor::ok;
 use crate::{Result, Tensor};

@@ -3,7 +3,7 @@
 
 use super::pipeline::KernelSpec;
 use super::{check_u32, shaders, storage, tensor, GpuStorage};
-use crate::cpu::reduce_axis::Axis;
+use crate::op_desc::Axis;
 use crate::{DType, Error, Result, Tensor};
 
 /// Max (`max`) or min of a non-empty F32/F64/I64 GPU tensor over one dim or all dims (`mask`)

@@ -3,7 +3,7 @@
 
 use super::pipeline::KernelSpec;
 use super::{groups_for, shaders, storage, strided_meta, tensor, GpuStorage};
-use crate::ops::binary::BinaryOp;
+use crate::op_desc::BinaryOp;
 use crate::{DType, Error, Result, Tensor};
 
 /// The op's index in `apply_float` / `apply_i64` of binary.wgsl.

@@ -4,7 +4,7 @@
 
 use super::pipeline::KernelSpec;
 use super::{elem_bytes, groups_for, shaders, storage, strided_meta, strided_meta_k, tensor, GpuStorage};
-use crate::ops::compare::CmpOp;
+use crate::op_desc::CmpOp;
 use crate::{DType, Result, Tensor};
 
 /// What the compare kernel computes (its `OP` constant).

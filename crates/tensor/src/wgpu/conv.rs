@@ -4,7 +4,7 @@
 
 use super::pipeline::KernelSpec;
 use super::{check_u32, groups_for, matmul::matmul, shaders, storage, tensor, GpuStorage};
-use crate::cpu::conv::ConvGeom;
+use crate::op_desc::ConvGeom;
 use crate::{Error, Result, Tensor};
 
 /// Runs `entry` of conv.wgsl from `src` into a new tensor of `shape` (one invocation per output).

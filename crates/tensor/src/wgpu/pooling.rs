@@ -5,7 +5,7 @@
 
 use super::pipeline::KernelSpec;
 use super::{check_u32, groups_for, shaders, storage, tensor, GpuStorage};
-use crate::ops::pool::Pool2dPlan;
+use crate::op_desc::Pool2dPlan;
 use crate::{DType, Result, Tensor};
 
 /// Max (`max`, with I64 plane indices) or average pool of a float GPU tensor by `plan`.
@@ -49,7 +49,7 @@ pub(crate) fn pool(op: &'static str, x: &Tensor, plan: &Pool2dPlan, max: bool) -
 
 /// The (first, last + 1) window of `windows` covering each of `len` input positions (`(0, 0)` for
 /// none); the kernel still checks each window of the range.
-fn covering(windows: &[crate::ops::pool::PoolWindow], len: usize) -> Vec<[usize; 2]> {
+fn covering(windows: &[crate::op_desc::PoolWindow], len: usize) -> Vec<[usize; 2]> {
     let mut r = vec![[usize::MAX, 0]; len];
     for (o, w) in windows.iter().enumerate() {
         for c in &mut r[w.start.min(len)..w.end.min(len)] {

@@ -9,22 +9,8 @@
 
 use super::pipeline::KernelSpec;
 use super::{check_u32, shaders, storage, tensor, GpuStorage};
+use crate::op_desc::ReduceKind;
 use crate::{DType, Error, Result, Tensor};
-
-/// The reductions the GPU kernels compute.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum ReduceKind {
-    /// Sum (same dtype: F32, F64, I64 wrapping).
-    Sum,
-    /// Sum divided by the count (F32, F64; NaN for an empty reduction, as PyTorch).
-    Mean,
-    /// Maximum, NaN-propagating.
-    Max,
-    /// Minimum, NaN-propagating.
-    Min,
-    /// Product (same dtype: F32, F64, I64 wrapping; 1 for an empty reduction).
-    Prod,
-}
 
 std::thread_local! {
     /// Crate-private switch for tests: when set, this thread's reductions use the plain tree kernels

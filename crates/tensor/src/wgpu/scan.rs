@@ -6,7 +6,7 @@
 
 use super::pipeline::KernelSpec;
 use super::{check_u32, shaders, storage, tensor, GpuStorage};
-use crate::cpu::reduce_axis::Axis;
+use crate::op_desc::Axis;
 use crate::{DType, Error, Result, Tensor};
 
 /// Invocations per workgroup (as in `scan.wgsl`).

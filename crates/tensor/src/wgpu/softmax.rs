@@ -4,7 +4,7 @@
 
 use super::pipeline::KernelSpec;
 use super::{check_u32, shaders, storage, tensor, GpuStorage};
-use crate::cpu::reduce_axis::Axis;
+use crate::op_desc::Axis;
 use crate::{Error, Result, Tensor};
 
 /// Softmax (or log-softmax, when `log`) of a float GPU tensor over the dim of geometry `ax`.

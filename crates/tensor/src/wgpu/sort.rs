@@ -11,7 +11,7 @@
 
 use super::pipeline::KernelSpec;
 use super::{check_u32, groups_for, shaders, storage, tensor, GpuStorage};
-use crate::cpu::reduce_axis::Axis;
+use crate::op_desc::Axis;
 use crate::{DType, Error, Result, Tensor};
 
 /// Pairs sorted in workgroup memory by one `sort_tile` workgroup (as in `sort.wgsl`).

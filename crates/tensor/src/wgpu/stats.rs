@@ -6,8 +6,9 @@
 //! log and adds the centre back. Entry points for `ops/stats.rs`, which validates dims and dtypes.
 
 use super::pipeline::KernelSpec;
-use super::reduce::{reduce_last_dim, ReduceKind};
+use super::reduce::reduce_last_dim;
 use super::{check_u32, groups_for, shaders, storage, tensor, GpuStorage};
+use crate::op_desc::ReduceKind;
 use crate::{Error, Result, Tensor};
 
 /// Elements one workgroup of `centered` folds (as `reduce.wgsl`'s chunks).

@@ -6,7 +6,7 @@ use rayon::prelude::*;
 
 use super::super::elementwise::PAR_THRESHOLD;
 use super::super::matmul::GemmElem;
-use super::ConvGeom;
+use crate::op_desc::ConvGeom;
 
 /// Fills `row` (`s * l` values: tap `(dh, dw)` of one input channel for `s` samples, sample `i` at
 /// `i * l`) from the samples' channel planes `plane(i)` (`[h, w]`), zeros where the tap reads padding.
