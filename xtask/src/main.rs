@@ -1,7 +1,8 @@
 //! `cargo xtask <task>`: the project's task runner.
 //!
 //! - `test`: everything CI runs: format check, clippy with warnings denied, the line-count check,
-//!   every test of the workspace (unit, integration, doc tests), then the digits example in release
+//!   every test of the workspace (unit, integration, doc tests), ember-tensor's clippy and tests
+//!   without the `gpu` feature (no wgpu compiled), then the digits example in release
 //!   (`--min-accuracy 0.97`: a CNN trained end to end must reach 97% test accuracy), on the CPU and,
 //!   when `EMBER_REQUIRE_GPU=1`, on the GPU too. `ember-distributed` needs MPI to build, so the
 //!   workspace steps exclude it; where `mpirun` is installed, its clippy and tests run as their
@@ -115,6 +116,20 @@ fn test() -> bool {
         ("test", {
             let mut c = cargo();
             c.args(["test", "--workspace", "--exclude", "ember-distributed"]);
+            c
+        }),
+        // ember-tensor without its default `gpu` feature: no wgpu is compiled, the CPU backend
+        // alone passes the crate's tests and clippy (GPU tests skip: `Device::gpu()` is an error).
+        ("clippy-no-gpu", {
+            let mut c = cargo();
+            c.args(["clippy", "-p", "ember-tensor", "--no-default-features", "--all-targets", "--", "-D", "warnings"]);
+            c
+        }),
+        ("test-no-gpu", {
+            let mut c = cargo();
+            c.args(["test", "-p", "ember-tensor", "--no-default-features"]);
+            // GPU tests skip here: no GPU can exist in this build, whatever CI requires elsewhere.
+            c.env_remove("EMBER_REQUIRE_GPU");
             c
         }),
         // End to end, in release: the digits CNN must train to 97% test accuracy (about 10 s of

@@ -18,7 +18,8 @@ pub enum Device {
 }
 
 impl Device {
-    /// The first GPU adapter (`Gpu(0)`), or [`Error::Device`](crate::Error::Device) naming why none is usable.
+    /// The first GPU adapter (`Gpu(0)`), or [`Error::Device`](crate::Error::Device) naming why none is usable
+    /// (in a build without the `gpu` feature: that it was built without it).
     ///
     /// Adapters are ordered discrete, integrated, virtual, other, software; the environment variable
     /// `EMBER_ADAPTER` (a name substring or an index) picks another one as `Gpu(0)`. The device is
@@ -29,7 +30,7 @@ impl Device {
 
     /// GPU adapter `index` (see [`Device::gpu`] for the order), or [`Error::Device`](crate::Error::Device).
     pub fn gpu_at(index: usize) -> Result<Device> {
-        crate::wgpu::context::get(index).map(|_| Device::Gpu(index))
+        crate::backend::registry::gpu_open(index).map(|_| Device::Gpu(index))
     }
 
     /// The first GPU if it is a hardware adapter (or chosen with `EMBER_ADAPTER`), else the CPU.
@@ -37,7 +38,7 @@ impl Device {
     /// Software rasterisers (e.g. Mesa's lavapipe) are usable through [`Device::gpu`] but slower than
     /// the CPU backend, so `best` skips them unless `EMBER_ADAPTER` names one.
     pub fn best() -> Device {
-        let usable = crate::wgpu::context::is_hardware(0) || crate::wgpu::context::adapter_forced();
+        let usable = crate::backend::registry::gpu_preferred();
         match Device::gpu() {
             Ok(d) if usable => d,
             _ => Device::Cpu,

@@ -18,6 +18,7 @@
 #[macro_use]
 mod storage;
 
+mod backend;
 pub mod cpu;
 mod device;
 mod display;
@@ -29,16 +30,18 @@ pub mod ops;
 mod random;
 pub mod shape;
 mod tensor;
+#[cfg(feature = "gpu")]
 pub mod wgpu;
 
-pub use crate::wgpu::fallback::{host_fallback_count, host_fallbacks};
-pub use crate::wgpu::profile::{gpu_kernel_times, reset_gpu_kernel_times, KernelTime};
-pub use crate::wgpu::{adapter_names, gpu_empty_cache, gpu_memory_stats, gpu_synchronize, GpuMemoryStats};
+pub use backend::{
+    adapter_names, gpu_empty_cache, gpu_kernel_times, gpu_memory_stats, gpu_synchronize, host_fallback_count,
+    host_fallbacks, reset_gpu_kernel_times, GpuMemoryStats, KernelTime,
+};
 pub use device::Device;
 pub use dtype::{DType, Element, Float, Numeric};
 pub use error::{Error, Result};
 pub use ops::creation::ArangeArg;
 pub use random::{manual_seed, with_generator, Generator};
 pub use shape::Dim;
-pub use storage::{CpuStorage, GpuStorage, Storage};
+pub use storage::CpuStorage;
 pub use tensor::Tensor;

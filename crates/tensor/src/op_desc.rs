@@ -189,6 +189,19 @@ pub enum ReduceKind {
     Prod,
 }
 
+impl ReduceKind {
+    /// The PyTorch name of the reduction, used in messages.
+    pub fn name(self) -> &'static str {
+        match self {
+            ReduceKind::Sum => "sum",
+            ReduceKind::Mean => "mean",
+            ReduceKind::Max => "max",
+            ReduceKind::Min => "min",
+            ReduceKind::Prod => "prod",
+        }
+    }
+}
+
 /// The geometry of a reduction: `outer` independent slabs of `n` rows of `inner` elements.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Axis {

@@ -7,7 +7,7 @@
 use std::sync::Mutex;
 
 use crate::tensor::ok;
-use crate::{DType, Device, Result, Tensor};
+use crate::{DType, Result, Tensor};
 
 /// xoshiro256++: fast, small state, passes BigCrush.
 #[derive(Clone, Debug)]
@@ -182,11 +182,10 @@ impl Tensor {
 
     #[track_caller]
     fn random_like(&self, normal: bool) -> Tensor {
-        if let Device::Gpu(i) = self.device() {
-            // Float dtypes the device computes in; anything else is drawn on the CPU and uploaded.
-            if let Ok(t) = crate::wgpu::random::random(self.shape(), self.dtype(), i, normal) {
-                return t;
-            }
+        // Dtypes the device has a generator for are drawn there; anything else is drawn on the
+        // CPU and uploaded.
+        if let Some(t) = self.backend().random(self.shape(), self.dtype(), self.device(), normal) {
+            return t;
         }
         let t = if normal {
             Tensor::randn_dtype(self.shape(), self.dtype())

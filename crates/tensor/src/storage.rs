@@ -1,6 +1,7 @@
 //! Storage: the buffer behind one or more tensors, on some device.
 
-pub use crate::wgpu::GpuStorage;
+use crate::backend::{Backend, DeviceStorage};
+use crate::cpu::backend::CPU;
 use crate::{DType, Device};
 
 /// Host-memory storage, one typed vector per dtype.
@@ -44,29 +45,49 @@ impl CpuStorage {
 }
 
 /// The storage of a tensor, on one device. Tensors share it through an `Arc`; it is never mutated
-/// while shared.
+/// while shared. Its backend is found here once per op ([`Storage::backend`]).
 #[derive(Debug)]
-pub enum Storage {
+pub(crate) enum Storage {
     /// Host memory.
     Cpu(CpuStorage),
-    /// A buffer on a wgpu device (returned to that device's buffer pool when dropped).
-    Gpu(GpuStorage),
+    /// The buffer of another backend (a GPU's, returned to its pool when dropped).
+    #[cfg_attr(not(feature = "gpu"), allow(dead_code))]
+    Device(Box<dyn DeviceStorage>),
 }
 
 impl Storage {
     /// The device that holds this storage.
-    pub fn device(&self) -> Device {
+    #[inline]
+    pub(crate) fn device(&self) -> Device {
         match self {
             Storage::Cpu(_) => Device::Cpu,
-            Storage::Gpu(s) => s.device(),
+            Storage::Device(s) => s.device(),
         }
     }
 
     /// The dtype of the elements.
-    pub fn dtype(&self) -> DType {
+    #[inline]
+    pub(crate) fn dtype(&self) -> DType {
         match self {
             Storage::Cpu(s) => s.dtype(),
-            Storage::Gpu(s) => s.dtype(),
+            Storage::Device(s) => s.dtype(),
+        }
+    }
+
+    /// Number of elements held.
+    pub(crate) fn len(&self) -> usize {
+        match self {
+            Storage::Cpu(s) => s.len(),
+            Storage::Device(s) => s.len(),
+        }
+    }
+
+    /// The backend that runs ops on this storage.
+    #[inline]
+    pub(crate) fn backend(&self) -> &'static dyn Backend {
+        match self {
+            Storage::Cpu(_) => &CPU,
+            Storage::Device(s) => s.backend(),
         }
     }
 }

@@ -3,6 +3,7 @@
 use std::borrow::Cow;
 use std::sync::Arc;
 
+use crate::backend::Backend;
 use crate::cpu::strided;
 use crate::shape::Layout;
 use crate::storage::{CpuStorage, Storage};
@@ -172,6 +173,13 @@ impl Tensor {
         Arc::ptr_eq(&self.storage, &other.storage)
     }
 
+    /// True when the storage is host memory (the CPU backend's), which in-place ops may write
+    /// directly when they hold it alone.
+    #[inline]
+    pub(crate) fn is_host(&self) -> bool {
+        matches!(*self.storage, Storage::Cpu(_))
+    }
+
     /// This tensor's elements, mutable, when it is the only handle to its CPU storage and
     /// contiguous (so writing them changes what no other tensor can see); `None` otherwise.
     pub(crate) fn cpu_unique_mut<T: Element>(&mut self) -> Option<&mut [T]> {
@@ -181,15 +189,15 @@ impl Tensor {
         let (off, n) = (self.layout.offset, self.numel());
         match Arc::get_mut(&mut self.storage)? {
             Storage::Cpu(s) => T::slice_mut(s).map(|v| &mut v[off..off + n]),
-            Storage::Gpu(_) => None,
+            Storage::Device(_) => None,
         }
     }
 
     /// The elements in row-major order as a typed slice: borrowed when the tensor is contiguous,
     /// gathered into a new vector otherwise. The dtype must be `T`'s (checked by the caller).
     ///
-    /// **Panics** on a GPU tensor: ops without a GPU kernel reach their CPU kernel through the host
-    /// fallback (`crate::wgpu::fallback::host`), which hands it host copies.
+    /// **Panics** on a device (GPU) tensor: ops without a kernel on their backend reach the CPU
+    /// kernel through the host fallback (`crate::backend::host`), which hands it host copies.
     #[track_caller]
     pub(crate) fn cpu_data<T: Element>(&self) -> Cow<'_, [T]> {
         ok(self.try_cpu_data())
@@ -200,7 +208,7 @@ impl Tensor {
     pub(crate) fn try_cpu_data<T: Element>(&self) -> Result<Cow<'_, [T]>> {
         let s = match &*self.storage {
             Storage::Cpu(s) => T::slice(s).expect("cpu_data: dtype checked by caller"),
-            Storage::Gpu(g) => panic!("{}", gpu_not_implemented("a CPU kernel", g.device())),
+            Storage::Device(g) => panic!("{}", gpu_not_implemented("a CPU kernel", g.device())),
         };
         if self.layout.is_contiguous() {
             let n = self.numel();
@@ -217,7 +225,7 @@ impl Tensor {
     pub(crate) fn cpu_raw<T: Element>(&self) -> (&[T], &Layout) {
         let s = match &*self.storage {
             Storage::Cpu(s) => T::slice(s).expect("cpu_raw: dtype checked by caller"),
-            Storage::Gpu(g) => panic!("{}", gpu_not_implemented("a CPU kernel", g.device())),
+            Storage::Device(g) => panic!("{}", gpu_not_implemented("a CPU kernel", g.device())),
         };
         (s, &self.layout)
     }
@@ -273,20 +281,17 @@ impl Tensor {
         if self.is_contiguous() && self.layout.offset == 0 && self.storage_len() == self.numel() {
             return Ok(self.clone());
         }
-        match &*self.storage {
-            Storage::Cpu(_) => Ok(with_dtype!(self.dtype, T, {
-                let (data, layout) = self.cpu_raw::<T>();
-                Tensor::from_vec_unchecked(strided::try_gather(data, layout)?, self.shape())
-            })),
-            Storage::Gpu(_) => crate::wgpu::copy::contiguous(self),
-        }
+        self.backend().contiguous(self)
     }
 
     fn storage_len(&self) -> usize {
-        match &*self.storage {
-            Storage::Cpu(s) => s.len(),
-            Storage::Gpu(s) => s.len(),
-        }
+        self.storage.len()
+    }
+
+    /// The backend of this tensor's device: where every op on it is dispatched, once.
+    #[inline]
+    pub(crate) fn backend(&self) -> &'static dyn Backend {
+        self.storage.backend()
     }
 
     /// The tensor on `device` (shared when already there): an upload to a GPU, a download to the CPU
@@ -308,12 +313,14 @@ impl Tensor {
 
     /// Checked form of [`Tensor::to`].
     pub fn try_to(&self, device: &Device) -> Result<Tensor> {
-        match (self.device(), *device) {
-            (a, b) if a == b => Ok(self.clone()),
-            (Device::Cpu, Device::Gpu(i)) => crate::wgpu::copy::upload(self, i),
-            (Device::Gpu(_), Device::Cpu) => crate::wgpu::copy::download(self),
-            (Device::Gpu(_), Device::Gpu(i)) => crate::wgpu::copy::upload(&crate::wgpu::copy::download(self)?, i),
-            (Device::Cpu, Device::Cpu) => unreachable!("equal devices handled above"),
+        if self.device() == *device {
+            return Ok(self.clone());
+        }
+        // Through host memory: the source backend downloads, the target's uploads.
+        let host = self.backend().download(self)?;
+        match device {
+            Device::Cpu => Ok(host),
+            _ => crate::backend::registry::for_device(*device)?.upload(&host, *device),
         }
     }
 
@@ -334,16 +341,7 @@ impl Tensor {
         if dtype == self.dtype {
             return Ok(self.clone());
         }
-        match &*self.storage {
-            Storage::Cpu(_) => Ok(with_dtype!(self.dtype, S, {
-                let src = self.try_cpu_data::<S>()?;
-                with_dtype!(dtype, D, {
-                    let v: Vec<D> = crate::cpu::cast::cast_slice::<S, D>(&src)?;
-                    Tensor::from_vec_unchecked(v, self.shape())
-                })
-            })),
-            Storage::Gpu(_) => crate::wgpu::copy::cast(self, dtype),
-        }
+        self.backend().cast(self, dtype)
     }
 
     /// Checks that `other` is on the same device, naming `op` otherwise.

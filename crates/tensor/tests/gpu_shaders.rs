@@ -1,6 +1,8 @@
 //! Every WGSL file of `shaders/` is part of at least one module the backend builds, and every such
 //! module parses and validates with naga (f64 enabled; the f32 modules must not need it).
 
+#![cfg(feature = "gpu")]
+
 use ember_tensor::wgpu::shaders;
 
 fn validate(name: &str, src: &str, caps: naga::valid::Capabilities) {

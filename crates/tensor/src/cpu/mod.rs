@@ -5,6 +5,7 @@
 //! contiguous tensors. Large loops run on rayon's pool.
 
 pub(crate) mod alloc;
+pub(crate) mod backend;
 pub mod binary;
 pub mod cast;
 pub mod compare;
@@ -19,6 +20,7 @@ pub mod math;
 pub mod matmul;
 pub mod norm;
 pub mod pool;
+mod product;
 pub mod reduce;
 pub mod reduce_axis;
 pub mod scan;

@@ -5,7 +5,7 @@
 use rayon::prelude::*;
 
 use super::elementwise::PAR_THRESHOLD;
-use crate::Float;
+use crate::{Element, Float, Result, Tensor};
 
 /// `Σ f(v)` over `xs` in 16 independent partial sums (a single running sum is one long dependency
 /// chain the compiler may not reorder; 16 lanes vectorise).
@@ -142,4 +142,55 @@ pub fn backward<T: Float>(
         }
     }
     (dx, dw, db)
+}
+
+/// [`forward`] on tensors checked by `ops/norm_rows.rs` (float `x`, parameters of `cols`
+/// elements): `(out, mean, rstd)`, the statistics of shape `[rows]`.
+pub(crate) fn forward_tensors(
+    x: &Tensor,
+    weight: Option<&Tensor>,
+    bias: Option<&Tensor>,
+    cols: usize,
+    eps: f64,
+    center: bool,
+) -> Result<(Tensor, Tensor, Tensor)> {
+    let rows = x.numel() / cols;
+    Ok(crate::with_float!("norm_rows", x.dtype(), T, {
+        let (wd, bd) = (weight.map(|t| t.cpu_data::<T>()), bias.map(|t| t.cpu_data::<T>()));
+        let (o, m, s) = forward::<T>(&x.cpu_data::<T>(), wd.as_deref(), bd.as_deref(), cols, T::from_f64(eps), center);
+        (
+            Tensor::from_vec_unchecked(o, x.shape()),
+            Tensor::from_vec_unchecked(m, &[rows]),
+            Tensor::from_vec_unchecked(s, &[rows]),
+        )
+    }))
+}
+
+/// [`backward`] on checked tensors: `(dx, dweight, dbias)`, the parameter gradients of `[cols]`.
+pub(crate) fn backward_tensors(
+    g: &Tensor,
+    x: &Tensor,
+    weight: Option<&Tensor>,
+    mean: &Tensor,
+    rstd: &Tensor,
+    cols: usize,
+    center: bool,
+) -> Result<(Tensor, Tensor, Tensor)> {
+    Ok(crate::with_float!("norm_rows_backward", x.dtype(), T, {
+        let wd = weight.map(|t| t.cpu_data::<T>());
+        let (dx, dw, db) = backward::<T>(
+            &g.cpu_data::<T>(),
+            &x.cpu_data::<T>(),
+            wd.as_deref(),
+            &mean.cpu_data::<T>(),
+            &rstd.cpu_data::<T>(),
+            cols,
+            center,
+        );
+        (
+            Tensor::from_vec_unchecked(dx, x.shape()),
+            Tensor::from_vec_unchecked(dw, &[cols]),
+            Tensor::from_vec_unchecked(db, &[cols]),
+        )
+    }))
 }

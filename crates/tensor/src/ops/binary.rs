@@ -4,7 +4,7 @@
 pub use crate::op_desc::BinaryOp;
 use crate::shape::broadcast_shapes;
 use crate::tensor::ok;
-use crate::{DType, Device, Result, Tensor};
+use crate::{DType, Result, Tensor};
 
 impl Tensor {
     /// Checks devices, dtypes and broadcast shapes, then runs `op` on the backend.
@@ -17,10 +17,7 @@ impl Tensor {
             // PyTorch's `/` is true division: integer operands give a float result.
             return self.try_to_dtype(DType::F32)?.binary(&other.try_to_dtype(DType::F32)?, op);
         }
-        match self.device() {
-            Device::Cpu => crate::cpu::binary::binary(op, self, other, &shape),
-            Device::Gpu(_) => crate::wgpu::binary::binary(op, self, other, &shape),
-        }
+        self.backend().binary(op, self, other, &shape)
     }
 
     /// A 0-d tensor holding `v` in this tensor's dtype, on its device. An integer tensor combined

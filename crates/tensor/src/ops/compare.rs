@@ -4,7 +4,6 @@
 pub use crate::op_desc::CmpOp;
 use crate::shape::broadcast_shapes;
 use crate::tensor::ok;
-use crate::wgpu::compare::{self as gpu, Test};
 use crate::{DType, Result, Tensor};
 
 impl Tensor {
@@ -14,10 +13,7 @@ impl Tensor {
         self.same_device(name, other)?;
         self.same_dtype(name, other)?;
         let shape = broadcast_shapes(name, self.shape(), other.shape())?;
-        if !self.device().is_cpu() {
-            return gpu::compare(Test::Cmp(op), self, other, &shape);
-        }
-        crate::cpu::compare::compare(op, self, other, &shape)
+        self.backend().compare(op, self, other, &shape)
     }
 
     /// Compares with a scalar as PyTorch does: the scalar takes the tensor's dtype, except that a
@@ -111,10 +107,7 @@ impl Tensor {
         self.same_dtype("where", other)?;
         let shape = broadcast_shapes("where", cond.shape(), self.shape())?;
         let shape = broadcast_shapes("where", &shape, other.shape())?;
-        if !self.device().is_cpu() {
-            return gpu::where_("where", cond, self, other, &shape);
-        }
-        Ok(crate::cpu::compare::where_(cond, self, other, &shape))
+        self.backend().where_(cond, self, other, &shape)
     }
 
     /// `value` (converted to this dtype, as PyTorch) where the Bool `mask` is true, else `self`.
@@ -135,12 +128,7 @@ impl Tensor {
             crate::bail!("masked_fill", "only supports Bool masks, but got mask with dtype {}", mask.dtype);
         }
         let shape = broadcast_shapes("masked_fill", self.shape(), mask.shape())?;
-        if !self.device().is_cpu() {
-            // value where mask, else self: a `where` with the value as a broadcast scalar.
-            let v = crate::ops::creation::try_full_on(&[], value, self.dtype, self.device())?;
-            return gpu::where_("masked_fill", mask, &v, self, &shape);
-        }
-        crate::cpu::compare::masked_fill(self, mask, value, &shape)
+        self.backend().masked_fill(self, mask, value, &shape)
     }
 
     /// Elementwise logical not, as Bool (any input dtype: zero is false, anything else true).
@@ -154,12 +142,7 @@ impl Tensor {
 
     /// Checked form of [`Tensor::logical_not`].
     pub fn try_logical_not(&self) -> Result<Tensor> {
-        if !self.device().is_cpu() {
-            // x == 0, NaN being nonzero (true) as on the CPU.
-            let zero = crate::ops::creation::try_full_on(&[], 0.0, self.dtype, self.device())?;
-            return gpu::compare(Test::Cmp(CmpOp::Eq), self, &zero, self.shape());
-        }
-        crate::cpu::compare::logical_not(self)
+        self.backend().logical_not(self)
     }
 
     /// Elementwise logical and, as Bool, with broadcasting (any dtypes: nonzero is true).
@@ -190,10 +173,7 @@ impl Tensor {
         self.same_device(op, other)?;
         let shape = broadcast_shapes(op, self.shape(), other.shape())?;
         let (a, b) = (self.try_to_dtype(DType::Bool)?, other.try_to_dtype(DType::Bool)?);
-        if !self.device().is_cpu() {
-            return gpu::compare(if and { Test::And } else { Test::Or }, &a, &b, &shape);
-        }
-        crate::cpu::compare::logical(&a, &b, and, &shape)
+        a.backend().logical(&a, &b, and, &shape)
     }
 
     /// Elementwise "is NaN", as Bool (always false for I64 and Bool).
@@ -207,10 +187,7 @@ impl Tensor {
 
     /// Checked form of [`Tensor::isnan`].
     pub fn try_isnan(&self) -> Result<Tensor> {
-        if !self.device().is_cpu() {
-            return self.float_test(Test::IsNan, false);
-        }
-        crate::cpu::compare::isnan(self)
+        self.backend().float_test(self, false)
     }
 
     /// Elementwise "is finite" (neither infinite nor NaN), as Bool (always true for I64 and Bool).
@@ -224,18 +201,6 @@ impl Tensor {
 
     /// Checked form of [`Tensor::isfinite`].
     pub fn try_isfinite(&self) -> Result<Tensor> {
-        if !self.device().is_cpu() {
-            return self.float_test(Test::IsFinite, true);
-        }
-        crate::cpu::compare::isfinite(self)
-    }
-
-    /// A one-operand float test on the GPU; `int` is its constant result for I64 and Bool.
-    fn float_test(&self, test: Test, int: bool) -> Result<Tensor> {
-        if self.dtype.is_float() {
-            gpu::compare(test, self, self, self.shape())
-        } else {
-            crate::ops::creation::try_full_on(self.shape(), f64::from(u8::from(int)), DType::Bool, self.device())
-        }
+        self.backend().float_test(self, true)
     }
 }

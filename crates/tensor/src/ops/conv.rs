@@ -172,10 +172,7 @@ pub(crate) mod kern {
 
     /// The convolution `[n, c, h, w] * [o, c/groups, kh, kw] (+ bias) -> [n, o, oh, ow]`.
     pub fn forward(op: &'static str, x: &Tensor, w: &Tensor, bias: Option<&Tensor>, g: &ConvGeom) -> Result<Tensor> {
-        if !x.device().is_cpu() {
-            return crate::wgpu::conv::forward(op, x, w, bias, g);
-        }
-        crate::cpu::conv::forward(op, x, w, bias, g)
+        x.backend().conv(op, x, w, bias, g)
     }
 
     /// The transposed convolution `[n, o, oh, ow] -> [n, c, h, w]` (col2im of `W^T @ dy`), plus a
@@ -187,18 +184,12 @@ pub(crate) mod kern {
         init: Option<&Tensor>,
         g: &ConvGeom,
     ) -> Result<Tensor> {
-        if !dy.device().is_cpu() {
-            return crate::wgpu::conv::backward_input(op, dy, w, init, g);
-        }
-        crate::cpu::conv::backward_input(op, dy, w, init, g)
+        dy.backend().conv_backward_input(op, dy, w, init, g)
     }
 
     /// The weight gradient `[o, c/groups, kh, kw]` of `dy` `[n, o, oh, ow]` and `x` `[n, c, h, w]`.
     pub fn backward_weight(op: &'static str, dy: &Tensor, x: &Tensor, g: &ConvGeom) -> Result<Tensor> {
-        if !dy.device().is_cpu() {
-            return crate::wgpu::conv::backward_weight(op, dy, x, g);
-        }
-        crate::cpu::conv::backward_weight(op, dy, x, g)
+        dy.backend().conv_backward_weight(op, dy, x, g)
     }
 }
 

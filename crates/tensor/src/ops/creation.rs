@@ -26,16 +26,7 @@ pub(crate) fn try_fill_named(
     device: Device,
 ) -> Result<Tensor> {
     crate::shape::checked_bytes(op, shape, dtype)?;
-    match device {
-        Device::Cpu => {
-            let n: usize = shape.iter().product();
-            Ok(with_dtype!(dtype, T, {
-                let data = crate::cpu::alloc::try_filled::<T>(op, n, <T as crate::Element>::from_f64(v))?;
-                Tensor::from_vec_unchecked(data, shape)
-            }))
-        }
-        Device::Gpu(i) => crate::wgpu::fill::full(shape, v, dtype, i),
-    }
+    crate::backend::registry::for_device(device)?.full(op, shape, v, dtype, device)
 }
 
 /// # Creation

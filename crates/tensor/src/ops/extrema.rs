@@ -7,7 +7,6 @@
 use crate::op_desc::ReduceKind;
 use crate::shape::Dim;
 use crate::tensor::ok;
-use crate::wgpu::reduce::reduce_dims;
 use crate::{DType, Result, Tensor};
 
 impl Tensor {
@@ -42,7 +41,7 @@ impl Tensor {
         self.extreme_or_values(op, &mask, max, &out, indices)
     }
 
-    /// [`Tensor::extreme`], or on a GPU without `indices` the values alone by the reduce kernel.
+    /// [`Tensor::extreme`], or without `indices` the values alone (the backend's max/min reduction).
     fn extreme_or_values(
         &self,
         op: &'static str,
@@ -51,13 +50,16 @@ impl Tensor {
         out: &[usize],
         indices: bool,
     ) -> Result<(Tensor, Tensor)> {
-        if indices || self.device().is_cpu() {
+        if indices {
             return self.extreme(op, mask, max, out);
         }
         let kind = if max { ReduceKind::Max } else { ReduceKind::Min };
         let v = match self.dtype {
-            DType::Bool => reduce_dims(kind, &self.try_to_dtype(DType::I64)?, mask, out)?.try_to_dtype(DType::Bool)?,
-            _ => reduce_dims(kind, self, mask, out)?,
+            DType::Bool => {
+                let i = self.try_to_dtype(DType::I64)?;
+                i.backend().reduce(kind, &i, mask, out)?.try_to_dtype(DType::Bool)?
+            }
+            _ => self.backend().reduce(kind, self, mask, out)?,
         };
         Ok((v.clone(), v))
     }
@@ -68,10 +70,7 @@ impl Tensor {
             let (v, i) = self.try_to_dtype(DType::I64)?.extreme(op, mask, max, out)?;
             return Ok((v.try_to_dtype(DType::Bool)?, i));
         }
-        if !self.device().is_cpu() {
-            return crate::wgpu::argreduce::extreme(op, self, mask, max, out);
-        }
-        crate::cpu::reduce::extreme(self, mask, max, out)
+        self.backend().extreme(op, self, mask, max, out)
     }
 }
 

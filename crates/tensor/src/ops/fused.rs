@@ -2,7 +2,7 @@
 //! composite of tensor ops would take several (a dozen for Adam).
 
 use crate::tensor::ok;
-use crate::{Element, Error, Result, Tensor};
+use crate::{Error, Result, Tensor};
 
 /// # Fused optimizer updates and gradients
 impl Tensor {
@@ -59,17 +59,7 @@ impl Tensor {
     ) -> Result<(Tensor, Tensor, Tensor)> {
         const OP: &str = "adam_step";
         self.check_fused(OP, &[grad, &m, &v])?;
-        if self.device().is_cpu() {
-            return Ok(crate::cpu::fused::adam_step(self, grad, m, v, beta1, beta2, scale, eps));
-        }
-        if self.dtype() == crate::DType::F32 {
-            return crate::wgpu::fused::adam_step(self, grad, &m, &v, beta1, beta2, scale, eps);
-        }
-        let m2 = m.try_add(&grad.try_sub(&m)?.try_mul_scalar(1.0 - beta1)?)?;
-        let v2 = v.try_mul_scalar(beta2)?.try_add(&grad.try_mul(grad)?.try_mul_scalar(1.0 - beta2)?)?;
-        let denom = v2.sqrt().try_add_scalar(eps)?;
-        let p2 = self.try_sub(&m2.try_div(&denom)?.try_mul_scalar(scale)?)?;
-        Ok((p2, m2, v2))
+        self.backend().adam_step(self, grad, m, v, beta1, beta2, scale, eps)
     }
 
     /// One step of SGD with momentum on this parameter, fused into one pass (the composite costs
@@ -116,15 +106,7 @@ impl Tensor {
     ) -> Result<(Tensor, Tensor)> {
         const OP: &str = "sgd_momentum_step";
         self.check_fused(OP, &[grad, buf])?;
-        if self.device().is_cpu() {
-            return Ok(crate::cpu::fused::sgd_momentum_step(self, grad, buf, lr, momentum, dampening, nesterov));
-        }
-        if self.dtype() == crate::DType::F32 {
-            return crate::wgpu::fused::sgd_momentum_step(self, grad, buf, lr, momentum, dampening, nesterov);
-        }
-        let b2 = buf.try_mul_scalar(momentum)?.try_add(&grad.try_mul_scalar(1.0 - dampening)?)?;
-        let d = if nesterov { grad.try_add(&b2.try_mul_scalar(momentum)?)? } else { b2.clone() };
-        Ok((self.try_sub(&d.try_mul_scalar(lr)?)?, b2))
+        self.backend().sgd_momentum_step(self, grad, buf, lr, momentum, dampening, nesterov)
     }
 
     /// The gradient of `relu` from its output, in one pass: `grad` where `out > 0` (or NaN), else 0
@@ -146,19 +128,7 @@ impl Tensor {
     /// Checked form of [`Tensor::relu_backward`].
     pub fn try_relu_backward(grad: &Tensor, out: &Tensor) -> Result<Tensor> {
         grad.check_fused("relu_backward", &[out])?;
-        if !grad.device().is_cpu() {
-            return grad.try_masked_fill(&out.try_le_scalar(0.0)?, 0.0);
-        }
-        Ok(crate::with_float!("relu_backward", grad.dtype(), T, {
-            let v = crate::cpu::elementwise::zip_map::<T, T, T>(grad, out, grad.shape(), |g, o| {
-                if o <= T::ZERO {
-                    T::ZERO
-                } else {
-                    g
-                }
-            })?;
-            Tensor::from_vec_unchecked(v, grad.shape())
-        }))
+        grad.backend().relu_backward(grad, out)
     }
 
     /// The operand checks of the fused updates: one shape, device and float dtype.

@@ -7,7 +7,6 @@
 use crate::op_desc::ScatterMode;
 use crate::shape::{normalize_dim, Dim};
 use crate::tensor::ok;
-use crate::wgpu::fallback::host;
 use crate::{DType, Error, Result, Tensor};
 
 /// Checks that `index` is an I64 tensor on `t`'s device.
@@ -37,12 +36,7 @@ pub(crate) fn index_select_impl(op: &'static str, t: &Tensor, dim: isize, index:
         let r = index_select_impl(op, &t.reshape(&[1]), 0, index)?;
         return if r.numel() == 1 { Ok(r.reshape(&[0usize; 0])) } else { Ok(r) };
     }
-    if !t.device().is_cpu() {
-        if let Some(r) = crate::wgpu::index::index_select(op, t, d, index)? {
-            return Ok(r);
-        }
-    }
-    host(op, &[t, index], |v| crate::cpu::index::index_select(op, v[0], d, v[1]))
+    t.backend().index_select(op, t, d, index)
 }
 
 /// The checked `index_add`, naming `op` in errors.
@@ -76,12 +70,7 @@ pub(crate) fn index_add_impl(
         );
     }
     let source = source.try_reshape(&want)?;
-    if !t.device().is_cpu() {
-        if let Some(r) = crate::wgpu::index::index_add(op, t, d, index, &source)? {
-            return Ok(r);
-        }
-    }
-    host(op, &[t, index, &source], |v| crate::cpu::index::index_add(op, v[0], d, v[1], v[2]))
+    t.backend().index_add(op, t, d, index, &source)
 }
 
 /// Checks the same-rank rule of `gather` and `scatter`: `index` has `t`'s rank and its sizes outside
@@ -184,10 +173,7 @@ impl Tensor {
         if self.rank() == 0 {
             return Ok(as_vector(self).try_gather(0, &as_vector(index))?.reshape(&[0usize; 0]));
         }
-        if !self.device().is_cpu() {
-            return crate::wgpu::index::gather(self, d, index);
-        }
-        crate::cpu::index::gather(self, d, index)
+        self.backend().gather(self, d, index)
     }
 
     /// `self` with the values of `src` written at `index` along `dim` (out-of-place
@@ -276,15 +262,7 @@ impl Tensor {
             }
         };
         let (t, index, src) = (as_vector(self), as_vector(index), as_vector(&src));
-        let gpu = match mode {
-            ScatterMode::Add if !t.device().is_cpu() => crate::wgpu::index::scatter_add(op, &t, d, &index, &src)?,
-            ScatterMode::Set if !t.device().is_cpu() => Some(crate::wgpu::scatter::scatter(op, &t, d, &index, &src)?),
-            _ => None,
-        };
-        let r = match gpu {
-            Some(r) => r,
-            None => host(op, &[&t, &index, &src], |v| crate::cpu::index::scatter(op, v[0], d, v[1], v[2], mode))?,
-        };
+        let r = t.backend().scatter(op, &t, d, &index, &src, mode)?;
         Ok(if self.rank() == 0 { r.reshape(&[0usize; 0]) } else { r })
     }
 }

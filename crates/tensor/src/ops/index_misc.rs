@@ -5,7 +5,6 @@ use smallvec::SmallVec;
 use crate::ops::index::{check_index, index_add_impl, index_select_impl};
 use crate::shape::{broadcast_shapes, normalize_dim, Dim};
 use crate::tensor::ok;
-use crate::wgpu::fallback::host;
 use crate::{DType, Error, Result, Tensor};
 
 /// # Embeddings, one-hot, masks, flips and tiling
@@ -93,10 +92,7 @@ impl Tensor {
         if self.dtype != DType::I64 {
             return Err(Error::DTypeMismatch { op: "one_hot", expected: DType::I64, got: self.dtype });
         }
-        if !self.device().is_cpu() {
-            return crate::wgpu::index_misc::one_hot(self, num_classes);
-        }
-        host("one_hot", &[self], |t| crate::cpu::index_misc::one_hot(t[0], num_classes))
+        self.backend().one_hot(self, num_classes)
     }
 
     /// The elements where the Bool `mask` is true, as a 1-d tensor in row-major order
@@ -118,10 +114,7 @@ impl Tensor {
             return Err(Error::DTypeMismatch { op, expected: DType::Bool, got: mask.dtype });
         }
         let shape = broadcast_shapes(op, self.shape(), mask.shape())?;
-        if !self.device().is_cpu() {
-            return crate::wgpu::index_misc::masked_select(self, mask, &shape);
-        }
-        host(op, &[self, mask], |t| crate::cpu::index_misc::masked_select(t[0], t[1], &shape))
+        self.backend().masked_select(self, mask, &shape)
     }
 
     /// A copy reversed along each of `dims` (`torch.flip`; PyTorch copies too).
@@ -147,10 +140,7 @@ impl Tensor {
         if self.rank() == 0 {
             return Ok(self.try_contiguous()?.reshape(&[0usize; 0]));
         }
-        if !self.device().is_cpu() {
-            return crate::wgpu::index_misc::flip(self, &flip);
-        }
-        host(op, &[self], |t| Ok(crate::cpu::index_misc::flip(t[0], &flip)))
+        self.backend().flip(self, &flip)
     }
 
     /// The tensor tiled `repeats[i]` times along dim `i` (`torch.Tensor.repeat`, a copy). With more
@@ -175,10 +165,7 @@ impl Tensor {
                 self.shape()
             );
         }
-        if !self.device().is_cpu() {
-            return crate::wgpu::index_misc::repeat(self, repeats);
-        }
-        host("repeat", &[self], |t| Ok(crate::cpu::index_misc::repeat(t[0], repeats)))
+        self.backend().repeat(self, repeats)
     }
 }
 

@@ -26,7 +26,7 @@ use crate::{DType, Element, Error, Result, Tensor};
 /// A binary in-place op (`self op= other`) on the CPU's own buffer, when this handle holds it
 /// alone and the operand already has `self`'s shape and dtype, or is a one-element tensor.
 fn binary_fast(t: &mut Tensor, other: &Tensor, op: BinaryOp) -> bool {
-    if !t.device().is_cpu() || !other.device().is_cpu() || other.dtype() != t.dtype() {
+    if !t.is_host() || !other.is_host() || other.dtype() != t.dtype() {
         return false;
     }
     let scalar = other.numel() == 1;
@@ -82,7 +82,7 @@ impl Tensor {
         }
         self.same_device(op, &new)?;
         let written = with_dtype!(self.dtype(), T, {
-            match self.device().is_cpu() {
+            match self.is_host() {
                 true => {
                     let src = new.cpu_data::<T>();
                     match self.cpu_unique_mut::<T>() {

@@ -2,7 +2,6 @@
 
 use crate::shape::{normalize_dim, normalize_insert_dim, Dim, Dims};
 use crate::tensor::ok;
-use crate::wgpu::fallback::host;
 use crate::{Error, Result, Tensor};
 
 /// PyTorch's legacy rule: a 1-d tensor of shape `[0]` is skipped by `cat` whatever the other shapes.
@@ -58,10 +57,7 @@ fn cat_impl(op: &'static str, tensors: &[&Tensor], dim: isize) -> Result<Tensor>
     if used.len() == 1 {
         return used[0].try_contiguous();
     }
-    if !first.device().is_cpu() {
-        return crate::wgpu::join::cat(op, &used, d, &shape);
-    }
-    host(op, &used, |t| Ok(crate::cpu::join::cat(t, d, &shape)))
+    first.backend().cat(op, &used, d, &shape)
 }
 
 /// The checked stack, naming `op` in errors.

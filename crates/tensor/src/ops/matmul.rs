@@ -4,25 +4,9 @@
 //! Operands are handed to the backend as strided views: transposed or sliced matrices are not
 //! copied unless neither of their two inner strides is 1.
 
-use smallvec::SmallVec;
-
-use crate::cpu::matmul::matmul_tensors;
 use crate::shape::{broadcast_shapes, Dims, Layout};
 use crate::tensor::ok;
-use crate::wgpu::fallback::host;
 use crate::{Error, Result, Tensor};
-
-/// `t` itself, or a contiguous copy when its last two dims are both strided (neither stride is 0
-/// or 1 while the sizes exceed 1): such a matrix would be read with poor locality.
-fn gemm_operand(t: &Tensor) -> Tensor {
-    let r = t.rank();
-    let (sh, st) = (t.shape(), t.strides());
-    if r >= 2 && sh[r - 2] > 1 && sh[r - 1] > 1 && st[r - 2] > 1 && st[r - 1] > 1 {
-        t.contiguous()
-    } else {
-        t.clone()
-    }
-}
 
 /// Checks that both operands share a device and a dtype, naming `op`.
 fn check_pair(op: &'static str, a: &Tensor, b: &Tensor) -> Result<()> {
@@ -41,34 +25,7 @@ fn matmul_nd(op: &'static str, a: &Tensor, b: &Tensor, shapes: (&[usize], &[usiz
         return Err(mismatch());
     }
     let batch = broadcast_shapes(op, &a.shape()[..ra - 2], &b.shape()[..rb - 2]).map_err(|_| mismatch())?;
-    if !a.device().is_cpu() && a.dtype.is_float() {
-        return crate::wgpu::matmul::matmul(a, b);
-    }
-    host(op, &[a, b], |t| matmul_cpu(op, t[0], t[1], batch, (m, k, n)))
-}
-
-/// The CPU product of checked operands (`batch` the broadcast batch dims).
-fn matmul_cpu(
-    op: &'static str,
-    a: &Tensor,
-    b: &Tensor,
-    batch: Dims,
-    (m, k, n): (usize, usize, usize),
-) -> Result<Tensor> {
-    let (a, b) = (gemm_operand(a), gemm_operand(b));
-    let mut sa: Dims = batch.clone();
-    sa.extend_from_slice(&[m, k]);
-    let mut sb: Dims = batch.clone();
-    sb.extend_from_slice(&[k, n]);
-    let la = a.layout.broadcast_to(op, &sa)?;
-    let lb = b.layout.broadcast_to(op, &sb)?;
-    let mut out: Dims = batch;
-    out.extend_from_slice(&[m, n]);
-    crate::shape::checked_numel(op, &out)?;
-    with_numeric!(op, a.dtype, T, {
-        let v = matmul_tensors::<T>(&a, &la, &b, &lb, (m, k, n), None)?;
-        Ok(Tensor::from_vec_unchecked(v, &out))
-    })
+    a.backend().matmul(op, a, b, &batch, (m, k, n))
 }
 
 /// # Matrix products
@@ -262,35 +219,6 @@ impl Tensor {
         let mut shape: Dims = lead.into();
         shape.push(out_f);
         let x = self.try_reshape(&[rows, in_f])?;
-        if !x.device().is_cpu() && x.dtype.is_float() {
-            // x @ w^T through the transposed view (the kernel reads strides), then the bias.
-            let y = crate::wgpu::matmul::matmul(&x, &weight.t())?;
-            let y = match bias {
-                Some(b) => y.try_add(b)?,
-                None => y,
-            };
-            return y.try_reshape(&shape);
-        }
-        let ins: Vec<&Tensor> = [Some(&x), Some(weight), bias].into_iter().flatten().collect();
-        let out = host(OP, &ins, |t| linear_cpu(t[0], t[1], t.get(2).copied()))?;
-        out.try_reshape(&shape)
+        x.backend().linear(&x, weight, bias)?.try_reshape(&shape)
     }
-}
-
-/// The CPU `x @ w^T + bias` of checked operands, `x` of shape `[rows, in]`.
-fn linear_cpu(x: &Tensor, weight: &Tensor, bias: Option<&Tensor>) -> Result<Tensor> {
-    const OP: &str = "linear";
-    let (rows, in_f) = (x.shape()[0], x.shape()[1]);
-    let out_f = weight.shape()[0];
-    let x = gemm_operand(x);
-    let w = gemm_operand(weight);
-    let wt = Layout {
-        shape: SmallVec::from_slice(&[in_f, out_f]),
-        strides: SmallVec::from_slice(&[w.strides()[1], w.strides()[0]]),
-        offset: w.layout.offset,
-    };
-    with_numeric!(OP, x.dtype, T, {
-        let v = matmul_tensors::<T>(&x, &x.layout, &w, &wt, (rows, in_f, out_f), bias)?;
-        Ok(Tensor::from_vec_unchecked(v, &[rows, out_f]))
-    })
 }

@@ -1,9 +1,8 @@
 //! Fused row normalisation (the kernels of LayerNorm and RMSNorm): one pass per row forward, one
-//! backward. GPU tensors run the CPU kernel through the host (download, compute, upload).
+//! backward (the CPU kernel in `cpu/norm.rs`; other backends run it through the host fallback).
 
-use crate::cpu::norm;
 use crate::tensor::ok;
-use crate::{Device, Element, Error, Result, Tensor};
+use crate::{Error, Result, Tensor};
 
 /// Checks the operands of the row norms: a float `x` whose numel is a multiple of `cols > 0`, and
 /// parameters (if any) of `cols` elements with `x`'s dtype and device.
@@ -22,18 +21,6 @@ fn check(op: &'static str, x: &Tensor, cols: usize, params: &[Option<&Tensor>]) 
         }
     }
     Ok(())
-}
-
-/// Runs `f` on the CPU copies of `ts` and moves its results back to `dev`.
-fn on_host<const N: usize>(
-    dev: &Device,
-    ts: [Option<&Tensor>; N],
-    f: impl FnOnce([Option<Tensor>; N]) -> Vec<Tensor>,
-) -> Vec<Tensor> {
-    if dev.is_cpu() {
-        return f(ts.map(|t| t.cloned()));
-    }
-    f(ts.map(|t| t.map(|t| t.to(&Device::Cpu)))).into_iter().map(|t| t.to(dev)).collect()
 }
 
 /// # Fused normalisation
@@ -74,34 +61,7 @@ impl Tensor {
     ) -> Result<(Tensor, Tensor, Tensor)> {
         let op = "norm_rows";
         check(op, self, cols, &[weight, bias])?;
-        let rows = self.numel() / cols;
-        let shape = self.shape().to_vec();
-        let dtype = self.dtype();
-        let mut out = on_host(&self.device(), [Some(self), weight, bias], |[x, w, b]| {
-            let x = x.expect("x");
-            let r = (|| -> Result<Vec<Tensor>> {
-                Ok(crate::with_float!(op, dtype, T, {
-                    let (wd, bd) = (w.as_ref().map(|t| t.cpu_data::<T>()), b.as_ref().map(|t| t.cpu_data::<T>()));
-                    let (o, m, s) = norm::forward::<T>(
-                        &x.cpu_data::<T>(),
-                        wd.as_deref(),
-                        bd.as_deref(),
-                        cols,
-                        T::from_f64(eps),
-                        center,
-                    );
-                    vec![
-                        Tensor::from_vec_unchecked(o, &shape),
-                        Tensor::from_vec_unchecked(m, &[rows]),
-                        Tensor::from_vec_unchecked(s, &[rows]),
-                    ]
-                }))
-            })();
-            r.expect("norm_rows: float dtype checked")
-        });
-        let rstd = out.pop().expect("rstd");
-        let mean = out.pop().expect("mean");
-        Ok((out.pop().expect("out"), mean, rstd))
+        self.backend().norm_rows(self, weight, bias, cols, eps, center)
     }
 
     /// The gradients of [`Tensor::norm_rows`] from the output gradient `grad`, the input `x`, the
@@ -144,34 +104,7 @@ impl Tensor {
         grad.check_fused(op, &[x])?;
         x.same_dtype(op, mean)?;
         x.same_dtype(op, rstd)?;
-        let shape = x.shape().to_vec();
-        let dtype = x.dtype();
-        let mut out = on_host(&x.device(), [Some(grad), Some(x), weight, Some(mean), Some(rstd)], |[g, x, w, m, s]| {
-            let (g, x, m, s) = (g.expect("g"), x.expect("x"), m.expect("mean"), s.expect("rstd"));
-            let r = (|| -> Result<Vec<Tensor>> {
-                Ok(crate::with_float!(op, dtype, T, {
-                    let wd = w.as_ref().map(|t| t.cpu_data::<T>());
-                    let (dx, dw, db) = norm::backward::<T>(
-                        &g.cpu_data::<T>(),
-                        &x.cpu_data::<T>(),
-                        wd.as_deref(),
-                        &m.cpu_data::<T>(),
-                        &s.cpu_data::<T>(),
-                        cols,
-                        center,
-                    );
-                    vec![
-                        Tensor::from_vec_unchecked(dx, &shape),
-                        Tensor::from_vec_unchecked(dw, &[cols]),
-                        Tensor::from_vec_unchecked(db, &[cols]),
-                    ]
-                }))
-            })();
-            r.expect("norm_rows_backward: float dtype checked")
-        });
-        let db = out.pop().expect("db");
-        let dw = out.pop().expect("dw");
-        Ok((out.pop().expect("dx"), dw, db))
+        x.backend().norm_rows_backward(grad, x, weight, mean, rstd, cols, center)
     }
 }
 

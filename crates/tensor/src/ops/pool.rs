@@ -5,7 +5,6 @@
 pub use crate::op_desc::{Pool2dPlan, PoolWindow};
 use crate::shape::Dims;
 use crate::tensor::ok;
-use crate::wgpu::fallback::host;
 use crate::{DType, Error, Result, Tensor};
 
 /// The plane count, height and width of a 3-d or 4-d pooling input; C, H and W must be nonzero,
@@ -179,18 +178,12 @@ fn plan_adaptive(op: &'static str, shape: &[usize], out: [usize; 2]) -> Result<P
 
 /// Runs a max pool on the backend.
 fn run_max(x: &Tensor, op: &'static str, plan: &Pool2dPlan, indices: bool) -> Result<(Tensor, Option<Tensor>)> {
-    if !x.device().is_cpu() {
-        return crate::wgpu::pooling::pool(op, x, plan, true);
-    }
-    with_float!(op, x.dtype, T, Ok(crate::cpu::pool::max_pool2d::<T>(x, plan, indices)))
+    x.backend().max_pool(op, x, plan, indices)
 }
 
 /// Runs an average (fixed or adaptive) pool on the backend.
 fn run_avg(x: &Tensor, op: &'static str, plan: &Pool2dPlan) -> Result<Tensor> {
-    if !x.device().is_cpu() {
-        return Ok(crate::wgpu::pooling::pool(op, x, plan, false)?.0);
-    }
-    with_float!(op, x.dtype, T, Ok(crate::cpu::pool::avg_pool2d::<T>(x, plan)))
+    x.backend().avg_pool(op, x, plan)
 }
 
 /// Checks that `t` is F32 or F64, naming `op`.
@@ -307,26 +300,7 @@ impl Tensor {
         }
         let (planes, h, w) = planes_hw(op, input_shape)?;
         same_batch(op, grad_out.shape(), input_shape)?;
-        if !grad_out.device().is_cpu() {
-            // Zero planes scatter-added at the indices (the index kernels check the bounds).
-            let out_plane: usize = grad_out.shape()[grad_out.rank() - 2..].iter().product();
-            let zeros = crate::ops::creation::try_full_on(&[planes, h * w], 0.0, grad_out.dtype, grad_out.device())?;
-            let (g2, i2) = (grad_out.try_reshape(&[planes, out_plane])?, indices.try_reshape(&[planes, out_plane])?);
-            if let Some(r) = crate::wgpu::index::scatter_add(op, &zeros, 1, &i2, &g2)? {
-                return r.try_reshape(input_shape);
-            }
-        }
-        with_float!(
-            op,
-            grad_out.dtype,
-            T,
-            host(op, &[grad_out, indices], |t| crate::cpu::pool::max_pool2d_backward::<T>(
-                t[0],
-                t[1],
-                input_shape,
-                h * w
-            ))
-        )
+        grad_out.backend().max_pool_backward(op, grad_out, indices, input_shape, planes, h * w)
     }
 
     /// 2-d average pooling over the last two dims of an `(N, C, H, W)` or `(C, H, W)` tensor, as
@@ -512,13 +486,5 @@ fn avg_backward(op: &'static str, grad_out: &Tensor, plan: &Pool2dPlan, input_sh
     if grad_out.shape() != plan.out_shape.as_slice() {
         return Err(Error::ShapeMismatch { op, lhs: grad_out.shape().to_vec(), rhs: plan.out_shape.to_vec() });
     }
-    if !grad_out.device().is_cpu() {
-        return crate::wgpu::pooling::avg_pool_backward(op, grad_out, plan, input_shape);
-    }
-    with_float!(
-        op,
-        grad_out.dtype,
-        T,
-        host(op, &[grad_out], |t| Ok(crate::cpu::pool::avg_pool2d_backward::<T>(t[0], plan, input_shape)))
-    )
+    grad_out.backend().avg_pool_backward(op, grad_out, plan, input_shape)
 }

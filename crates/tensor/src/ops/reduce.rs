@@ -8,7 +8,6 @@ use crate::op_desc::Mask;
 use crate::op_desc::ReduceKind;
 use crate::shape::{normalize_dim, Dim, Dims};
 use crate::tensor::ok;
-use crate::wgpu::fallback::host;
 use crate::{DType, Error, Result, Tensor};
 
 /// A resolved single-dim reduction.
@@ -239,10 +238,8 @@ impl Tensor {
     /// Checked form of [`Tensor::prod`].
     pub fn try_prod(&self) -> Result<Tensor> {
         let (mask, out) = self.reduction_all();
-        if !self.device().is_cpu() {
-            return crate::wgpu::reduce::reduce_dims(ReduceKind::Prod, &self.bool_to_i64()?, &mask, &out);
-        }
-        host("prod", &[&self.bool_to_i64()?], |t| crate::cpu::reduce::prod(t[0], &mask, &out))
+        let t = self.bool_to_i64()?;
+        t.backend().reduce(ReduceKind::Prod, &t, &mask, &out)
     }
 
     /// The product over `dim`; `keepdim` keeps it as size 1.
@@ -255,10 +252,8 @@ impl Tensor {
     /// Checked form of [`Tensor::prod_dim`].
     pub fn try_prod_dim(&self, dim: impl Dim, keepdim: bool) -> Result<Tensor> {
         let r = self.reduction("prod", dim.to_isize(), keepdim)?;
-        if !self.device().is_cpu() {
-            return crate::wgpu::reduce::reduce_dims(ReduceKind::Prod, &self.bool_to_i64()?, &r.mask, &r.out);
-        }
-        host("prod", &[&self.bool_to_i64()?], |t| crate::cpu::reduce::prod(t[0], &r.mask, &r.out))
+        let t = self.bool_to_i64()?;
+        t.backend().reduce(ReduceKind::Prod, &t, &r.mask, &r.out)
     }
 
     /// True (a 0-d Bool) when every element is nonzero (NaN counts as nonzero); true when empty.
@@ -320,24 +315,12 @@ impl Tensor {
 
 /// Sum (or mean) of `t` (not Bool) over the dims flagged in `mask`, shaped `out`, on `t`'s device.
 fn sum_on_backend(t: &Tensor, mask: &[bool], mean: bool, out: &[usize]) -> Result<Tensor> {
-    if !t.device().is_cpu() {
-        let kind = if mean { ReduceKind::Mean } else { ReduceKind::Sum };
-        return crate::wgpu::reduce::reduce_dims(kind, t, mask, out);
-    }
-    crate::cpu::reduce::sum(t, mask, mean, out)
+    let kind = if mean { ReduceKind::Mean } else { ReduceKind::Sum };
+    t.backend().reduce(kind, t, mask, out)
 }
 
 /// `all` (or `any`) of `t` over the dims flagged in `mask`, shaped `out`, on `t`'s device. On a GPU:
 /// the min (all) or max (any) of the values as Bool then I64, the I64 result cast back to Bool.
 fn all_any_on_backend(t: &Tensor, mask: &[bool], all: bool, out: &[usize]) -> Result<Tensor> {
-    if t.device().is_cpu() {
-        return Ok(crate::cpu::reduce::all_any(t, mask, all, out));
-    }
-    let empty = t.shape().iter().zip(mask).any(|(&s, &m)| m && s == 0);
-    if empty || t.numel() == 0 {
-        return crate::ops::creation::try_full_on(out, f64::from(u8::from(all)), DType::Bool, t.device());
-    }
-    let i = t.try_to_dtype(DType::Bool)?.try_to_dtype(DType::I64)?;
-    let kind = if all { ReduceKind::Min } else { ReduceKind::Max };
-    crate::wgpu::reduce::reduce_dims(kind, &i, mask, out)?.try_to_dtype(DType::Bool)
+    t.backend().all_any(t, mask, all, out)
 }

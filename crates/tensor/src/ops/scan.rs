@@ -2,7 +2,6 @@
 
 use crate::shape::Dim;
 use crate::tensor::ok;
-use crate::wgpu::fallback::host;
 use crate::{Result, Tensor};
 
 /// # Cumulative sums and products
@@ -27,10 +26,8 @@ impl Tensor {
     /// Checked form of [`Tensor::cumsum`].
     pub fn try_cumsum(&self, dim: impl Dim) -> Result<Tensor> {
         let ax = self.reduction("cumsum", dim.to_isize(), true)?.ax;
-        if !self.device().is_cpu() {
-            return crate::wgpu::scan::cumulative(&self.bool_to_i64()?, ax, false);
-        }
-        host("cumsum", &[&self.bool_to_i64()?], |t| crate::cpu::scan::cumulative(t[0], ax, false))
+        let t = self.bool_to_i64()?;
+        t.backend().cumulative(&t, ax, false)
     }
 
     /// The running product along `dim`; dtypes as [`Tensor::cumsum`].
@@ -43,9 +40,7 @@ impl Tensor {
     /// Checked form of [`Tensor::cumprod`].
     pub fn try_cumprod(&self, dim: impl Dim) -> Result<Tensor> {
         let ax = self.reduction("cumprod", dim.to_isize(), true)?.ax;
-        if !self.device().is_cpu() {
-            return crate::wgpu::scan::cumulative(&self.bool_to_i64()?, ax, true);
-        }
-        host("cumprod", &[&self.bool_to_i64()?], |t| crate::cpu::scan::cumulative(t[0], ax, true))
+        let t = self.bool_to_i64()?;
+        t.backend().cumulative(&t, ax, true)
     }
 }

@@ -49,10 +49,6 @@ impl Tensor {
 
 impl Tensor {
     fn softmax_on_backend(&self, ax: Axis, log: bool) -> Result<Tensor> {
-        if self.device().is_cpu() {
-            crate::cpu::softmax::softmax(self, ax, log)
-        } else {
-            crate::wgpu::softmax::softmax(self, ax, log)
-        }
+        self.backend().softmax(self, ax, log)
     }
 }

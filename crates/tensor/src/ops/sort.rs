@@ -2,15 +2,7 @@
 
 use crate::shape::{normalize_dim, Dim};
 use crate::tensor::ok;
-use crate::wgpu::fallback::host;
-use crate::{Error, Result, Tensor};
-
-/// Applies `f` to a 0-d tensor seen as a one-element vector, and makes its results 0-d again.
-fn on_scalar(t: &Tensor, f: impl FnOnce(&Tensor) -> (Tensor, Tensor)) -> (Tensor, Tensor) {
-    let (v, i) = f(&t.reshape(&[1]));
-    let s = |x: Tensor| if x.numel() == 1 { x.reshape(&[0usize; 0]) } else { x };
-    (s(v), s(i))
-}
+use crate::{DType, Error, Result, Tensor};
 
 /// # Sorting and selection
 impl Tensor {
@@ -37,15 +29,7 @@ impl Tensor {
     /// Checked form of [`Tensor::sort`].
     pub fn try_sort(&self, dim: impl Dim, descending: bool) -> Result<(Tensor, Tensor)> {
         let d = normalize_dim("sort", dim.to_isize(), self.rank())?;
-        if !self.device().is_cpu() {
-            return crate::wgpu::sort::sort(self, d, descending);
-        }
-        host("sort", &[self], |t| {
-            if t[0].rank() == 0 {
-                return Ok(on_scalar(t[0], |t| crate::cpu::sort::sort(t, 0, descending)));
-            }
-            Ok(crate::cpu::sort::sort(t[0], d, descending))
-        })
+        self.backend().sort(self, d, descending)
     }
 
     /// The I64 indices that sort `self` along `dim` (`torch.argsort` with `stable=True`): the second
@@ -87,17 +71,10 @@ impl Tensor {
                 msg: format!("k ({k}) is out of range for dimension {d} of size {size} (shape {:?})", self.shape()),
             });
         }
-        with_numeric!(op, self.dtype, T, {
-            if !self.device().is_cpu() {
-                return crate::wgpu::sort::topk(self, k, d, largest, sorted);
-            }
-            host(op, &[self], |t| {
-                if t[0].rank() == 0 {
-                    return Ok(on_scalar(t[0], |t| crate::cpu::sort::topk::<T>(t, k, 0, largest, sorted)));
-                }
-                Ok(crate::cpu::sort::topk::<T>(t[0], k, d, largest, sorted))
-            })
-        })
+        if self.dtype == DType::Bool {
+            return Err(Error::UnsupportedDType { op, dtype: DType::Bool });
+        }
+        self.backend().topk(op, self, k, d, largest, sorted)
     }
 }
 

@@ -3,7 +3,6 @@
 
 use crate::shape::Dim;
 use crate::tensor::ok;
-use crate::wgpu::fallback::host;
 use crate::{DType, Result, Tensor};
 
 impl Tensor {
@@ -12,10 +11,7 @@ impl Tensor {
         if !self.dtype.is_float() {
             crate::bail!(op, "std and var only support floating point dtypes, got {}", self.dtype);
         }
-        if !self.device().is_cpu() {
-            return crate::wgpu::stats::var(self, mask, unbiased, sqrt, out);
-        }
-        host(op, &[self], |t| crate::cpu::reduce::var(t[0], mask, unbiased, sqrt, out))
+        self.backend().var(op, self, mask, unbiased, sqrt, out)
     }
 }
 
@@ -97,9 +93,6 @@ impl Tensor {
     pub fn try_logsumexp(&self, dim: impl Dim, keepdim: bool) -> Result<Tensor> {
         let r = self.reduction("logsumexp", dim.to_isize(), keepdim)?;
         let t = if self.dtype.is_float() { self.clone() } else { self.try_to_dtype(DType::F32)? };
-        if !t.device().is_cpu() {
-            return crate::wgpu::stats::logsumexp(&t, &r.mask, &r.out);
-        }
-        host("logsumexp", &[&t], |t| crate::cpu::reduce::logsumexp(t[0], &r.mask, &r.out))
+        t.backend().logsumexp(&t, &r.mask, &r.out)
     }
 }

@@ -2,7 +2,7 @@
 
 pub use crate::op_desc::UnaryOp;
 use crate::tensor::ok;
-use crate::{DType, Device, Error, Result, Tensor};
+use crate::{DType, Error, Result, Tensor};
 
 impl Tensor {
     /// Checks the dtype, promotes integers where PyTorch does, and runs `op` on the backend.
@@ -10,10 +10,7 @@ impl Tensor {
         match self.dtype {
             DType::Bool => Err(Error::UnsupportedDType { op: op.name(), dtype: DType::Bool }),
             DType::I64 if !op.keeps_int() => self.try_to_dtype(DType::F32)?.unary(op),
-            _ => match self.device() {
-                Device::Cpu => crate::cpu::unary::unary(op, self),
-                Device::Gpu(_) => crate::wgpu::unary::unary(op, self),
-            },
+            _ => self.backend().unary(op, self),
         }
     }
 }

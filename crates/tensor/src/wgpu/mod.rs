@@ -10,13 +10,13 @@
 //! words (`vec2<u32>`, exact 64-bit two's complement), Bool as one u32 (0 or 1). See `docs/gpu.md`.
 
 pub(crate) mod argreduce;
+pub(crate) mod backend;
 pub(crate) mod binary;
 pub(crate) mod compare;
 pub(crate) mod context;
 pub(crate) mod conv;
 pub(crate) mod copy;
 pub(crate) mod encoder;
-pub(crate) mod fallback;
 pub(crate) mod fill;
 pub(crate) mod fused;
 pub(crate) mod index;
@@ -40,10 +40,9 @@ pub(crate) mod unary;
 
 use std::sync::Arc;
 
-pub use context::adapter_names;
 use context::Context;
-pub use pool::GpuMemoryStats;
 
+use crate::backend::{Backend, DeviceStorage};
 use crate::shape::Layout;
 use crate::storage::Storage;
 use crate::{DType, Device, Error, Result, Tensor};
@@ -122,17 +121,39 @@ impl std::fmt::Debug for GpuStorage {
     }
 }
 
-/// The GPU storage of `t` (callers dispatch on the device first).
+impl DeviceStorage for GpuStorage {
+    fn device(&self) -> Device {
+        GpuStorage::device(self)
+    }
+
+    fn dtype(&self) -> DType {
+        self.dtype
+    }
+
+    fn len(&self) -> usize {
+        self.len
+    }
+
+    fn backend(&self) -> &'static dyn Backend {
+        &backend::WGPU
+    }
+
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
+}
+
+/// The GPU storage of `t` (the backend is only called with its own tensors).
 pub(crate) fn storage(t: &Tensor) -> &GpuStorage {
     match &*t.storage {
-        Storage::Gpu(s) => s,
-        Storage::Cpu(_) => unreachable!("crate::wgpu kernels are only called with GPU tensors"),
+        Storage::Device(s) => s.as_any().downcast_ref().expect("wgpu kernels are only called with wgpu tensors"),
+        Storage::Cpu(_) => unreachable!("wgpu kernels are only called with GPU tensors"),
     }
 }
 
 /// A contiguous GPU tensor of `shape` over `s`.
 pub(crate) fn tensor(s: GpuStorage, shape: &[usize]) -> Tensor {
-    Tensor::from_parts(Arc::new(Storage::Gpu(s)), Layout::contiguous(shape))
+    Tensor::from_parts(Arc::new(Storage::Device(Box::new(s))), Layout::contiguous(shape))
 }
 
 /// Checks that `n` fits the kernels' 32-bit indices.
@@ -201,32 +222,15 @@ fn gpu_context(device: Device) -> Option<Arc<Context>> {
     }
 }
 
-/// The buffer pool's counters for a GPU device (`None` for the CPU or an unusable adapter).
-///
-/// ```no_run
-/// use ember_tensor::{gpu_memory_stats, Device, Tensor};
-/// let dev = Device::gpu().unwrap();
-/// let x = Tensor::ones(&[1000]).to(&dev);
-/// let s = gpu_memory_stats(dev).unwrap();
-/// assert!(s.buffers >= 1);
-/// # drop(x);
-/// ```
-pub fn gpu_memory_stats(device: Device) -> Option<GpuMemoryStats> {
+/// The buffer pool's counters of `device` (`None` for the CPU or an unusable adapter).
+pub(crate) fn memory_stats(device: Device) -> Option<crate::backend::GpuMemoryStats> {
     gpu_context(device).map(|c| c.memory_stats())
 }
 
 /// Submits pending GPU work, then frees the buffers cached by the pool of `device`.
-pub fn gpu_empty_cache(device: Device) {
+pub(crate) fn empty_cache(device: Device) {
     if let Some(c) = gpu_context(device) {
         c.empty_cache();
-    }
-}
-
-/// Waits until all work submitted to `device` has finished (a no-op on the CPU).
-pub fn gpu_synchronize(device: Device) -> Result<()> {
-    match device {
-        Device::Gpu(i) => context::get(i)?.synchronize(),
-        Device::Cpu => Ok(()),
     }
 }
 

@@ -9,6 +9,7 @@
 use std::collections::HashMap;
 
 use super::context::{lock, Context};
+use crate::backend::GpuMemoryStats;
 use crate::{Error, Result};
 
 /// The smallest buffer the pool hands out, in bytes.
@@ -18,21 +19,6 @@ const MIN_CLASS: u64 = 256;
 const STORAGE_USAGE: ::wgpu::BufferUsages =
     ::wgpu::BufferUsages::STORAGE.union(::wgpu::BufferUsages::COPY_SRC).union(::wgpu::BufferUsages::COPY_DST);
 const STAGING_USAGE: ::wgpu::BufferUsages = ::wgpu::BufferUsages::MAP_READ.union(::wgpu::BufferUsages::COPY_DST);
-
-/// Memory use of one GPU's buffer pool (see [`gpu_memory_stats`](crate::gpu_memory_stats)).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct GpuMemoryStats {
-    /// Buffers currently allocated on the device (in use, cached or waiting for reuse).
-    pub buffers: usize,
-    /// Bytes of those buffers.
-    pub bytes: u64,
-    /// Of these, buffers cached in the pool's free lists, ready for reuse.
-    pub free_buffers: usize,
-    /// Bytes of the free buffers.
-    pub free_bytes: u64,
-    /// Buffers created since the context was made (each miss of the free lists adds one).
-    pub total_allocations: u64,
-}
 
 #[derive(Default)]
 pub(crate) struct Pool {

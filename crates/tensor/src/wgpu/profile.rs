@@ -1,7 +1,7 @@
 //! Kernel timing for finding where GPU time goes. With `EMBER_GPU_PROFILE=1`, on adapters with
 //! `TIMESTAMP_QUERY`, every dispatch's compute pass is bracketed by two GPU timestamps; when a batch
 //! is submitted, its timestamps are resolved, read back and added to per-kernel totals
-//! ([`gpu_kernel_times`]). Reading them back makes every submission wait for the GPU, so a profiled
+//! (`gpu_kernel_times`). Reading them back makes every submission wait for the GPU, so a profiled
 //! run measures the kernels themselves, not how well they overlap with the host.
 
 use std::collections::HashMap;
@@ -9,17 +9,7 @@ use std::sync::{Mutex, OnceLock};
 
 use super::context::{lock, Context};
 use super::encoder::MAX_PENDING;
-
-/// Time spent in one kernel (module and entry point) since the last reset.
-#[derive(Clone, Debug, PartialEq)]
-pub struct KernelTime {
-    /// `"<module>: <entry point>"`, e.g. `"matmul (f32): matmul_big"`.
-    pub kernel: String,
-    /// Dispatches timed.
-    pub calls: usize,
-    /// Total GPU time of those dispatches, in milliseconds.
-    pub total_ms: f64,
-}
+use crate::backend::KernelTime;
 
 /// True when `EMBER_GPU_PROFILE=1` (read once).
 pub(crate) fn requested() -> bool {
@@ -32,9 +22,9 @@ fn totals() -> &'static Mutex<HashMap<String, (usize, f64)>> {
     TOTALS.get_or_init(|| Mutex::new(HashMap::new()))
 }
 
-/// Per-kernel GPU times over every device since the last [`reset_gpu_kernel_times`], longest first.
-/// Empty unless `EMBER_GPU_PROFILE=1` and the adapter supports timestamp queries.
-pub fn gpu_kernel_times() -> Vec<KernelTime> {
+/// Per-kernel GPU times over every device since the last reset, longest first (the crate's
+/// `gpu_kernel_times`).
+pub(crate) fn kernel_times() -> Vec<KernelTime> {
     let mut v: Vec<KernelTime> = lock(totals())
         .iter()
         .map(|(k, &(calls, total_ms))| KernelTime { kernel: k.clone(), calls, total_ms })
@@ -43,8 +33,8 @@ pub fn gpu_kernel_times() -> Vec<KernelTime> {
     v
 }
 
-/// Clears the totals of [`gpu_kernel_times`].
-pub fn reset_gpu_kernel_times() {
+/// Clears the totals of [`kernel_times`].
+pub(crate) fn reset_kernel_times() {
     lock(totals()).clear();
 }
 

@@ -19,16 +19,6 @@ std::thread_local! {
 }
 
 impl ReduceKind {
-    fn name(self) -> &'static str {
-        match self {
-            ReduceKind::Sum => "sum",
-            ReduceKind::Mean => "mean",
-            ReduceKind::Max => "max",
-            ReduceKind::Min => "min",
-            ReduceKind::Prod => "prod",
-        }
-    }
-
     fn code(self) -> u32 {
         match self {
             ReduceKind::Sum | ReduceKind::Mean => 0,

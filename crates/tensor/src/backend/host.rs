@@ -1,9 +1,9 @@
-//! The host fallback: how an op without a GPU kernel still runs on GPU tensors.
+//! The host fallback: how an op without a kernel on its backend still runs there.
 //!
-//! [`host`] takes the op's operands and a closure calling its CPU kernel. When every operand is on
-//! the CPU the closure runs on them directly (no copy, no allocation). Otherwise each GPU operand is
+//! The provided methods of [`Backend`](super::Backend) call [`host`]: it takes the op's operands and a closure calling its CPU kernel. When every operand is on
+//! the CPU the closure runs on them directly (no copy, no allocation). Otherwise each device operand is
 //! downloaded (which waits for the GPU work producing it), the closure runs on the host copies, and
-//! every tensor it returns is uploaded to the operands' device. So no op panics on a GPU tensor:
+//! every tensor it returns is uploaded to the operands' device. So no op panics on a device tensor:
 //! ops without a kernel are only slower, and return exactly the CPU's values and errors.
 //!
 //! Each fallback is counted per op ([`host_fallbacks`]), so tests can check that an op with a
@@ -38,19 +38,25 @@ impl<A: HostOutput, B: HostOutput> HostOutput for (A, B) {
     }
 }
 
+impl<A: HostOutput, B: HostOutput, C: HostOutput> HostOutput for (A, B, C) {
+    fn to_device(self, device: Device) -> Result<Self> {
+        Ok((self.0.to_device(device)?, self.1.to_device(device)?, self.2.to_device(device)?))
+    }
+}
+
 impl HostOutput for Vec<Tensor> {
     fn to_device(self, device: Device) -> Result<Self> {
         self.into_iter().map(|t| t.try_to(&device)).collect()
     }
 }
 
-/// The device of the first GPU operand, if any.
+/// The device of the first operand not on the CPU, if any.
 fn gpu_device(inputs: &[&Tensor]) -> Option<Device> {
     inputs.iter().map(|t| t.device()).find(|d| !d.is_cpu())
 }
 
 /// Runs the CPU kernel `f` of `op` on `inputs`: directly when all are on the CPU, else on host
-/// copies of the GPU operands, with the result moved back to their device.
+/// copies of the device operands, with the result moved back to their device.
 pub(crate) fn host<R: HostOutput>(
     op: &'static str,
     inputs: &[&Tensor],

@@ -1,0 +1,138 @@
+//! The one place that names the backends: the backend of a [`Device`], and the functions about
+//! GPU devices that the crate exports (answered without a GPU when built without the `gpu` feature).
+
+use super::Backend;
+use crate::cpu::backend::CPU;
+#[cfg(not(feature = "gpu"))]
+use crate::Error;
+use crate::{Device, Result};
+
+#[cfg(feature = "gpu")]
+use crate::wgpu as gpu;
+
+/// The backend that holds and computes tensors on `device`.
+pub(crate) fn for_device(device: Device) -> Result<&'static dyn Backend> {
+    match device {
+        Device::Cpu => Ok(&CPU),
+        #[cfg(feature = "gpu")]
+        Device::Gpu(_) => Ok(&gpu::backend::WGPU),
+        #[cfg(not(feature = "gpu"))]
+        Device::Gpu(i) => Err(no_gpu(i)),
+    }
+}
+
+/// The error of every GPU request in a build without the `gpu` feature.
+#[cfg(not(feature = "gpu"))]
+fn no_gpu(index: usize) -> Error {
+    Error::Device(format!(
+        "gpu:{index} is unavailable: ember-tensor was built without the `gpu` feature (enable it to use wgpu adapters)"
+    ))
+}
+
+/// Opens GPU adapter `index` (its context is created once and cached), or says why it is unusable.
+pub(crate) fn gpu_open(index: usize) -> Result<()> {
+    #[cfg(feature = "gpu")]
+    return gpu::context::get(index).map(|_| ());
+    #[cfg(not(feature = "gpu"))]
+    Err(no_gpu(index))
+}
+
+/// True when `Device::best` should take the first GPU: a hardware adapter, or one that
+/// `EMBER_ADAPTER` names.
+pub(crate) fn gpu_preferred() -> bool {
+    #[cfg(feature = "gpu")]
+    return gpu::context::is_hardware(0) || gpu::context::adapter_forced();
+    #[cfg(not(feature = "gpu"))]
+    false
+}
+
+/// Names and kinds of the usable adapters, in `Device::Gpu` index order (empty without the `gpu`
+/// feature).
+pub fn adapter_names() -> Vec<String> {
+    #[cfg(feature = "gpu")]
+    return gpu::context::adapter_names();
+    #[cfg(not(feature = "gpu"))]
+    Vec::new()
+}
+
+/// Memory use of one GPU's buffer pool (see [`gpu_memory_stats`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct GpuMemoryStats {
+    /// Buffers currently allocated on the device (in use, cached or waiting for reuse).
+    pub buffers: usize,
+    /// Bytes of those buffers.
+    pub bytes: u64,
+    /// Of these, buffers cached in the pool's free lists, ready for reuse.
+    pub free_buffers: usize,
+    /// Bytes of the free buffers.
+    pub free_bytes: u64,
+    /// Buffers created since the context was made (each miss of the free lists adds one).
+    pub total_allocations: u64,
+}
+
+/// The buffer pool's counters for a GPU device (`None` for the CPU, an unusable adapter, or a build
+/// without the `gpu` feature).
+///
+/// ```no_run
+/// use ember_tensor::{gpu_memory_stats, Device, Tensor};
+/// let dev = Device::gpu().unwrap();
+/// let x = Tensor::ones(&[1000]).to(&dev);
+/// let s = gpu_memory_stats(dev).unwrap();
+/// assert!(s.buffers >= 1);
+/// # drop(x);
+/// ```
+pub fn gpu_memory_stats(device: Device) -> Option<GpuMemoryStats> {
+    #[cfg(feature = "gpu")]
+    return gpu::memory_stats(device);
+    #[cfg(not(feature = "gpu"))]
+    {
+        let _ = device;
+        None
+    }
+}
+
+/// Submits pending GPU work, then frees the buffers cached by the pool of `device` (a no-op on the
+/// CPU).
+pub fn gpu_empty_cache(device: Device) {
+    #[cfg(feature = "gpu")]
+    gpu::empty_cache(device);
+    #[cfg(not(feature = "gpu"))]
+    let _ = device;
+}
+
+/// Waits until all work submitted to `device` has finished (a no-op on the CPU).
+pub fn gpu_synchronize(device: Device) -> Result<()> {
+    match device {
+        Device::Cpu => Ok(()),
+        #[cfg(feature = "gpu")]
+        Device::Gpu(i) => gpu::context::get(i)?.synchronize(),
+        #[cfg(not(feature = "gpu"))]
+        Device::Gpu(i) => Err(no_gpu(i)),
+    }
+}
+
+/// Time spent in one kernel (module and entry point) since the last reset.
+#[derive(Clone, Debug, PartialEq)]
+pub struct KernelTime {
+    /// `"<module>: <entry point>"`, e.g. `"matmul (f32): matmul_big"`.
+    pub kernel: String,
+    /// Dispatches timed.
+    pub calls: usize,
+    /// Total GPU time of those dispatches, in milliseconds.
+    pub total_ms: f64,
+}
+
+/// Per-kernel GPU times over every device since the last [`reset_gpu_kernel_times`], longest first.
+/// Empty unless `EMBER_GPU_PROFILE=1` and the adapter supports timestamp queries.
+pub fn gpu_kernel_times() -> Vec<KernelTime> {
+    #[cfg(feature = "gpu")]
+    return gpu::profile::kernel_times();
+    #[cfg(not(feature = "gpu"))]
+    Vec::new()
+}
+
+/// Clears the totals of [`gpu_kernel_times`].
+pub fn reset_gpu_kernel_times() {
+    #[cfg(feature = "gpu")]
+    gpu::profile::reset_kernel_times();
+}

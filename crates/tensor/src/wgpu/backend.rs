@@ -1,0 +1,351 @@
+//! The wgpu backend: the [`Backend`] methods this folder has kernels for. Every other method (the
+//! row norms, and the cases below that return to the host: I64 products, index kernels declining an
+//! operand) runs the CPU backend through the host fallback.
+
+use super::compare::Test;
+use super::{argreduce, binary, compare, conv, copy, fill, fused, index, index_misc, join, matmul};
+use super::{pooling, random, reduce, scan, scatter, softmax, sort, stats, unary};
+use crate::backend::{host, Backend, Three};
+use crate::cpu::backend::CPU;
+use crate::op_desc::{Axis, BinaryOp, CmpOp, ConvGeom, Pool2dPlan, ReduceKind, ScatterMode, UnaryOp};
+use crate::ops::creation::try_full_on;
+use crate::{DType, Device, Error, Result, Tensor};
+
+/// The wgpu backend (buffers in a per-adapter pool, WGSL kernels from `ember-shaders`).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct WgpuBackend;
+
+/// The one instance, returned by `GpuStorage`'s `DeviceStorage::backend`.
+pub(crate) static WGPU: WgpuBackend = WgpuBackend;
+
+/// The adapter index of a GPU device.
+fn adapter(op: &'static str, device: Device) -> Result<usize> {
+    match device {
+        Device::Gpu(i) => Ok(i),
+        Device::Cpu => Err(Error::Device(format!("{op}: the wgpu backend was asked for the CPU"))),
+    }
+}
+
+impl Backend for WgpuBackend {
+    fn download(&self, t: &Tensor) -> Result<Tensor> {
+        copy::download(t)
+    }
+
+    fn upload(&self, t: &Tensor, device: Device) -> Result<Tensor> {
+        copy::upload(t, adapter("to", device)?)
+    }
+
+    fn contiguous(&self, t: &Tensor) -> Result<Tensor> {
+        copy::contiguous(t)
+    }
+
+    fn cast(&self, t: &Tensor, dtype: DType) -> Result<Tensor> {
+        copy::cast(t, dtype)
+    }
+
+    fn full(&self, op: &'static str, shape: &[usize], v: f64, dtype: DType, device: Device) -> Result<Tensor> {
+        fill::full(shape, v, dtype, adapter(op, device)?)
+    }
+
+    fn random(&self, shape: &[usize], dtype: DType, device: Device, normal: bool) -> Option<Tensor> {
+        random::random(shape, dtype, adapter("rand", device).ok()?, normal).ok()
+    }
+
+    fn unary(&self, op: UnaryOp, x: &Tensor) -> Result<Tensor> {
+        unary::unary(op, x)
+    }
+
+    fn binary(&self, op: BinaryOp, a: &Tensor, b: &Tensor, shape: &[usize]) -> Result<Tensor> {
+        binary::binary(op, a, b, shape)
+    }
+
+    fn compare(&self, op: CmpOp, a: &Tensor, b: &Tensor, shape: &[usize]) -> Result<Tensor> {
+        compare::compare(Test::Cmp(op), a, b, shape)
+    }
+
+    fn where_(&self, cond: &Tensor, a: &Tensor, b: &Tensor, shape: &[usize]) -> Result<Tensor> {
+        compare::where_("where", cond, a, b, shape)
+    }
+
+    fn masked_fill(&self, x: &Tensor, mask: &Tensor, value: f64, shape: &[usize]) -> Result<Tensor> {
+        // value where mask, else x: a `where` with the value as a broadcast scalar.
+        let v = try_full_on(&[], value, x.dtype(), x.device())?;
+        compare::where_("masked_fill", mask, &v, x, shape)
+    }
+
+    fn logical_not(&self, x: &Tensor) -> Result<Tensor> {
+        // x == 0, NaN being nonzero (true) as on the CPU.
+        let zero = try_full_on(&[], 0.0, x.dtype(), x.device())?;
+        compare::compare(Test::Cmp(CmpOp::Eq), x, &zero, x.shape())
+    }
+
+    fn logical(&self, a: &Tensor, b: &Tensor, and: bool, shape: &[usize]) -> Result<Tensor> {
+        compare::compare(if and { Test::And } else { Test::Or }, a, b, shape)
+    }
+
+    fn float_test(&self, x: &Tensor, finite: bool) -> Result<Tensor> {
+        if x.dtype().is_float() {
+            compare::compare(if finite { Test::IsFinite } else { Test::IsNan }, x, x, x.shape())
+        } else {
+            // Integers are always finite and never NaN.
+            try_full_on(x.shape(), f64::from(u8::from(finite)), DType::Bool, x.device())
+        }
+    }
+
+    fn reduce(&self, kind: ReduceKind, t: &Tensor, mask: &[bool], out: &[usize]) -> Result<Tensor> {
+        reduce::reduce_dims(kind, t, mask, out)
+    }
+
+    fn all_any(&self, t: &Tensor, mask: &[bool], all: bool, out: &[usize]) -> Result<Tensor> {
+        // The min (all) or max (any) of the values as Bool then I64, cast back to Bool.
+        let empty = t.shape().iter().zip(mask).any(|(&s, &m)| m && s == 0);
+        if empty || t.numel() == 0 {
+            return try_full_on(out, f64::from(u8::from(all)), DType::Bool, t.device());
+        }
+        let i = t.try_to_dtype(DType::Bool)?.try_to_dtype(DType::I64)?;
+        let kind = if all { ReduceKind::Min } else { ReduceKind::Max };
+        reduce::reduce_dims(kind, &i, mask, out)?.try_to_dtype(DType::Bool)
+    }
+
+    fn extreme(
+        &self,
+        op: &'static str,
+        t: &Tensor,
+        mask: &[bool],
+        max: bool,
+        out: &[usize],
+    ) -> Result<(Tensor, Tensor)> {
+        argreduce::extreme(op, t, mask, max, out)
+    }
+
+    fn var(
+        &self,
+        _op: &'static str,
+        t: &Tensor,
+        mask: &[bool],
+        unbiased: bool,
+        sqrt: bool,
+        out: &[usize],
+    ) -> Result<Tensor> {
+        stats::var(t, mask, unbiased, sqrt, out)
+    }
+
+    fn logsumexp(&self, t: &Tensor, mask: &[bool], out: &[usize]) -> Result<Tensor> {
+        stats::logsumexp(t, mask, out)
+    }
+
+    fn cumulative(&self, t: &Tensor, ax: Axis, prod: bool) -> Result<Tensor> {
+        scan::cumulative(t, ax, prod)
+    }
+
+    fn softmax(&self, t: &Tensor, ax: Axis, log: bool) -> Result<Tensor> {
+        softmax::softmax(t, ax, log)
+    }
+
+    fn sort(&self, t: &Tensor, dim: usize, descending: bool) -> Result<(Tensor, Tensor)> {
+        sort::sort(t, dim, descending)
+    }
+
+    fn topk(
+        &self,
+        _op: &'static str,
+        t: &Tensor,
+        k: usize,
+        dim: usize,
+        largest: bool,
+        sorted: bool,
+    ) -> Result<(Tensor, Tensor)> {
+        sort::topk(t, k, dim, largest, sorted)
+    }
+
+    fn cat(&self, op: &'static str, tensors: &[&Tensor], dim: usize, shape: &[usize]) -> Result<Tensor> {
+        join::cat(op, tensors, dim, shape)
+    }
+
+    fn index_select(&self, op: &'static str, t: &Tensor, dim: usize, idx: &Tensor) -> Result<Tensor> {
+        match index::index_select(op, t, dim, idx)? {
+            Some(r) => Ok(r),
+            None => host(op, &[t, idx], |h| CPU.index_select(op, h[0], dim, h[1])),
+        }
+    }
+
+    fn index_add(&self, op: &'static str, t: &Tensor, dim: usize, idx: &Tensor, source: &Tensor) -> Result<Tensor> {
+        match index::index_add(op, t, dim, idx, source)? {
+            Some(r) => Ok(r),
+            None => host(op, &[t, idx, source], |h| CPU.index_add(op, h[0], dim, h[1], h[2])),
+        }
+    }
+
+    fn gather(&self, t: &Tensor, dim: usize, idx: &Tensor) -> Result<Tensor> {
+        index::gather(t, dim, idx)
+    }
+
+    fn scatter(
+        &self,
+        op: &'static str,
+        t: &Tensor,
+        dim: usize,
+        idx: &Tensor,
+        src: &Tensor,
+        mode: ScatterMode,
+    ) -> Result<Tensor> {
+        let native = match mode {
+            ScatterMode::Add => index::scatter_add(op, t, dim, idx, src)?,
+            ScatterMode::Set => Some(scatter::scatter(op, t, dim, idx, src)?),
+        };
+        match native {
+            Some(r) => Ok(r),
+            None => host(op, &[t, idx, src], |h| CPU.scatter(op, h[0], dim, h[1], h[2], mode)),
+        }
+    }
+
+    fn one_hot(&self, t: &Tensor, num_classes: i64) -> Result<Tensor> {
+        index_misc::one_hot(t, num_classes)
+    }
+
+    fn masked_select(&self, t: &Tensor, mask: &Tensor, shape: &[usize]) -> Result<Tensor> {
+        index_misc::masked_select(t, mask, shape)
+    }
+
+    fn flip(&self, t: &Tensor, flip: &[bool]) -> Result<Tensor> {
+        index_misc::flip(t, flip)
+    }
+
+    fn repeat(&self, t: &Tensor, repeats: &[usize]) -> Result<Tensor> {
+        index_misc::repeat(t, repeats)
+    }
+
+    fn matmul(
+        &self,
+        op: &'static str,
+        a: &Tensor,
+        b: &Tensor,
+        batch: &[usize],
+        mkn: (usize, usize, usize),
+    ) -> Result<Tensor> {
+        if a.dtype().is_float() {
+            return matmul::matmul(a, b);
+        }
+        host(op, &[a, b], |h| CPU.matmul(op, h[0], h[1], batch, mkn))
+    }
+
+    fn linear(&self, x: &Tensor, weight: &Tensor, bias: Option<&Tensor>) -> Result<Tensor> {
+        if !x.dtype().is_float() {
+            let ins: Vec<&Tensor> = [Some(x), Some(weight), bias].into_iter().flatten().collect();
+            return host("linear", &ins, |h| CPU.linear(h[0], h[1], h.get(2).copied()));
+        }
+        // x @ w^T through the transposed view (the kernel reads strides), then the bias.
+        let y = matmul::matmul(x, &weight.t())?;
+        match bias {
+            Some(b) => y.try_add(b),
+            None => Ok(y),
+        }
+    }
+
+    fn conv(&self, op: &'static str, x: &Tensor, w: &Tensor, bias: Option<&Tensor>, g: &ConvGeom) -> Result<Tensor> {
+        conv::forward(op, x, w, bias, g)
+    }
+
+    fn conv_backward_input(
+        &self,
+        op: &'static str,
+        dy: &Tensor,
+        w: &Tensor,
+        init: Option<&Tensor>,
+        g: &ConvGeom,
+    ) -> Result<Tensor> {
+        conv::backward_input(op, dy, w, init, g)
+    }
+
+    fn conv_backward_weight(&self, op: &'static str, dy: &Tensor, x: &Tensor, g: &ConvGeom) -> Result<Tensor> {
+        conv::backward_weight(op, dy, x, g)
+    }
+
+    fn max_pool(
+        &self,
+        op: &'static str,
+        x: &Tensor,
+        plan: &Pool2dPlan,
+        _indices: bool,
+    ) -> Result<(Tensor, Option<Tensor>)> {
+        pooling::pool(op, x, plan, true)
+    }
+
+    fn avg_pool(&self, op: &'static str, x: &Tensor, plan: &Pool2dPlan) -> Result<Tensor> {
+        Ok(pooling::pool(op, x, plan, false)?.0)
+    }
+
+    fn max_pool_backward(
+        &self,
+        op: &'static str,
+        grad_out: &Tensor,
+        indices: &Tensor,
+        input_shape: &[usize],
+        planes: usize,
+        hw: usize,
+    ) -> Result<Tensor> {
+        // Zero planes scatter-added at the indices (the index kernels check the bounds).
+        let out_plane: usize = grad_out.shape()[grad_out.rank() - 2..].iter().product();
+        let zeros = try_full_on(&[planes, hw], 0.0, grad_out.dtype(), grad_out.device())?;
+        let (g2, i2) = (grad_out.try_reshape(&[planes, out_plane])?, indices.try_reshape(&[planes, out_plane])?);
+        match index::scatter_add(op, &zeros, 1, &i2, &g2)? {
+            Some(r) => r.try_reshape(input_shape),
+            None => host(op, &[grad_out, indices], |h| CPU.max_pool_backward(op, h[0], h[1], input_shape, planes, hw)),
+        }
+    }
+
+    fn avg_pool_backward(
+        &self,
+        op: &'static str,
+        grad_out: &Tensor,
+        plan: &Pool2dPlan,
+        input_shape: &[usize],
+    ) -> Result<Tensor> {
+        pooling::avg_pool_backward(op, grad_out, plan, input_shape)
+    }
+
+    fn adam_step(
+        &self,
+        p: &Tensor,
+        g: &Tensor,
+        m: Tensor,
+        v: Tensor,
+        beta1: f64,
+        beta2: f64,
+        scale: f64,
+        eps: f64,
+    ) -> Result<Three> {
+        if p.dtype() == DType::F32 {
+            return fused::adam_step(p, g, &m, &v, beta1, beta2, scale, eps);
+        }
+        // F64: the composite of elementwise kernels.
+        let m2 = m.try_add(&g.try_sub(&m)?.try_mul_scalar(1.0 - beta1)?)?;
+        let v2 = v.try_mul_scalar(beta2)?.try_add(&g.try_mul(g)?.try_mul_scalar(1.0 - beta2)?)?;
+        let denom = v2.sqrt().try_add_scalar(eps)?;
+        let p2 = p.try_sub(&m2.try_div(&denom)?.try_mul_scalar(scale)?)?;
+        Ok((p2, m2, v2))
+    }
+
+    fn sgd_momentum_step(
+        &self,
+        p: &Tensor,
+        g: &Tensor,
+        buf: &Tensor,
+        lr: f64,
+        momentum: f64,
+        dampening: f64,
+        nesterov: bool,
+    ) -> Result<(Tensor, Tensor)> {
+        if p.dtype() == DType::F32 {
+            return fused::sgd_momentum_step(p, g, buf, lr, momentum, dampening, nesterov);
+        }
+        // F64: the composite of elementwise kernels.
+        let b2 = buf.try_mul_scalar(momentum)?.try_add(&g.try_mul_scalar(1.0 - dampening)?)?;
+        let d = if nesterov { g.try_add(&b2.try_mul_scalar(momentum)?)? } else { b2.clone() };
+        Ok((p.try_sub(&d.try_mul_scalar(lr)?)?, b2))
+    }
+
+    fn relu_backward(&self, grad: &Tensor, out: &Tensor) -> Result<Tensor> {
+        grad.try_masked_fill(&out.try_le_scalar(0.0)?, 0.0)
+    }
+}
