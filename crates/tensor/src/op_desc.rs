@@ -6,107 +6,121 @@ use smallvec::SmallVec;
 
 use crate::shape::Dims;
 
-/// The unary elementwise ops, as the backends see them.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub enum UnaryOp {
-    /// `-x`
-    Neg,
-    /// `|x|`
-    Abs,
-    /// `e^x`
-    Exp,
-    /// natural log
-    Log,
-    /// `ln(1 + x)`
-    Log1p,
-    /// square root
-    Sqrt,
-    /// `1 / sqrt(x)`
-    Rsqrt,
-    /// sine
-    Sin,
-    /// cosine
-    Cos,
-    /// hyperbolic tangent
-    Tanh,
-    /// `1 / (1 + e^-x)`, computed stably for large |x|
-    Sigmoid,
-    /// `max(x, 0)`
-    Relu,
-    /// `x * Φ(x)` with the exact (erf) normal CDF, PyTorch's default GELU
-    Gelu,
-    /// `x * sigmoid(x)`
-    Silu,
-    /// `ln(1 + e^x)`, linear above 20 (PyTorch's threshold)
-    Softplus,
-    /// -1, 0 or 1
-    Sign,
-    /// round down
-    Floor,
-    /// round up
-    Ceil,
-    /// round half to even
-    Round,
-    /// `1 / x`
-    Recip,
-    /// the error function
-    Erf,
-    /// `x ** e`
-    Powf(f64),
-    /// `min(max(x, lo), hi)`; either bound may be absent
-    Clamp(Option<f64>, Option<f64>),
-    /// `x` if positive, else `slope * x`
-    LeakyRelu(f64),
-    /// `x` if positive, else `alpha * (e^x - 1)`
-    Elu(f64),
+/// Writes [`UnaryOp`] and its per-op facts from one table (see [`unary_ops!`]'s invocation below).
+macro_rules! unary_ops {
+    ($(
+        $(#[doc = $doc:literal])*
+        $V:ident $(($($field:ty),*))? => $name:literal, keeps_int: $ki:literal,
+            wgsl: $wf:literal, wgsl_i64: $wi:expr;
+    )*) => {
+        /// The unary elementwise ops, as the backends see them: one row of the table in
+        /// `op_desc.rs` each, which also gives the PyTorch name, the integer rule and the WGSL of
+        /// the GPU kernel (`docs/adding-an-op.md`).
+        #[derive(Clone, Copy, Debug, PartialEq)]
+        pub enum UnaryOp {
+            $( $(#[doc = $doc])* $V $(($($field),*))?, )*
+        }
+
+        /// The row of each op in the table (its index in [`UnaryOp::WGSL`]).
+        #[derive(Clone, Copy)]
+        enum UnaryRow {
+            $( $V, )*
+        }
+
+        impl UnaryOp {
+            /// The PyTorch name of the op, used in error messages.
+            pub fn name(self) -> &'static str {
+                match self {
+                    $( UnaryOp::$V { .. } => $name, )*
+                }
+            }
+
+            /// True for ops that keep integer dtypes integral (the rest promote `I64` to `F32`, as
+            /// PyTorch).
+            pub fn keeps_int(self) -> bool {
+                match self {
+                    $( UnaryOp::$V { .. } => $ki, )*
+                }
+            }
+
+            /// The op's row in the table: its index in [`UnaryOp::WGSL`] and the `OP` constant of the
+            /// GPU kernel.
+            pub fn index(self) -> u32 {
+                match self {
+                    $( UnaryOp::$V { .. } => UnaryRow::$V as u32, )*
+                }
+            }
+
+            /// Per row, the WGSL statements computing the op of `v: T` (a float; parameters in
+            /// `sc[0]`, `sc[1]`), and for integer ops those of `v: I64` (parameters in `sci`; `None`
+            /// returns `v`). The GPU backend turns them into the `switch` of `unary.wgsl`.
+            pub const WGSL: &'static [(&'static str, Option<&'static str>)] = &[ $( ($wf, $wi), )* ];
+        }
+    };
 }
 
-impl UnaryOp {
-    /// The PyTorch name of the op, used in error messages.
-    pub fn name(self) -> &'static str {
-        match self {
-            UnaryOp::Neg => "neg",
-            UnaryOp::Abs => "abs",
-            UnaryOp::Exp => "exp",
-            UnaryOp::Log => "log",
-            UnaryOp::Log1p => "log1p",
-            UnaryOp::Sqrt => "sqrt",
-            UnaryOp::Rsqrt => "rsqrt",
-            UnaryOp::Sin => "sin",
-            UnaryOp::Cos => "cos",
-            UnaryOp::Tanh => "tanh",
-            UnaryOp::Sigmoid => "sigmoid",
-            UnaryOp::Relu => "relu",
-            UnaryOp::Gelu => "gelu",
-            UnaryOp::Silu => "silu",
-            UnaryOp::Softplus => "softplus",
-            UnaryOp::Sign => "sign",
-            UnaryOp::Floor => "floor",
-            UnaryOp::Ceil => "ceil",
-            UnaryOp::Round => "round",
-            UnaryOp::Recip => "reciprocal",
-            UnaryOp::Erf => "erf",
-            UnaryOp::Powf(_) => "pow",
-            UnaryOp::Clamp(..) => "clamp",
-            UnaryOp::LeakyRelu(_) => "leaky_relu",
-            UnaryOp::Elu(_) => "elu",
-        }
-    }
-
-    /// True for ops that keep integer dtypes integral (the rest promote `I64` to `F32`, as PyTorch).
-    pub fn keeps_int(self) -> bool {
-        matches!(
-            self,
-            UnaryOp::Neg
-                | UnaryOp::Abs
-                | UnaryOp::Relu
-                | UnaryOp::Sign
-                | UnaryOp::Floor
-                | UnaryOp::Ceil
-                | UnaryOp::Round
-                | UnaryOp::Clamp(..)
-        )
-    }
+unary_ops! {
+    /// `-x`
+    Neg => "neg", keeps_int: true, wgsl: "return -v;", wgsl_i64: Some("return i64_neg(v);");
+    /// `|x|`
+    Abs => "abs", keeps_int: true, wgsl: "return abs(v);", wgsl_i64: Some("return i64_abs(v);");
+    /// `e^x`
+    Exp => "exp", keeps_int: false, wgsl: "return m_exp(v);", wgsl_i64: None;
+    /// natural log
+    Log => "log", keeps_int: false, wgsl: "return m_log(v);", wgsl_i64: None;
+    /// `ln(1 + x)`
+    Log1p => "log1p", keeps_int: false, wgsl: "return m_log1p(v);", wgsl_i64: None;
+    /// square root
+    Sqrt => "sqrt", keeps_int: false, wgsl: "return m_sqrt(v);", wgsl_i64: None;
+    /// `1 / sqrt(x)`
+    Rsqrt => "rsqrt", keeps_int: false, wgsl: "return 1.0 / m_sqrt(v);", wgsl_i64: None;
+    /// sine
+    Sin => "sin", keeps_int: false, wgsl: "return m_sin(v);", wgsl_i64: None;
+    /// cosine
+    Cos => "cos", keeps_int: false, wgsl: "return m_cos(v);", wgsl_i64: None;
+    /// hyperbolic tangent
+    Tanh => "tanh", keeps_int: false, wgsl: "return m_tanh(v);", wgsl_i64: None;
+    /// `1 / (1 + e^-x)`, computed stably for large |x|
+    Sigmoid => "sigmoid", keeps_int: false, wgsl: "return m_sigmoid(v);", wgsl_i64: None;
+    /// `max(x, 0)`
+    Relu => "relu", keeps_int: true, wgsl: "return select(v, 0.0, is_negative(v));",
+        wgsl_i64: Some("return select(v, I64(0u, 0u), i64_is_neg(v));");
+    /// `x * Φ(x)` with the exact (erf) normal CDF, PyTorch's default GELU
+    Gelu => "gelu", keeps_int: false, wgsl: "return 0.5 * v * (1.0 + m_erf(v * 7.07106781186547524401e-01));",
+        wgsl_i64: None;
+    /// `x * sigmoid(x)`
+    Silu => "silu", keeps_int: false, wgsl: "return v * m_sigmoid(v);", wgsl_i64: None;
+    /// `ln(1 + e^x)`, linear above 20 (PyTorch's threshold)
+    Softplus => "softplus", keeps_int: false, wgsl: "if (v > 20.0) { return v; } return m_log1p(m_exp(v));",
+        wgsl_i64: None;
+    /// -1, 0 or 1
+    Sign => "sign", keeps_int: true,
+        // 0, -0 and NaN are their own sign.
+        wgsl: "if (v > 0.0) { return 1.0; } if (v < 0.0) { return -1.0; } return v;",
+        wgsl_i64: Some("if (i64_is_neg(v)) { return I64(0xffffffffu, 0xffffffffu); } \
+                        return select(I64(1u, 0u), v, v.x == 0u && v.y == 0u);");
+    /// round down
+    Floor => "floor", keeps_int: true, wgsl: "return floor(v);", wgsl_i64: None;
+    /// round up
+    Ceil => "ceil", keeps_int: true, wgsl: "return ceil(v);", wgsl_i64: None;
+    /// round half to even
+    Round => "round", keeps_int: true, wgsl: "return round(v);", wgsl_i64: None;
+    /// `1 / x`
+    Recip => "reciprocal", keeps_int: false, wgsl: "return 1.0 / v;", wgsl_i64: None;
+    /// the error function
+    Erf => "erf", keeps_int: false, wgsl: "return m_erf(v);", wgsl_i64: None;
+    /// `x ** e`
+    Powf(f64) => "pow", keeps_int: false, wgsl: "if (sc[0] == 2.0) { return v * v; } return m_pow(v, sc[0]);",
+        wgsl_i64: None;
+    /// `min(max(x, lo), hi)`; either bound may be absent
+    Clamp(Option<f64>, Option<f64>) => "clamp", keeps_int: true,
+        wgsl: "if (is_nan(v)) { return v; } var r = v; if (r < sc[0]) { r = sc[0]; } if (r > sc[1]) { r = sc[1]; } \
+               return r;",
+        wgsl_i64: Some("return i64_min(i64_max(v, sci[0]), sci[1]);");
+    /// `x` if positive, else `slope * x`
+    LeakyRelu(f64) => "leaky_relu", keeps_int: false, wgsl: "return select(v * sc[0], v, v > 0.0);", wgsl_i64: None;
+    /// `x` if positive, else `alpha * (e^x - 1)`
+    Elu(f64) => "elu", keeps_int: false, wgsl: "return select(sc[0] * m_expm1(v), v, v > 0.0);", wgsl_i64: None;
 }
 
 /// The binary arithmetic ops, as the backends see them.

@@ -3,6 +3,7 @@
 //! of the library files; the host prepends `alias T = f32;` or `alias T = f64;` and the libraries it
 //! needs, so one source serves both float widths (F64 only on adapters with SHADER_F64).
 
+use crate::op_desc::UnaryOp;
 use crate::DType;
 
 pub(crate) use ember_shaders::{
@@ -33,6 +34,24 @@ fn compose(float: DType, libs: &[&str], parts: &[&str]) -> String {
 /// An elementwise kernel file (unary, binary) over float type `float`.
 pub(crate) fn elementwise(kernel: &str, float: DType) -> String {
     compose(float, &[MATH, I64, STRIDED], &[kernel])
+}
+
+/// The unary module over float type `float`: `unary.wgsl` (bindings, entry points) and its
+/// `apply_float` / `apply_i64` functions, whose `switch` on the `OP` constant is generated from the
+/// op table ([`UnaryOp::WGSL`]): case `k` is row `k`, so the numbers cannot drift from the enum.
+pub(crate) fn unary(float: DType) -> String {
+    let mut f = String::from("fn apply_float(v: T) -> T {\n    switch OP {\n");
+    let mut i = String::from("fn apply_i64(v: I64) -> I64 {\n    switch OP {\n");
+    for (k, (wf, wi)) in UnaryOp::WGSL.iter().enumerate() {
+        f.push_str(&format!("        case {k}u: {{ {wf} }}\n"));
+        if let Some(wi) = wi {
+            i.push_str(&format!("        case {k}u: {{ {wi} }}\n"));
+        }
+    }
+    for s in [&mut f, &mut i] {
+        s.push_str("        default: { return v; }\n    }\n}\n");
+    }
+    compose(float, &[MATH, I64, STRIDED], &[UNARY, &f, &i])
 }
 
 /// A kernel file that needs only the float primitives and the i64 helpers (reduce, matmul).
@@ -88,7 +107,7 @@ pub fn all_modules() -> Vec<(String, String)> {
     const ALL: [DType; 4] = [DType::F32, DType::F64, DType::I64, DType::Bool];
     let mut v = Vec::new();
     for f in [DType::F32, DType::F64] {
-        v.push((format!("unary.wgsl ({f})"), elementwise(UNARY, f)));
+        v.push((format!("unary.wgsl ({f})"), unary(f)));
         v.push((format!("binary.wgsl ({f})"), elementwise(BINARY, f)));
         v.push((format!("reduce.wgsl ({f})"), plain(REDUCE, f)));
         v.push((format!("matmul.wgsl ({f})"), plain(MATMUL, f)));

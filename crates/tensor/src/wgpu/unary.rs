@@ -1,41 +1,11 @@
 //! GPU kernels for [`UnaryOp`] (`shaders/unary.wgsl`): strided input, dense output, one specialised
-//! pipeline per op (the op index is an override constant).
+//! pipeline per op (the op's row in the table of `op_desc.rs` is an override constant; the WGSL of
+//! each op comes from that table, see [`shaders::unary`]).
 
 use super::pipeline::KernelSpec;
 use super::{groups_for, shaders, storage, strided_meta, tensor, GpuStorage};
 use crate::op_desc::UnaryOp;
 use crate::{DType, Error, Result, Tensor};
-
-/// The op's index in `apply_float` / `apply_i64` of unary.wgsl.
-fn index(op: UnaryOp) -> u32 {
-    match op {
-        UnaryOp::Neg => 0,
-        UnaryOp::Abs => 1,
-        UnaryOp::Exp => 2,
-        UnaryOp::Log => 3,
-        UnaryOp::Log1p => 4,
-        UnaryOp::Sqrt => 5,
-        UnaryOp::Rsqrt => 6,
-        UnaryOp::Sin => 7,
-        UnaryOp::Cos => 8,
-        UnaryOp::Tanh => 9,
-        UnaryOp::Sigmoid => 10,
-        UnaryOp::Relu => 11,
-        UnaryOp::Gelu => 12,
-        UnaryOp::Silu => 13,
-        UnaryOp::Softplus => 14,
-        UnaryOp::Sign => 15,
-        UnaryOp::Floor => 16,
-        UnaryOp::Ceil => 17,
-        UnaryOp::Round => 18,
-        UnaryOp::Recip => 19,
-        UnaryOp::Erf => 20,
-        UnaryOp::Powf(_) => 21,
-        UnaryOp::Clamp(..) => 22,
-        UnaryOp::LeakyRelu(_) => 23,
-        UnaryOp::Elu(_) => 24,
-    }
-}
 
 /// The two scalar parameters of `op` (absent clamp bounds are infinite).
 fn params(op: UnaryOp) -> [f64; 2] {
@@ -77,13 +47,13 @@ pub(crate) fn unary(op: UnaryOp, a: &Tensor) -> Result<Tensor> {
         let meta = ctx.upload_words(name, &strided_meta(name, a.shape(), &[&a.layout])?)?;
         let sc = ctx.upload_bytes(name, &sc)?;
         let module = format!("unary ({float})");
-        let source = move || shaders::elementwise(shaders::UNARY, float);
+        let source = move || shaders::unary(float);
         let spec = KernelSpec {
             checked: true,
             module: &module,
             source: &source,
             entry,
-            constants: &[("OP", f64::from(index(op)))],
+            constants: &[("OP", f64::from(op.index()))],
             read_only: &[true, false, true, true],
         };
         ctx.dispatch(&spec, &[src.buffer(), out.buffer(), &meta, &sc], ctx.grid(name, groups_for(n))?);
