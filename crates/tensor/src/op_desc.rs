@@ -6,7 +6,7 @@ use smallvec::SmallVec;
 
 use crate::shape::Dims;
 
-/// Writes [`UnaryOp`] and its per-op facts from one table (see [`unary_ops!`]'s invocation below).
+/// Writes [`UnaryOp`] and its per-op facts from one table (the invocation below).
 macro_rules! unary_ops {
     ($(
         $(#[doc = $doc:literal])*
@@ -123,38 +123,58 @@ unary_ops! {
     Elu(f64) => "elu", keeps_int: false, wgsl: "return select(sc[0] * m_expm1(v), v, v > 0.0);", wgsl_i64: None;
 }
 
-/// The binary arithmetic ops, as the backends see them.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum BinaryOp {
-    /// `a + b`
-    Add,
-    /// `a - b`
-    Sub,
-    /// `a * b`
-    Mul,
-    /// `a / b` (true division: integers give F32, as PyTorch)
-    Div,
-    /// `a ** b`
-    Pow,
-    /// elementwise max, NaN-propagating
-    Maximum,
-    /// elementwise min, NaN-propagating
-    Minimum,
+/// Writes [`BinaryOp`] and its per-op facts from one table, as [`UnaryOp`]'s: name, and the WGSL
+/// of the GPU kernel's case (`x`, `y` of float type `T`; `I64` for the integer column).
+macro_rules! binary_ops {
+    ($(
+        $(#[doc = $doc:literal])*
+        $V:ident => $name:literal, wgsl: $wf:literal, wgsl_i64: $wi:expr;
+    )*) => {
+        /// The binary arithmetic ops, as the backends see them: one row of the table in
+        /// `op_desc.rs` each (PyTorch name and the WGSL of the GPU kernel).
+        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+        pub enum BinaryOp {
+            $( $(#[doc = $doc])* $V, )*
+        }
+
+        impl BinaryOp {
+            /// The PyTorch name of the op, used in error messages.
+            pub fn name(self) -> &'static str {
+                match self {
+                    $( BinaryOp::$V => $name, )*
+                }
+            }
+
+            /// The op's row in the table: its index in [`BinaryOp::WGSL`] and the `OP` constant of
+            /// the GPU kernel.
+            pub fn index(self) -> u32 {
+                self as u32
+            }
+
+            /// Per row, the WGSL statements computing the op of `x, y: T`, and of `x, y: I64` for
+            /// ops with an integer kernel (`None`: the op never reaches the kernel with I64).
+            pub const WGSL: &'static [(&'static str, Option<&'static str>)] = &[ $( ($wf, $wi), )* ];
+        }
+    };
 }
 
-impl BinaryOp {
-    /// The PyTorch name of the op, used in error messages.
-    pub fn name(self) -> &'static str {
-        match self {
-            BinaryOp::Add => "add",
-            BinaryOp::Sub => "sub",
-            BinaryOp::Mul => "mul",
-            BinaryOp::Div => "div",
-            BinaryOp::Pow => "pow",
-            BinaryOp::Maximum => "maximum",
-            BinaryOp::Minimum => "minimum",
-        }
-    }
+binary_ops! {
+    /// `a + b`
+    Add => "add", wgsl: "return x + y;", wgsl_i64: Some("return i64_add(x, y);");
+    /// `a - b`
+    Sub => "sub", wgsl: "return x - y;", wgsl_i64: Some("return i64_sub(x, y);");
+    /// `a * b`
+    Mul => "mul", wgsl: "return x * y;", wgsl_i64: Some("return i64_mul(x, y);");
+    /// `a / b` (true division: integers give F32, as PyTorch)
+    Div => "div", wgsl: "return x / y;", wgsl_i64: None;
+    /// `a ** b`
+    Pow => "pow", wgsl: "return m_pow(x, y);", wgsl_i64: Some("return i64_pow(x, y);");
+    /// elementwise max, NaN-propagating
+    Maximum => "maximum", wgsl: "if (is_nan(x) || is_nan(y)) { return t_nan(); } return select(x, y, y > x);",
+        wgsl_i64: Some("return i64_max(x, y);");
+    /// elementwise min, NaN-propagating
+    Minimum => "minimum", wgsl: "if (is_nan(x) || is_nan(y)) { return t_nan(); } return select(x, y, y < x);",
+        wgsl_i64: Some("return i64_min(x, y);");
 }
 
 /// The comparison ops, as the backends see them.

@@ -6,19 +6,6 @@ use super::{groups_for, shaders, storage, strided_meta, tensor, GpuStorage};
 use crate::op_desc::BinaryOp;
 use crate::{DType, Error, Result, Tensor};
 
-/// The op's index in `apply_float` / `apply_i64` of binary.wgsl.
-fn index(op: BinaryOp) -> u32 {
-    match op {
-        BinaryOp::Add => 0,
-        BinaryOp::Sub => 1,
-        BinaryOp::Mul => 2,
-        BinaryOp::Div => 3,
-        BinaryOp::Pow => 4,
-        BinaryOp::Maximum => 5,
-        BinaryOp::Minimum => 6,
-    }
-}
-
 /// Runs `op` on two GPU tensors of one dtype (F32, F64, I64), broadcast to `shape`.
 pub(crate) fn binary(op: BinaryOp, a: &Tensor, b: &Tensor, shape: &[usize]) -> Result<Tensor> {
     let name = op.name();
@@ -39,13 +26,13 @@ pub(crate) fn binary(op: BinaryOp, a: &Tensor, b: &Tensor, shape: &[usize]) -> R
     if n > 0 {
         let meta = ctx.upload_words(name, &strided_meta(name, shape, &[&la, &lb])?)?;
         let module = format!("binary ({float})");
-        let source = move || shaders::elementwise(shaders::BINARY, float);
+        let source = move || shaders::binary(float);
         let spec = KernelSpec {
             checked: true,
             module: &module,
             source: &source,
             entry,
-            constants: &[("OP", f64::from(index(op)))],
+            constants: &[("OP", f64::from(op.index()))],
             read_only: &[true, true, false, true],
         };
         ctx.dispatch(&spec, &[sa.buffer(), sb.buffer(), out.buffer(), &meta], ctx.grid(name, groups_for(n))?);

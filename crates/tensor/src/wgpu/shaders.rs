@@ -3,7 +3,7 @@
 //! of the library files; the host prepends `alias T = f32;` or `alias T = f64;` and the libraries it
 //! needs, so one source serves both float widths (F64 only on adapters with SHADER_F64).
 
-use crate::op_desc::UnaryOp;
+use crate::op_desc::{BinaryOp, UnaryOp};
 use crate::DType;
 
 pub(crate) use ember_shaders::{
@@ -36,22 +36,37 @@ pub(crate) fn elementwise(kernel: &str, float: DType) -> String {
     compose(float, &[MATH, I64, STRIDED], &[kernel])
 }
 
-/// The unary module over float type `float`: `unary.wgsl` (bindings, entry points) and its
-/// `apply_float` / `apply_i64` functions, whose `switch` on the `OP` constant is generated from the
-/// op table ([`UnaryOp::WGSL`]): case `k` is row `k`, so the numbers cannot drift from the enum.
-pub(crate) fn unary(float: DType) -> String {
-    let mut f = String::from("fn apply_float(v: T) -> T {\n    switch OP {\n");
-    let mut i = String::from("fn apply_i64(v: I64) -> I64 {\n    switch OP {\n");
-    for (k, (wf, wi)) in UnaryOp::WGSL.iter().enumerate() {
+/// `apply_float` and `apply_i64` of an elementwise kernel: a `switch` on its `OP` constant with
+/// case `k` the WGSL of row `k` of the op table, so the kernel's numbers are the enum's by
+/// construction. `args` are the parameters (`v` or `x`, `y`); a missing case returns the first.
+fn apply_fns(rows: &[(&str, Option<&str>)], args: &[&str]) -> String {
+    let first = args[0];
+    let float: Vec<String> = args.iter().map(|a| format!("{a}: T")).collect();
+    let int: Vec<String> = args.iter().map(|a| format!("{a}: I64")).collect();
+    let mut f = format!("fn apply_float({}) -> T {{\n    switch OP {{\n", float.join(", "));
+    let mut i = format!("fn apply_i64({}) -> I64 {{\n    switch OP {{\n", int.join(", "));
+    for (k, (wf, wi)) in rows.iter().enumerate() {
         f.push_str(&format!("        case {k}u: {{ {wf} }}\n"));
         if let Some(wi) = wi {
             i.push_str(&format!("        case {k}u: {{ {wi} }}\n"));
         }
     }
     for s in [&mut f, &mut i] {
-        s.push_str("        default: { return v; }\n    }\n}\n");
+        s.push_str(&format!("        default: {{ return {first}; }}\n    }}\n}}\n"));
     }
-    compose(float, &[MATH, I64, STRIDED], &[UNARY, &f, &i])
+    f + &i
+}
+
+/// The unary module over float type `float`: `unary.wgsl` (bindings, entry points) and its
+/// `apply_float` / `apply_i64`, generated from the op table ([`UnaryOp::WGSL`]).
+pub(crate) fn unary(float: DType) -> String {
+    compose(float, &[MATH, I64, STRIDED], &[UNARY, &apply_fns(UnaryOp::WGSL, &["v"])])
+}
+
+/// The binary module over float type `float`: `binary.wgsl` and its `apply_float` /
+/// `apply_i64`, generated from the op table ([`BinaryOp::WGSL`]).
+pub(crate) fn binary(float: DType) -> String {
+    compose(float, &[MATH, I64, STRIDED], &[BINARY, &apply_fns(BinaryOp::WGSL, &["x", "y"])])
 }
 
 /// A kernel file that needs only the float primitives and the i64 helpers (reduce, matmul).
@@ -108,7 +123,7 @@ pub fn all_modules() -> Vec<(String, String)> {
     let mut v = Vec::new();
     for f in [DType::F32, DType::F64] {
         v.push((format!("unary.wgsl ({f})"), unary(f)));
-        v.push((format!("binary.wgsl ({f})"), elementwise(BINARY, f)));
+        v.push((format!("binary.wgsl ({f})"), binary(f)));
         v.push((format!("reduce.wgsl ({f})"), plain(REDUCE, f)));
         v.push((format!("matmul.wgsl ({f})"), plain(MATMUL, f)));
         v.push((format!("reduce.wgsl + reduce_subgroup.wgsl ({f}, subgroups)"), reduce_subgroup(f)));
