@@ -16,6 +16,7 @@
 //! Every saved crash, once fixed, moves to `fuzz/regressions/<target>/`; `tests/corpus.rs` loads
 //! every corpus and regression file on each `cargo test`.
 
+pub mod model_dir;
 pub mod mutate;
 pub mod targets;
 

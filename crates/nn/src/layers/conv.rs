@@ -24,15 +24,25 @@ use crate::{init, Module, TrainingFlag};
 
 /// A weight of `shape` and an optional bias of `len`, both uniform in `±1/√fan_in` (PyTorch's
 /// `_ConvNd.reset_parameters`).
-fn conv_params(shape: &[usize], bias_len: Option<usize>) -> (Variable, Option<Variable>) {
+pub(crate) fn try_conv_params(shape: &[usize], bias_len: Option<usize>) -> Result<(Variable, Option<Variable>)> {
     let (fan_in, _) = init::fans(shape);
-    let weight = Variable::new(init::kaiming_uniform_default(shape), true);
-    let bias = bias_len.map(|n| Variable::new(init::bias_uniform(n, fan_in), true));
-    (weight, bias)
+    let weight = Variable::new(init::try_kaiming_uniform_default(shape)?, true);
+    let bias = match bias_len {
+        Some(n) => Some(Variable::new(init::try_bias_uniform(n, fan_in)?, true)),
+        None => None,
+    };
+    Ok((weight, bias))
 }
 
+/// [`try_conv_params`] that panics with its error (the builders that re-initialise weights).
 #[track_caller]
-fn check_groups(layer: &str, in_channels: usize, out_channels: usize, groups: usize) {
+pub(crate) fn conv_params(shape: &[usize], bias_len: Option<usize>) -> (Variable, Option<Variable>) {
+    try_conv_params(shape, bias_len).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// Panics unless `groups` is positive and divides both channel counts, naming the layer.
+#[track_caller]
+pub(crate) fn check_groups(layer: &str, in_channels: usize, out_channels: usize, groups: usize) {
     if groups == 0 || !in_channels.is_multiple_of(groups) || !out_channels.is_multiple_of(groups) {
         panic!(
             "{layer}: groups={groups} must be positive and divide both in_channels={in_channels} and out_channels={out_channels}"
@@ -98,9 +108,18 @@ pub struct Conv1d {
 impl Conv1d {
     /// A convolution from `in_channels` to `out_channels` with a kernel of `kernel_size`, stride 1,
     /// no padding, with a bias.
+    ///
+    /// **Panics** (never aborts) when the weights cannot be allocated; see [`Conv1d::try_new`].
+    #[track_caller]
     pub fn new(in_channels: usize, out_channels: usize, kernel_size: usize) -> Conv1d {
-        let (weight, bias) = conv_params(&[out_channels, in_channels, kernel_size], Some(out_channels));
-        Conv1d {
+        Conv1d::try_new(in_channels, out_channels, kernel_size).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// [`Conv1d::new`] returning `Error::OutOfMemory` (or the overflow error naming the shape)
+    /// when the weights cannot be allocated.
+    pub fn try_new(in_channels: usize, out_channels: usize, kernel_size: usize) -> Result<Conv1d> {
+        let (weight, bias) = try_conv_params(&[out_channels, in_channels, kernel_size], Some(out_channels))?;
+        Ok(Conv1d {
             training: TrainingFlag::new(),
             weight,
             bias,
@@ -111,7 +130,7 @@ impl Conv1d {
             padding: 0,
             dilation: 1,
             groups: 1,
-        }
+        })
     }
 
     /// Sets the stride.
@@ -196,7 +215,8 @@ impl Module for Conv1d {
     }
 }
 
-fn weight_and_bias(weight: &Variable, bias: Option<&Variable>) -> Vec<(String, Variable)> {
+/// `weight` and, if any, `bias`, as a conv layer's own parameters.
+pub(crate) fn weight_and_bias(weight: &Variable, bias: Option<&Variable>) -> Vec<(String, Variable)> {
     let mut p = vec![("weight".to_string(), weight.clone())];
     if let Some(b) = bias {
         p.push(("bias".to_string(), b.clone()));
@@ -224,10 +244,19 @@ pub struct Conv2d {
 impl Conv2d {
     /// A convolution from `in_channels` to `out_channels` with a `kernel_size` kernel (an int for a
     /// square one, or `[kh, kw]`), stride 1, no padding, with a bias.
+    ///
+    /// **Panics** (never aborts) when the weights cannot be allocated; see [`Conv2d::try_new`].
+    #[track_caller]
     pub fn new(in_channels: usize, out_channels: usize, kernel_size: impl Into<Size2>) -> Conv2d {
+        Conv2d::try_new(in_channels, out_channels, kernel_size).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// [`Conv2d::new`] returning `Error::OutOfMemory` (or the overflow error naming the shape)
+    /// when the weights cannot be allocated.
+    pub fn try_new(in_channels: usize, out_channels: usize, kernel_size: impl Into<Size2>) -> Result<Conv2d> {
         let k = kernel_size.into().0;
-        let (weight, bias) = conv_params(&[out_channels, in_channels, k[0], k[1]], Some(out_channels));
-        Conv2d {
+        let (weight, bias) = try_conv_params(&[out_channels, in_channels, k[0], k[1]], Some(out_channels))?;
+        Ok(Conv2d {
             training: TrainingFlag::new(),
             weight,
             bias,
@@ -238,7 +267,7 @@ impl Conv2d {
             padding: [0, 0],
             dilation: [1, 1],
             groups: 1,
-        }
+        })
     }
 
     /// Sets the stride (an int or `[sh, sw]`).
@@ -346,10 +375,20 @@ pub struct ConvTranspose2d {
 impl ConvTranspose2d {
     /// A transposed convolution from `in_channels` to `out_channels` with a `kernel_size` kernel,
     /// stride 1, no padding, with a bias.
+    ///
+    /// **Panics** (never aborts) when the weights cannot be allocated; see
+    /// [`ConvTranspose2d::try_new`].
+    #[track_caller]
     pub fn new(in_channels: usize, out_channels: usize, kernel_size: impl Into<Size2>) -> ConvTranspose2d {
+        ConvTranspose2d::try_new(in_channels, out_channels, kernel_size).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// [`ConvTranspose2d::new`] returning `Error::OutOfMemory` (or the overflow error naming the
+    /// shape) when the weights cannot be allocated.
+    pub fn try_new(in_channels: usize, out_channels: usize, kernel_size: impl Into<Size2>) -> Result<ConvTranspose2d> {
         let k = kernel_size.into().0;
-        let (weight, bias) = conv_params(&[in_channels, out_channels, k[0], k[1]], Some(out_channels));
-        ConvTranspose2d {
+        let (weight, bias) = try_conv_params(&[in_channels, out_channels, k[0], k[1]], Some(out_channels))?;
+        Ok(ConvTranspose2d {
             training: TrainingFlag::new(),
             weight,
             bias,
@@ -361,7 +400,7 @@ impl ConvTranspose2d {
             output_padding: [0, 0],
             dilation: [1, 1],
             groups: 1,
-        }
+        })
     }
 
     /// Sets the stride (an int or `[sh, sw]`).

@@ -16,30 +16,9 @@ use ember_tensor::Result;
 
 use crate::functional::{self as F, Size3};
 use crate::module::{forward_or_panic, layer_error};
-use crate::{init, Module, TrainingFlag};
+use crate::{Module, TrainingFlag};
 
-/// A weight of `shape` and an optional bias of `len`, uniform in `±1/√fan_in` (PyTorch's
-/// `_ConvNd.reset_parameters`).
-fn conv_params(shape: &[usize], bias_len: Option<usize>) -> (Variable, Option<Variable>) {
-    let (fan_in, _) = init::fans(shape);
-    let weight = Variable::new(init::kaiming_uniform_default(shape), true);
-    (weight, bias_len.map(|n| Variable::new(init::bias_uniform(n, fan_in), true)))
-}
-
-fn weight_and_bias(weight: &Variable, bias: Option<&Variable>) -> Vec<(String, Variable)> {
-    let mut p = vec![("weight".to_string(), weight.clone())];
-    p.extend(bias.map(|b| ("bias".to_string(), b.clone())));
-    p
-}
-
-#[track_caller]
-fn check_groups(layer: &str, in_channels: usize, out_channels: usize, groups: usize) {
-    if groups == 0 || !in_channels.is_multiple_of(groups) || !out_channels.is_multiple_of(groups) {
-        panic!(
-            "{layer}: groups={groups} must be positive and divide both in_channels={in_channels} and out_channels={out_channels}"
-        );
-    }
-}
+use super::conv::{check_groups, conv_params, try_conv_params, weight_and_bias};
 
 /// A 1-d transposed convolution, PyTorch's `nn.ConvTranspose1d`: weight `[in, out / groups, k]`,
 /// bias `[out]`; the output length is `(L - 1) stride - 2 padding + dilation (k - 1) +
@@ -63,9 +42,19 @@ pub struct ConvTranspose1d {
 
 impl ConvTranspose1d {
     /// A transposed convolution from `in_channels` to `out_channels`, stride 1, no padding, bias.
+    ///
+    /// **Panics** (never aborts) when the weights cannot be allocated; see
+    /// [`ConvTranspose1d::try_new`].
+    #[track_caller]
     pub fn new(in_channels: usize, out_channels: usize, kernel_size: usize) -> ConvTranspose1d {
-        let (weight, bias) = conv_params(&[in_channels, out_channels, kernel_size], Some(out_channels));
-        ConvTranspose1d {
+        ConvTranspose1d::try_new(in_channels, out_channels, kernel_size).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// [`ConvTranspose1d::new`] returning `Error::OutOfMemory` (or the overflow error naming the
+    /// shape) when the weights cannot be allocated.
+    pub fn try_new(in_channels: usize, out_channels: usize, kernel_size: usize) -> Result<ConvTranspose1d> {
+        let (weight, bias) = try_conv_params(&[in_channels, out_channels, kernel_size], Some(out_channels))?;
+        Ok(ConvTranspose1d {
             training: TrainingFlag::new(),
             weight,
             bias,
@@ -77,7 +66,7 @@ impl ConvTranspose1d {
             output_padding: 0,
             dilation: 1,
             groups: 1,
-        }
+        })
     }
 
     /// Sets the stride.
@@ -184,10 +173,19 @@ pub struct Conv3d {
 impl Conv3d {
     /// A convolution from `in_channels` to `out_channels` with a `kernel_size` kernel (an int or
     /// `[kd, kh, kw]`), stride 1, no padding, with a bias.
+    ///
+    /// **Panics** (never aborts) when the weights cannot be allocated; see [`Conv3d::try_new`].
+    #[track_caller]
     pub fn new(in_channels: usize, out_channels: usize, kernel_size: impl Into<Size3>) -> Conv3d {
+        Conv3d::try_new(in_channels, out_channels, kernel_size).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// [`Conv3d::new`] returning `Error::OutOfMemory` (or the overflow error naming the shape)
+    /// when the weights cannot be allocated.
+    pub fn try_new(in_channels: usize, out_channels: usize, kernel_size: impl Into<Size3>) -> Result<Conv3d> {
         let k = kernel_size.into().0;
-        let (weight, bias) = conv_params(&[out_channels, in_channels, k[0], k[1], k[2]], Some(out_channels));
-        Conv3d {
+        let (weight, bias) = try_conv_params(&[out_channels, in_channels, k[0], k[1], k[2]], Some(out_channels))?;
+        Ok(Conv3d {
             training: TrainingFlag::new(),
             weight,
             bias,
@@ -198,7 +196,7 @@ impl Conv3d {
             padding: [0; 3],
             dilation: [1; 3],
             groups: 1,
-        }
+        })
     }
 
     /// Sets the stride (an int or `[sd, sh, sw]`).

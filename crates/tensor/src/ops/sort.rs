@@ -37,6 +37,8 @@ impl Tensor {
     /// Checked form of [`Tensor::sort`].
     pub fn try_sort(&self, dim: impl Dim, descending: bool) -> Result<(Tensor, Tensor)> {
         let d = normalize_dim("sort", dim.to_isize(), self.rank())?;
+        crate::cpu::alloc::try_room("sort", self, self.shape(), self.dtype)?;
+        crate::cpu::alloc::try_room("sort", self, self.shape(), crate::DType::I64)?;
         if !self.device().is_cpu() {
             return crate::wgpu::sort::sort(self, d, descending);
         }
@@ -87,6 +89,12 @@ impl Tensor {
                 msg: format!("k ({k}) is out of range for dimension {d} of size {size} (shape {:?})", self.shape()),
             });
         }
+        let mut out: crate::shape::Dims = self.shape().into();
+        if let Some(s) = out.get_mut(d) {
+            *s = k;
+        }
+        crate::cpu::alloc::try_room(op, self, &out, self.dtype)?;
+        crate::cpu::alloc::try_room(op, self, &out, crate::DType::I64)?;
         with_numeric!(op, self.dtype, T, {
             if !self.device().is_cpu() {
                 return crate::wgpu::sort::topk(self, k, d, largest, sorted);
