@@ -19,13 +19,29 @@ pub fn read_json<T: DeserializeOwned>(dir: &Path, file: &str) -> Result<T> {
 }
 
 /// Loads `dir/tokenizer.json` with the `tokenizers` crate (Hugging Face's own), as saved by
-/// `transformers` or `tokenizers`.
+/// `transformers` or `tokenizers`. A malformed file is `Error::Parse` naming it, also where the
+/// crate itself panics on it (a file cut inside its `decoder` section makes `tokenizers` 0.22
+/// panic with "Helper"; found by the `model_dir` fuzz target): that panic is caught here, so the
+/// process goes on (the default panic hook still prints the crate's message).
 pub fn load_tokenizer(dir: impl AsRef<Path>) -> Result<Tokenizer> {
     let path = dir.as_ref().join("tokenizer.json");
     if !path.is_file() {
         return Err(Error::Io(format!("{}: no such file", path.display())));
     }
-    Tokenizer::from_file(&path).map_err(|e| Error::Parse(format!("{}: {e}", path.display())))
+    match std::panic::catch_unwind(|| Tokenizer::from_file(&path)) {
+        Ok(r) => r.map_err(|e| Error::Parse(format!("{}: {e}", path.display()))),
+        Err(payload) => {
+            let msg = payload
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_default();
+            Err(Error::Parse(format!(
+                "{}: malformed tokenizer (the tokenizers crate panicked while parsing it: {msg:?})",
+                path.display()
+            )))
+        }
+    }
 }
 
 /// A tokenizer error as Ember's, naming what was being done.

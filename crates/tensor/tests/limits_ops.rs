@@ -34,7 +34,9 @@ fn conv_cases(dev: &Device) {
     let big = usize::MAX / 2;
     // padding whose double overflows; a dilation whose span overflows
     err(x.try_conv2d(&w, None, [1, 1], [big, 0], [1, 1], 1), "conv2d", &["overflow", "padding"]);
-    err(x.try_conv2d(&w, None, [1, 1], [0, 0], [1, big], 1), "conv2d", &["overflow", "dilation"]);
+    err(x.try_conv2d(&w, None, [1, 1], [0, 0], [1, big + 1], 1), "conv2d", &["overflow", "dilation"]);
+    // a span that just fits in usize is no overflow: the kernel does not fit the input
+    err(x.try_conv2d(&w, None, [1, 1], [0, 0], [1, big], 1), "conv2d", &["kernel size can't be greater"]);
     // padding that fits in usize but makes an output of 2^82 elements: the size check names it
     err(x.try_conv2d(&w, None, [1, 1], [1 << 40, 1 << 40], [1, 1], 1), "conv2d", &["overflowed"]);
     let x1 = Tensor::ones(&[1, 1, 4]).to(dev);
@@ -64,7 +66,8 @@ fn convolution_sizes_are_checked() {
     let x = Tensor::ones(&[1, 1, 1, 1]);
     let w = Tensor::ones(&[1, 1, 1, 1]);
     oom(x.try_conv2d(&w, None, [1, 1], [1 << 22, 1 << 22], [1, 1], 1), "conv2d");
-    oom(x.try_conv_transpose2d(&w, None, [1 << 23, 1 << 23], [0, 0], [0, 0], 1, [1, 1]).map(|t| t), "conv_transpose2d");
+    let x2 = Tensor::ones(&[1, 1, 2, 2]); // (2 - 1) * 2^23 + 1 outputs per side
+    oom(x2.try_conv_transpose2d(&w, None, [1 << 23, 1 << 23], [0, 0], [0, 0], 1, [1, 1]), "conv_transpose2d");
     // the plain form panics with the message, and the process goes on
     let m = std::panic::catch_unwind(|| x.conv2d(&w, None, [1, 1], [usize::MAX / 2, 0], [1, 1], 1))
         .err()

@@ -130,7 +130,9 @@ pub(crate) fn try_probe(op: &'static str, shape: &[usize], dtype: crate::DType) 
     // SAFETY: the layout has a nonzero size (at least 1 MiB); the block, if granted, is freed at
     // once with the same layout and never read or written.
     unsafe {
-        let p = std::alloc::alloc(layout);
+        // `black_box`: an allocation that is freed unused may otherwise be optimised away
+        // (LLVM elides such pairs), and the probe would always succeed
+        let p = std::hint::black_box(std::alloc::alloc(layout));
         if p.is_null() {
             return Err(refused());
         }
