@@ -50,6 +50,69 @@ pub(crate) fn check_groups(layer: &str, in_channels: usize, out_channels: usize,
     }
 }
 
+/// `[h, w]` of an int or a pair (the convolution builders' argument).
+pub(crate) fn size2(s: impl Into<Size2>) -> [usize; 2] {
+    s.into().0
+}
+
+/// What every convolution layer shares: the `stride`, `padding` and `dilation` builders (taking
+/// `$arg`, stored through `$into`), `bias(on)`, and the `Module` impl (its own train/eval flag,
+/// `forward` through `try_forward`, `weight` and `bias` as parameters).
+macro_rules! conv_common {
+    ($T:ident, $arg:ty, $into:path) => {
+        impl $T {
+            /// Sets the stride (an int, or one per spatial dim for the 2-d and 3-d layers).
+            #[must_use]
+            pub fn stride(mut self, s: $arg) -> $T {
+                self.stride = $into(s);
+                self
+            }
+
+            /// Sets the zero padding on both sides (an int, or one per spatial dim).
+            #[must_use]
+            pub fn padding(mut self, p: $arg) -> $T {
+                self.padding = $into(p);
+                self
+            }
+
+            /// Sets the dilation, the spacing between kernel taps (an int, or one per spatial dim).
+            #[must_use]
+            pub fn dilation(mut self, d: $arg) -> $T {
+                self.dilation = $into(d);
+                self
+            }
+
+            /// With or without a bias (`bias=False` drops it).
+            #[must_use]
+            pub fn bias(mut self, on: bool) -> $T {
+                if !on {
+                    self.bias = None;
+                } else if self.bias.is_none() {
+                    self.bias = $crate::layers::conv::conv_params(&self.weight.shape(), Some(self.out_channels)).1;
+                }
+                self
+            }
+        }
+
+        impl Module for $T {
+            /// This layer's own train/eval flag, so `eval()` reaches a user module made of such layers.
+            fn training_flag(&self) -> Option<&TrainingFlag> {
+                Some(&self.training)
+            }
+
+            #[track_caller]
+            fn forward(&self, x: &Variable) -> Variable {
+                forward_or_panic(self.try_forward(x))
+            }
+
+            fn own_parameters(&self) -> Vec<(String, Variable)> {
+                $crate::layers::conv::weight_and_bias(&self.weight, self.bias.as_ref())
+            }
+        }
+    };
+}
+pub(crate) use conv_common;
+
 /// `(a, b)` as PyTorch prints a tuple, `(a,)` for one element.
 fn tuple(v: &[usize]) -> String {
     if v.len() == 1 {
@@ -133,27 +196,6 @@ impl Conv1d {
         })
     }
 
-    /// Sets the stride.
-    #[must_use]
-    pub fn stride(mut self, s: usize) -> Conv1d {
-        self.stride = s;
-        self
-    }
-
-    /// Sets the zero padding on both sides.
-    #[must_use]
-    pub fn padding(mut self, p: usize) -> Conv1d {
-        self.padding = p;
-        self
-    }
-
-    /// Sets the dilation (spacing between kernel taps).
-    #[must_use]
-    pub fn dilation(mut self, d: usize) -> Conv1d {
-        self.dilation = d;
-        self
-    }
-
     /// Splits the channels into `groups` (re-initialises the weight to its new shape).
     ///
     /// **Panics** when `groups` does not divide both channel counts.
@@ -164,17 +206,6 @@ impl Conv1d {
         let shape = [self.out_channels, self.in_channels / groups, self.kernel_size];
         let (w, b) = conv_params(&shape, self.bias.is_some().then_some(self.out_channels));
         (self.weight, self.bias, self.groups) = (w, b, groups);
-        self
-    }
-
-    /// With or without a bias (`bias=False` drops it).
-    #[must_use]
-    pub fn bias(mut self, on: bool) -> Conv1d {
-        if !on {
-            self.bias = None;
-        } else if self.bias.is_none() {
-            self.bias = conv_params(&self.weight.shape(), Some(self.out_channels)).1;
-        }
         self
     }
 
@@ -197,21 +228,6 @@ impl fmt::Debug for Conv1d {
             self.bias.is_some(),
         );
         write!(f, "Conv1d({}, {}, {r})", self.in_channels, self.out_channels)
-    }
-}
-
-impl Module for Conv1d {
-    fn training_flag(&self) -> Option<&TrainingFlag> {
-        Some(&self.training)
-    }
-
-    #[track_caller]
-    fn forward(&self, x: &Variable) -> Variable {
-        forward_or_panic(self.try_forward(x))
-    }
-
-    fn own_parameters(&self) -> Vec<(String, Variable)> {
-        weight_and_bias(&self.weight, self.bias.as_ref())
     }
 }
 
@@ -270,27 +286,6 @@ impl Conv2d {
         })
     }
 
-    /// Sets the stride (an int or `[sh, sw]`).
-    #[must_use]
-    pub fn stride(mut self, s: impl Into<Size2>) -> Conv2d {
-        self.stride = s.into().0;
-        self
-    }
-
-    /// Sets the zero padding (an int or `[ph, pw]`).
-    #[must_use]
-    pub fn padding(mut self, p: impl Into<Size2>) -> Conv2d {
-        self.padding = p.into().0;
-        self
-    }
-
-    /// Sets the dilation (an int or `[dh, dw]`).
-    #[must_use]
-    pub fn dilation(mut self, d: impl Into<Size2>) -> Conv2d {
-        self.dilation = d.into().0;
-        self
-    }
-
     /// Splits the channels into `groups` (re-initialises the weight to its new shape).
     ///
     /// **Panics** when `groups` does not divide both channel counts.
@@ -302,17 +297,6 @@ impl Conv2d {
         let shape = [self.out_channels, self.in_channels / groups, kh, kw];
         let (w, b) = conv_params(&shape, self.bias.is_some().then_some(self.out_channels));
         (self.weight, self.bias, self.groups) = (w, b, groups);
-        self
-    }
-
-    /// With or without a bias (`bias=False` drops it).
-    #[must_use]
-    pub fn bias(mut self, on: bool) -> Conv2d {
-        if !on {
-            self.bias = None;
-        } else if self.bias.is_none() {
-            self.bias = conv_params(&self.weight.shape(), Some(self.out_channels)).1;
-        }
         self
     }
 
@@ -335,21 +319,6 @@ impl fmt::Debug for Conv2d {
             self.bias.is_some(),
         );
         write!(f, "Conv2d({}, {}, {r})", self.in_channels, self.out_channels)
-    }
-}
-
-impl Module for Conv2d {
-    fn training_flag(&self) -> Option<&TrainingFlag> {
-        Some(&self.training)
-    }
-
-    #[track_caller]
-    fn forward(&self, x: &Variable) -> Variable {
-        forward_or_panic(self.try_forward(x))
-    }
-
-    fn own_parameters(&self) -> Vec<(String, Variable)> {
-        weight_and_bias(&self.weight, self.bias.as_ref())
     }
 }
 
@@ -403,31 +372,10 @@ impl ConvTranspose2d {
         })
     }
 
-    /// Sets the stride (an int or `[sh, sw]`).
-    #[must_use]
-    pub fn stride(mut self, s: impl Into<Size2>) -> ConvTranspose2d {
-        self.stride = s.into().0;
-        self
-    }
-
-    /// Sets the padding removed from each side of the output (an int or `[ph, pw]`).
-    #[must_use]
-    pub fn padding(mut self, p: impl Into<Size2>) -> ConvTranspose2d {
-        self.padding = p.into().0;
-        self
-    }
-
     /// Sets the extra size added to one side of the output (an int or `[oh, ow]`).
     #[must_use]
     pub fn output_padding(mut self, p: impl Into<Size2>) -> ConvTranspose2d {
         self.output_padding = p.into().0;
-        self
-    }
-
-    /// Sets the dilation (an int or `[dh, dw]`).
-    #[must_use]
-    pub fn dilation(mut self, d: impl Into<Size2>) -> ConvTranspose2d {
-        self.dilation = d.into().0;
         self
     }
 
@@ -442,17 +390,6 @@ impl ConvTranspose2d {
         let shape = [self.in_channels, self.out_channels / groups, kh, kw];
         let (w, b) = conv_params(&shape, self.bias.is_some().then_some(self.out_channels));
         (self.weight, self.bias, self.groups) = (w, b, groups);
-        self
-    }
-
-    /// With or without a bias (`bias=False` drops it).
-    #[must_use]
-    pub fn bias(mut self, on: bool) -> ConvTranspose2d {
-        if !on {
-            self.bias = None;
-        } else if self.bias.is_none() {
-            self.bias = conv_params(&self.weight.shape(), Some(self.out_channels)).1;
-        }
         self
     }
 
@@ -487,17 +424,6 @@ impl fmt::Debug for ConvTranspose2d {
     }
 }
 
-impl Module for ConvTranspose2d {
-    fn training_flag(&self) -> Option<&TrainingFlag> {
-        Some(&self.training)
-    }
-
-    #[track_caller]
-    fn forward(&self, x: &Variable) -> Variable {
-        forward_or_panic(self.try_forward(x))
-    }
-
-    fn own_parameters(&self) -> Vec<(String, Variable)> {
-        weight_and_bias(&self.weight, self.bias.as_ref())
-    }
-}
+conv_common!(Conv1d, usize, std::convert::identity);
+conv_common!(Conv2d, impl Into<Size2>, size2);
+conv_common!(ConvTranspose2d, impl Into<Size2>, size2);

@@ -18,7 +18,12 @@ use crate::functional::{self as F, Size3};
 use crate::module::{forward_or_panic, layer_error};
 use crate::{Module, TrainingFlag};
 
-use super::conv::{check_groups, conv_params, try_conv_params, weight_and_bias};
+use super::conv::{check_groups, conv_common, conv_params, try_conv_params};
+
+/// `[d, h, w]` of an int or a triple (the builders' argument).
+fn size3(s: impl Into<Size3>) -> [usize; 3] {
+    s.into().0
+}
 
 /// A 1-d transposed convolution, PyTorch's `nn.ConvTranspose1d`: weight `[in, out / groups, k]`,
 /// bias `[out]`; the output length is `(L - 1) stride - 2 padding + dilation (k - 1) +
@@ -69,31 +74,10 @@ impl ConvTranspose1d {
         })
     }
 
-    /// Sets the stride.
-    #[must_use]
-    pub fn stride(mut self, s: usize) -> ConvTranspose1d {
-        self.stride = s;
-        self
-    }
-
-    /// Sets the padding removed from each end of the output.
-    #[must_use]
-    pub fn padding(mut self, p: usize) -> ConvTranspose1d {
-        self.padding = p;
-        self
-    }
-
     /// Sets the extra length added to one end of the output.
     #[must_use]
     pub fn output_padding(mut self, p: usize) -> ConvTranspose1d {
         self.output_padding = p;
-        self
-    }
-
-    /// Sets the dilation.
-    #[must_use]
-    pub fn dilation(mut self, d: usize) -> ConvTranspose1d {
-        self.dilation = d;
         self
     }
 
@@ -110,17 +94,6 @@ impl ConvTranspose1d {
         self
     }
 
-    /// With or without a bias.
-    #[must_use]
-    pub fn bias(mut self, on: bool) -> ConvTranspose1d {
-        if !on {
-            self.bias = None;
-        } else if self.bias.is_none() {
-            self.bias = conv_params(&self.weight.shape(), Some(self.out_channels)).1;
-        }
-        self
-    }
-
     /// Checked forward: an input that does not fit gives an error naming the layer and shapes.
     pub fn try_forward(&self, x: &Variable) -> Result<Variable> {
         F::try_conv_transpose1d(
@@ -134,21 +107,6 @@ impl ConvTranspose1d {
             self.dilation,
         )
         .map_err(|e| layer_error("ConvTranspose1d", &(self.in_channels, self.out_channels, self.kernel_size), e))
-    }
-}
-
-impl Module for ConvTranspose1d {
-    /// This layer's own train/eval flag, so `eval()` reaches a user module made of such layers.
-    fn training_flag(&self) -> Option<&TrainingFlag> {
-        Some(&self.training)
-    }
-    #[track_caller]
-    fn forward(&self, x: &Variable) -> Variable {
-        forward_or_panic(self.try_forward(x))
-    }
-
-    fn own_parameters(&self) -> Vec<(String, Variable)> {
-        weight_and_bias(&self.weight, self.bias.as_ref())
     }
 }
 
@@ -199,27 +157,6 @@ impl Conv3d {
         })
     }
 
-    /// Sets the stride (an int or `[sd, sh, sw]`).
-    #[must_use]
-    pub fn stride(mut self, s: impl Into<Size3>) -> Conv3d {
-        self.stride = s.into().0;
-        self
-    }
-
-    /// Sets the zero padding (an int or `[pd, ph, pw]`).
-    #[must_use]
-    pub fn padding(mut self, p: impl Into<Size3>) -> Conv3d {
-        self.padding = p.into().0;
-        self
-    }
-
-    /// Sets the dilation (an int or `[dd, dh, dw]`).
-    #[must_use]
-    pub fn dilation(mut self, d: impl Into<Size3>) -> Conv3d {
-        self.dilation = d.into().0;
-        self
-    }
-
     /// Splits the channels into `groups` (re-initialises the weight to its new shape).
     ///
     /// **Panics** when `groups` does not divide both channel counts.
@@ -234,17 +171,6 @@ impl Conv3d {
         self
     }
 
-    /// With or without a bias.
-    #[must_use]
-    pub fn bias(mut self, on: bool) -> Conv3d {
-        if !on {
-            self.bias = None;
-        } else if self.bias.is_none() {
-            self.bias = conv_params(&self.weight.shape(), Some(self.out_channels)).1;
-        }
-        self
-    }
-
     /// Checked forward: an input that does not fit gives an error naming the layer and shapes.
     pub fn try_forward(&self, x: &Variable) -> Result<Variable> {
         F::try_conv3d(x, &self.weight, self.bias.as_ref(), self.stride, self.padding, self.dilation, self.groups)
@@ -252,17 +178,5 @@ impl Conv3d {
     }
 }
 
-impl Module for Conv3d {
-    /// This layer's own train/eval flag, so `eval()` reaches a user module made of such layers.
-    fn training_flag(&self) -> Option<&TrainingFlag> {
-        Some(&self.training)
-    }
-    #[track_caller]
-    fn forward(&self, x: &Variable) -> Variable {
-        forward_or_panic(self.try_forward(x))
-    }
-
-    fn own_parameters(&self) -> Vec<(String, Variable)> {
-        weight_and_bias(&self.weight, self.bias.as_ref())
-    }
-}
+conv_common!(ConvTranspose1d, usize, std::convert::identity);
+conv_common!(Conv3d, impl Into<Size3>, size3);
