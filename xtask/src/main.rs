@@ -89,7 +89,19 @@ fn fuzz_cmd(args: &[String]) -> Command {
 /// an adapter (`EMBER_GPU_SOAK_STEPS` sets fewer; the GPU test skips without one).
 fn soak_cmd() -> Command {
     let mut c = cargo();
-    c.args(["test", "--release", "-p", "ember-tests", "--test", "soak", "--test", "gpu_memory", "--", "--ignored", "--nocapture"]);
+    c.args([
+        "test",
+        "--release",
+        "-p",
+        "ember-tests",
+        "--test",
+        "soak",
+        "--test",
+        "gpu_memory",
+        "--",
+        "--ignored",
+        "--nocapture",
+    ]);
     c
 }
 
