@@ -16,6 +16,7 @@
 //! Every saved crash, once fixed, moves to `fuzz/regressions/<target>/`; `tests/corpus.rs` loads
 //! every corpus and regression file on each `cargo test`.
 
+pub mod model_dir;
 pub mod mutate;
 pub mod targets;
 
@@ -69,7 +70,15 @@ pub fn run_one(target: &Target, scratch: &Path, input: &[u8]) -> Outcome {
     match panic::catch_unwind(AssertUnwindSafe(|| (target.run)(scratch))) {
         Ok(Ok(())) => Outcome::Loaded,
         Ok(Err(e)) => Outcome::Rejected(e),
-        Err(_) => Outcome::Panicked(LAST_PANIC.with(|l| l.borrow_mut().take()).unwrap_or_else(|| "panicked".into())),
+        // a panic on another thread (rayon, a loader's helper thread) is re-raised here: its
+        // message is then in the payload, not in this thread's record
+        Err(payload) => Outcome::Panicked(LAST_PANIC.with(|l| l.borrow_mut().take()).unwrap_or_else(|| {
+            let msg = payload
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()));
+            format!("panicked on another thread: {}", msg.unwrap_or_default())
+        })),
     }
 }
 

@@ -5,8 +5,7 @@
 //! rejected; both are fine. A panic is a finding (loaders must return `Err`), and so is a loaded
 //! tensor whose data disagrees with its shape (checked here with `assert!`).
 //!
-//! Still to come: a model-directory target (config, weights and tokenizer files, once the models
-//! crate exists); `docs/reliability.md` says how it fits here.
+//! The model-directory target lives in [`crate::model_dir`].
 
 use std::path::Path;
 
@@ -25,11 +24,12 @@ pub struct Target {
 }
 
 /// Every target, in the order `cargo xtask fuzz` runs them.
-pub const TARGETS: [Target; 4] = [
+pub const TARGETS: [Target; 5] = [
     Target { name: "safetensors", ext: "safetensors", run: safetensors },
     Target { name: "csv", ext: "csv", run: csv_file },
     Target { name: "idx", ext: "idx", run: idx },
     Target { name: "gzip", ext: "gz", run: gzip },
+    Target { name: "model_dir", ext: "bin", run: crate::model_dir::run },
 ];
 
 /// The target called `name`.

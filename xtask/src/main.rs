@@ -7,14 +7,15 @@
 //!   when `EMBER_REQUIRE_GPU=1`, on the GPU too. `ember-distributed` needs MPI to build, so the
 //!   workspace steps exclude it; where `mpirun` is installed, its clippy and tests run as their
 //!   own steps, then the digits example trains data-parallel on 2 processes (`mpi_steps`).
-//!   Then the fuzz targets (`fuzz`, 20 s each) and the 100,000-step CPU soak in release (`soak`).
+//!   Then the fuzz targets (`fuzz`, 20 s each) and the soaks in release (`soak`: 100,000 CPU
+//!   steps; with a required GPU, 30,000 GPU steps, fewer than 100,000 to keep lavapipe's CI time).
 //! - `loc`: lists source files longer than the limit (600 lines) and fails if any.
 //! - `fuzz [--seconds N] [--target NAME]...`: mutation-fuzzes each loader of untrusted bytes
-//!   (safetensors, CSV, IDX, gzip) for N seconds (default 30); crashing inputs land in
+//!   (safetensors, CSV, IDX, gzip, model directories) for N seconds (default 30); crashing inputs land in
 //!   `fuzz/crashes/` (see `fuzz/src/lib.rs`). Built in the dev profile on purpose: integer
 //!   overflow checks and debug assertions stay on (release would wrap an overflowing size
 //!   silently), dependencies are optimised anyway, and `cargo test` has already built it.
-//! - `soak`: the 100,000-step CPU training run with flat resident memory, in release.
+//! - `soak`: the 100,000-step CPU and GPU training runs with flat resident memory, in release.
 //! - `bench [--vs-torch] [--device gpu] [--only NAME]`: the standard workloads in release, with
 //!   PyTorch side by side (see `bench.rs`).
 //! - `fixtures`: regenerates the PyTorch reference fixtures (needs `python3` with torch and
@@ -85,10 +86,23 @@ fn fuzz_cmd(args: &[String]) -> Command {
     c
 }
 
-/// The full 100,000-step CPU soak (an ignored test) in release.
+/// The soaks (ignored tests) in release: 100,000 CPU steps, and 100,000 GPU steps where there is
+/// an adapter (`EMBER_GPU_SOAK_STEPS` sets fewer; the GPU test skips without one).
 fn soak_cmd() -> Command {
     let mut c = cargo();
-    c.args(["test", "--release", "-p", "ember-tests", "--test", "soak", "--", "--ignored", "--nocapture"]);
+    c.args([
+        "test",
+        "--release",
+        "-p",
+        "ember-tests",
+        "--test",
+        "soak",
+        "--test",
+        "gpu_memory",
+        "--",
+        "--ignored",
+        "--nocapture",
+    ]);
     c
 }
 
@@ -140,12 +154,17 @@ fn test() -> bool {
             c.args(["--epochs", "30", "--device", "cpu", "--min-accuracy", "0.97", "--out", "target/digits"]);
             c
         }),
-        // Every loader of untrusted bytes, mutation-fuzzed for 20 s each (80 s in all; the harness
+        // Every loader of untrusted bytes, mutation-fuzzed for 20 s each (100 s in all; the harness
         // was built by the test step): a panic, abort or hang fails CI.
         ("fuzz", fuzz_cmd(&["--seconds".into(), "20".into()])),
         // 100,000 CPU training steps with flat resident memory (6.5 s measured in release, after
         // the release build the digits step already made).
-        ("soak", soak_cmd()),
+        // The GPU soak with 30,000 steps where a GPU is required (lavapipe: see gpu_memory.rs).
+        ("soak", {
+            let mut c = soak_cmd();
+            c.env("EMBER_GPU_SOAK_STEPS", "30000");
+            c
+        }),
     ];
     // Where a GPU is required (CI sets EMBER_REQUIRE_GPU=1 with lavapipe installed), the same
     // training must reach the same accuracy on the GPU (about 2 minutes on lavapipe).

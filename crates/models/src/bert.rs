@@ -10,7 +10,7 @@ use ember_nn::{Embedding, LayerNorm, Linear, Module};
 use ember_tensor::{DType, Error, Result, Tensor};
 use serde::Deserialize;
 
-use crate::hub::{self, attention, check_ids, check_same, merge_heads, split_heads, Activation, Weights};
+use crate::hub::{self, attention, check_ids, check_range, check_same, merge_heads, split_heads, Activation, Weights};
 
 fn default_act() -> String {
     "gelu".into()
@@ -223,7 +223,8 @@ impl BertModel {
             token_type_embeddings: w.embedding("embeddings.token_type_embeddings", c.type_vocab_size, d)?,
             layer_norm: w.layer_norm("embeddings.LayerNorm", d, eps)?,
         };
-        let mut layer = Vec::with_capacity(c.num_hidden_layers);
+        // no `with_capacity`: the count comes from the file; each layer must be backed by weights
+        let mut layer = Vec::new();
         for i in 0..c.num_hidden_layers {
             let p = format!("encoder.layer.{i}");
             let self_attn = BertSelfAttention {
@@ -273,7 +274,7 @@ impl BertModel {
         token_type_ids: Option<&Tensor>,
     ) -> Result<BertOutput> {
         const OP: &str = "BertModel::forward";
-        let (b, l) = check_ids(OP, input_ids, self.config.max_position_embeddings)?;
+        let (b, l) = check_ids(OP, input_ids, self.config.max_position_embeddings, self.config.vocab_size)?;
         check_same(OP, "attention_mask", attention_mask, [b, l])?;
         check_same(OP, "token_type_ids", token_type_ids, [b, l])?;
         let zeros;
@@ -284,7 +285,10 @@ impl BertModel {
                     msg: format!("token_type_ids must be I64, got {:?}", t.dtype()),
                 })
             }
-            Some(t) => t,
+            Some(t) => {
+                check_range(OP, "token_type_ids", t, self.config.type_vocab_size, "type_vocab_size")?;
+                t
+            }
             None => {
                 zeros = Tensor::zeros(&[b, l]).to_dtype(DType::I64);
                 &zeros

@@ -53,6 +53,12 @@ impl Gpt2Config {
         let c: Gpt2Config = hub::read_json(dir, "config.json")?;
         let file = dir.join("config.json").display().to_string();
         Activation::parse(&c.activation_function, &file, "activation_function")?;
+        if c.n_embd > usize::MAX / 4 {
+            return Err(Error::InvalidArgument {
+                op: "Gpt2Config",
+                msg: format!("{file}: n_embd {} is too large (4 * n_embd overflows)", c.n_embd),
+            });
+        }
         if c.n_head == 0 || !c.n_embd.is_multiple_of(c.n_head) {
             return Err(Error::InvalidArgument {
                 op: "Gpt2Config",
@@ -218,7 +224,8 @@ impl Gpt2Model {
         let (d, eps) = (c.n_embd, c.layer_norm_epsilon);
         let inner = c.n_inner.unwrap_or(4 * d);
         let act = Activation::parse(&c.activation_function, "config.json", "activation_function")?;
-        let mut h = Vec::with_capacity(c.n_layer);
+        // no `with_capacity`: the count comes from the file; each block must be backed by weights
+        let mut h = Vec::new();
         for i in 0..c.n_layer {
             let p = format!("h.{i}");
             h.push(Gpt2Block {
@@ -268,7 +275,8 @@ impl Gpt2Model {
     fn run(&self, ids: &Tensor, mut cache: Option<&mut KvCache>) -> Result<Variable> {
         const OP: &str = "Gpt2Model::forward";
         let past = cache.as_ref().map_or(0, |c| c.len());
-        let (b, l) = check_ids(OP, ids, self.config.n_positions - past.min(self.config.n_positions))?;
+        let (b, l) =
+            check_ids(OP, ids, self.config.n_positions - past.min(self.config.n_positions), self.config.vocab_size)?;
         if let Some(c) = &cache {
             if !c.is_empty() && c.layers[0].0.shape()[0] != b {
                 return Err(Error::InvalidArgument {
@@ -296,7 +304,7 @@ impl Gpt2Model {
     /// `do_sample=False`; otherwise sampled (with `top_k`) from a generator seeded by `opts.seed`.
     pub fn generate(&self, prompt: &[u32], opts: &GenerateOptions) -> Result<Vec<u32>> {
         const OP: &str = "Gpt2Model::generate";
-        if prompt.is_empty() || prompt.len() + opts.max_new_tokens > self.config.n_positions {
+        if prompt.is_empty() || prompt.len().saturating_add(opts.max_new_tokens) > self.config.n_positions {
             return Err(Error::InvalidArgument {
                 op: OP,
                 msg: format!(

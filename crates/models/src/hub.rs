@@ -19,13 +19,29 @@ pub fn read_json<T: DeserializeOwned>(dir: &Path, file: &str) -> Result<T> {
 }
 
 /// Loads `dir/tokenizer.json` with the `tokenizers` crate (Hugging Face's own), as saved by
-/// `transformers` or `tokenizers`.
+/// `transformers` or `tokenizers`. A malformed file is `Error::Parse` naming it, also where the
+/// crate itself panics on it (a file cut inside its `decoder` section makes `tokenizers` 0.22
+/// panic with "Helper"; found by the `model_dir` fuzz target): that panic is caught here, so the
+/// process goes on (the default panic hook still prints the crate's message).
 pub fn load_tokenizer(dir: impl AsRef<Path>) -> Result<Tokenizer> {
     let path = dir.as_ref().join("tokenizer.json");
     if !path.is_file() {
         return Err(Error::Io(format!("{}: no such file", path.display())));
     }
-    Tokenizer::from_file(&path).map_err(|e| Error::Parse(format!("{}: {e}", path.display())))
+    match std::panic::catch_unwind(|| Tokenizer::from_file(&path)) {
+        Ok(r) => r.map_err(|e| Error::Parse(format!("{}: {e}", path.display()))),
+        Err(payload) => {
+            let msg = payload
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_default();
+            Err(Error::Parse(format!(
+                "{}: malformed tokenizer (the tokenizers crate panicked while parsing it: {msg:?})",
+                path.display()
+            )))
+        }
+    }
 }
 
 /// A tokenizer error as Ember's, naming what was being done.
@@ -92,14 +108,17 @@ impl Weights {
         Ok(Linear::from_weights(w, Some(b)))
     }
 
-    /// `nn.LayerNorm(d, eps)` from `{prefix}.weight` and `{prefix}.bias`.
+    /// `nn.LayerNorm(d, eps)` from `{prefix}.weight` and `{prefix}.bias` (taken first, so a
+    /// size in the config that the file does not back allocates nothing).
     pub(crate) fn layer_norm(&mut self, prefix: &str, d: usize, eps: f64) -> Result<LayerNorm> {
+        let w = self.take(&format!("{prefix}.weight"), &[d])?;
+        let b = self.take(&format!("{prefix}.bias"), &[d])?;
         let ln = LayerNorm::new(d).eps(eps);
-        if let Some(w) = &ln.weight {
-            w.set_data(self.take(&format!("{prefix}.weight"), &[d])?);
+        if let Some(p) = &ln.weight {
+            p.set_data(w);
         }
-        if let Some(b) = &ln.bias {
-            b.set_data(self.take(&format!("{prefix}.bias"), &[d])?);
+        if let Some(p) = &ln.bias {
+            p.set_data(b);
         }
         Ok(ln)
     }
@@ -202,8 +221,9 @@ pub(crate) fn attention(q: &Variable, k: &Variable, v: &Variable, mask: Option<&
     scores.softmax(-1).matmul(v)
 }
 
-/// Checks a batch of token ids: `I64`, `[batch, len]` with `len` in `1..=max_len`.
-pub(crate) fn check_ids(op: &'static str, ids: &Tensor, max_len: usize) -> Result<(usize, usize)> {
+/// Checks a batch of token ids: `I64`, `[batch, len]` with `len` in `1..=max_len`, every id in
+/// `0..vocab` (an id past the embedding table is an error here, not a panic in the lookup).
+pub(crate) fn check_ids(op: &'static str, ids: &Tensor, max_len: usize, vocab: usize) -> Result<(usize, usize)> {
     let s = ids.shape();
     if ids.dtype() != ember_tensor::DType::I64 || s.len() != 2 || s[1] == 0 || s[1] > max_len {
         return Err(Error::InvalidArgument {
@@ -214,7 +234,19 @@ pub(crate) fn check_ids(op: &'static str, ids: &Tensor, max_len: usize) -> Resul
             ),
         });
     }
+    check_range(op, "input_ids", ids, vocab, "vocab_size")?;
     Ok((s[0], s[1]))
+}
+
+/// Checks that every value of the `I64` tensor `t` lies in `0..n` (`n` is the config's `key`).
+pub(crate) fn check_range(op: &'static str, what: &str, t: &Tensor, n: usize, key: &str) -> Result<()> {
+    if let Some(&bad) = t.to_vec::<i64>().iter().find(|&&i| i < 0 || i as u64 >= n as u64) {
+        return Err(Error::InvalidArgument {
+            op,
+            msg: format!("{what} holds {bad}, outside 0..{n} (the config's {key})"),
+        });
+    }
+    Ok(())
 }
 
 /// Checks that an optional per-token tensor (mask, token types) has the ids' shape.

@@ -52,8 +52,15 @@ impl SentenceEmbedder {
     /// `1_Pooling/config.json` asking for another pooling than the mean is an error.
     pub fn load(dir: impl AsRef<Path>) -> Result<SentenceEmbedder> {
         let dir = dir.as_ref();
-        let model = BertModel::load(dir)?;
-        let mut tokenizer = hub::load_tokenizer(dir)?;
+        // `tokenizer.json` (a large JSON vocabulary) is parsed on a thread of its own while the
+        // weights are read: the load takes the longer of the two, not their sum
+        let (model, tokenizer) = std::thread::scope(|s| {
+            let tok = s.spawn(|| hub::load_tokenizer(dir));
+            let model = BertModel::load(dir);
+            let tok = tok.join().unwrap_or_else(|e| std::panic::resume_unwind(e));
+            (model, tok)
+        });
+        let (model, mut tokenizer) = (model?, tokenizer?);
         let mut max_len = model.config().max_position_embeddings;
         if dir.join("sentence_bert_config.json").is_file() {
             let s: SbertConfig = hub::read_json(dir, "sentence_bert_config.json")?;

@@ -120,3 +120,44 @@ fn bad_directories_and_inputs_are_errors_naming_the_cause() {
     let err = bert.forward(&ids, Some(&Tensor::ones(&[1, 4])), None).err().unwrap().to_string();
     assert!(err.contains("attention_mask has shape [1, 4]"), "{err}");
 }
+
+/// Regressions of the `model_dir` fuzz target: parts of a directory that disagree, or a tokenizer
+/// file the `tokenizers` crate panics on, are errors, never panics.
+#[test]
+fn mismatched_or_corrupt_parts_are_errors() {
+    let tmp = std::env::temp_dir().join(format!("ember-models-parts-{}", std::process::id()));
+    let src = fixtures().join("tiny-bert");
+    std::fs::create_dir_all(&tmp).unwrap();
+    for f in ["config.json", "model.safetensors", "tokenizer.json"] {
+        std::fs::copy(src.join(f), tmp.join(f)).unwrap();
+    }
+    // tokenizer.json cut inside its decoder: tokenizers 0.22 panics ("Helper") on it
+    let tok = std::fs::read_to_string(src.join("tokenizer.json")).unwrap();
+    let cut = tok.find("\"decoder\"").unwrap() + "\"decoder\":{\"typ".len();
+    std::fs::write(tmp.join("tokenizer.json"), &tok[..cut]).unwrap();
+    let err = ember_models::load_tokenizer(&tmp).err().unwrap().to_string();
+    assert!(err.contains("tokenizer.json") && err.contains("malformed"), "{err}");
+    assert!(SentenceEmbedder::load(&tmp).is_err());
+    // ids past the model's vocabulary (a tokenizer of another model) and token types past its
+    // type vocabulary: errors naming the value and the config key, not a panic in the lookup
+    std::fs::write(tmp.join("tokenizer.json"), &tok).unwrap();
+    let bert = BertModel::load(&tmp).unwrap();
+    let vocab = bert.config().vocab_size as i64;
+    let ids = Tensor::from_vec(vec![1i64, vocab], &[1, 2]);
+    let err = bert.forward(&ids, None, None).err().unwrap().to_string();
+    assert!(err.contains(&format!("input_ids holds {vocab}")) && err.contains("vocab_size"), "{err}");
+    let ids = Tensor::from_vec(vec![1i64, 2], &[1, 2]);
+    let types = Tensor::from_vec(vec![0i64, 2], &[1, 2]);
+    let err = bert.forward(&ids, None, Some(&types)).err().unwrap().to_string();
+    assert!(err.contains("token_type_ids holds 2") && err.contains("type_vocab_size"), "{err}");
+    // a layer count the weights do not back: an error naming the first missing key
+    let cfg = std::fs::read_to_string(src.join("config.json")).unwrap();
+    std::fs::write(
+        tmp.join("config.json"),
+        cfg.replace("\"num_hidden_layers\": 2", "\"num_hidden_layers\": 1000000000000000000"),
+    )
+    .unwrap();
+    let err = BertModel::load(&tmp).err().unwrap().to_string();
+    assert!(err.contains("encoder.layer.2"), "{err}");
+    std::fs::remove_dir_all(&tmp).unwrap();
+}

@@ -175,7 +175,9 @@ fn group3_layers_and_functions() {
     bad_layer!(InstanceNorm2d::new(3), x(&[3, 5]), ["InstanceNorm2d", "[3, 5]"]);
     bad_layer!(Upsample::new(), x(&[1, 2, 3, 3]), ["interpolate", "exactly one of size", "[1, 2, 3, 3]"]);
     bad_layer!(Upsample::new().scale_factor(2.0).mode("bilinear"), x(&[1, 2, 3]), ["bilinear", "4-D", "[1, 2, 3]"]);
-    bad_layer!(Upsample::new().scale_factor(2.0).mode("bicubic"), x(&[1, 2, 3, 3]), ["unknown mode", "bicubic"]);
+    bad_layer!(Upsample::new().scale_factor(2.0).mode("lanczos"), x(&[1, 2, 3, 3]), ["unknown mode", "lanczos"]);
+    bad_layer!(Upsample::new().scale_factor(2.0).mode("bicubic"), x(&[1, 2, 3]), ["bicubic", "4-D", "[1, 2, 3]"]);
+    bad_layer!(Upsample::new().size(&[2]).mode("area").align_corners(true), x(&[1, 2, 3]), ["align_corners"]);
     bad_layer!(Upsample::new().scale_factor(2.0).align_corners(true), x(&[1, 2, 3, 3]), ["align_corners"]);
     bad_layer!(PixelShuffle::new(2), x(&[1, 6, 3, 3]), ["pixel_shuffle", "[1, 6, 3, 3]"]);
     bad_layer!(PixelUnshuffle::new(2), x(&[1, 2, 3, 4]), ["pixel_unshuffle", "[1, 2, 3, 4]"]);

@@ -172,3 +172,44 @@ fn embedding_bag() {
     let idx2 = Variable::from(Tensor::from_vec(vec![1i64, 0, 3, 3, 2, 1], &[2, 3]));
     gradcheck(|v| F::embedding_bag(&idx2, &v[0], None, "mean"), &[rn(&[4, 3])]).unwrap();
 }
+
+#[test]
+fn bicubic_trilinear_and_area_resampling() {
+    let x = || rn(&[1, 2, 3, 4]);
+    gradcheck(|v| F::interpolate(&v[0], Some(&[5, 6]), None, "bicubic", None), &[x()]).unwrap();
+    gradcheck(|v| F::interpolate(&v[0], Some(&[2, 7]), None, "bicubic", Some(true)), &[x()]).unwrap();
+    gradcheck(|v| F::interpolate(&v[0], None, Some(1.5), "bicubic", None), &[x()]).unwrap();
+    let vol = || rn(&[1, 1, 2, 3, 2]);
+    gradcheck(|v| F::interpolate(&v[0], Some(&[3, 2, 4]), None, "trilinear", None), &[vol()]).unwrap();
+    gradcheck(|v| F::interpolate(&v[0], None, Some(2.0), "trilinear", Some(true)), &[vol()]).unwrap();
+    gradcheck(|v| F::interpolate(&v[0], Some(&[2]), None, "area", None), &[rn(&[2, 2, 5])]).unwrap();
+    gradcheck(|v| F::interpolate(&v[0], Some(&[2, 3]), None, "area", None), &[x()]).unwrap();
+    gradcheck(|v| F::interpolate(&v[0], Some(&[3, 2, 5]), None, "area", None), &[vol()]).unwrap();
+}
+
+#[test]
+fn embedding_bag_weights_and_padding() {
+    let idx = Variable::from(Tensor::from_vec(vec![1i64, 0, 3, 3, 2, 1], &[6]));
+    let offsets = Tensor::from_vec(vec![0i64, 2, 2, 5], &[4]);
+    // gradients to the table and to the per-sample weights
+    gradcheck(
+        |v| F::embedding_bag_with(&idx, &v[0], Some(&offsets), "sum", Some(&v[1]), None),
+        &[rn(&[4, 3]), rn(&[6])],
+    )
+    .unwrap();
+    for mode in ["sum", "mean", "max"] {
+        gradcheck(|v| F::embedding_bag_with(&idx, &v[0], Some(&offsets), mode, None, Some(3)), &[rn(&[4, 3])]).unwrap();
+    }
+}
+
+#[test]
+fn instance_norm_with_running_statistics() {
+    // training: the instance statistics' gradients (the running ones are buffers, no gradient)
+    let m = InstanceNorm2d::new(2).affine(true).track_running_stats(true);
+    check_module(&m, |v| m.forward(&v[0]), &[rn(&[2, 2, 3, 3])]);
+    // evaluation: normalised by the running statistics, an affine map of the input
+    let m = InstanceNorm1d::new(3).affine(true).track_running_stats(true).momentum(0.5);
+    m.forward(&Variable::from(rn(&[2, 3, 4]).to_dtype(DType::F32))); // running statistics off their defaults
+    m.eval();
+    check_module(&m, |v| m.forward(&v[0]), &[rn(&[2, 3, 4])]);
+}

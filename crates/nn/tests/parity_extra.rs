@@ -68,6 +68,16 @@ calls! {
         |m: &EmbeddingBag, x: &[Variable]| m.forward_with_offsets(&x[0], &x[1].data()));
     embedding_bag_max => (EmbeddingBag::new(8, 3).mode("max"),
         |m: &EmbeddingBag, x: &[Variable]| m.forward_with_offsets(&x[0], &x[1].data()));
+    embedding_bag_psw => (EmbeddingBag::new(10, 3).mode("sum"),
+        |m: &EmbeddingBag, x: &[Variable]| m.forward_with(&x[0], Some(&x[1].data()), Some(&x[2])));
+    embedding_bag_psw_2d => (EmbeddingBag::new(6, 2).mode("sum"),
+        |m: &EmbeddingBag, x: &[Variable]| m.forward_with(&x[0], None, Some(&x[1])));
+    embedding_bag_pad_mean => (EmbeddingBag::new(10, 3).padding_idx(2),
+        |m: &EmbeddingBag, x: &[Variable]| m.forward_with_offsets(&x[0], &x[1].data()));
+    embedding_bag_pad_max => (EmbeddingBag::new(10, 3).mode("max").padding_idx(4),
+        |m: &EmbeddingBag, x: &[Variable]| m.forward_with_offsets(&x[0], &x[1].data()));
+    embedding_bag_pad_sum_2d => (EmbeddingBag::new(6, 4).mode("sum").padding_idx(-1),
+        |m: &EmbeddingBag, x: &[Variable]| m.forward(&x[0]));
     mha_kvdim => (MultiheadAttention::new(8, 2).kdim(5).vdim(3),
         |m: &MultiheadAttention, x: &[Variable]| m.forward_qkv(&x[0], &x[1], &x[2], None, None, false).0);
     mha_kvdim_bf_masks => (MultiheadAttention::new(8, 4).kdim(6).vdim(8).batch_first(true),
@@ -115,6 +125,14 @@ funcs! {
     cosine => |x: &[Variable]| F::cosine_similarity(&x[0], &x[1], 1, 1e-8);
     cosine_bcast_last => |x: &[Variable]| F::cosine_similarity(&x[0], &x[1], -1, 1e-6);
     cosine_tiny => |x: &[Variable]| F::cosine_similarity(&x[0], &x[1], 0, 0.5);
+    interp_bicubic => |x: &[Variable]| F::interpolate(&x[0], Some(&[7, 8]), None, "bicubic", None);
+    interp_bicubic_ac => |x: &[Variable]| F::interpolate(&x[0], Some(&[6, 3]), None, "bicubic", Some(true));
+    interp_bicubic_sf => |x: &[Variable]| F::interpolate(&x[0], None, Some(1.7), "bicubic", None);
+    interp_trilinear => |x: &[Variable]| F::interpolate(&x[0], Some(&[3, 5, 2]), None, "trilinear", None);
+    interp_trilinear_ac => |x: &[Variable]| F::interpolate(&x[0], None, Some(2.0), "trilinear", Some(true));
+    interp_area_1d => |x: &[Variable]| F::interpolate(&x[0], Some(&[3]), None, "area", None);
+    interp_area_2d => |x: &[Variable]| F::interpolate(&x[0], Some(&[2, 3]), None, "area", None);
+    interp_area_up_3d => |x: &[Variable]| F::interpolate(&x[0], Some(&[3, 2, 5]), None, "area", None);
 }
 
 layers! {
@@ -136,6 +154,10 @@ layers! {
     instance_norm1d => InstanceNorm1d::new(3);
     instance_norm2d_affine => InstanceNorm2d::new(3).affine(true).eps(1e-3);
     instance_norm2d_unbatched => InstanceNorm2d::new(3);
+    instance_norm1d_track => InstanceNorm1d::new(3).track_running_stats(true).momentum(0.3);
+    instance_norm2d_track_affine => InstanceNorm2d::new(3).affine(true).track_running_stats(true);
+    instance_norm2d_track_eval => InstanceNorm2d::new(3).affine(true).track_running_stats(true);
+    instance_norm1d_track_unbatched_eval => InstanceNorm1d::new(2).track_running_stats(true);
     upsample_nearest => Upsample::new().scale_factor(2.0);
     upsample_nearest_size => Upsample::new().size(&[5, 7]);
     upsample_bilinear => Upsample::new().scale_factor(2.0).mode("bilinear");

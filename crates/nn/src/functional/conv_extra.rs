@@ -93,9 +93,12 @@ pub fn try_conv_transpose1d(
             groups,
             [1, dilation],
         )
-        .map_err(|e| Error::InvalidArgument {
-            op: "conv_transpose1d",
-            msg: format!("input of shape {s:?} and weight of shape {ws:?} do not fit: {e}"),
+        .map_err(|e| match e {
+            Error::OutOfMemory(_) => e,
+            e => Error::InvalidArgument {
+                op: "conv_transpose1d",
+                msg: format!("input of shape {s:?} and weight of shape {ws:?} do not fit: {e}"),
+            },
         })?;
     let y = y.squeeze(2);
     Ok(if batched { y } else { y.squeeze(0) })
@@ -151,11 +154,17 @@ pub fn try_conv3d(
             ws[1] * groups
         )));
     }
-    let span = dd * (kd - 1) + 1;
-    if depth + 2 * pd < span {
+    // checked: padding, dilation and kernel sizes come from the user
+    let (Some(span), Some(padded)) =
+        (dd.checked_mul(kd - 1).and_then(|v| v.checked_add(1)), pd.checked_mul(2).and_then(|v| v.checked_add(depth)))
+    else {
         return Err(err(format!(
-            "the kernel's depth span {span} (kernel {kd}, dilation {dd}) exceeds the padded input depth {} (input {s:?})",
-            depth + 2 * pd
+            "padding {pd}, dilation {dd} and kernel depth {kd} overflow the output size computation (input {s:?})"
+        )));
+    };
+    if padded < span {
+        return Err(err(format!(
+            "the kernel's depth span {span} (kernel {kd}, dilation {dd}) exceeds the padded input depth {padded} (input {s:?})"
         )));
     }
     if let Some(b) = bias {
@@ -164,7 +173,7 @@ pub fn try_conv3d(
         }
     }
     let x = x.try_pad_dim(2, pd, pd)?;
-    let d_out = (depth + 2 * pd - span) / sd + 1;
+    let d_out = (padded - span) / sd + 1;
     let mut acc: Option<Variable> = None;
     for k in 0..kd {
         let idx: Vec<i64> = (0..d_out).map(|i| (i * sd + k * dd) as i64).collect();
@@ -178,7 +187,10 @@ pub fn try_conv3d(
                 None,
                 ember_autograd::Conv2dOpts { stride: [sh, sw], padding: [ph, pw], dilation: [dh, dw], groups },
             )
-            .map_err(|e| err(format!("input of shape {s:?} and weight of shape {ws:?} do not fit: {e}")))?;
+            .map_err(|e| match e {
+                Error::OutOfMemory(_) => e,
+                e => err(format!("input of shape {s:?} and weight of shape {ws:?} do not fit: {e}")),
+            })?;
         acc = Some(match acc {
             Some(a) => &a + &y,
             None => y,

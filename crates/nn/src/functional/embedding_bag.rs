@@ -49,6 +49,39 @@ pub fn try_embedding_bag(
     offsets: Option<&Tensor>,
     mode: &str,
 ) -> Result<Variable> {
+    try_embedding_bag_with(input, weight, offsets, mode, None, None)
+}
+
+/// [`embedding_bag`] with PyTorch's two remaining options: `per_sample_weights` (float, `input`'s
+/// shape; only with `"sum"`: each row is scaled by its weight before the sum, and the weights get
+/// gradients) and `padding_idx` (negative counts from the end of the table): entries equal to it
+/// are left out of their bag, so they add nothing, do not count towards a mean and never win a
+/// max; a bag of padding only gives zeros.
+///
+/// **Panics** on the errors of [`embedding_bag`], weights of another shape, weights with a mode
+/// other than `"sum"`, or a `padding_idx` outside the table; see [`try_embedding_bag_with`].
+#[must_use]
+#[track_caller]
+pub fn embedding_bag_with(
+    input: &Variable,
+    weight: &Variable,
+    offsets: Option<&Tensor>,
+    mode: &str,
+    per_sample_weights: Option<&Variable>,
+    padding_idx: Option<i64>,
+) -> Variable {
+    ok(try_embedding_bag_with(input, weight, offsets, mode, per_sample_weights, padding_idx))
+}
+
+/// Checked form of [`embedding_bag_with`].
+pub fn try_embedding_bag_with(
+    input: &Variable,
+    weight: &Variable,
+    offsets: Option<&Tensor>,
+    mode: &str,
+    per_sample_weights: Option<&Variable>,
+    padding_idx: Option<i64>,
+) -> Result<Variable> {
     let (s, ws) = (input.shape(), weight.shape());
     if !["sum", "mean", "max"].contains(&mode) {
         return bail(format!("unknown mode {mode:?}: expected sum, mean or max"));
@@ -60,6 +93,25 @@ pub fn try_embedding_bag(
         ));
     }
     let (rows, d) = (ws[0], ws[1]);
+    if let Some(w) = per_sample_weights {
+        if mode != "sum" {
+            return bail(format!("per_sample_weights are only supported for mode \"sum\", got mode {mode:?}"));
+        }
+        if w.shape() != s || !w.dtype().is_float() {
+            return bail(format!(
+                "per_sample_weights must be a float tensor of the input's shape {s:?}, got {} {:?}",
+                w.dtype(),
+                w.shape()
+            ));
+        }
+    }
+    let pad = match padding_idx {
+        Some(p) if p < -(rows as i64) || p >= rows as i64 => {
+            return bail(format!("padding_idx {p} must be within num_embeddings {rows} (in -{rows}..{rows})"))
+        }
+        Some(p) => Some(if p < 0 { p + rows as i64 } else { p }),
+        None => None,
+    };
     let idx = input.data().to_vec::<i64>();
     if let Some(&bad) = idx.iter().find(|&&i| i < 0 || i as usize >= rows) {
         return bail(format!("index {bad} is out of range for a weight of {rows} rows (input {s:?})"));
@@ -87,30 +139,37 @@ pub fn try_embedding_bag(
         _ => return bail(format!("expected a 1-D or 2-D input, got shape {s:?}")),
     };
     let b = starts.len();
-    let n = idx.len();
+    let end = |i: usize| if i + 1 < b { starts[i + 1] } else { idx.len() };
+    // the positions kept (all but padding), and each bag's range among them
+    let mut kept = Vec::with_capacity(idx.len());
+    let mut ranges = Vec::with_capacity(b);
+    for (i, &lo) in starts.iter().enumerate() {
+        let first = kept.len();
+        kept.extend((lo..end(i)).filter(|&p| pad != Some(idx[p])).map(|p| p as i64));
+        ranges.push((first, kept.len()));
+    }
+    let n = kept.len();
     let dev = weight.device();
-    let flat = Tensor::from_vec(idx, &[n]).to(&dev);
-    let emb = weight.try_index_select(0, &flat)?; // [n, D]
-    let end = |i: usize| if i + 1 < b { starts[i + 1] } else { n };
+    let rows_of = Tensor::from_vec(kept.iter().map(|&p| idx[p as usize]).collect::<Vec<i64>>(), &[n]).to(&dev);
+    let mut emb = weight.try_index_select(0, &rows_of)?; // [n, D]
+    if let Some(w) = per_sample_weights {
+        let pos = Tensor::from_vec(kept.clone(), &[n]).to(&dev);
+        let w = w.reshape(&[-1]).try_index_select(0, &pos)?.to_dtype(weight.dtype());
+        emb = emb.try_mul(&w.unsqueeze(1))?;
+    }
     if mode == "max" {
         let zeros = Variable::from(Tensor::zeros_dtype(&[d], weight.dtype()).to(&dev));
-        let bags: Vec<Variable> = (0..b)
-            .map(|i| {
-                let (lo, hi) = (starts[i], end(i));
-                if hi > lo {
-                    emb.narrow(0, lo, hi - lo).max_dim(0, false)
-                } else {
-                    zeros.clone()
-                }
-            })
+        let bags: Vec<Variable> = ranges
+            .iter()
+            .map(|&(lo, hi)| if hi > lo { emb.narrow(0, lo, hi - lo).max_dim(0, false) } else { zeros.clone() })
             .collect();
         return Variable::try_stack(&bags, 0);
     }
     let mut bag_of = Vec::with_capacity(n);
     let mut counts = Vec::with_capacity(b);
-    for (i, &lo) in starts.iter().enumerate() {
-        bag_of.extend(std::iter::repeat_n(i as i64, end(i) - lo));
-        counts.push((end(i) - lo).max(1) as f64);
+    for (i, &(lo, hi)) in ranges.iter().enumerate() {
+        bag_of.extend(std::iter::repeat_n(i as i64, hi - lo));
+        counts.push((hi - lo).max(1) as f64);
     }
     let zeros = Variable::from(Tensor::zeros_dtype(&[b, d], weight.dtype()).to(&dev));
     let sum = zeros.try_index_add(0, &Tensor::from_vec(bag_of, &[n]).to(&dev), &emb)?;

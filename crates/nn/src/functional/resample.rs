@@ -1,5 +1,6 @@
 //! Padding and resampling, as `torch.nn.functional`: `pad` (constant, reflect, replicate,
-//! circular), `interpolate` (nearest, linear, bilinear; `align_corners` both ways),
+//! circular), `interpolate` (nearest, linear, bilinear, bicubic, trilinear, area; `align_corners`
+//! both ways),
 //! `pixel_shuffle`, `pixel_unshuffle`. Composites of `index_select`, `pad_dim`, `reshape` and
 //! `permute`, so gradients (and GPU tensors) come with them.
 //!
@@ -119,8 +120,11 @@ pub fn try_pad(input: &Variable, pad: &[usize], mode: &str, value: f64) -> Resul
 /// (the output size is `floor(in * scale_factor)`), PyTorch's `F.interpolate(input, size,
 /// scale_factor, mode, align_corners)`. Modes: `"nearest"` (any number of spatial dims; source
 /// index `floor(dst * in / out)`, with `1 / scale_factor` as the ratio when it is given, as
-/// PyTorch), `"linear"` (3-d input) and `"bilinear"` (4-d input), with `align_corners`
-/// (default false) as PyTorch's.
+/// PyTorch), `"linear"` (3-d input), `"bilinear"` and `"bicubic"` (4-d input; cubic convolution
+/// with PyTorch's `A = -0.75`, taps past the edge clamped to it), `"trilinear"` (5-d input), with
+/// `align_corners` (default false) as PyTorch's, and `"area"` (3-d to 5-d: the mean of each
+/// output's adaptive window, as `adaptive_avg_pool`). Every mode is separable: it resamples one
+/// spatial dim after the other, which is PyTorch's result up to rounding.
 ///
 /// **Panics** on a bad mode, rank, `size`/`scale_factor` combination or `align_corners` with
 /// `"nearest"`; see [`try_interpolate`].
@@ -147,10 +151,16 @@ pub fn try_interpolate(
     let shape = input.shape();
     let r = shape.len();
     let want_rank = match mode {
-        "nearest" => None,
+        "nearest" | "area" => None,
         "linear" => Some(3),
-        "bilinear" => Some(4),
-        _ => return bail("interpolate", format!("unknown mode {mode:?}: expected nearest, linear or bilinear")),
+        "bilinear" | "bicubic" => Some(4),
+        "trilinear" => Some(5),
+        _ => {
+            return bail(
+                "interpolate",
+                format!("unknown mode {mode:?}: expected nearest, linear, bilinear, bicubic, trilinear or area"),
+            )
+        }
     };
     if r < 3 || want_rank.is_some_and(|w| w != r) {
         return bail(
@@ -161,11 +171,14 @@ pub fn try_interpolate(
             ),
         );
     }
-    if mode == "nearest" && align_corners.is_some() {
+    if (mode == "nearest" || mode == "area") && align_corners.is_some() {
         return bail(
             "interpolate",
-            "align_corners can only be set with the interpolating modes (linear, bilinear)".into(),
+            "align_corners can only be set with the interpolating modes (linear, bilinear, bicubic, trilinear)".into(),
         );
+    }
+    if mode == "area" && r > 5 {
+        return bail("interpolate", format!("mode \"area\" expects a 3-D to 5-D input, got shape {shape:?}"));
     }
     let spatial = &shape[2..];
     let out: Vec<usize> = match (size, scale_factor) {
@@ -200,6 +213,11 @@ pub fn try_interpolate(
             y = take(&y, d, idx)?;
             continue;
         }
+        if mode == "area" || mode == "bicubic" {
+            let taps = if mode == "area" { area_taps(n, m) } else { cubic_taps(n, m, ratio, align) };
+            y = weighted_taps(&y, d, r, taps)?;
+            continue;
+        }
         let (mut i0, mut i1, mut w1) = (Vec::with_capacity(m), Vec::with_capacity(m), Vec::with_capacity(m));
         for j in 0..m {
             let src = if align {
@@ -225,6 +243,73 @@ pub fn try_interpolate(
         y = &(&a * &Variable::from(w0)) + &(&b * &Variable::from(w1));
     }
     Ok(y)
+}
+
+/// Per tap `k`, the source index and weight of every output position `j` along one dim: the
+/// output is `sum_k w_k[j] * x[idx_k[j]]`.
+type Taps = Vec<(Vec<i64>, Vec<f64>)>;
+
+/// Resamples dim `d` of the rank-`r` `y` as `sum_k w_k * index_select(y, d, idx_k)`.
+fn weighted_taps(y: &Variable, d: usize, r: usize, taps: Taps) -> Result<Variable> {
+    let dev = y.device();
+    let mut acc: Option<Variable> = None;
+    for (idx, w) in taps {
+        let mut wshape = vec![1usize; r];
+        wshape[d] = w.len();
+        let w = Variable::from(Tensor::from_vec(w, &wshape).to_dtype(y.dtype()).to(&dev));
+        let term = &take(y, d, idx)? * &w;
+        acc = Some(match acc {
+            Some(a) => &a + &term,
+            None => term,
+        });
+    }
+    Ok(acc.expect("at least one tap"))
+}
+
+/// `"area"`: output `j` is the mean of inputs `floor(j n / m) .. ceil((j + 1) n / m)`
+/// (PyTorch's adaptive average pooling windows); shorter windows pad with zero-weight taps.
+fn area_taps(n: usize, m: usize) -> Taps {
+    let win = |j: usize| (j * n / m, ((j + 1) * n).div_ceil(m));
+    let longest = (0..m).map(|j| win(j).1 - win(j).0).max().unwrap_or(1);
+    (0..longest)
+        .map(|k| {
+            (0..m)
+                .map(|j| {
+                    let (lo, hi) = win(j);
+                    let i = (lo + k).min(hi - 1) as i64;
+                    (i, if lo + k < hi { 1.0 / (hi - lo) as f64 } else { 0.0 })
+                })
+                .unzip()
+        })
+        .collect()
+}
+
+/// `"bicubic"`: PyTorch's cubic convolution (`A = -0.75`) over the 4 inputs around the source
+/// position (not clamped below 0, unlike linear's), indices clamped into `0..n`.
+fn cubic_taps(n: usize, m: usize, ratio: f64, align: bool) -> Taps {
+    const A: f64 = -0.75;
+    let near = |x: f64| ((A + 2.0) * x - (A + 3.0)) * x * x + 1.0;
+    let far = |x: f64| ((A * x - 5.0 * A) * x + 8.0 * A) * x - 4.0 * A;
+    let mut taps: Taps = (0..4).map(|_| (Vec::with_capacity(m), Vec::with_capacity(m))).collect();
+    for j in 0..m {
+        let src = if align {
+            if m > 1 {
+                j as f64 * (n as f64 - 1.0) / (m as f64 - 1.0)
+            } else {
+                0.0
+            }
+        } else {
+            (j as f64 + 0.5) * ratio - 0.5
+        };
+        let f = src.floor();
+        let t = src - f;
+        let w = [far(t + 1.0), near(t), near(1.0 - t), far(2.0 - t)];
+        for (k, tap) in taps.iter_mut().enumerate() {
+            tap.0.push((f as i64 - 1 + k as i64).clamp(0, n as i64 - 1));
+            tap.1.push(w[k]);
+        }
+    }
+    taps
 }
 
 /// `[*, C r², H, W] -> [*, C, H r, W r]`, PyTorch's `F.pixel_shuffle(input, upscale_factor)`.

@@ -35,18 +35,28 @@ pub struct Bilinear {
 
 impl Bilinear {
     /// A map from `[.., in1_features]` and `[.., in2_features]` to `[.., out_features]`, with a bias.
+    ///
+    /// **Panics** (never aborts) when the weights cannot be allocated; see [`Bilinear::try_new`].
+    #[track_caller]
     pub fn new(in1_features: usize, in2_features: usize, out_features: usize) -> Bilinear {
+        Bilinear::try_new(in1_features, in2_features, out_features).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// [`Bilinear::new`] returning `Error::OutOfMemory` (or the overflow error naming the shape)
+    /// when the weights cannot be allocated.
+    pub fn try_new(in1_features: usize, in2_features: usize, out_features: usize) -> Result<Bilinear> {
         let bound = if in1_features > 0 { 1.0 / (in1_features as f64).sqrt() } else { 0.0 };
-        let weight = Variable::new(init::uniform(&[out_features, in1_features, in2_features], -bound, bound), true);
-        let bias = Some(Variable::new(init::uniform(&[out_features], -bound, bound), true));
-        Bilinear {
+        let weight =
+            Variable::new(init::try_uniform(&[out_features, in1_features, in2_features], -bound, bound)?, true);
+        let bias = Some(Variable::new(init::try_uniform(&[out_features], -bound, bound)?, true));
+        Ok(Bilinear {
             training: TrainingFlag::new(),
             weight,
             bias,
             in1: in1_features,
             in2: in2_features,
             out: out_features,
-        }
+        })
     }
 
     /// With or without a bias (`bias=False` drops it).

@@ -24,21 +24,94 @@ use crate::{init, Module, TrainingFlag};
 
 /// A weight of `shape` and an optional bias of `len`, both uniform in `±1/√fan_in` (PyTorch's
 /// `_ConvNd.reset_parameters`).
-fn conv_params(shape: &[usize], bias_len: Option<usize>) -> (Variable, Option<Variable>) {
+pub(crate) fn try_conv_params(shape: &[usize], bias_len: Option<usize>) -> Result<(Variable, Option<Variable>)> {
     let (fan_in, _) = init::fans(shape);
-    let weight = Variable::new(init::kaiming_uniform_default(shape), true);
-    let bias = bias_len.map(|n| Variable::new(init::bias_uniform(n, fan_in), true));
-    (weight, bias)
+    let weight = Variable::new(init::try_kaiming_uniform_default(shape)?, true);
+    let bias = match bias_len {
+        Some(n) => Some(Variable::new(init::try_bias_uniform(n, fan_in)?, true)),
+        None => None,
+    };
+    Ok((weight, bias))
 }
 
+/// [`try_conv_params`] that panics with its error (the builders that re-initialise weights).
 #[track_caller]
-fn check_groups(layer: &str, in_channels: usize, out_channels: usize, groups: usize) {
+pub(crate) fn conv_params(shape: &[usize], bias_len: Option<usize>) -> (Variable, Option<Variable>) {
+    try_conv_params(shape, bias_len).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// Panics unless `groups` is positive and divides both channel counts, naming the layer.
+#[track_caller]
+pub(crate) fn check_groups(layer: &str, in_channels: usize, out_channels: usize, groups: usize) {
     if groups == 0 || !in_channels.is_multiple_of(groups) || !out_channels.is_multiple_of(groups) {
         panic!(
             "{layer}: groups={groups} must be positive and divide both in_channels={in_channels} and out_channels={out_channels}"
         );
     }
 }
+
+/// `[h, w]` of an int or a pair (the convolution builders' argument).
+pub(crate) fn size2(s: impl Into<Size2>) -> [usize; 2] {
+    s.into().0
+}
+
+/// What every convolution layer shares: the `stride`, `padding` and `dilation` builders (taking
+/// `$arg`, stored through `$into`), `bias(on)`, and the `Module` impl (its own train/eval flag,
+/// `forward` through `try_forward`, `weight` and `bias` as parameters).
+macro_rules! conv_common {
+    ($T:ident, $arg:ty, $into:path) => {
+        impl $T {
+            /// Sets the stride (an int, or one per spatial dim for the 2-d and 3-d layers).
+            #[must_use]
+            pub fn stride(mut self, s: $arg) -> $T {
+                self.stride = $into(s);
+                self
+            }
+
+            /// Sets the zero padding on both sides (an int, or one per spatial dim).
+            #[must_use]
+            pub fn padding(mut self, p: $arg) -> $T {
+                self.padding = $into(p);
+                self
+            }
+
+            /// Sets the dilation, the spacing between kernel taps (an int, or one per spatial dim).
+            #[must_use]
+            pub fn dilation(mut self, d: $arg) -> $T {
+                self.dilation = $into(d);
+                self
+            }
+
+            /// With or without a bias (`bias=False` drops it).
+            #[must_use]
+            pub fn bias(mut self, on: bool) -> $T {
+                if !on {
+                    self.bias = None;
+                } else if self.bias.is_none() {
+                    self.bias = $crate::layers::conv::conv_params(&self.weight.shape(), Some(self.out_channels)).1;
+                }
+                self
+            }
+        }
+
+        impl Module for $T {
+            /// This layer's own train/eval flag, so `eval()` reaches a user module made of such layers.
+            fn training_flag(&self) -> Option<&TrainingFlag> {
+                Some(&self.training)
+            }
+
+            #[track_caller]
+            fn forward(&self, x: &Variable) -> Variable {
+                forward_or_panic(self.try_forward(x))
+            }
+
+            fn own_parameters(&self) -> Vec<(String, Variable)> {
+                $crate::layers::conv::weight_and_bias(&self.weight, self.bias.as_ref())
+            }
+        }
+    };
+}
+pub(crate) use conv_common;
 
 /// `(a, b)` as PyTorch prints a tuple, `(a,)` for one element.
 fn tuple(v: &[usize]) -> String {
@@ -98,9 +171,18 @@ pub struct Conv1d {
 impl Conv1d {
     /// A convolution from `in_channels` to `out_channels` with a kernel of `kernel_size`, stride 1,
     /// no padding, with a bias.
+    ///
+    /// **Panics** (never aborts) when the weights cannot be allocated; see [`Conv1d::try_new`].
+    #[track_caller]
     pub fn new(in_channels: usize, out_channels: usize, kernel_size: usize) -> Conv1d {
-        let (weight, bias) = conv_params(&[out_channels, in_channels, kernel_size], Some(out_channels));
-        Conv1d {
+        Conv1d::try_new(in_channels, out_channels, kernel_size).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// [`Conv1d::new`] returning `Error::OutOfMemory` (or the overflow error naming the shape)
+    /// when the weights cannot be allocated.
+    pub fn try_new(in_channels: usize, out_channels: usize, kernel_size: usize) -> Result<Conv1d> {
+        let (weight, bias) = try_conv_params(&[out_channels, in_channels, kernel_size], Some(out_channels))?;
+        Ok(Conv1d {
             training: TrainingFlag::new(),
             weight,
             bias,
@@ -111,28 +193,7 @@ impl Conv1d {
             padding: 0,
             dilation: 1,
             groups: 1,
-        }
-    }
-
-    /// Sets the stride.
-    #[must_use]
-    pub fn stride(mut self, s: usize) -> Conv1d {
-        self.stride = s;
-        self
-    }
-
-    /// Sets the zero padding on both sides.
-    #[must_use]
-    pub fn padding(mut self, p: usize) -> Conv1d {
-        self.padding = p;
-        self
-    }
-
-    /// Sets the dilation (spacing between kernel taps).
-    #[must_use]
-    pub fn dilation(mut self, d: usize) -> Conv1d {
-        self.dilation = d;
-        self
+        })
     }
 
     /// Splits the channels into `groups` (re-initialises the weight to its new shape).
@@ -145,17 +206,6 @@ impl Conv1d {
         let shape = [self.out_channels, self.in_channels / groups, self.kernel_size];
         let (w, b) = conv_params(&shape, self.bias.is_some().then_some(self.out_channels));
         (self.weight, self.bias, self.groups) = (w, b, groups);
-        self
-    }
-
-    /// With or without a bias (`bias=False` drops it).
-    #[must_use]
-    pub fn bias(mut self, on: bool) -> Conv1d {
-        if !on {
-            self.bias = None;
-        } else if self.bias.is_none() {
-            self.bias = conv_params(&self.weight.shape(), Some(self.out_channels)).1;
-        }
         self
     }
 
@@ -181,22 +231,8 @@ impl fmt::Debug for Conv1d {
     }
 }
 
-impl Module for Conv1d {
-    fn training_flag(&self) -> Option<&TrainingFlag> {
-        Some(&self.training)
-    }
-
-    #[track_caller]
-    fn forward(&self, x: &Variable) -> Variable {
-        forward_or_panic(self.try_forward(x))
-    }
-
-    fn own_parameters(&self) -> Vec<(String, Variable)> {
-        weight_and_bias(&self.weight, self.bias.as_ref())
-    }
-}
-
-fn weight_and_bias(weight: &Variable, bias: Option<&Variable>) -> Vec<(String, Variable)> {
+/// `weight` and, if any, `bias`, as a conv layer's own parameters.
+pub(crate) fn weight_and_bias(weight: &Variable, bias: Option<&Variable>) -> Vec<(String, Variable)> {
     let mut p = vec![("weight".to_string(), weight.clone())];
     if let Some(b) = bias {
         p.push(("bias".to_string(), b.clone()));
@@ -224,10 +260,19 @@ pub struct Conv2d {
 impl Conv2d {
     /// A convolution from `in_channels` to `out_channels` with a `kernel_size` kernel (an int for a
     /// square one, or `[kh, kw]`), stride 1, no padding, with a bias.
+    ///
+    /// **Panics** (never aborts) when the weights cannot be allocated; see [`Conv2d::try_new`].
+    #[track_caller]
     pub fn new(in_channels: usize, out_channels: usize, kernel_size: impl Into<Size2>) -> Conv2d {
+        Conv2d::try_new(in_channels, out_channels, kernel_size).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// [`Conv2d::new`] returning `Error::OutOfMemory` (or the overflow error naming the shape)
+    /// when the weights cannot be allocated.
+    pub fn try_new(in_channels: usize, out_channels: usize, kernel_size: impl Into<Size2>) -> Result<Conv2d> {
         let k = kernel_size.into().0;
-        let (weight, bias) = conv_params(&[out_channels, in_channels, k[0], k[1]], Some(out_channels));
-        Conv2d {
+        let (weight, bias) = try_conv_params(&[out_channels, in_channels, k[0], k[1]], Some(out_channels))?;
+        Ok(Conv2d {
             training: TrainingFlag::new(),
             weight,
             bias,
@@ -238,28 +283,7 @@ impl Conv2d {
             padding: [0, 0],
             dilation: [1, 1],
             groups: 1,
-        }
-    }
-
-    /// Sets the stride (an int or `[sh, sw]`).
-    #[must_use]
-    pub fn stride(mut self, s: impl Into<Size2>) -> Conv2d {
-        self.stride = s.into().0;
-        self
-    }
-
-    /// Sets the zero padding (an int or `[ph, pw]`).
-    #[must_use]
-    pub fn padding(mut self, p: impl Into<Size2>) -> Conv2d {
-        self.padding = p.into().0;
-        self
-    }
-
-    /// Sets the dilation (an int or `[dh, dw]`).
-    #[must_use]
-    pub fn dilation(mut self, d: impl Into<Size2>) -> Conv2d {
-        self.dilation = d.into().0;
-        self
+        })
     }
 
     /// Splits the channels into `groups` (re-initialises the weight to its new shape).
@@ -273,17 +297,6 @@ impl Conv2d {
         let shape = [self.out_channels, self.in_channels / groups, kh, kw];
         let (w, b) = conv_params(&shape, self.bias.is_some().then_some(self.out_channels));
         (self.weight, self.bias, self.groups) = (w, b, groups);
-        self
-    }
-
-    /// With or without a bias (`bias=False` drops it).
-    #[must_use]
-    pub fn bias(mut self, on: bool) -> Conv2d {
-        if !on {
-            self.bias = None;
-        } else if self.bias.is_none() {
-            self.bias = conv_params(&self.weight.shape(), Some(self.out_channels)).1;
-        }
         self
     }
 
@@ -309,21 +322,6 @@ impl fmt::Debug for Conv2d {
     }
 }
 
-impl Module for Conv2d {
-    fn training_flag(&self) -> Option<&TrainingFlag> {
-        Some(&self.training)
-    }
-
-    #[track_caller]
-    fn forward(&self, x: &Variable) -> Variable {
-        forward_or_panic(self.try_forward(x))
-    }
-
-    fn own_parameters(&self) -> Vec<(String, Variable)> {
-        weight_and_bias(&self.weight, self.bias.as_ref())
-    }
-}
-
 /// A 2-d transposed convolution, PyTorch's `nn.ConvTranspose2d`: weight
 /// `[in, out / groups, kh, kw]`, bias `[out]`; the output size is
 /// `(H - 1) stride - 2 padding + dilation (k - 1) + output_padding + 1`.
@@ -346,10 +344,20 @@ pub struct ConvTranspose2d {
 impl ConvTranspose2d {
     /// A transposed convolution from `in_channels` to `out_channels` with a `kernel_size` kernel,
     /// stride 1, no padding, with a bias.
+    ///
+    /// **Panics** (never aborts) when the weights cannot be allocated; see
+    /// [`ConvTranspose2d::try_new`].
+    #[track_caller]
     pub fn new(in_channels: usize, out_channels: usize, kernel_size: impl Into<Size2>) -> ConvTranspose2d {
+        ConvTranspose2d::try_new(in_channels, out_channels, kernel_size).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// [`ConvTranspose2d::new`] returning `Error::OutOfMemory` (or the overflow error naming the
+    /// shape) when the weights cannot be allocated.
+    pub fn try_new(in_channels: usize, out_channels: usize, kernel_size: impl Into<Size2>) -> Result<ConvTranspose2d> {
         let k = kernel_size.into().0;
-        let (weight, bias) = conv_params(&[in_channels, out_channels, k[0], k[1]], Some(out_channels));
-        ConvTranspose2d {
+        let (weight, bias) = try_conv_params(&[in_channels, out_channels, k[0], k[1]], Some(out_channels))?;
+        Ok(ConvTranspose2d {
             training: TrainingFlag::new(),
             weight,
             bias,
@@ -361,34 +369,13 @@ impl ConvTranspose2d {
             output_padding: [0, 0],
             dilation: [1, 1],
             groups: 1,
-        }
-    }
-
-    /// Sets the stride (an int or `[sh, sw]`).
-    #[must_use]
-    pub fn stride(mut self, s: impl Into<Size2>) -> ConvTranspose2d {
-        self.stride = s.into().0;
-        self
-    }
-
-    /// Sets the padding removed from each side of the output (an int or `[ph, pw]`).
-    #[must_use]
-    pub fn padding(mut self, p: impl Into<Size2>) -> ConvTranspose2d {
-        self.padding = p.into().0;
-        self
+        })
     }
 
     /// Sets the extra size added to one side of the output (an int or `[oh, ow]`).
     #[must_use]
     pub fn output_padding(mut self, p: impl Into<Size2>) -> ConvTranspose2d {
         self.output_padding = p.into().0;
-        self
-    }
-
-    /// Sets the dilation (an int or `[dh, dw]`).
-    #[must_use]
-    pub fn dilation(mut self, d: impl Into<Size2>) -> ConvTranspose2d {
-        self.dilation = d.into().0;
         self
     }
 
@@ -403,17 +390,6 @@ impl ConvTranspose2d {
         let shape = [self.in_channels, self.out_channels / groups, kh, kw];
         let (w, b) = conv_params(&shape, self.bias.is_some().then_some(self.out_channels));
         (self.weight, self.bias, self.groups) = (w, b, groups);
-        self
-    }
-
-    /// With or without a bias (`bias=False` drops it).
-    #[must_use]
-    pub fn bias(mut self, on: bool) -> ConvTranspose2d {
-        if !on {
-            self.bias = None;
-        } else if self.bias.is_none() {
-            self.bias = conv_params(&self.weight.shape(), Some(self.out_channels)).1;
-        }
         self
     }
 
@@ -448,17 +424,6 @@ impl fmt::Debug for ConvTranspose2d {
     }
 }
 
-impl Module for ConvTranspose2d {
-    fn training_flag(&self) -> Option<&TrainingFlag> {
-        Some(&self.training)
-    }
-
-    #[track_caller]
-    fn forward(&self, x: &Variable) -> Variable {
-        forward_or_panic(self.try_forward(x))
-    }
-
-    fn own_parameters(&self) -> Vec<(String, Variable)> {
-        weight_and_bias(&self.weight, self.bias.as_ref())
-    }
-}
+conv_common!(Conv1d, usize, std::convert::identity);
+conv_common!(Conv2d, impl Into<Size2>, size2);
+conv_common!(ConvTranspose2d, impl Into<Size2>, size2);

@@ -16,29 +16,13 @@ use ember_tensor::Result;
 
 use crate::functional::{self as F, Size3};
 use crate::module::{forward_or_panic, layer_error};
-use crate::{init, Module, TrainingFlag};
+use crate::{Module, TrainingFlag};
 
-/// A weight of `shape` and an optional bias of `len`, uniform in `±1/√fan_in` (PyTorch's
-/// `_ConvNd.reset_parameters`).
-fn conv_params(shape: &[usize], bias_len: Option<usize>) -> (Variable, Option<Variable>) {
-    let (fan_in, _) = init::fans(shape);
-    let weight = Variable::new(init::kaiming_uniform_default(shape), true);
-    (weight, bias_len.map(|n| Variable::new(init::bias_uniform(n, fan_in), true)))
-}
+use super::conv::{check_groups, conv_common, conv_params, try_conv_params};
 
-fn weight_and_bias(weight: &Variable, bias: Option<&Variable>) -> Vec<(String, Variable)> {
-    let mut p = vec![("weight".to_string(), weight.clone())];
-    p.extend(bias.map(|b| ("bias".to_string(), b.clone())));
-    p
-}
-
-#[track_caller]
-fn check_groups(layer: &str, in_channels: usize, out_channels: usize, groups: usize) {
-    if groups == 0 || !in_channels.is_multiple_of(groups) || !out_channels.is_multiple_of(groups) {
-        panic!(
-            "{layer}: groups={groups} must be positive and divide both in_channels={in_channels} and out_channels={out_channels}"
-        );
-    }
+/// `[d, h, w]` of an int or a triple (the builders' argument).
+fn size3(s: impl Into<Size3>) -> [usize; 3] {
+    s.into().0
 }
 
 /// A 1-d transposed convolution, PyTorch's `nn.ConvTranspose1d`: weight `[in, out / groups, k]`,
@@ -63,9 +47,19 @@ pub struct ConvTranspose1d {
 
 impl ConvTranspose1d {
     /// A transposed convolution from `in_channels` to `out_channels`, stride 1, no padding, bias.
+    ///
+    /// **Panics** (never aborts) when the weights cannot be allocated; see
+    /// [`ConvTranspose1d::try_new`].
+    #[track_caller]
     pub fn new(in_channels: usize, out_channels: usize, kernel_size: usize) -> ConvTranspose1d {
-        let (weight, bias) = conv_params(&[in_channels, out_channels, kernel_size], Some(out_channels));
-        ConvTranspose1d {
+        ConvTranspose1d::try_new(in_channels, out_channels, kernel_size).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// [`ConvTranspose1d::new`] returning `Error::OutOfMemory` (or the overflow error naming the
+    /// shape) when the weights cannot be allocated.
+    pub fn try_new(in_channels: usize, out_channels: usize, kernel_size: usize) -> Result<ConvTranspose1d> {
+        let (weight, bias) = try_conv_params(&[in_channels, out_channels, kernel_size], Some(out_channels))?;
+        Ok(ConvTranspose1d {
             training: TrainingFlag::new(),
             weight,
             bias,
@@ -77,34 +71,13 @@ impl ConvTranspose1d {
             output_padding: 0,
             dilation: 1,
             groups: 1,
-        }
-    }
-
-    /// Sets the stride.
-    #[must_use]
-    pub fn stride(mut self, s: usize) -> ConvTranspose1d {
-        self.stride = s;
-        self
-    }
-
-    /// Sets the padding removed from each end of the output.
-    #[must_use]
-    pub fn padding(mut self, p: usize) -> ConvTranspose1d {
-        self.padding = p;
-        self
+        })
     }
 
     /// Sets the extra length added to one end of the output.
     #[must_use]
     pub fn output_padding(mut self, p: usize) -> ConvTranspose1d {
         self.output_padding = p;
-        self
-    }
-
-    /// Sets the dilation.
-    #[must_use]
-    pub fn dilation(mut self, d: usize) -> ConvTranspose1d {
-        self.dilation = d;
         self
     }
 
@@ -121,17 +94,6 @@ impl ConvTranspose1d {
         self
     }
 
-    /// With or without a bias.
-    #[must_use]
-    pub fn bias(mut self, on: bool) -> ConvTranspose1d {
-        if !on {
-            self.bias = None;
-        } else if self.bias.is_none() {
-            self.bias = conv_params(&self.weight.shape(), Some(self.out_channels)).1;
-        }
-        self
-    }
-
     /// Checked forward: an input that does not fit gives an error naming the layer and shapes.
     pub fn try_forward(&self, x: &Variable) -> Result<Variable> {
         F::try_conv_transpose1d(
@@ -145,21 +107,6 @@ impl ConvTranspose1d {
             self.dilation,
         )
         .map_err(|e| layer_error("ConvTranspose1d", &(self.in_channels, self.out_channels, self.kernel_size), e))
-    }
-}
-
-impl Module for ConvTranspose1d {
-    /// This layer's own train/eval flag, so `eval()` reaches a user module made of such layers.
-    fn training_flag(&self) -> Option<&TrainingFlag> {
-        Some(&self.training)
-    }
-    #[track_caller]
-    fn forward(&self, x: &Variable) -> Variable {
-        forward_or_panic(self.try_forward(x))
-    }
-
-    fn own_parameters(&self) -> Vec<(String, Variable)> {
-        weight_and_bias(&self.weight, self.bias.as_ref())
     }
 }
 
@@ -184,10 +131,19 @@ pub struct Conv3d {
 impl Conv3d {
     /// A convolution from `in_channels` to `out_channels` with a `kernel_size` kernel (an int or
     /// `[kd, kh, kw]`), stride 1, no padding, with a bias.
+    ///
+    /// **Panics** (never aborts) when the weights cannot be allocated; see [`Conv3d::try_new`].
+    #[track_caller]
     pub fn new(in_channels: usize, out_channels: usize, kernel_size: impl Into<Size3>) -> Conv3d {
+        Conv3d::try_new(in_channels, out_channels, kernel_size).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// [`Conv3d::new`] returning `Error::OutOfMemory` (or the overflow error naming the shape)
+    /// when the weights cannot be allocated.
+    pub fn try_new(in_channels: usize, out_channels: usize, kernel_size: impl Into<Size3>) -> Result<Conv3d> {
         let k = kernel_size.into().0;
-        let (weight, bias) = conv_params(&[out_channels, in_channels, k[0], k[1], k[2]], Some(out_channels));
-        Conv3d {
+        let (weight, bias) = try_conv_params(&[out_channels, in_channels, k[0], k[1], k[2]], Some(out_channels))?;
+        Ok(Conv3d {
             training: TrainingFlag::new(),
             weight,
             bias,
@@ -198,28 +154,7 @@ impl Conv3d {
             padding: [0; 3],
             dilation: [1; 3],
             groups: 1,
-        }
-    }
-
-    /// Sets the stride (an int or `[sd, sh, sw]`).
-    #[must_use]
-    pub fn stride(mut self, s: impl Into<Size3>) -> Conv3d {
-        self.stride = s.into().0;
-        self
-    }
-
-    /// Sets the zero padding (an int or `[pd, ph, pw]`).
-    #[must_use]
-    pub fn padding(mut self, p: impl Into<Size3>) -> Conv3d {
-        self.padding = p.into().0;
-        self
-    }
-
-    /// Sets the dilation (an int or `[dd, dh, dw]`).
-    #[must_use]
-    pub fn dilation(mut self, d: impl Into<Size3>) -> Conv3d {
-        self.dilation = d.into().0;
-        self
+        })
     }
 
     /// Splits the channels into `groups` (re-initialises the weight to its new shape).
@@ -236,17 +171,6 @@ impl Conv3d {
         self
     }
 
-    /// With or without a bias.
-    #[must_use]
-    pub fn bias(mut self, on: bool) -> Conv3d {
-        if !on {
-            self.bias = None;
-        } else if self.bias.is_none() {
-            self.bias = conv_params(&self.weight.shape(), Some(self.out_channels)).1;
-        }
-        self
-    }
-
     /// Checked forward: an input that does not fit gives an error naming the layer and shapes.
     pub fn try_forward(&self, x: &Variable) -> Result<Variable> {
         F::try_conv3d(x, &self.weight, self.bias.as_ref(), self.stride, self.padding, self.dilation, self.groups)
@@ -254,17 +178,5 @@ impl Conv3d {
     }
 }
 
-impl Module for Conv3d {
-    /// This layer's own train/eval flag, so `eval()` reaches a user module made of such layers.
-    fn training_flag(&self) -> Option<&TrainingFlag> {
-        Some(&self.training)
-    }
-    #[track_caller]
-    fn forward(&self, x: &Variable) -> Variable {
-        forward_or_panic(self.try_forward(x))
-    }
-
-    fn own_parameters(&self) -> Vec<(String, Variable)> {
-        weight_and_bias(&self.weight, self.bias.as_ref())
-    }
-}
+conv_common!(ConvTranspose1d, usize, std::convert::identity);
+conv_common!(Conv3d, impl Into<Size3>, size3);

@@ -35,9 +35,18 @@ pub struct Embedding {
 
 impl Embedding {
     /// A table of `num_embeddings` vectors of size `embedding_dim`, drawn from `N(0, 1)`.
+    ///
+    /// **Panics** (never aborts) when the table cannot be allocated; see [`Embedding::try_new`].
+    #[track_caller]
     pub fn new(num_embeddings: usize, embedding_dim: usize) -> Embedding {
-        let weight = Variable::new(init::normal(&[num_embeddings, embedding_dim], 0.0, 1.0), true);
-        Embedding { training: TrainingFlag::new(), weight, num_embeddings, embedding_dim, padding_idx: None }
+        Embedding::try_new(num_embeddings, embedding_dim).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// [`Embedding::new`] returning `Error::OutOfMemory` (or the overflow error naming the shape)
+    /// when the table cannot be allocated.
+    pub fn try_new(num_embeddings: usize, embedding_dim: usize) -> Result<Embedding> {
+        let weight = Variable::new(init::try_normal(&[num_embeddings, embedding_dim], 0.0, 1.0)?, true);
+        Ok(Embedding { training: TrainingFlag::new(), weight, num_embeddings, embedding_dim, padding_idx: None })
     }
 
     /// A table holding `weight` (`[num_embeddings, embedding_dim]`), PyTorch's `from_pretrained`;

@@ -27,16 +27,27 @@ pub struct EmbeddingBag {
     /// The table, `[num_embeddings, embedding_dim]`.
     pub weight: Variable,
     mode: String,
+    padding_idx: Option<i64>,
 }
 
 impl EmbeddingBag {
     /// A table of `num_embeddings` rows of `embedding_dim`, mean-reduced bags.
+    ///
+    /// **Panics** (never aborts) when the table cannot be allocated; see [`EmbeddingBag::try_new`].
+    #[track_caller]
     pub fn new(num_embeddings: usize, embedding_dim: usize) -> EmbeddingBag {
-        EmbeddingBag {
+        EmbeddingBag::try_new(num_embeddings, embedding_dim).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// [`EmbeddingBag::new`] returning `Error::OutOfMemory` (or the overflow error naming the
+    /// shape) when the table cannot be allocated.
+    pub fn try_new(num_embeddings: usize, embedding_dim: usize) -> Result<EmbeddingBag> {
+        Ok(EmbeddingBag {
             training: TrainingFlag::new(),
-            weight: Variable::new(init::normal(&[num_embeddings, embedding_dim], 0.0, 1.0), true),
+            weight: Variable::new(init::try_normal(&[num_embeddings, embedding_dim], 0.0, 1.0)?, true),
             mode: "mean".into(),
-        }
+            padding_idx: None,
+        })
     }
 
     /// The reduction: `"sum"`, `"mean"` (default) or `"max"` (checked at the forward).
@@ -44,6 +55,50 @@ impl EmbeddingBag {
     pub fn mode(mut self, mode: &str) -> EmbeddingBag {
         self.mode = mode.to_string();
         self
+    }
+
+    /// Entries equal to `padding_idx` (negative counts from the end) are left out of their bags,
+    /// as PyTorch's `padding_idx`; that row of the table is set to zeros, as PyTorch initialises it.
+    ///
+    /// **Panics** when `padding_idx` is outside the table.
+    #[must_use]
+    #[track_caller]
+    pub fn padding_idx(mut self, idx: i64) -> EmbeddingBag {
+        let n = self.weight.shape()[0] as i64;
+        if idx < -n || idx >= n {
+            panic!("EmbeddingBag: padding_idx {idx} must be within num_embeddings {n} (in -{n}..{n})");
+        }
+        let row = if idx < 0 { idx + n } else { idx };
+        let w = self.weight.data();
+        let keep =
+            Tensor::from_vec((0..n).map(|i| if i == row { 0.0f32 } else { 1.0 }).collect::<Vec<_>>(), &[n as usize, 1]);
+        self.weight.set_data(&w * &keep.to_dtype(w.dtype()).to(&w.device()));
+        self.padding_idx = Some(row);
+        self
+    }
+
+    /// PyTorch's `forward(input, offsets, per_sample_weights)`: `offsets` for a 1-d `input`
+    /// (`None` for a 2-d one), `per_sample_weights` of `input`'s shape (mode `"sum"` only).
+    ///
+    /// **Panics** on bad shapes, offsets, weights or indices; see [`EmbeddingBag::try_forward_with`].
+    #[track_caller]
+    pub fn forward_with(
+        &self,
+        input: &Variable,
+        offsets: Option<&Tensor>,
+        per_sample_weights: Option<&Variable>,
+    ) -> Variable {
+        forward_or_panic(self.try_forward_with(input, offsets, per_sample_weights))
+    }
+
+    /// Checked form of [`EmbeddingBag::forward_with`].
+    pub fn try_forward_with(
+        &self,
+        input: &Variable,
+        offsets: Option<&Tensor>,
+        per_sample_weights: Option<&Variable>,
+    ) -> Result<Variable> {
+        F::try_embedding_bag_with(input, &self.weight, offsets, &self.mode, per_sample_weights, self.padding_idx)
     }
 
     /// PyTorch's `forward(input, offsets)` on a 1-d `input`.
@@ -56,12 +111,12 @@ impl EmbeddingBag {
 
     /// Checked form of [`EmbeddingBag::forward_with_offsets`].
     pub fn try_forward_with_offsets(&self, input: &Variable, offsets: &Tensor) -> Result<Variable> {
-        F::try_embedding_bag(input, &self.weight, Some(offsets), &self.mode)
+        self.try_forward_with(input, Some(offsets), None)
     }
 
     /// Checked forward on a 2-d `[B, L]` input.
     pub fn try_forward(&self, input: &Variable) -> Result<Variable> {
-        F::try_embedding_bag(input, &self.weight, None, &self.mode)
+        self.try_forward_with(input, None, None)
     }
 }
 

@@ -1,5 +1,7 @@
 //! `InstanceNorm1d`, `InstanceNorm2d`: each sample's channels normalised over their own spatial
-//! positions (PyTorch's defaults: eps 1e-5, no affine parameters, no running statistics).
+//! positions (PyTorch's defaults: eps 1e-5, momentum 0.1, no affine parameters, no running
+//! statistics; with `track_running_stats`, `running_mean`, `running_var` and `num_batches_tracked`
+//! buffers, updated in training and used in evaluation).
 //!
 //! ```
 //! use ember_autograd::Variable;
@@ -13,7 +15,7 @@
 use ember_autograd::Variable;
 use ember_tensor::{Error, Result, Tensor};
 
-use crate::functional::try_instance_norm;
+use crate::functional::try_instance_norm_with;
 use crate::module::forward_or_panic;
 use crate::{Module, TrainingFlag};
 
@@ -30,12 +32,24 @@ macro_rules! instance_norm_layer {
             pub bias: Option<Variable>,
             num_features: usize,
             eps: f64,
+            momentum: f64,
+            /// `running_mean`, `running_var` (`[C]`) and `num_batches_tracked` (I64 scalar) with
+            /// `track_running_stats`.
+            running: Option<[Variable; 3]>,
         }
 
         impl $T {
             /// Instance norm over `num_features` channels, eps 1e-5, no affine parameters.
             pub fn new(num_features: usize) -> $T {
-                $T { training: TrainingFlag::new(), weight: None, bias: None, num_features, eps: 1e-5 }
+                $T {
+                    training: TrainingFlag::new(),
+                    weight: None,
+                    bias: None,
+                    num_features,
+                    eps: 1e-5,
+                    momentum: 0.1,
+                    running: None,
+                }
             }
 
             /// The `eps` added to the variance (default 1e-5).
@@ -52,6 +66,35 @@ macro_rules! instance_norm_layer {
                 self.weight = on.then(|| Variable::new(Tensor::ones(&[c]), true));
                 self.bias = on.then(|| Variable::new(Tensor::zeros(&[c]), true));
                 self
+            }
+
+            /// The weight of the newest statistics in the running ones (default 0.1).
+            #[must_use]
+            pub fn momentum(mut self, momentum: f64) -> $T {
+                self.momentum = momentum;
+                self
+            }
+
+            /// With running statistics (PyTorch's `track_running_stats`, default false): buffers
+            /// `running_mean` (zeros), `running_var` (ones) and `num_batches_tracked` (0, which
+            /// instance norm never advances, as PyTorch); updated by training forwards and used
+            /// instead of each instance's statistics in evaluation.
+            #[must_use]
+            pub fn track_running_stats(mut self, on: bool) -> $T {
+                let c = self.num_features;
+                self.running = on.then(|| {
+                    [
+                        Variable::new(Tensor::zeros(&[c]), false),
+                        Variable::new(Tensor::ones(&[c]), false),
+                        Variable::new(Tensor::from_vec(vec![0i64], &[]), false),
+                    ]
+                });
+                self
+            }
+
+            /// `running_mean` and `running_var`, with `track_running_stats`.
+            pub fn running_stats(&self) -> Option<(&Variable, &Variable)> {
+                self.running.as_ref().map(|r| (&r[0], &r[1]))
             }
 
             /// Checked forward: fails naming the layer and the shape when the input does not fit.
@@ -72,7 +115,13 @@ macro_rules! instance_norm_layer {
                 }
                 let batched = s.len() == rank;
                 let xb = if batched { x.clone() } else { x.unsqueeze(0) };
-                let y = try_instance_norm(&xb, self.weight.as_ref(), self.bias.as_ref(), self.eps)?;
+                let (rm, rv) = match &self.running {
+                    Some(r) => (Some(&r[0]), Some(&r[1])),
+                    None => (None, None),
+                };
+                let use_input_stats = self.training.get() || self.running.is_none();
+                let (w, b) = (self.weight.as_ref(), self.bias.as_ref());
+                let y = try_instance_norm_with(&xb, rm, rv, w, b, use_input_stats, self.momentum, self.eps)?;
                 Ok(if batched { y } else { y.squeeze(0) })
             }
         }
@@ -92,6 +141,11 @@ macro_rules! instance_norm_layer {
                     self.weight.iter().map(|w| ("weight".to_string(), w.clone())).collect();
                 p.extend(self.bias.iter().map(|b| ("bias".to_string(), b.clone())));
                 p
+            }
+
+            fn own_buffers(&self) -> Vec<(String, Variable)> {
+                let names = ["running_mean", "running_var", "num_batches_tracked"];
+                self.running.iter().flat_map(|r| names.iter().zip(r).map(|(n, v)| (n.to_string(), v.clone()))).collect()
             }
         }
     };

@@ -1,7 +1,7 @@
 //! `Linear`: `y = x W^T + b`.
 
 use ember_autograd::Variable;
-use ember_tensor::Tensor;
+use ember_tensor::{Result, Tensor};
 
 use crate::{init, Module, TrainingFlag};
 
@@ -26,10 +26,25 @@ pub struct Linear {
 
 impl Linear {
     /// A layer from `in_features` to `out_features`, with a bias.
+    ///
+    /// **Panics** (never aborts) when the weights cannot be allocated; see [`Linear::try_new`].
+    #[track_caller]
     pub fn new(in_features: usize, out_features: usize) -> Linear {
-        let weight = Variable::new(init::kaiming_uniform_default(&[out_features, in_features]), true);
-        let bias = Some(Variable::new(init::bias_uniform(out_features, in_features), true));
-        Linear { training: TrainingFlag::new(), weight, bias }
+        Linear::try_new(in_features, out_features).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// [`Linear::new`] returning `Error::OutOfMemory` naming the bytes (or the overflow error
+    /// naming the shape) when the weights cannot be allocated.
+    ///
+    /// ```
+    /// # use ember_nn::Linear;
+    /// let e = Linear::try_new(1 << 24, 1 << 24).err().unwrap(); // 2^48 weights: 1 PiB
+    /// assert!(e.to_string().starts_with("out of memory"), "{e}");
+    /// ```
+    pub fn try_new(in_features: usize, out_features: usize) -> Result<Linear> {
+        let weight = Variable::new(init::try_kaiming_uniform_default(&[out_features, in_features])?, true);
+        let bias = Some(Variable::new(init::try_bias_uniform(out_features, in_features)?, true));
+        Ok(Linear { training: TrainingFlag::new(), weight, bias })
     }
 
     /// A layer holding the given weights (trainable): `weight` `[out, in]`, `bias` `[out]`, e.g.

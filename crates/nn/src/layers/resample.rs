@@ -1,4 +1,4 @@
-//! Resampling layers: `Upsample` (nearest, linear, bilinear), `PixelShuffle`, `PixelUnshuffle`.
+//! Resampling layers: `Upsample` (nearest, linear, bilinear, bicubic, trilinear, area), `PixelShuffle`, `PixelUnshuffle`.
 //!
 //! ```
 //! use ember_autograd::Variable;
@@ -48,7 +48,7 @@ impl Upsample {
         self
     }
 
-    /// `"nearest"` (default), `"linear"` or `"bilinear"`.
+    /// `"nearest"` (default), `"linear"`, `"bilinear"`, `"bicubic"`, `"trilinear"` or `"area"` (see [`F::interpolate`]).
     #[must_use]
     pub fn mode(mut self, mode: &str) -> Upsample {
         self.mode = mode.to_string();

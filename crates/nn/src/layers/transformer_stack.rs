@@ -71,15 +71,8 @@ impl TransformerEncoder {
         mask: Option<&Tensor>,
         src_key_padding_mask: Option<&Tensor>,
     ) -> Result<Variable> {
-        let mut x = src.clone();
-        for (i, layer) in self.layers.iter().enumerate() {
-            x = layer
-                .try_forward_with_mask(&x, mask, src_key_padding_mask)
-                .map_err(|e| stack_err("TransformerEncoder", i, e))?;
-        }
-        Ok(match &self.norm {
-            Some(n) => n.forward(&x),
-            None => x,
+        run_stack("TransformerEncoder", &self.layers, &self.norm, src, |layer, x| {
+            layer.try_forward_with_mask(x, mask, src_key_padding_mask)
         })
     }
 }
@@ -94,12 +87,7 @@ impl Module for TransformerEncoder {
     }
 
     fn children(&self) -> Vec<(String, &dyn Module)> {
-        let mut c: Vec<(String, &dyn Module)> =
-            self.layers.iter().enumerate().map(|(i, l)| (format!("layers.{i}"), l as &dyn Module)).collect();
-        if let Some(n) = &self.norm {
-            c.push(("norm".to_string(), n.as_ref()));
-        }
-        c
+        stack_children(&self.layers, &self.norm)
     }
 }
 
@@ -181,22 +169,15 @@ impl TransformerDecoder {
         tgt_key_padding_mask: Option<&Tensor>,
         memory_key_padding_mask: Option<&Tensor>,
     ) -> Result<Variable> {
-        let mut x = tgt.clone();
-        for (i, layer) in self.layers.iter().enumerate() {
-            x = layer
-                .try_forward_with_masks(
-                    &x,
-                    memory,
-                    tgt_mask,
-                    memory_mask,
-                    tgt_key_padding_mask,
-                    memory_key_padding_mask,
-                )
-                .map_err(|e| stack_err("TransformerDecoder", i, e))?;
-        }
-        Ok(match &self.norm {
-            Some(n) => n.forward(&x),
-            None => x,
+        run_stack("TransformerDecoder", &self.layers, &self.norm, tgt, |layer, x| {
+            layer.try_forward_with_masks(
+                x,
+                memory,
+                tgt_mask,
+                memory_mask,
+                tgt_key_padding_mask,
+                memory_key_padding_mask,
+            )
         })
     }
 }
@@ -210,11 +191,35 @@ impl Module for TransformerDecoder {
     }
 
     fn children(&self) -> Vec<(String, &dyn Module)> {
-        let mut c: Vec<(String, &dyn Module)> =
-            self.layers.iter().enumerate().map(|(i, l)| (format!("layers.{i}"), l as &dyn Module)).collect();
-        if let Some(n) = &self.norm {
-            c.push(("norm".to_string(), n.as_ref()));
-        }
-        c
+        stack_children(&self.layers, &self.norm)
     }
+}
+
+/// Runs `layers` in order on `x` with `f` (an error names the stack and the layer's index), then
+/// the final `norm` if any: the forward of both stacks.
+fn run_stack<L>(
+    name: &'static str,
+    layers: &[L],
+    norm: &Option<Box<dyn Module>>,
+    x: &Variable,
+    f: impl Fn(&L, &Variable) -> Result<Variable>,
+) -> Result<Variable> {
+    let mut x = x.clone();
+    for (i, layer) in layers.iter().enumerate() {
+        x = f(layer, &x).map_err(|e| stack_err(name, i, e))?;
+    }
+    Ok(match norm {
+        Some(n) => n.forward(&x),
+        None => x,
+    })
+}
+
+/// `layers.0`, `layers.1`, ..., then `norm`: both stacks' children, PyTorch's names.
+fn stack_children<'a, L: Module>(layers: &'a [L], norm: &'a Option<Box<dyn Module>>) -> Vec<(String, &'a dyn Module)> {
+    let mut c: Vec<(String, &dyn Module)> =
+        layers.iter().enumerate().map(|(i, l)| (format!("layers.{i}"), l as &dyn Module)).collect();
+    if let Some(n) = norm {
+        c.push(("norm".to_string(), n.as_ref()));
+    }
+    c
 }

@@ -84,10 +84,78 @@ fn try_zeroed<T: Element>(op: &'static str, n: usize) -> Result<Vec<T>> {
     }
 }
 
+/// `n` zero bytes, reserved fallibly and untouched (`calloc`: the pages are mapped lazily, so a
+/// large buffer costs nothing until written), or `OutOfMemory` naming `op`.
+pub(crate) fn try_zeroed_bytes(op: &'static str, n: usize) -> Result<Vec<u8>> {
+    if n == 0 {
+        return Ok(Vec::new());
+    }
+    let refused = || Error::OutOfMemory(format!("{op}: cannot allocate {n} bytes on cpu"));
+    let layout = std::alloc::Layout::array::<u8>(n).map_err(|_| refused())?;
+    // SAFETY: the layout has a nonzero size; a zeroed block of `n` bytes from the global
+    // allocator with `u8`'s layout holds `n` valid bytes, as `Vec::from_raw_parts` requires.
+    unsafe {
+        let p = std::alloc::alloc_zeroed(layout);
+        if p.is_null() {
+            return Err(refused());
+        }
+        Ok(Vec::from_raw_parts(p, n, n))
+    }
+}
+
 /// Collects `n` items of an exact-size iterator into a vector reserved through [`try_vec`].
 pub(crate) fn try_collect<T: Element>(op: &'static str, n: usize, it: impl Iterator<Item = T>) -> Result<Vec<T>> {
     let mut v = try_vec(op, n)?;
     v.extend(it.take(n));
+    Ok(v)
+}
+
+/// Checks, before a kernel whose own buffers are reserved with the panicking forms above runs
+/// (pooling, sorting, indexing, convolution), that a buffer of `shape` and `dtype` for `op` can be
+/// had: the size is checked ([`crate::shape::checked_bytes`], an overflow names the shape) and a
+/// block that large is asked of the allocator and handed straight back. A refusal is
+/// `Error::OutOfMemory` naming the op, the bytes and `cpu`, so those ops' `try_*` forms return it
+/// instead of panicking. Requests under 1 MiB are not probed (the allocator gives them or the
+/// process is already failing everywhere); a probe costs one `mmap`/`munmap` pair, untouched.
+pub(crate) fn try_probe(op: &'static str, shape: &[usize], dtype: crate::DType) -> Result<()> {
+    let bytes = crate::shape::checked_bytes(op, shape, dtype)?;
+    if bytes < 1 << 20 {
+        return Ok(());
+    }
+    let refused = || {
+        let n: usize = shape.iter().product();
+        Error::OutOfMemory(format!("{op}: cannot allocate {bytes} bytes ({n} elements of {dtype}) on cpu"))
+    };
+    let layout = std::alloc::Layout::from_size_align(bytes, 64).map_err(|_| refused())?;
+    // SAFETY: the layout has a nonzero size (at least 1 MiB); the block, if granted, is freed at
+    // once with the same layout and never read or written.
+    unsafe {
+        // `black_box`: an allocation that is freed unused may otherwise be optimised away
+        // (LLVM elides such pairs), and the probe would always succeed
+        let p = std::hint::black_box(std::alloc::alloc(layout));
+        if p.is_null() {
+            return Err(refused());
+        }
+        std::alloc::dealloc(p, layout);
+    }
+    Ok(())
+}
+
+/// [`try_probe`] for a result on `like`'s device: on the CPU the probe, on a GPU the size check
+/// (the GPU's buffer pool returns its own `OutOfMemory`).
+pub(crate) fn try_room(op: &'static str, like: &crate::Tensor, shape: &[usize], dtype: crate::DType) -> Result<()> {
+    if like.device().is_cpu() {
+        try_probe(op, shape, dtype)
+    } else {
+        crate::shape::checked_bytes(op, shape, dtype).map(|_| ())
+    }
+}
+
+/// `n` items of `f(0..n)` in a vector reserved fallibly (kernels' plans sized by a user's
+/// argument), or `OutOfMemory` naming `op`.
+pub(crate) fn try_from_fn<T>(op: &'static str, n: usize, f: impl FnMut(usize) -> T) -> Result<Vec<T>> {
+    let mut v = try_vec_any(op, n)?;
+    v.extend((0..n).map(f));
     Ok(v)
 }
 

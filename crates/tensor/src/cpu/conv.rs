@@ -116,6 +116,11 @@ impl<T: GemmElem + 'static> Drop for Scratch<T> {
 /// never shrunk, so alternating layers do not zero their column matrices again on every call.
 fn sized<T: GemmElem>(v: &mut Vec<T>, n: usize) -> &mut [T] {
     if v.len() < n {
+        // reserved fallibly: a refusal panics with the out-of-memory message instead of aborting
+        // (the ops' `try_*` forms probe these sizes before calling in)
+        if v.try_reserve_exact(n - v.len()).is_err() {
+            crate::tensor::ok::<()>(Err(super::alloc::oom::<T>("conv scratch", n)));
+        }
         v.resize(n, T::ZERO);
     }
     &mut v[..n]

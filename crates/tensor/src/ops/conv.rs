@@ -129,17 +129,26 @@ fn geom(op: &'static str, xs: &[usize], ws: &[usize], p: &ConvParams, spatial: u
     if kh == 0 || kw == 0 {
         crate::bail!(op, "kernel size must be positive, got weight of shape {ws:?}");
     }
-    let [(sh, sw), (ph, pw), (dh, dw)] = [p.stride, p.padding, p.dilation].map(|a| (a[0], a[1]));
-    let (eh, ew) = (dh * (kh - 1) + 1, dw * (kw - 1) + 1);
-    if h + 2 * ph < eh || w + 2 * pw < ew {
+    let [sh, sw] = p.stride;
+    // checked: padding, dilation and kernel sizes come from the user and may be anything
+    let (Some([eh, ew]), Some([ph2, pw2])) = (span2(p.dilation, [kh, kw]), padded2([h, w], p.padding)) else {
+        crate::bail!(
+            op,
+            "padding {:?}, dilation {:?} and kernel size {:?} overflow the output size computation (input of shape {xs:?})",
+            shown(p.padding, spatial),
+            shown(p.dilation, spatial),
+            shown([kh, kw], spatial)
+        );
+    };
+    if ph2 < eh || pw2 < ew {
         crate::bail!(
             op,
             "padded input size per channel {:?} is smaller than the dilated kernel size {:?}: kernel size can't be greater than actual input size (input of shape {xs:?}, weight of shape {ws:?})",
-            shown([h + 2 * ph, w + 2 * pw], spatial),
+            shown([ph2, pw2], spatial),
             shown([eh, ew], spatial)
         );
     }
-    let (oh, ow) = ((h + 2 * ph - eh) / sh + 1, (w + 2 * pw - ew) / sw + 1);
+    let (oh, ow) = ((ph2 - eh) / sh + 1, (pw2 - ew) / sw + 1);
     let geom = ConvGeom {
         n,
         c,
@@ -156,6 +165,31 @@ fn geom(op: &'static str, xs: &[usize], ws: &[usize], p: &ConvParams, spatial: u
         groups: g,
     };
     Ok((geom, unbatched))
+}
+
+/// The dilated kernel extents `dilation * (k - 1) + 1`, or `None` on overflow.
+pub(crate) fn span2(dilation: [usize; 2], k: [usize; 2]) -> Option<[usize; 2]> {
+    let one = |i: usize| dilation[i].checked_mul(k[i].checked_sub(1)?)?.checked_add(1);
+    Some([one(0)?, one(1)?])
+}
+
+/// The padded sizes `size + 2 * padding`, or `None` on overflow.
+pub(crate) fn padded2(size: [usize; 2], padding: [usize; 2]) -> Option<[usize; 2]> {
+    let one = |i: usize| padding[i].checked_mul(2)?.checked_add(size[i]);
+    Some([one(0)?, one(1)?])
+}
+
+/// Checks, before a kernel runs, that the buffers a convolution of geometry `g` needs can be had
+/// for `op`: its `[n, o, oh, ow]` and `[n, c, h, w]` sides (one of them the result) and the im2col
+/// column matrix `[c * kh * kw, oh * ow]` of one sample; an overflow or a refusal is an `Err`
+/// naming `op` (see `cpu::alloc::try_probe`), never an abort inside the kernel.
+pub(crate) fn room(op: &'static str, like: &Tensor, g: &ConvGeom) -> Result<()> {
+    use crate::cpu::alloc::try_room;
+    let cols = crate::shape::checked_numel(op, &[g.c, g.kh, g.kw])?;
+    let l = crate::shape::checked_numel(op, &[g.oh, g.ow])?;
+    try_room(op, like, &[g.n, g.o, g.oh, g.ow], like.dtype())?;
+    try_room(op, like, &[g.n, g.c, g.h, g.w], like.dtype())?;
+    try_room(op, like, &[cols, l], like.dtype())
 }
 
 /// Fails unless `t` has `want` as its shape, naming `op`.
@@ -204,6 +238,7 @@ fn conv_nd(
     check_pair(op, x, w)?;
     let (g, unbatched) = geom(op, x.shape(), w.shape(), p, s)?;
     check_bias(op, x, bias, g.o)?;
+    room(op, x, &g)?;
     let x4 = x.try_reshape(&[g.n, g.c, g.h, g.w])?;
     let w4 = w.try_reshape(&[g.o, g.c / g.groups, g.kh, g.kw])?;
     let y = kern::forward(op, &x4, &w4, bias, &g)?;
@@ -221,6 +256,7 @@ fn backward_input_nd(
     check_pair(op, dy, w)?;
     let (g, unbatched) = geom(op, xs, w.shape(), p, s)?;
     expect_shape(op, dy, &user_shape([g.n, g.o, g.oh, g.ow], s, unbatched))?;
+    room(op, dy, &g)?;
     let dy4 = dy.try_reshape(&[g.n, g.o, g.oh, g.ow])?;
     let w4 = w.try_reshape(&[g.o, g.c / g.groups, g.kh, g.kw])?;
     kern::backward_input(op, &dy4, &w4, None, &g)?.try_reshape(xs)
@@ -237,6 +273,7 @@ fn backward_weight_nd(
     check_pair(op, dy, x)?;
     let (g, unbatched) = geom(op, x.shape(), ws, p, s)?;
     expect_shape(op, dy, &user_shape([g.n, g.o, g.oh, g.ow], s, unbatched))?;
+    room(op, dy, &g)?;
     let dy4 = dy.try_reshape(&[g.n, g.o, g.oh, g.ow])?;
     let x4 = x.try_reshape(&[g.n, g.c, g.h, g.w])?;
     kern::backward_weight(op, &dy4, &x4, &g)?.try_reshape(ws)

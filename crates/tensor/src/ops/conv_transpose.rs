@@ -6,7 +6,7 @@
 //! upstream gradient, and its weight gradient the convolution's weight gradient with the roles of
 //! input and output swapped.
 
-use super::conv::{check_bias, check_pair, expect_shape, input4, kern, shown, user_shape, weight4, ConvParams};
+use super::conv::{check_bias, check_pair, expect_shape, input4, kern, room, shown, user_shape, weight4, ConvParams};
 use crate::op_desc::ConvGeom;
 use crate::tensor::ok;
 use crate::{Result, Tensor};
@@ -48,13 +48,23 @@ fn transpose_geom(
             );
         }
     }
+    // in 128 bits: stride, padding and dilation come from the user, and no term can wrap there
     let out = |i: usize, size: usize, k: usize| {
-        (size as isize - 1) * p.stride[i] as isize - 2 * p.padding[i] as isize
-            + (p.dilation[i] * (k - 1)) as isize
-            + output_padding[i] as isize
+        (size as i128 - 1) * p.stride[i] as i128 - 2 * p.padding[i] as i128
+            + p.dilation[i] as i128 * (k as i128 - 1)
+            + output_padding[i] as i128
             + 1
     };
     let (oh, ow) = (out(0, h, kh), out(1, w, kw));
+    if oh > isize::MAX as i128 || ow > isize::MAX as i128 {
+        crate::bail!(
+            op,
+            "computed output size [{oh}, {ow}] overflows (input of shape {xs:?}, weight of shape {ws:?}, stride {:?}, padding {:?}, dilation {:?})",
+            shown(p.stride, 2),
+            shown(p.padding, 2),
+            shown(p.dilation, 2)
+        );
+    }
     if oh <= 0 || ow <= 0 {
         crate::bail!(
             op,
@@ -134,6 +144,7 @@ impl Tensor {
         check_pair(OP, self, weight)?;
         let p = ConvParams { stride, padding, dilation, groups };
         let (g, unbatched) = transpose_geom(OP, self.shape(), weight.shape(), &p, output_padding)?;
+        room(OP, self, &g)?;
         check_bias(OP, self, bias, g.c)?;
         let x4 = self.try_reshape(&[g.n, g.o, g.oh, g.ow])?;
         let y = kern::backward_input(OP, &x4, weight, bias, &g)?;
@@ -188,6 +199,7 @@ impl Tensor {
         check_pair(OP, grad_out, weight)?;
         let p = ConvParams { stride, padding, dilation, groups };
         let (g, unbatched) = transpose_geom(OP, input_shape, weight.shape(), &p, output_padding)?;
+        room(OP, grad_out, &g)?;
         expect_shape(OP, grad_out, &user_shape([g.n, g.c, g.h, g.w], 2, unbatched))?;
         let dy4 = grad_out.try_reshape(&[g.n, g.c, g.h, g.w])?;
         kern::forward(OP, &dy4, weight, None, &g)?.try_reshape(input_shape)
@@ -241,6 +253,7 @@ impl Tensor {
         check_pair(OP, grad_out, input)?;
         let p = ConvParams { stride, padding, dilation, groups };
         let (g, unbatched) = transpose_geom(OP, input.shape(), weight_shape, &p, output_padding)?;
+        room(OP, grad_out, &g)?;
         expect_shape(OP, grad_out, &user_shape([g.n, g.c, g.h, g.w], 2, unbatched))?;
         let dy4 = grad_out.try_reshape(&[g.n, g.c, g.h, g.w])?;
         let x4 = input.try_reshape(&[g.n, g.o, g.oh, g.ow])?;

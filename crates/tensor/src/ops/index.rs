@@ -31,6 +31,13 @@ pub(crate) fn index_select_impl(op: &'static str, t: &Tensor, dim: isize, index:
     check_index(op, t, index)?;
     check_vector_index(op, index)?;
     let d = normalize_dim(op, dim, t.rank())?;
+    if t.rank() > 0 {
+        // the result: `t`'s shape with the index's length at `d` (larger than `t` when the
+        // index repeats): sized and probed before the kernel reserves it
+        let mut out: crate::shape::Dims = t.shape().into();
+        out[d] = index.numel();
+        crate::cpu::alloc::try_room(op, t, &out, t.dtype)?;
+    }
     if t.rank() == 0 {
         // A 0-d tensor is indexed as a one-element vector, and stays 0-d.
         let r = index_select_impl(op, &t.reshape(&[1]), 0, index)?;
@@ -173,6 +180,7 @@ impl Tensor {
         if self.rank() == 0 {
             return Ok(as_vector(self).try_gather(0, &as_vector(index))?.reshape(&[0usize; 0]));
         }
+        crate::cpu::alloc::try_room(op, self, index.shape(), self.dtype)?;
         self.backend().gather(self, d, index)
     }
 

@@ -37,10 +37,10 @@ impl Tensor {
             crate::bail!(op, "weight must be 2-d [num_embeddings, embedding_dim], got shape {:?}", weight.shape());
         }
         check_index(op, weight, indices)?;
-        let rows = index_select_impl(op, weight, 0, &indices.reshape(&[-1]))?;
+        let rows = index_select_impl(op, weight, 0, &indices.try_reshape(&[-1])?)?;
         let mut shape: SmallVec<[usize; 6]> = indices.shape().into();
         shape.push(weight.shape()[1]);
-        Ok(rows.reshape(&shape))
+        rows.try_reshape(&shape)
     }
 
     /// The gradient of [`Tensor::embedding`] with respect to its weight: the rows of `grad`
@@ -69,8 +69,7 @@ impl Tensor {
             );
         }
         let dim = grad.shape()[r];
-        let zeros =
-            crate::ops::creation::full_on("embedding_backward", &[num_weights, dim], 0.0, grad.dtype(), grad.device());
+        let zeros = crate::ops::creation::try_fill_named(op, &[num_weights, dim], 0.0, grad.dtype(), grad.device())?;
         let n = indices.numel();
         index_add_impl(op, &zeros, 0, &indices.reshape(&[n]), &grad.reshape(&[n, dim]))
     }

@@ -3,7 +3,8 @@
 //! kernels the autograd uses. F32 and F64, PyTorch's output sizes, windows and error checks.
 
 pub use crate::op_desc::{Pool2dPlan, PoolWindow};
-use crate::shape::Dims;
+use crate::cpu::alloc::{try_from_fn, try_room};
+use crate::shape::{checked_numel, Dims};
 use crate::tensor::ok;
 use crate::{DType, Error, Result, Tensor};
 
@@ -21,6 +22,7 @@ fn planes_hw(op: &'static str, shape: &[usize]) -> Result<(usize, usize, usize)>
             "Expected 3D or 4D (batch mode) tensor with optional 0 dim batch size for input, but got: {shape:?}"
         );
     }
+    checked_numel(op, shape)?;
     let r = shape.len();
     Ok((shape[..r - 2].iter().product(), shape[r - 2], shape[r - 1]))
 }
@@ -96,27 +98,25 @@ fn plan_fixed(
         );
     }
     let (oh, ow) = (oh as usize, ow as usize);
-    let windows = |n: usize, input: usize, k: usize, s: usize, p: usize, d: usize| -> Vec<PoolWindow> {
-        (0..n)
-            .map(|o| {
-                let (i, k, s, p, d) = (input as i64, k as i64, s as i64, p as i64, d as i64);
-                let s0 = o as i64 * s - p;
-                match avg {
-                    None => {
-                        let end = (s0 + (k - 1) * d + 1).min(i).max(0);
-                        // skip the taps in the left padding, as PyTorch's `while (ih0 < 0) ih0 += dilation`
-                        let start = if s0 < 0 { s0 + (-s0 + d - 1) / d * d } else { s0 };
-                        PoolWindow { start: start as usize, end: end as usize, divisor: 1 }
-                    }
-                    Some(include_pad) => {
-                        let e0 = (s0 + k).min(i + p);
-                        let (start, end) = (s0.max(0), e0.min(i).max(0));
-                        let divisor = if include_pad { e0 - s0 } else { (end - start).max(0) };
-                        PoolWindow { start: start as usize, end: end as usize, divisor: divisor as usize }
-                    }
+    let windows = |n: usize, input: usize, k: usize, s: usize, p: usize, d: usize| -> Result<Vec<PoolWindow>> {
+        try_from_fn(op, n, |o| {
+            let (i, k, s, p, d) = (input as i64, k as i64, s as i64, p as i64, d as i64);
+            let s0 = o as i64 * s - p;
+            match avg {
+                None => {
+                    let end = (s0 + (k - 1) * d + 1).min(i).max(0);
+                    // skip the taps in the left padding, as PyTorch's `while (ih0 < 0) ih0 += dilation`
+                    let start = if s0 < 0 { s0 + (-s0 + d - 1) / d * d } else { s0 };
+                    PoolWindow { start: start as usize, end: end as usize, divisor: 1 }
                 }
-            })
-            .collect()
+                Some(include_pad) => {
+                    let e0 = (s0 + k).min(i + p);
+                    let (start, end) = (s0.max(0), e0.min(i).max(0));
+                    let divisor = if include_pad { e0 - s0 } else { (end - start).max(0) };
+                    PoolWindow { start: start as usize, end: end as usize, divisor: divisor as usize }
+                }
+            }
+        })
     };
     let mut out_shape: Dims = shape[..shape.len() - 2].into();
     out_shape.extend_from_slice(&[oh, ow]);
@@ -124,8 +124,8 @@ fn plan_fixed(
         planes,
         in_h: h,
         in_w: w,
-        rows: windows(oh, h, kh, sh, ph, dh),
-        cols: windows(ow, w, kw, sw, pw, dw),
+        rows: windows(oh, h, kh, sh, ph, dh)?,
+        cols: windows(ow, w, kw, sw, pw, dw)?,
         step: if avg.is_some() { [1, 1] } else { dilation },
         fast_2x2: kernel == [2, 2]
             && stride == [2, 2]
@@ -153,23 +153,27 @@ fn plan_adaptive(op: &'static str, shape: &[usize], out: [usize; 2]) -> Result<P
         }
     }
     let (h, w) = (shape[r - 2], shape[r - 1]);
-    let windows = |n: usize, input: usize| -> Vec<PoolWindow> {
-        (0..n)
-            .map(|o| {
-                let start = o * input / n;
-                let end = ((o + 1) * input).div_ceil(n);
-                PoolWindow { start, end, divisor: end - start }
-            })
-            .collect()
-    };
     let mut out_shape: Dims = shape[..r - 2].into();
     out_shape.extend_from_slice(&out);
+    // sizes from the user (the output size; a backward's input shape): checked before anything
+    // is sized by them
+    checked_numel(op, shape)?;
+    checked_numel(op, &out_shape)?;
+    // in 128 bits: `(o + 1) * input` cannot wrap
+    let windows = |n: usize, input: usize| -> Result<Vec<PoolWindow>> {
+        let (n128, i128_) = (n as u128, input as u128);
+        try_from_fn(op, n, |o| {
+            let start = (o as u128 * i128_ / n128) as usize;
+            let end = ((o as u128 + 1) * i128_).div_ceil(n128) as usize;
+            PoolWindow { start, end, divisor: end - start }
+        })
+    };
     Ok(Pool2dPlan {
         planes: shape[..r - 2].iter().product(),
         in_h: h,
         in_w: w,
-        rows: windows(out[0], h),
-        cols: windows(out[1], w),
+        rows: windows(out[0], h)?,
+        cols: windows(out[1], w)?,
         step: [1, 1],
         fast_2x2: false,
         out_shape,
@@ -237,6 +241,7 @@ impl Tensor {
         let op = "max_pool2d";
         float_only(op, self)?;
         let plan = plan_fixed(op, self.shape(), kernel, stride, padding, dilation, ceil_mode, None)?;
+        try_room(op, self, &plan.out_shape, self.dtype)?;
         Ok(run_max(self, op, &plan, false)?.0)
     }
 
@@ -272,6 +277,8 @@ impl Tensor {
         let op = "max_pool2d_with_indices";
         float_only(op, self)?;
         let plan = plan_fixed(op, self.shape(), kernel, stride, padding, dilation, ceil_mode, None)?;
+        try_room(op, self, &plan.out_shape, self.dtype)?;
+        try_room(op, self, &plan.out_shape, DType::I64)?;
         let (v, i) = run_max(self, op, &plan, true)?;
         Ok((v, i.expect("indices requested")))
     }
@@ -300,6 +307,7 @@ impl Tensor {
         }
         let (planes, h, w) = planes_hw(op, input_shape)?;
         same_batch(op, grad_out.shape(), input_shape)?;
+        try_room(op, grad_out, input_shape, grad_out.dtype)?;
         grad_out.backend().max_pool_backward(op, grad_out, indices, input_shape, planes, h * w)
     }
 
@@ -334,6 +342,7 @@ impl Tensor {
         let op = "avg_pool2d";
         float_only(op, self)?;
         let plan = plan_fixed(op, self.shape(), kernel, stride, padding, [1, 1], ceil_mode, Some(count_include_pad))?;
+        try_room(op, self, &plan.out_shape, self.dtype)?;
         run_avg(self, op, &plan)
     }
 
@@ -397,6 +406,9 @@ impl Tensor {
     pub fn try_adaptive_avg_pool2d(&self, output_size: [usize; 2]) -> Result<Tensor> {
         let op = "adaptive_avg_pool2d";
         float_only(op, self)?;
+        let mut out_shape: Dims = self.shape()[..self.rank().saturating_sub(2)].into();
+        out_shape.extend_from_slice(&output_size);
+        try_room(op, self, &out_shape, self.dtype)?;
         let plan = plan_adaptive(op, self.shape(), output_size)?;
         run_avg(self, op, &plan)
     }
@@ -486,5 +498,6 @@ fn avg_backward(op: &'static str, grad_out: &Tensor, plan: &Pool2dPlan, input_sh
     if grad_out.shape() != plan.out_shape.as_slice() {
         return Err(Error::ShapeMismatch { op, lhs: grad_out.shape().to_vec(), rhs: plan.out_shape.to_vec() });
     }
+    try_room(op, grad_out, input_shape, grad_out.dtype)?;
     grad_out.backend().avg_pool_backward(op, grad_out, plan, input_shape)
 }

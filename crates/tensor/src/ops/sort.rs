@@ -29,6 +29,8 @@ impl Tensor {
     /// Checked form of [`Tensor::sort`].
     pub fn try_sort(&self, dim: impl Dim, descending: bool) -> Result<(Tensor, Tensor)> {
         let d = normalize_dim("sort", dim.to_isize(), self.rank())?;
+        crate::cpu::alloc::try_room("sort", self, self.shape(), self.dtype)?;
+        crate::cpu::alloc::try_room("sort", self, self.shape(), crate::DType::I64)?;
         self.backend().sort(self, d, descending)
     }
 
@@ -74,6 +76,12 @@ impl Tensor {
         if self.dtype == DType::Bool {
             return Err(Error::UnsupportedDType { op, dtype: DType::Bool });
         }
+        let mut out: crate::shape::Dims = self.shape().into();
+        if let Some(s) = out.get_mut(d) {
+            *s = k;
+        }
+        crate::cpu::alloc::try_room(op, self, &out, self.dtype)?;
+        crate::cpu::alloc::try_room(op, self, &out, crate::DType::I64)?;
         self.backend().topk(op, self, k, d, largest, sorted)
     }
 }
