@@ -36,6 +36,7 @@ pub use crate::wgpu::{adapter_names, gpu_empty_cache, gpu_memory_stats, gpu_sync
 pub use device::Device;
 pub use dtype::{DType, Element, Float, Numeric};
 pub use error::{Error, Result};
+pub use ops::activation::ActGrad;
 pub use ops::creation::ArangeArg;
 pub use random::{manual_seed, with_generator, Generator};
 pub use shape::Dim;
