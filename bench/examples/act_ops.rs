@@ -102,6 +102,33 @@ fn main() {
         || drop(&g * &(1.0 - &(&t * &t))),
         || drop(Tensor::activation_backward(ActGrad::TanhFromOutput, &t, &g)),
     );
+    // attention, BERT's shape: 32 x 12 heads x 40 tokens x 32, an additive padding mask [32, 1, 1, 40]
+    let (q, k, v) =
+        (Tensor::randn(&[32, 12, 40, 32]), Tensor::randn(&[32, 12, 40, 32]), Tensor::randn(&[32, 12, 40, 32]));
+    let lens: Vec<f32> =
+        (0..32).flat_map(|i| (0..40).map(move |j| if j < 40 - 5 * (i % 4) { 0.0 } else { f32::MIN })).collect();
+    let mask = Tensor::from_vec(lens, &[32, 1, 1, 40]);
+    let scale = 1.0 / 32f64.sqrt();
+    pair(
+        "attention forward",
+        // the composite the models ran before: matmul, scale, mask, softmax, matmul
+        || drop((&q.matmul(&k.transpose(-1, -2)).mul_scalar(scale) + &mask).softmax(-1).matmul(&v)),
+        || drop(Tensor::attention(&q, &k, &v, Some(&mask), false, scale, false)),
+    );
+    let (_, probs) = Tensor::attention(&q, &k, &v, Some(&mask), false, scale, true);
+    let probs = probs.expect("probs");
+    let go = Tensor::randn(&[32, 12, 40, 32]);
+    pair(
+        "attention backward",
+        || {
+            // the composite rules: matmul and softmax gradients
+            let dv = probs.transpose(-1, -2).matmul(&go);
+            let dp = go.matmul(&v.transpose(-1, -2));
+            let ds = (&probs * &(&dp - &(&dp * &probs).sum_dims(&[3], true))).mul_scalar(scale);
+            drop((ds.matmul(&k), ds.transpose(-1, -2).matmul(&q), dv));
+        },
+        || drop(Tensor::attention_backward(&go, &q, &k, &v, &probs, scale)),
+    );
     let h = Tensor::randn(&[1280, 384]);
     let gh = Tensor::randn(&[1280, 384]);
     let w = Tensor::randn(&[384]);

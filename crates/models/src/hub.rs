@@ -191,11 +191,17 @@ pub(crate) fn merge_heads(x: &Variable) -> Variable {
 }
 
 /// Scaled dot-product attention, `softmax(q k^T / sqrt(d) + mask) v`, with an additive mask that
-/// broadcasts to `[b, h, lq, lk]` (0 where allowed, a large negative number where not): the fused
-/// kernel of `F::scaled_dot_product_attention` on the CPU.
+/// broadcasts to `[b, h, lq, lk]` (0 where allowed, a large negative number where not). Composed
+/// of Variable ops: the fused kernel of `F::scaled_dot_product_attention` measured slower on
+/// BERT's shape (docs/performance.md, sixth session).
 pub(crate) fn attention(q: &Variable, k: &Variable, v: &Variable, mask: Option<&Variable>) -> Variable {
-    let mask = mask.map(|m| m.data().to_dtype(q.dtype()));
-    F::scaled_dot_product_attention(q, k, v, mask.as_ref(), 0.0, false, None)
+    let d = *q.shape().last().unwrap_or(&1) as f64;
+    let scores = &q.matmul(&k.transpose(-2, -1)) * (1.0 / d.sqrt());
+    let scores = match mask {
+        Some(m) => &scores + m,
+        None => scores,
+    };
+    scores.softmax(-1).matmul(v)
 }
 
 /// Checks a batch of token ids: `I64`, `[batch, len]` with `len` in `1..=max_len`.
