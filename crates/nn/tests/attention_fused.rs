@@ -40,7 +40,7 @@ fn gradcheck_broadcast_batch_and_dead_rows() {
     let (q, k, v) = (r64(&[2, 3, 4, 3]), r64(&[2, 1, 4, 3]), r64(&[2, 1, 4, 3]));
     gradcheck(|x| sdpa(&x[0], &x[1], &x[2], None, 0.0, false, None).sum(), &[q.clone(), k.clone(), v.clone()]).unwrap();
     // query 1 may attend nowhere: zero output and zero gradient there (PyTorch's SDPA)
-    let mut allow = vec![true; 4 * 4];
+    let mut allow = [true; 4 * 4];
     allow[4..8].fill(false);
     let mask = Tensor::from_vec(allow.iter().map(|&a| if a { 1.0 } else { 0.0 }).collect::<Vec<f64>>(), &[4, 4])
         .gt_scalar(0.5);

@@ -118,7 +118,7 @@ fn softmax_rows<T: AttnElem>(p: &mut [T], b: usize, d: Dims, bias: Option<&Bias<
         T::exp_row(row);
         let mut sum = T::ZERO;
         for &v in row.iter() {
-            sum = sum + v;
+            sum += v;
         }
         let inv = T::ONE / sum;
         for v in row.iter_mut() {
@@ -127,6 +127,7 @@ fn softmax_rows<T: AttnElem>(p: &mut [T], b: usize, d: Dims, bias: Option<&Bias<
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 /// The forward of one block: probabilities into `p` (`l x s`), output into `o` (`l x ev`).
 fn block_forward<T: AttnElem>(
     (q, k, v): (&[T], &[T], &[T]),
@@ -216,7 +217,7 @@ pub fn backward<T: AttnElem>(
             for (row, prow) in ds.chunks_mut(s.max(1)).zip(p[b * l * s..(b + 1) * l * s].chunks(s.max(1))) {
                 let mut dot = T::ZERO;
                 for (&g, &pv) in row.iter().zip(prow) {
-                    dot = dot + g * pv;
+                    dot += g * pv;
                 }
                 for (g, &pv) in row.iter_mut().zip(prow) {
                     *g = pv * (*g - dot) * scale;
