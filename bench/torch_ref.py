@@ -74,6 +74,93 @@ def cnn_step():
     return step
 
 
+# the sequence-model workloads of issue 13: the same shapes as bench/src/workloads_nlp.rs
+VOCAB, HIDDEN, LAYERS, HEADS, FFN, MAX_POS, BATCH, LEN = 30522, 384, 6, 12, 1536, 512, 32, 40
+
+
+def bert_model():
+    """A MiniLM-shaped BERT (all-MiniLM-L6-v2's dims) with random weights, `transformers`' own
+    BertModel (its default attention implementation), no pooler, no dropout (Ember's has none)."""
+    from transformers import BertConfig, BertModel
+    cfg = BertConfig(vocab_size=VOCAB, hidden_size=HIDDEN, num_hidden_layers=LAYERS, num_attention_heads=HEADS,
+                     intermediate_size=FFN, max_position_embeddings=MAX_POS, hidden_act="gelu",
+                     layer_norm_eps=1e-12, hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
+    return BertModel(cfg, add_pooling_layer=False).to(DEV)
+
+
+def bert_batch(n):
+    """ids [n, LEN] and a padding mask: sequence i has LEN - 5 (i % 4) tokens."""
+    ids = torch.randint(1, VOCAB, (n, LEN), device=DEV)
+    mask = torch.tensor([[1.0 if j < LEN - 5 * (i % 4) else 0.0 for j in range(LEN)] for i in range(n)], device=DEV)
+    return ids * mask.long(), mask
+
+
+def bert_infer():
+    model = bert_model().eval()
+    ids, mask = bert_batch(BATCH)
+
+    def run():
+        with torch.no_grad():
+            out = model(input_ids=ids, attention_mask=mask).last_hidden_state
+        out[0, 0, 0].item()
+    return run
+
+
+def bert_train():
+    model = bert_model().train()
+    opt = torch.optim.AdamW(model.parameters(), 2e-5)
+    ids, mask = bert_batch(BATCH)
+    labels = torch.rand(BATCH // 2, device=DEV)
+    m, count = mask.unsqueeze(-1), mask.sum(1, keepdim=True)
+
+    def step():
+        h = model(input_ids=ids, attention_mask=mask).last_hidden_state
+        pooled = (h * m).sum(1) / count
+        u, v = pooled[:BATCH // 2], pooled[BATCH // 2:]
+        loss = F.mse_loss(F.cosine_similarity(u, v, 1, 1e-8), labels)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        loss.item()
+    return step
+
+
+def lstm_step():
+    emb, lstm, head = nn.Embedding(65, 64).to(DEV), nn.LSTM(64, 256, 2, batch_first=True).to(DEV), nn.Linear(256, 65).to(DEV)
+    params = list(emb.parameters()) + list(lstm.parameters()) + list(head.parameters())
+    opt = torch.optim.Adam(params, 2e-3)
+    x, y = torch.randint(0, 65, (32, 64), device=DEV), torch.randint(0, 65, (32 * 64,), device=DEV)
+
+    def step():
+        h, _ = lstm(emb(x))
+        loss = F.cross_entropy(head(h).reshape(32 * 64, 65), y)
+        opt.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 1.0, 2.0)
+        opt.step()
+        loss.item()
+    return step
+
+
+def transformer_step():
+    layers = nn.ModuleList([nn.TransformerEncoderLayer(128, 4, dim_feedforward=512, dropout=0.0, batch_first=True)
+                            for _ in range(2)]).to(DEV).train()
+    head = nn.Linear(128, 10).to(DEV)
+    opt = torch.optim.Adam(list(layers.parameters()) + list(head.parameters()), 1e-3)
+    x, y = torch.randn(32, 64, 128, device=DEV), torch.randint(0, 10, (32,), device=DEV)
+
+    def step():
+        h = x
+        for layer in layers:
+            h = layer(h)
+        loss = F.cross_entropy(head(h.mean(1)), y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        loss.item()
+    return step
+
+
 def main():
     args = sys.argv[1:]
     only = args[args.index("--only") + 1] if "--only" in args else None
@@ -101,6 +188,10 @@ def main():
         report("mlp-step", "ms", runs(5, 30, mlp_step()), lambda s: s * 1e3)
     if want("cnn-step"):
         report("cnn-step", "ms", runs(5, 30, cnn_step()), lambda s: s * 1e3)
+    for name, reps, make in (("bert-infer", 10, bert_infer), ("bert-train", 5, bert_train),
+                             ("lstm-step", 10, lstm_step), ("transformer-step", 10, transformer_step)):
+        if want(name):
+            report(name, "ms", runs(2, reps, make()), lambda s: s * 1e3)
     if want("small-op"):
         a, b, inner = torch.randn(16, device=DEV), torch.randn(16, device=DEV), 10000
 

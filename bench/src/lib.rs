@@ -2,3 +2,4 @@
 //! and `examples/cnn_ops.rs` takes them apart op by op.
 
 pub mod workloads;
+pub mod workloads_nlp;

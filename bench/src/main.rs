@@ -6,7 +6,7 @@
 
 mod peak;
 
-use ember_bench::workloads;
+use ember_bench::{workloads, workloads_nlp};
 
 use std::time::Instant;
 
@@ -108,6 +108,19 @@ fn main() {
         let mut t = time_runs(5, 30, &mut step);
         report("cnn-step", "ms", dev_name, &mut t, |s| s * 1e3);
         print_kernel_times("cnn-step");
+    }
+    for (name, reps) in [("bert-infer", 10), ("bert-train", 5), ("lstm-step", 10), ("transformer-step", 10)] {
+        if !want(name) || !device.is_cpu() {
+            continue;
+        }
+        let mut step: Box<dyn FnMut()> = match name {
+            "bert-infer" => Box::new(workloads_nlp::bert_infer()),
+            "bert-train" => Box::new(workloads_nlp::bert_train()),
+            "lstm-step" => Box::new(workloads_nlp::lstm_step()),
+            _ => Box::new(workloads_nlp::transformer_step()),
+        };
+        let mut t = time_runs(2, reps, &mut step);
+        report(name, "ms", dev_name, &mut t, |s| s * 1e3);
     }
     if want("small-op") {
         let inner = 10_000;

@@ -210,7 +210,9 @@ pub(crate) fn merge_heads(x: &Variable) -> Variable {
 }
 
 /// Scaled dot-product attention, `softmax(q k^T / sqrt(d) + mask) v`, with an additive mask that
-/// broadcasts to `[b, h, lq, lk]` (0 where allowed, a large negative number where not).
+/// broadcasts to `[b, h, lq, lk]` (0 where allowed, a large negative number where not). Composed
+/// of Variable ops: the fused kernel of `F::scaled_dot_product_attention` measured slower on
+/// BERT's shape (docs/performance.md, sixth session).
 pub(crate) fn attention(q: &Variable, k: &Variable, v: &Variable, mask: Option<&Variable>) -> Variable {
     let d = *q.shape().last().unwrap_or(&1) as f64;
     let scores = &q.matmul(&k.transpose(-2, -1)) * (1.0 / d.sqrt());

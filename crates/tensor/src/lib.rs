@@ -40,6 +40,7 @@ pub use backend::{
 pub use device::Device;
 pub use dtype::{DType, Element, Float, Numeric};
 pub use error::{Error, Result};
+pub use ops::activation::ActGrad;
 pub use ops::creation::ArangeArg;
 pub use random::{manual_seed, with_generator, Generator};
 pub use shape::Dim;

@@ -1,12 +1,26 @@
 //! Elementwise ops on Variables: unary functions, binary arithmetic with broadcasting.
 
-use ember_tensor::{Result, Tensor};
+use ember_tensor::{ActGrad, DType, Result, Tensor};
 
 use crate::Variable;
 
 /// A constant Variable (no gradient flows into it).
 pub(crate) fn c(t: Tensor) -> Variable {
     Variable::from(t)
+}
+
+/// `g · f'(saved)` in one fused pass (`Tensor::activation_backward`) for F32/F64 CPU tensors in a
+/// plain backward; `None` (compose Variable ops instead) when the gradient is itself recorded
+/// (`create_graph`: the composite is differentiable again), on a GPU (whose elementwise kernels
+/// run natively) or for other dtypes.
+pub(crate) fn fused(op: ActGrad, saved: &Variable, g: &Variable) -> Option<Variable> {
+    let (s, gd) = (saved.data(), g.data());
+    let plain = !crate::mode::is_grad_enabled() || !(saved.requires_grad() || g.requires_grad());
+    if plain && s.device().is_cpu() && matches!(s.dtype(), DType::F32 | DType::F64) && gd.dtype() == s.dtype() {
+        Tensor::try_activation_backward(op, &s, &gd).ok().map(c)
+    } else {
+        None
+    }
 }
 
 /// Unwraps a forward result, panicking with its message at the caller.
@@ -49,20 +63,20 @@ unary! {
     rsqrt => |x, out, g| g * -0.5 * &out.powf(3.0);
     sin => |x, out, g| g * &x.cos();
     cos => |x, out, g| -(g * &x.sin());
-    tanh => |x, out, g| g * &(1.0 - &out.square());
-    sigmoid => |x, out, g| g * &(out * &(1.0 - out));
+    tanh => |x, out, g| fused(ActGrad::TanhFromOutput, out, g).unwrap_or_else(|| g * &(1.0 - &out.square()));
+    sigmoid => |x, out, g| fused(ActGrad::SigmoidFromOutput, out, g).unwrap_or_else(|| g * &(out * &(1.0 - out)));
     // relu'(0) = 0, as PyTorch, tinygrad and dfdx; PyTorch's mask is `!(out <= 0)`, so a NaN passes.
     relu => |x, out, g| relu_grad(g, out.data());
-    gelu => |x, out, g| {
+    gelu => |x, out, g| fused(ActGrad::Gelu, x, g).unwrap_or_else(|| {
         // d/dx x·Φ(x) = Φ(x) + x·φ(x)
         let cdf = (&(x * std::f64::consts::FRAC_1_SQRT_2).erf() + 1.0) * 0.5;
         let pdf = (&x.square() * -0.5).exp() * (1.0 / (2.0 * std::f64::consts::PI).sqrt());
         g * &(cdf + x * &pdf)
-    };
-    silu => |x, out, g| {
+    });
+    silu => |x, out, g| fused(ActGrad::Silu, x, g).unwrap_or_else(|| {
         let s = x.sigmoid();
         g * &(&s * &(1.0 + &(x * &(1.0 - &s))))
-    };
+    });
     softplus => |x, out, g| g * &x.sigmoid();
     sign => |x, out, g| c(g.data().zeros_like());
     floor => |x, out, g| c(g.data().zeros_like());

@@ -1,14 +1,21 @@
 //! Attention: `scaled_dot_product_attention`, and the masked softmax attention (with dropout on the
 //! weights) that `MultiheadAttention` runs, built from matmul, softmax and masks.
 
-use ember_autograd::Variable;
+use ember_autograd::{is_grad_enabled, Variable};
 use ember_tensor::shape::broadcast_shapes;
 use ember_tensor::{DType, Error, Result, Tensor};
 
 const OP: &str = "scaled_dot_product_attention";
 
-/// PyTorch's `F.scaled_dot_product_attention(q, k, v, attn_mask, is_causal=is_causal)`:
-/// `softmax(q k^T / sqrt(E) + mask) v`.
+/// PyTorch's `F.scaled_dot_product_attention(q, k, v, attn_mask, dropout_p, is_causal, scale)`:
+/// `softmax(q k^T · scale + mask) v`, `scale` defaulting (`None`) to `1 / sqrt(E)`; dropout with
+/// probability `dropout_p` on the weights (as PyTorch, whatever the mode: pass 0 in evaluation).
+///
+/// On the CPU (F32, F64) without dropout this is one fused op (`Tensor::attention`): per block of
+/// the batch and heads, the scores by one GEMM, scale, mask and softmax in one pass over the rows,
+/// then the product with `v`; inference materialises one score block per thread, training keeps
+/// the probabilities for the backward, whose own kernel (`Tensor::attention_backward`) computes
+/// all three gradients from them. Elsewhere (GPU, dropout) it is composed of Variable ops.
 ///
 /// Shapes: `q` `[..., L, E]`, `k` `[..., S, E]`, `v` `[..., S, Ev]`, the batch dims broadcasting;
 /// the result is `[..., L, Ev]`.
@@ -22,12 +29,12 @@ const OP: &str = "scaled_dot_product_attention";
 /// **Panics** on mismatched shapes or dtypes; see [`try_scaled_dot_product_attention`].
 ///
 /// ```
-/// use ember_autograd::Variable;
+/// use ember_autograd::{is_grad_enabled, Variable};
 /// use ember_nn::functional::scaled_dot_product_attention;
 /// use ember_tensor::Tensor;
 /// let q = Variable::from(Tensor::randn(&[2, 3, 4]));
 /// let v = Variable::from(Tensor::randn(&[2, 3, 5]));
-/// let out = scaled_dot_product_attention(&q, &q, &v, None, true);
+/// let out = scaled_dot_product_attention(&q, &q, &v, None, 0.0, true, None);
 /// assert_eq!(out.shape(), vec![2, 3, 5]);
 /// // causal: the first query sees only the first key, so it gets the first value
 /// let first = out.data().select(1, 0).to_vec::<f32>();
@@ -40,9 +47,11 @@ pub fn scaled_dot_product_attention(
     k: &Variable,
     v: &Variable,
     attn_mask: Option<&Tensor>,
+    dropout_p: f64,
     is_causal: bool,
+    scale: Option<f64>,
 ) -> Variable {
-    match try_scaled_dot_product_attention(q, k, v, attn_mask, is_causal) {
+    match try_scaled_dot_product_attention(q, k, v, attn_mask, dropout_p, is_causal, scale) {
         Ok(y) => y,
         Err(e) => panic!("{e}"),
     }
@@ -54,9 +63,14 @@ pub fn try_scaled_dot_product_attention(
     k: &Variable,
     v: &Variable,
     attn_mask: Option<&Tensor>,
+    dropout_p: f64,
     is_causal: bool,
+    scale: Option<f64>,
 ) -> Result<Variable> {
     let (qs, ks, vs) = (q.shape(), k.shape(), v.shape());
+    if !(0.0..=1.0).contains(&dropout_p) {
+        return Err(err(OP, format!("dropout_p must be in [0, 1], got {dropout_p}")));
+    }
     if qs.len() < 2 || ks.len() < 2 || vs.len() < 2 {
         return Err(err(OP, format!("query, key and value must be at least 2-D, got shapes {qs:?}, {ks:?}, {vs:?}")));
     }
@@ -80,17 +94,73 @@ pub fn try_scaled_dot_product_attention(
     scores_shape.extend([l, s]);
     let bias = match (attn_mask, is_causal) {
         (Some(_), true) => return Err(err(OP, "an explicit attn_mask cannot be combined with is_causal=true".into())),
-        (None, true) => Some(additive_mask(&causal_mask(l, s).logical_not(), q.dtype())),
+        (None, true) => None,
         (Some(m), false) => {
             check_mask_broadcasts(OP, "attn_mask", m, &scores_shape)?;
             Some(to_additive(OP, "attn_mask", m, false, q.dtype())?)
         }
         (None, false) => None,
     };
-    Ok(attention(q, k, v, bias.as_ref(), 0.0, true).0)
+    let scale = scale.unwrap_or(1.0 / (e.max(1) as f64).sqrt());
+    if dropout_p == 0.0 && fusable(q) {
+        let expand = |x: &Variable, last: [usize; 2]| {
+            let want: Vec<usize> = batch.iter().copied().chain(last).collect();
+            if x.shape() == want {
+                x.clone()
+            } else {
+                x.broadcast_to(&want)
+            }
+        };
+        let (q, k, v) = (expand(q, [l, e]), expand(k, [s, e]), expand(v, [s, vs[vs.len() - 1]]));
+        return Ok(fused_attention(&q, &k, &v, bias, is_causal, scale));
+    }
+    let bias = if is_causal { Some(additive_mask(&causal_mask(l, s).logical_not(), q.dtype())) } else { bias };
+    Ok(attention(q, k, v, bias.as_ref(), dropout_p, true, scale).0)
 }
 
-/// `softmax(q k^T / sqrt(E) + bias)`, dropout on those weights with probability `dropout_p`, and
+/// True where the fused CPU kernel applies: a CPU tensor of F32 or F64 (GPU tensors compose their
+/// native kernels instead).
+pub(crate) fn fusable(q: &Variable) -> bool {
+    q.device().is_cpu() && matches!(q.dtype(), DType::F32 | DType::F64)
+}
+
+/// The fused attention op on `q [..., L, E]`, `k [..., S, E]`, `v [..., S, Ev]` with equal batch
+/// dims, recorded with its backward: the fused gradient kernel from the saved probabilities, or
+/// under `create_graph` the same gradients as Variable ops (so they are differentiable again).
+/// `bias` is additive and broadcasts to `[..., L, S]`; a query whose keys are all masked gets
+/// zeros.
+pub(crate) fn fused_attention(
+    q: &Variable,
+    k: &Variable,
+    v: &Variable,
+    bias: Option<Tensor>,
+    causal: bool,
+    scale: f64,
+) -> Variable {
+    let need = is_grad_enabled() && (q.requires_grad() || k.requires_grad() || v.requires_grad());
+    let (out, probs) = Tensor::attention(&q.data(), &k.data(), &v.data(), bias.as_ref(), causal, scale, need);
+    let Some(probs) = probs else {
+        return Variable::from(out);
+    };
+    Variable::record(OP, &[q, k, v], out, move |ctx| {
+        let (q, k, v, g) = (&ctx.inputs[0], &ctx.inputs[1], &ctx.inputs[2], ctx.grad);
+        if is_grad_enabled() {
+            // create_graph: the probabilities recomputed as a function of q and k
+            let (l, s) = (q.shape()[q.shape().len() - 2], k.shape()[k.shape().len() - 2]);
+            let b =
+                if causal { Some(additive_mask(&causal_mask(l, s).logical_not(), q.dtype())) } else { bias.clone() };
+            let (_, p) = attention(q, k, v, b.as_ref(), 0.0, true, scale);
+            let dv = p.transpose(-1, -2).matmul(g);
+            let dp = g.matmul(&v.transpose(-1, -2));
+            let ds = &p * &(&dp - &(&dp * &p).sum_dim(-1, true)) * scale;
+            return vec![Some(ds.matmul(k)), Some(ds.transpose(-1, -2).matmul(q)), Some(dv)];
+        }
+        let (dq, dk, dv) = Tensor::attention_backward(&g.data(), &q.data(), &k.data(), &v.data(), &probs, scale);
+        vec![Some(Variable::from(dq)), Some(Variable::from(dk)), Some(Variable::from(dv))]
+    })
+}
+
+/// `softmax(q k^T · scale + bias)`, dropout on those weights with probability `dropout_p`, and
 /// the weighted sum of `v`: `(output, weights)`. Shapes as in [`scaled_dot_product_attention`];
 /// `bias` is an additive float mask broadcasting to the scores.
 ///
@@ -103,9 +173,8 @@ pub(crate) fn attention(
     bias: Option<&Tensor>,
     dropout_p: f64,
     safe: bool,
+    scale: f64,
 ) -> (Variable, Variable) {
-    let e = *q.shape().last().unwrap_or(&1);
-    let scale = 1.0 / (e.max(1) as f64).sqrt();
     let mut scores = (q * scale).matmul(&k.transpose(-1, -2));
     let mut dead_rows = None;
     if let Some(b) = bias {

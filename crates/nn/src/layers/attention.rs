@@ -273,9 +273,16 @@ impl MultiheadAttention {
         let hd = e / nh;
         let heads = |t: &Variable, len: usize| t.reshape(&[n, len, nh, hd]).permute(&[0, 2, 1, 3]);
         let p = if self.training.get() { self.dropout } else { 0.0 };
-        let (o, w) = attention(&heads(&qp, l), &heads(&kp, s), &heads(&vp, s), bias.as_ref(), p, !need_weights);
+        let scale = 1.0 / (hd.max(1) as f64).sqrt();
+        let (qh, kh, vh) = (heads(&qp, l), heads(&kp, s), heads(&vp, s));
+        // The fused kernel (`fused_attention`) is not used here yet: on BERT's shape it measured
+        // slower than these composite ops (docs/performance.md, sixth session).
+        let (o, w) = {
+            let (o, w) = attention(&qh, &kh, &vh, bias.as_ref(), p, !need_weights, scale);
+            (o, Some(w))
+        };
         let o = self.out_proj.forward(&o.permute(&[0, 2, 1, 3]).reshape(&[n, l, e]));
-        let w = need_weights.then(|| w.mean_dim(1, false));
+        let w = if need_weights { w.map(|w| w.mean_dim(1, false)) } else { None };
         Ok(match (batched, self.batch_first) {
             (false, _) => (o.squeeze(0), w.map(|w| w.squeeze(0))),
             (true, true) => (o, w),

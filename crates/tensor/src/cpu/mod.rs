@@ -4,8 +4,10 @@
 //! `Tensor::cpu_data` (borrowed when contiguous) or walk strides with [`strided`], and return new
 //! contiguous tensors. Large loops run on rayon's pool.
 
+pub mod activation;
 pub(crate) mod alloc;
 pub(crate) mod backend;
+pub mod attention;
 pub mod binary;
 pub mod cast;
 pub mod compare;

@@ -8,11 +8,32 @@ use crate::{DType, Float, Result, Tensor};
 pub fn unary(op: UnaryOp, a: &Tensor) -> Result<Tensor> {
     let shape = a.shape();
     Ok(match a.dtype() {
-        DType::F32 => Tensor::from_vec_unchecked(float_unary::<f32>(op, a)?, shape),
+        DType::F32 => Tensor::from_vec_unchecked(
+            match vector_f32(op, a) {
+                Some(v) => v?,
+                None => float_unary::<f32>(op, a)?,
+            },
+            shape,
+        ),
         DType::F64 => Tensor::from_vec_unchecked(float_unary::<f64>(op, a)?, shape),
         DType::I64 => Tensor::from_vec_unchecked(int_unary(op, a)?, shape),
         d => return Err(crate::Error::UnsupportedDType { op: op.name(), dtype: d }),
     })
+}
+
+/// The F32 transcendental activations through the vectorised kernels of `vmath` (`None` for the
+/// other ops, which take the generic path).
+fn vector_f32(op: UnaryOp, a: &Tensor) -> Option<Result<Vec<f32>>> {
+    use super::vmath::{self, Exp, Gelu, Sigmoid, Silu, Tanh};
+    let run = |f: fn(&[f32]) -> Result<Vec<f32>>| Some(a.try_cpu_data::<f32>().and_then(|d| f(&d)));
+    match op {
+        UnaryOp::Exp => run(|d| vmath::map(d, Exp)),
+        UnaryOp::Tanh => run(|d| vmath::map(d, Tanh)),
+        UnaryOp::Sigmoid => run(|d| vmath::map(d, Sigmoid)),
+        UnaryOp::Gelu => run(|d| vmath::map(d, Gelu)),
+        UnaryOp::Silu => run(|d| vmath::map(d, Silu)),
+        _ => None,
+    }
 }
 
 #[inline]

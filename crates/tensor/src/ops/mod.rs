@@ -1,6 +1,8 @@
 //! The tensor ops, one file per family. Each file checks arguments (shapes, dims, dtypes, devices),
 //! computes the output shape, and dispatches to the backend of the operands' device.
 
+pub mod activation;
+pub mod attention;
 pub mod binary;
 pub mod compare;
 pub mod conv;

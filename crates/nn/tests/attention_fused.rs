@@ -1,0 +1,110 @@
+//! The fused scaled dot-product attention (`Tensor::attention` and its backward, behind
+//! `F::scaled_dot_product_attention` and `MultiheadAttention`): gradients by finite differences
+//! in f64 (masks, causal, an explicit scale, key length != query length, broadcast batch dims,
+//! fully masked rows), second derivatives through the create_graph rule, and agreement with the
+//! composite of Variable ops (the dropout path) in F32. The PyTorch fixtures are in
+//! `attention.rs`.
+
+use ember_autograd::{grad, gradcheck, Variable};
+use ember_nn::functional::scaled_dot_product_attention as sdpa;
+use ember_tensor::{DType, Tensor};
+
+fn r64(shape: &[usize]) -> Tensor {
+    Tensor::randn(shape).to_dtype(DType::F64)
+}
+
+#[test]
+fn gradcheck_plain_causal_scaled_and_masked() {
+    ember_tensor::manual_seed(7);
+    // L = 3 queries, S = 5 keys, E = 4, Ev = 2, batch [2, 2]
+    let (q, k, v) = (r64(&[2, 2, 3, 4]), r64(&[2, 2, 5, 4]), r64(&[2, 2, 5, 2]));
+    let w = r64(&[2, 2, 3, 2]);
+    let loss = |out: Variable| (&out * &Variable::from(w.clone())).sum();
+    gradcheck(|x| loss(sdpa(&x[0], &x[1], &x[2], None, 0.0, false, None)), &[q.clone(), k.clone(), v.clone()]).unwrap();
+    gradcheck(|x| loss(sdpa(&x[0], &x[1], &x[2], None, 0.0, true, Some(0.3))), &[q.clone(), k.clone(), v.clone()])
+        .unwrap();
+    // a float mask broadcast over the batch, and a Bool mask per batch element
+    let fm = r64(&[3, 5]);
+    gradcheck(|x| loss(sdpa(&x[0], &x[1], &x[2], Some(&fm), 0.0, false, None)), &[q.clone(), k.clone(), v.clone()])
+        .unwrap();
+    let bm = Tensor::rand(&[2, 1, 3, 5])
+        .gt_scalar(0.4)
+        .logical_or(&Tensor::from_vec(vec![1.0f32, 0.0, 0.0, 0.0, 0.0], &[1, 1, 1, 5]).gt_scalar(0.5));
+    gradcheck(|x| loss(sdpa(&x[0], &x[1], &x[2], Some(&bm), 0.0, false, None)), &[q, k, v]).unwrap();
+}
+
+#[test]
+fn gradcheck_broadcast_batch_and_dead_rows() {
+    ember_tensor::manual_seed(8);
+    // k and v shared by every head (batch dims broadcast): their gradients sum over the heads
+    let (q, k, v) = (r64(&[2, 3, 4, 3]), r64(&[2, 1, 4, 3]), r64(&[2, 1, 4, 3]));
+    gradcheck(|x| sdpa(&x[0], &x[1], &x[2], None, 0.0, false, None).sum(), &[q.clone(), k.clone(), v.clone()]).unwrap();
+    // query 1 may attend nowhere: zero output and zero gradient there (PyTorch's SDPA)
+    let mut allow = [true; 4 * 4];
+    allow[4..8].fill(false);
+    let mask = Tensor::from_vec(allow.iter().map(|&a| if a { 1.0 } else { 0.0 }).collect::<Vec<f64>>(), &[4, 4])
+        .gt_scalar(0.5);
+    let (q2, k2) = (r64(&[2, 4, 3]), r64(&[2, 4, 3]));
+    let out = sdpa(
+        &Variable::from(q2.clone()),
+        &Variable::from(k2.clone()),
+        &Variable::from(k2.clone()),
+        Some(&mask),
+        0.0,
+        false,
+        None,
+    );
+    assert!(out.data().select(1, 1).to_vec::<f64>().iter().all(|&x| x == 0.0));
+    gradcheck(|x| sdpa(&x[0], &x[1], &x[2], Some(&mask), 0.0, false, None).square().sum(), &[q2, k2.clone(), k2])
+        .unwrap();
+}
+
+#[test]
+fn second_derivatives_through_create_graph() {
+    ember_tensor::manual_seed(9);
+    let (q, k, v) = (r64(&[2, 3, 4]), r64(&[2, 5, 4]), r64(&[2, 5, 3]));
+    let fm = r64(&[2, 3, 5]);
+    // the gradient of sum(out²) with respect to q, itself differentiated (gradcheck of a gradient)
+    gradcheck(
+        |x| {
+            let out = sdpa(&x[0], &x[1], &x[2], Some(&fm), 0.0, false, None);
+            let g = grad(&out.square().sum(), &[&x[0]], true);
+            g[0].square().sum()
+        },
+        &[q, k, v],
+    )
+    .unwrap();
+}
+
+#[test]
+fn fused_matches_composite_in_f32() {
+    ember_tensor::manual_seed(10);
+    let (q, k, v) = (Tensor::randn(&[3, 4, 7, 16]), Tensor::randn(&[3, 4, 9, 16]), Tensor::randn(&[3, 4, 9, 8]));
+    let mask = Tensor::randn(&[3, 1, 7, 9]);
+    let run = |dropout: f64| {
+        let (qv, kv, vv) =
+            (Variable::new(q.clone(), true), Variable::new(k.clone(), true), Variable::new(v.clone(), true));
+        // dropout_p = 1e-300 takes the composite path and drops (almost surely) nothing
+        let out = sdpa(&qv, &kv, &vv, Some(&mask), dropout, false, Some(0.2));
+        (&out * &out).sum().backward();
+        [out.data(), qv.grad().unwrap(), kv.grad().unwrap(), vv.grad().unwrap()]
+    };
+    let (fused, composite) = (run(0.0), run(1e-300));
+    for (a, b) in fused.iter().zip(&composite) {
+        for (x, y) in a.to_vec::<f32>().iter().zip(b.to_vec::<f32>()) {
+            assert!((x - y).abs() <= 2e-5 * (1.0 + y.abs()), "fused {x} composite {y}");
+        }
+    }
+}
+
+#[test]
+fn inference_needs_no_probabilities_and_bad_inputs_fail() {
+    let q = Variable::from(Tensor::randn(&[2, 3, 4]));
+    let out = ember_autograd::no_grad(|| sdpa(&q, &q, &q, None, 0.0, true, None));
+    assert_eq!(out.shape(), vec![2, 3, 4]);
+    let e =
+        Tensor::try_attention(&q.data(), &q.data(), &Tensor::randn(&[2, 4, 4]), None, false, 1.0, false).unwrap_err();
+    assert!(e.to_string().contains("scaled_dot_product_attention") && e.to_string().contains("[2, 4, 4]"), "{e}");
+    let e = ember_nn::functional::try_scaled_dot_product_attention(&q, &q, &q, None, 1.5, false, None).unwrap_err();
+    assert!(e.to_string().contains("dropout_p"), "{e}");
+}
