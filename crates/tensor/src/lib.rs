@@ -37,6 +37,8 @@ pub use device::Device;
 pub use dtype::{DType, Element, Float, Numeric};
 pub use error::{Error, Result};
 pub use ops::creation::ArangeArg;
+pub use ops::fused_expr::{Expr, MapBinary, MapUnary};
+pub use ops::fused_map::FusedMap;
 pub use random::{manual_seed, with_generator, Generator};
 pub use shape::Dim;
 pub use storage::{CpuStorage, GpuStorage, Storage};

@@ -10,7 +10,7 @@ pub mod cast;
 pub mod compare;
 pub mod conv;
 pub mod elementwise;
-pub mod fused;
+pub(crate) mod fused_map;
 pub mod index;
 pub mod index_misc;
 pub mod join;
