@@ -39,6 +39,7 @@ pub use error::{Error, Result};
 pub use ops::creation::ArangeArg;
 pub use ops::fused_expr::{Expr, MapBinary, MapUnary};
 pub use ops::fused_map::FusedMap;
+pub use cpu::malloc::tune_malloc;
 pub use random::{manual_seed, with_generator, Generator};
 pub use shape::Dim;
 pub use storage::{CpuStorage, GpuStorage, Storage};
