@@ -6,7 +6,7 @@ use std::cell::RefCell;
 use std::collections::{BTreeSet, HashMap};
 
 use ember_autograd::Variable;
-use ember_tensor::{DType, Tensor};
+use ember_tensor::Tensor;
 
 /// Named tensors of a fixture file: `krate` is `"autograd"` (this crate's) or `"tensor"` (the
 /// tensor crate's families, which hold PyTorch's gradients of every op).

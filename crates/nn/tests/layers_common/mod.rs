@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use ember_autograd::Variable;
 use ember_nn::Module;
-use ember_tensor::{DType, Tensor};
+use ember_tensor::Tensor;
 
 /// The directory of the committed fixtures.
 pub fn fixture_path(file: &str) -> String {

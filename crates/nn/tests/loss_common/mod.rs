@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use ember_tensor::{DType, Tensor};
+use ember_tensor::Tensor;
 
 /// The named tensors of `tests/fixtures/nn_loss.safetensors` (written by
 /// `scripts/fixtures/fam_nn_loss.py`).

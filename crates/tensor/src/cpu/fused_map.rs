@@ -15,8 +15,9 @@ use crate::{DType, Error, Float, Result, Tensor};
 
 /// Elements per parallel chunk.
 const CHUNK: usize = 1 << 14;
-/// Bytes of one register (a block of elements): 4 KiB keeps a dozen registers in L1.
-const REG_BYTES: usize = 4096;
+/// Bytes of one register (a block of elements): 1 KiB keeps the registers and the blocks of the
+/// inputs and outputs together in L1 (4 KiB thrashed it: several times slower).
+const REG_BYTES: usize = 1024;
 
 /// Runs `flat` on CPU `inputs` (checked: one shape, one float dtype) with `values` (scalars, then
 /// constants); inputs that are the only handle to their storage may lend it to outputs.
@@ -234,22 +235,26 @@ fn typed<T: Float>(op: &'static str, flat: &Flat, mut inputs: Vec<Tensor>, value
 /// `ins[k]` and `outs[o]` are valid for the elements of `r`; no other thread touches `r` of any
 /// output; an output may share memory only with an input (read before the block's writes).
 unsafe fn run_range<T: Float>(plan: &Plan<T>, ins: &[SharedPtr<T>], outs: &[SharedPtr<T>], r: std::ops::Range<usize>) {
-    let block = REG_BYTES / std::mem::size_of::<T>();
-    let mut regs = vec![T::ZERO; plan.regs.max(1) * block];
+    let block = (REG_BYTES / std::mem::size_of::<T>()).min(r.len());
+    // Registers sit `stride` apart, a cache line more than a block: were they 4 KiB apart, every
+    // load of one would falsely depend on the last store to another (4K aliasing), which made the
+    // loops several times slower.
+    let stride = block + 64 / std::mem::size_of::<T>();
+    let mut regs = vec![T::ZERO; plan.regs.max(1) * stride];
     let rp = regs.as_mut_ptr();
     let mut start = r.start;
     while start < r.end {
         let len = block.min(r.end - start);
-        // SAFETY (both closures): registers are disjoint `block`-sized parts of `regs`; inputs
+        // SAFETY (both closures): registers are disjoint `len`-element parts of `regs`; inputs
         // are valid for `start..start + len` (the caller's contract).
         let read = |l: Loc<T>| -> Src<'_, T> {
             match l {
                 Loc::Input(k) => Src::Slice(unsafe { std::slice::from_raw_parts(ins[k].add(start), len) }),
-                Loc::Reg(q) => Src::Slice(unsafe { std::slice::from_raw_parts(rp.add(q * block), len) }),
+                Loc::Reg(q) => Src::Slice(unsafe { std::slice::from_raw_parts(rp.add(q * stride), len) }),
                 Loc::Value(v) => Src::Value(v),
             }
         };
-        let dst = |d: usize| unsafe { std::slice::from_raw_parts_mut(rp.add(d * block), len) };
+        let dst = |d: usize| unsafe { std::slice::from_raw_parts_mut(rp.add(d * stride), len) };
         for step in &plan.steps {
             match *step {
                 Step::Unary(f, a, d) => unary_block(f, read(a), dst(d)),
@@ -262,7 +267,7 @@ unsafe fn run_range<T: Float>(plan: &Plan<T>, ins: &[SharedPtr<T>], outs: &[Shar
             unsafe {
                 let out = outs[o].add(start);
                 match *l {
-                    Loc::Reg(q) => std::ptr::copy_nonoverlapping(rp.add(q * block), out, len),
+                    Loc::Reg(q) => std::ptr::copy_nonoverlapping(rp.add(q * stride), out, len),
                     Loc::Input(k) => std::ptr::copy(ins[k].add(start), out, len),
                     Loc::Value(v) => outs[o].slice(start..start + len).fill(v),
                 }
