@@ -6,6 +6,8 @@
 //!   when `EMBER_REQUIRE_GPU=1`, on the GPU too. `ember-distributed` needs MPI to build, so the
 //!   workspace steps exclude it; where `mpirun` is installed, its clippy and tests run as their
 //!   own steps, then the digits example trains data-parallel on 2 processes (`mpi_steps`).
+//!   `package` checks that the publishable crates package (`cargo package --workspace
+//!   --no-verify`, publish = false crates and ember-distributed left out).
 //!   Then the fuzz targets (`fuzz`, 20 s each) and the 100,000-step CPU soak in release (`soak`).
 //! - `loc`: lists source files longer than the limit (600 lines) and fails if any.
 //! - `fuzz [--seconds N] [--target NAME]...`: mutation-fuzzes each loader of untrusted bytes
@@ -13,6 +15,8 @@
 //!   `fuzz/crashes/` (see `fuzz/src/lib.rs`). Built in the dev profile on purpose: integer
 //!   overflow checks and debug assertions stay on (release would wrap an overflowing size
 //!   silently), dependencies are optimised anyway, and `cargo test` has already built it.
+//! - `package [--verify]`: `cargo package` of the publishable crates, verified (each built from
+//!   its packaged form) with `--verify`.
 //! - `soak`: the 100,000-step CPU training run with flat resident memory, in release.
 //! - `bench [--vs-torch] [--device gpu] [--only NAME]`: the standard workloads in release, with
 //!   PyTorch side by side (see `bench.rs`).
@@ -117,6 +121,11 @@ fn test() -> bool {
             c.args(["test", "--workspace", "--exclude", "ember-distributed"]);
             c
         }),
+        // The publishable crates package: everything they build from is inside them (shaders,
+        // guide, data). `--no-verify`: building each crate again from its packaged form (all
+        // dependencies unoptimised, the workspace profile does not apply) takes too long for CI
+        // on 2 cores (docs/dependencies.md); `cargo xtask package --verify` runs the verifying form.
+        ("package", package_cmd(false)),
         // End to end, in release: the digits CNN must train to 97% test accuracy (about 10 s of
         // training on 2 cores, after the release build).
         ("digits", {
@@ -154,6 +163,22 @@ fn test() -> bool {
         }
     }
     ok
+}
+
+/// `cargo package` of every publishable crate of the workspace (with `verify`, each is built from
+/// its packaged form). Left out: the crates with `publish = false` (xtask, bench, tests, fuzz,
+/// testutil) and `ember-distributed`, whose build needs an MPI installation and libclang (it
+/// packages where they are installed: `cargo package -p ember-distributed`).
+fn package_cmd(verify: bool) -> Command {
+    let mut c = cargo();
+    c.args(["package", "--workspace", "--allow-dirty"]);
+    for p in ["xtask", "ember-bench", "ember-tests", "ember-fuzz", "ember-testutil", "ember-distributed"] {
+        c.args(["--exclude", p]);
+    }
+    if !verify {
+        c.arg("--no-verify");
+    }
+    c
 }
 
 /// The distributed steps, where MPI is installed (`mpirun --version` runs): clippy and tests of
@@ -217,12 +242,13 @@ fn main() -> ExitCode {
             run("fuzz", &mut fuzz_cmd(&rest))
         }
         "soak" => run("soak", &mut soak_cmd()),
+        "package" => run("package", &mut package_cmd(std::env::args().any(|a| a == "--verify"))),
         "bench" => {
             let rest: Vec<String> = std::env::args().skip(2).collect();
             bench::bench(&root(), &rest)
         }
         _ => {
-            eprintln!("usage: cargo xtask <test|loc|bench|fixtures|fuzz [--seconds N] [--target NAME]|soak>");
+            eprintln!("usage: cargo xtask <test|loc|bench|fixtures|fuzz [--seconds N] [--target NAME]|soak|package [--verify]>");
             false
         }
     };
