@@ -247,7 +247,7 @@ mod tests {
     #[test]
     fn the_composite_path_agrees_with_the_reference() {
         let (a, b, s) = (Expr::input(0), Expr::input(1), Expr::scalar(0));
-        let m = FusedMap::new("t", 2, 1, &[(&a - &b).abs().sqrt().max(&s) * 2.0, (-&a).exp() + (&b).ln(), 3.0 + s]);
+        let m = FusedMap::new("t", 2, 1, &[(&a - &b).abs().sqrt().max(&s) * 2.0, (-&a).exp() + b.ln(), 3.0 + s]);
         let x = Tensor::from_vec(vec![0.5f64, -2.0, 9.0], &[3]);
         let y = Tensor::from_vec(vec![1.5f64, 0.25, 4.0], &[3]);
         let out = m.composite(&[x.clone(), y.clone()], &m.values(&[0.8])).unwrap();

@@ -132,7 +132,7 @@ mod tests {
     #[test]
     fn generated_kernels_validate() {
         let (a, b, s) = (Expr::input(0), Expr::input(1), Expr::scalar(0));
-        let outs = [(&a - &b).abs().sqrt().max(&s) * 2.0, (-&a).exp() + (&b).ln(), a.min(&b) / 3.0, a.clone()];
+        let outs = [(&a - &b).abs().sqrt().max(&s) * 2.0, (-&a).exp() + b.ln(), a.min(&b) / 3.0, a.clone()];
         let flat = flatten(&outs, 1);
         for dtype in [DType::F32, DType::F64] {
             let src = shaders::plain(&wgsl(&flat, 2), dtype);
