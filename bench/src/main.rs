@@ -2,7 +2,7 @@
 //! object per line (`{"name": .., "unit": .., "median": .., "min": .., "max": .., "reps": ..}`).
 //! `cargo xtask bench` runs it (in release) next to `bench/torch_ref.py` and prints the table.
 //!
-//! Usage: `ember-bench [--device cpu|gpu] [--only NAME] [--rss-mlp]`.
+//! Usage: `ember-bench [--device cpu|gpu] [--only NAME] [--rss-mlp] [--no-malloc-tune]`.
 
 mod peak;
 
@@ -45,7 +45,13 @@ fn peak_rss_kib() -> Option<u64> {
 }
 
 fn main() {
+    // The application's choice (a library leaves the allocator alone): glibc keeps freed step
+    // buffers for reuse instead of unmapping them (see `ember::tensor::tune_malloc`);
+    // `--no-malloc-tune` measures glibc's defaults.
     let args: Vec<String> = std::env::args().collect();
+    if !args.iter().any(|a| a == "--no-malloc-tune") {
+        ember::tensor::tune_malloc();
+    }
     let arg = |k: &str| args.iter().position(|a| a == k).and_then(|i| args.get(i + 1)).cloned();
     let device = match arg("--device").as_deref() {
         Some("gpu") => match Device::gpu() {

@@ -16,8 +16,6 @@ pub const CONV: &str = include_str!("../conv.wgsl");
 pub const COPY: &str = include_str!("../copy.wgsl");
 /// `fill.wgsl`.
 pub const FILL: &str = include_str!("../fill.wgsl");
-/// `fused.wgsl`.
-pub const FUSED: &str = include_str!("../fused.wgsl");
 /// `i64.wgsl`.
 pub const I64: &str = include_str!("../i64.wgsl");
 /// `index.wgsl`.

@@ -1,14 +1,5 @@
 //! Cross-crate tests of Ember live in `tests/tests/`; this library holds helpers they share.
 
-/// Asserts that two float slices agree within `rtol * |want| + atol`, naming the first mismatch.
-pub fn assert_close(got: &[f64], want: &[f64], rtol: f64, atol: f64, ctx: &str) {
-    assert_eq!(got.len(), want.len(), "{ctx}: length {} vs {}", got.len(), want.len());
-    for (i, (g, w)) in got.iter().zip(want).enumerate() {
-        let ok = (g - w).abs() <= atol + rtol * w.abs() || (g.is_nan() && w.is_nan()) || g == w;
-        assert!(ok, "{ctx}: element {i}: got {g}, want {w}");
-    }
-}
-
 /// The GPU to test on, or `None` (after one skip line) when there is none and `EMBER_REQUIRE_GPU=1`
 /// is not set; with it set, a missing GPU fails the test.
 pub fn gpu() -> Option<ember::Device> {

@@ -7,6 +7,8 @@
 //!   when `EMBER_REQUIRE_GPU=1`, on the GPU too. `ember-distributed` needs MPI to build, so the
 //!   workspace steps exclude it; where `mpirun` is installed, its clippy and tests run as their
 //!   own steps, then the digits example trains data-parallel on 2 processes (`mpi_steps`).
+//!   `package` checks that the publishable crates package (`cargo package --workspace
+//!   --no-verify`, the publish = false crates left out).
 //!   Then the fuzz targets (`fuzz`, 20 s each) and the soaks in release (`soak`: 100,000 CPU
 //!   steps; with a required GPU, 30,000 GPU steps, fewer than 100,000 to keep lavapipe's CI time).
 //! - `loc`: lists source files longer than the limit (600 lines) and fails if any.
@@ -15,6 +17,8 @@
 //!   `fuzz/crashes/` (see `fuzz/src/lib.rs`). Built in the dev profile on purpose: integer
 //!   overflow checks and debug assertions stay on (release would wrap an overflowing size
 //!   silently), dependencies are optimised anyway, and `cargo test` has already built it.
+//! - `package [--verify]`: `cargo package` of the publishable crates, verified (each built from
+//!   its packaged form) with `--verify`.
 //! - `soak`: the 100,000-step CPU and GPU training runs with flat resident memory, in release.
 //! - `bench [--vs-torch] [--device gpu] [--only NAME]`: the standard workloads in release, with
 //!   PyTorch side by side (see `bench.rs`).
@@ -146,6 +150,11 @@ fn test() -> bool {
             c.env_remove("EMBER_REQUIRE_GPU");
             c
         }),
+        // The publishable crates package: everything they build from is inside them (shaders,
+        // guide, data). `--no-verify`: building each crate again from its packaged form (all
+        // dependencies unoptimised, the workspace profile does not apply) takes too long for CI
+        // on 2 cores (docs/dependencies.md); `cargo xtask package --verify` runs the verifying form.
+        ("package", package_cmd(false)),
         // End to end, in release: the digits CNN must train to 97% test accuracy (about 10 s of
         // training on 2 cores, after the release build).
         ("digits", {
@@ -188,6 +197,23 @@ fn test() -> bool {
         }
     }
     ok
+}
+
+/// `cargo package` of every publishable crate of the workspace (with `verify`, each is built from
+/// its packaged form). Left out: the crates with `publish = false` (xtask, bench, tests, fuzz,
+/// testutil). `ember-distributed` is in: the facade names it as an optional dependency, so `ember`
+/// packages only beside it; verifying it needs an MPI installation and libclang (its build runs
+/// bindgen on `mpi.h`), packaging without verification does not.
+fn package_cmd(verify: bool) -> Command {
+    let mut c = cargo();
+    c.args(["package", "--workspace", "--allow-dirty"]);
+    for p in ["xtask", "ember-bench", "ember-tests", "ember-fuzz", "ember-testutil"] {
+        c.args(["--exclude", p]);
+    }
+    if !verify {
+        c.arg("--no-verify");
+    }
+    c
 }
 
 /// The distributed steps, where MPI is installed (`mpirun --version` runs): clippy and tests of
@@ -251,12 +277,13 @@ fn main() -> ExitCode {
             run("fuzz", &mut fuzz_cmd(&rest))
         }
         "soak" => run("soak", &mut soak_cmd()),
+        "package" => run("package", &mut package_cmd(std::env::args().any(|a| a == "--verify"))),
         "bench" => {
             let rest: Vec<String> = std::env::args().skip(2).collect();
             bench::bench(&root(), &rest)
         }
         _ => {
-            eprintln!("usage: cargo xtask <test|loc|bench|fixtures|fuzz [--seconds N] [--target NAME]|soak>");
+            eprintln!("usage: cargo xtask <test|loc|bench|fixtures|fuzz [--seconds N] [--target NAME]|soak|package [--verify]>");
             false
         }
     };

@@ -24,11 +24,10 @@ fn texts() -> (Vec<String>, Vec<String>) {
     (strs("texts"), strs("pair"))
 }
 
+#[track_caller]
 fn assert_close(what: &str, got: &Tensor, want: &Tensor, tol: f32) {
     assert_eq!(got.shape(), want.shape(), "{what}: shape");
-    let (g, w) = (got.to_vec::<f32>(), want.to_vec::<f32>());
-    let worst = g.iter().zip(&w).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
-    assert!(worst <= tol, "{what}: max |ember - torch| = {worst:e} > {tol:e}");
+    ember_testutil::assert_allclose(what, &got.to_vec::<f64>(), &want.to_vec::<f64>(), 0.0, f64::from(tol));
 }
 
 #[test]

@@ -30,14 +30,7 @@ impl Fx {
     }
 }
 
-/// Asserts shape and values within `tol * (|want| + 1)`.
-#[track_caller]
-fn close(got: &Tensor, want: &Tensor, tol: f64, ctx: &str) {
-    assert_eq!(got.shape(), want.shape(), "{ctx}: shape");
-    for (i, (a, b)) in got.to_vec::<f64>().iter().zip(want.to_vec::<f64>()).enumerate() {
-        assert!((a - b).abs() <= tol * (b.abs() + 1.0), "{ctx}: element {i}: got {a}, PyTorch {b}");
-    }
-}
+use ember_testutil::assert_close as close;
 
 const TOL: f64 = 1e-4;
 

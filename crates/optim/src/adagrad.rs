@@ -3,6 +3,7 @@
 use ember_tensor::Tensor;
 
 use crate::core::{effective_grad, impl_optimizer, Algo, Core, ParamState};
+use crate::fused;
 use crate::group::{hyper, options};
 
 hyper!(AdagradHyper {
@@ -29,14 +30,11 @@ impl Algo for AdagradAlgo {
     fn update(h: &AdagradHyper, p: &Tensor, g: Tensor, st: &mut ParamState) -> Tensor {
         let g = effective_grad(g, p, h.maximize, h.weight_decay);
         let clr = h.lr / (1.0 + (st.step as f64 - 1.0) * h.lr_decay);
-        let sum = match st.slots[0].take() {
-            Some(s) => s.add(&g.mul(&g)),
-            None if h.initial_accumulator_value == 0.0 => g.mul(&g),
-            None => p.full_like(h.initial_accumulator_value).add(&g.mul(&g)),
-        };
-        let std = sum.sqrt().add_scalar(h.eps);
+        // the sum starts at `initial_accumulator_value` (0 + g² is g² exactly)
+        let sum = st.slots[0].take().unwrap_or_else(|| p.full_like(h.initial_accumulator_value));
+        let (out, sum) = fused::adagrad(p.clone(), g, sum, clr, h.eps);
         st.put(0, sum);
-        p.sub(&g.div(&std).mul_scalar(clr))
+        out
     }
 }
 

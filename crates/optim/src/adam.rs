@@ -2,7 +2,8 @@
 
 use ember_tensor::Tensor;
 
-use crate::core::{decay, ema_sq, impl_optimizer, lerp, Algo, Core, ParamState};
+use crate::core::{decay, impl_optimizer, Algo, Core, ParamState};
+use crate::fused;
 use crate::group::{hyper, options};
 
 hyper!(AdamHyper {
@@ -26,26 +27,14 @@ fn adam_update(h: &AdamHyper, p: &Tensor, g: Tensor, st: &mut ParamState) -> Ten
     let step_size = h.lr / bias_correction1;
     // PyTorch's `θ - step_size · m / (√v/√bc₂ + ε)`, with √bc₂ moved out of the denominator.
     let bc2_sqrt = bias_correction2.sqrt();
-    if !h.amsgrad {
-        // the common case in one fused pass over memory
-        let (m0, v0) = (st.take_or_zeros(0, &p), st.take_or_zeros(1, &p));
-        let (out, m, v) = p.adam_step(&g, m0, v0, h.beta1, h.beta2, step_size * bc2_sqrt, h.eps * bc2_sqrt);
-        st.put(0, m);
-        st.put(1, v);
-        return out;
+    // one fused pass over memory (amsgrad's running maximum starts at zero, so its first value
+    // is `v` itself, as PyTorch's)
+    let slots = if h.amsgrad { 3 } else { 2 };
+    let bufs = (0..slots).map(|i| st.take_or_zeros(i, &p)).collect();
+    let (out, bufs) = fused::adam(p, g, bufs, h.beta1, h.beta2, step_size * bc2_sqrt, h.eps * bc2_sqrt);
+    for (i, b) in bufs.into_iter().enumerate() {
+        st.put(i, b);
     }
-    let m = lerp(&st.take_or_zeros(0, &p), &g, 1.0 - h.beta1);
-    let v = ema_sq(&st.take_or_zeros(1, &p), &g, h.beta2);
-    // amsgrad: the running maximum starts at zero, so its first value is `v` itself
-    let v_used = match st.slots[2].take() {
-        Some(prev) => prev.maximum(&v),
-        None => v.clone(),
-    };
-    st.put(2, v_used.clone());
-    let denom = v_used.sqrt().add_scalar(h.eps * bc2_sqrt);
-    let out = p.sub(&m.div(&denom).mul_scalar(step_size * bc2_sqrt));
-    st.put(0, m);
-    st.put(1, v);
     out
 }
 

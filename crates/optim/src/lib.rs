@@ -39,6 +39,7 @@ mod adam;
 mod adamax;
 mod clip;
 mod core;
+mod fused;
 mod group;
 mod nadam;
 mod optimizer;

@@ -2,7 +2,8 @@
 
 use ember_tensor::Tensor;
 
-use crate::core::{effective_grad, ema_sq, impl_optimizer, lerp, Algo, Core, ParamState};
+use crate::core::{effective_grad, impl_optimizer, Algo, Core, ParamState};
+use crate::fused;
 use crate::group::{hyper, options};
 
 hyper!(RmsPropHyper {
@@ -29,25 +30,17 @@ impl Algo for RmsPropAlgo {
 
     fn update(h: &RmsPropHyper, p: &Tensor, g: Tensor, st: &mut ParamState) -> Tensor {
         let g = effective_grad(g, p, h.maximize, h.weight_decay);
-        let sq = ema_sq(&st.take_or_zeros(0, p), &g, h.alpha);
-        let avg = if h.centered {
-            let ga = lerp(&st.take_or_zeros(2, p), &g, 1.0 - h.alpha);
-            let avg = sq.sub(&ga.mul(&ga)).sqrt();
-            st.put(2, ga);
-            avg
-        } else {
-            sq.sqrt()
-        };
-        st.put(0, sq);
-        let avg = avg.add_scalar(h.eps);
-        if h.momentum > 0.0 {
-            let buf = st.take_or_zeros(1, p).mul_scalar(h.momentum).add(&g.div(&avg));
-            let out = p.sub(&buf.mul_scalar(h.lr));
-            st.put(1, buf);
-            out
-        } else {
-            p.sub(&g.div(&avg).mul_scalar(h.lr))
+        // one fused pass over memory; the buffers in the map's order: square_avg, grad_avg
+        // (centered), momentum_buffer (momentum)
+        let momentum = h.momentum > 0.0;
+        let slots: Vec<usize> =
+            [Some(0), h.centered.then_some(2), momentum.then_some(1)].into_iter().flatten().collect();
+        let bufs = slots.iter().map(|&i| st.take_or_zeros(i, p)).collect();
+        let (out, bufs) = fused::rmsprop(p.clone(), g, bufs, h.centered, momentum, [h.alpha, h.lr, h.eps, h.momentum]);
+        for (&i, b) in slots.iter().zip(bufs) {
+            st.put(i, b);
         }
+        out
     }
 }
 

@@ -3,6 +3,7 @@
 use ember_tensor::Tensor;
 
 use crate::core::{effective_grad, impl_optimizer, Algo, Core, ParamState};
+use crate::fused;
 use crate::group::{hyper, options};
 
 hyper!(SgdHyper {
@@ -41,7 +42,7 @@ impl Algo for SgdAlgo {
         if h.momentum != 0.0 {
             if let Some(b) = st.slots[0].take() {
                 // every later step in one fused pass over memory
-                let (out, buf) = p.sgd_momentum_step(&d, &b, h.lr, h.momentum, h.dampening, h.nesterov);
+                let (out, buf) = fused::sgd_momentum(p.clone(), d, b, h.lr, h.momentum, h.dampening, h.nesterov);
                 st.put(0, buf);
                 return out;
             }

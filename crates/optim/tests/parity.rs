@@ -116,6 +116,43 @@ fn every_optimizer_case_matches_pytorch() {
     }
 }
 
+/// The same cases with the parameters and gradients on the GPU (the fused updates run as
+/// generated kernels there). Skipped without an adapter unless `EMBER_REQUIRE_GPU=1`; F64 cases
+/// are skipped on adapters without f64 shaders.
+#[test]
+fn every_optimizer_case_matches_pytorch_on_the_gpu() {
+    use ember_tensor::{DType, Device, Tensor};
+    let dev = match Device::gpu() {
+        Ok(d) => d,
+        Err(e) if std::env::var("EMBER_REQUIRE_GPU").is_ok_and(|v| v == "1") => panic!("no GPU: {e}"),
+        Err(_) => return println!("skipping GPU test: no adapter (set EMBER_REQUIRE_GPU=1 to fail instead)"),
+    };
+    let f64_ok = Tensor::from_vec(vec![1.0f64], &[1]).to(&dev).try_to_dtype(DType::F32).is_ok();
+    let fx = Fx::load();
+    let mut ran = 0;
+    for case in &fx.cases("") {
+        let mut c = load_case(&fx, case);
+        if c.params.iter().any(|p| p.dtype() == DType::F64) && !f64_ok {
+            continue;
+        }
+        c.params = c.params.iter().map(|p| Variable::new(p.data().to(&dev), true)).collect();
+        c.grads = c.grads.iter().map(|g| g.to(&dev)).collect();
+        let mut opt = build(case)(c.params.clone());
+        for k in 0..c.steps {
+            feed(&c, k);
+            opt.step();
+            for (j, p) in c.params.iter().enumerate() {
+                assert_eq!(p.device(), dev, "{case}: p{j} left the GPU");
+                let want = c.after[j].select(0, k as i64);
+                let what = format!("{case} (gpu): p{j} after step {}", k + 1);
+                assert_close(&what, &f64s(&p.data()), &f64s(&want), 1e-4, 1e-6);
+            }
+        }
+        ran += 1;
+    }
+    assert!(ran >= 25, "only {ran} optimizer cases ran on the GPU");
+}
+
 #[test]
 fn group_lrs_and_hyperparameters() {
     let fx = Fx::load();

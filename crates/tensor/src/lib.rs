@@ -37,11 +37,14 @@ pub use backend::{
     adapter_names, gpu_empty_cache, gpu_kernel_times, gpu_memory_stats, gpu_synchronize, host_fallback_count,
     host_fallbacks, reset_gpu_kernel_times, GpuMemoryStats, KernelTime,
 };
+pub use cpu::malloc::tune_malloc;
 pub use device::Device;
 pub use dtype::{DType, Element, Float, Numeric};
 pub use error::{Error, Result};
 pub use ops::activation::ActGrad;
 pub use ops::creation::ArangeArg;
+pub use ops::fused_expr::{Expr, MapBinary, MapUnary};
+pub use ops::fused_map::FusedMap;
 pub use random::{manual_seed, with_generator, Generator};
 pub use shape::Dim;
 pub use storage::CpuStorage;

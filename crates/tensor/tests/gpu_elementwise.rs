@@ -5,7 +5,8 @@
 mod gpu_util;
 
 use ember_tensor::{DType, Device, Tensor};
-use gpu_util::{assert_close, gpu, has_f64, Rng};
+use ember_testutil::assert_allclose;
+use gpu_util::{gpu, has_f64, Rng};
 
 type View = fn(&Tensor) -> Tensor;
 
@@ -45,7 +46,7 @@ fn check(what: &str, dev: Device, inputs: &[Tensor], f: &dyn Fn(&[Tensor]) -> Te
     assert_eq!(got.shape(), want.shape(), "{what}: shape");
     assert_eq!(got.dtype(), want.dtype(), "{what}: dtype");
     let t = tol(want.dtype());
-    assert_close(what, &got.to_vec::<f64>(), &want.to_vec::<f64>(), t);
+    assert_allclose(what, &got.to_vec::<f64>(), &want.to_vec::<f64>(), t, t);
 }
 
 fn random(rng: &mut Rng, shape: &[usize], dtype: DType, lo: f64, hi: f64) -> Tensor {

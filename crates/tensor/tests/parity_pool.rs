@@ -210,12 +210,10 @@ fn naive_avg(
     (out, gin)
 }
 
+/// Closeness to a naive reference loop (f64): within `1e-9 · (|want| + 1)`.
+#[track_caller]
 fn close(got: &Tensor, want: &[f64], ctx: &str) {
-    let g = got.to_vec::<f64>();
-    assert_eq!(g.len(), want.len(), "{ctx}: length");
-    for (i, (a, b)) in g.iter().zip(want).enumerate() {
-        assert!((a - b).abs() <= 1e-9 * (b.abs() + 1.0), "{ctx}: element {i}: got {a}, want {b}");
-    }
+    ember_testutil::assert_allclose(ctx, &got.to_vec::<f64>(), want, 1e-9, 1e-9);
 }
 
 /// Inputs large enough for the parallel paths, checked against the naive loops above.

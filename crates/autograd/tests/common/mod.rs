@@ -6,7 +6,7 @@ use std::cell::RefCell;
 use std::collections::{BTreeSet, HashMap};
 
 use ember_autograd::Variable;
-use ember_tensor::{DType, Tensor};
+use ember_tensor::Tensor;
 
 /// Named tensors of a fixture file: `krate` is `"autograd"` (this crate's) or `"tensor"` (the
 /// tensor crate's families, which hold PyTorch's gradients of every op).
@@ -90,22 +90,8 @@ impl Fx {
     }
 }
 
-/// Asserts shape, dtype and values within `tol * (|want| + 1)`; NaN matches NaN, infinities match
-/// exactly.
-#[track_caller]
-pub fn close(got: &Tensor, want: &Tensor, tol: f64, ctx: &str) {
-    assert_eq!(got.shape(), want.shape(), "{ctx}: shape");
-    assert_eq!(got.dtype(), want.dtype(), "{ctx}: dtype");
-    let exact = matches!(want.dtype(), DType::I64 | DType::Bool);
-    for (i, (a, b)) in got.to_vec::<f64>().iter().zip(want.to_vec::<f64>()).enumerate() {
-        let ok = if exact {
-            *a == b
-        } else {
-            *a == b || (a.is_nan() && b.is_nan()) || (a - b).abs() <= tol * (b.abs() + 1.0)
-        };
-        assert!(ok, "{ctx}: element {i}: got {a}, PyTorch {b}");
-    }
-}
+/// Closeness of a result to PyTorch's: the shared helper of every crate's tests.
+pub use ember_testutil::assert_close as close;
 
 /// Tolerance for a fixture case by its dtype suffix.
 pub fn tol(case: &str) -> f64 {

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use ember_autograd::Variable;
 use ember_nn::Module;
-use ember_tensor::{DType, Tensor};
+use ember_tensor::Tensor;
 
 /// The directory of the committed fixtures.
 pub fn fixture_path(file: &str) -> String {
@@ -40,17 +40,8 @@ impl Fx {
     }
 }
 
-/// Asserts shape, dtype and values within `tol * (|want| + 1)`.
-#[track_caller]
-pub fn close(got: &Tensor, want: &Tensor, tol: f64, ctx: &str) {
-    assert_eq!(got.shape(), want.shape(), "{ctx}: shape");
-    assert_eq!(got.dtype(), want.dtype(), "{ctx}: dtype");
-    let exact = matches!(want.dtype(), DType::I64 | DType::Bool);
-    for (i, (a, b)) in got.to_vec::<f64>().iter().zip(want.to_vec::<f64>()).enumerate() {
-        let ok = if exact { *a == b } else { *a == b || (a - b).abs() <= tol * (b.abs() + 1.0) };
-        assert!(ok, "{ctx}: element {i}: got {a}, PyTorch {b}");
-    }
-}
+/// Closeness of a result to PyTorch's: the shared helper of every crate's tests.
+pub use ember_testutil::assert_close as close;
 
 /// Checks a layer against case `case` of `nn_layers.safetensors`: loads PyTorch's state dict into
 /// `m`, sets the mode, runs `call` on the inputs, and compares the output, the gradients of

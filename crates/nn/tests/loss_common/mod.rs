@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use ember_tensor::{DType, Tensor};
+use ember_tensor::Tensor;
 
 /// The named tensors of `tests/fixtures/nn_loss.safetensors` (written by
 /// `scripts/fixtures/fam_nn_loss.py`).
@@ -36,19 +36,5 @@ impl Fx {
     }
 }
 
-/// Asserts shape, dtype and values within `tol * (|want| + 1)`; NaN matches NaN, infinities match
-/// exactly.
-#[track_caller]
-pub fn close(got: &Tensor, want: &Tensor, tol: f64, ctx: &str) {
-    assert_eq!(got.shape(), want.shape(), "{ctx}: shape");
-    assert_eq!(got.dtype(), want.dtype(), "{ctx}: dtype");
-    let exact = matches!(want.dtype(), DType::I64 | DType::Bool);
-    for (i, (a, b)) in got.to_vec::<f64>().iter().zip(want.to_vec::<f64>()).enumerate() {
-        let ok = if exact {
-            *a == b
-        } else {
-            *a == b || (a.is_nan() && b.is_nan()) || (a - b).abs() <= tol * (b.abs() + 1.0)
-        };
-        assert!(ok, "{ctx}: element {i}: got {a}, PyTorch {b}");
-    }
-}
+/// Closeness of a result to PyTorch's: the shared helper of every crate's tests.
+pub use ember_testutil::assert_close as close;

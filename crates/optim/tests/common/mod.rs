@@ -38,22 +38,8 @@ impl Fx {
     }
 }
 
-/// `|a - b| <= atol + rtol |b|` elementwise, as `torch.allclose`; panics with the worst element.
-#[track_caller]
-pub fn assert_close(what: &str, got: &[f64], want: &[f64], rtol: f64, atol: f64) {
-    assert_eq!(got.len(), want.len(), "{what}: length {} vs {}", got.len(), want.len());
-    let mut worst = (0.0f64, 0usize);
-    for (i, (a, b)) in got.iter().zip(want).enumerate() {
-        let excess = (a - b).abs() - (atol + rtol * b.abs());
-        if excess > worst.0 || a.is_nan() != b.is_nan() {
-            worst = (excess.max(f64::MIN_POSITIVE), i);
-        }
-    }
-    if worst.0 > 0.0 {
-        let i = worst.1;
-        panic!("{what}: element {i}: got {} want {} (rtol {rtol}, atol {atol})", got[i], want[i]);
-    }
-}
+/// `torch.allclose`, panicking with the worst element: the shared helper of every crate's tests.
+pub use ember_testutil::assert_allclose as assert_close;
 
 pub fn f64s(t: &Tensor) -> Vec<f64> {
     t.to_vec::<f64>()

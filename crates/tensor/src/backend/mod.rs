@@ -28,6 +28,7 @@ pub use registry::{
 
 use crate::cpu::backend::CPU;
 use crate::op_desc::{Axis, BinaryOp, CmpOp, ConvGeom, Pool2dPlan, ReduceKind, ScatterMode, UnaryOp};
+use crate::ops::fused_expr::Flat;
 use crate::{DType, Device, Result, Tensor};
 
 /// The buffer of a tensor held by a backend other than the CPU (a GPU buffer, say).
@@ -339,6 +340,21 @@ pub(crate) trait Backend: Send + Sync {
 
     // ----- fused kernels
 
+    /// A [`FusedMap`](crate::FusedMap) as one generated kernel on this backend's device:
+    /// `Ok(None)` where the backend has none, and the map then runs as the composite of tensor ops
+    /// (each dispatched to the backend). The CPU runs maps in `cpu::fused_map` before reaching here.
+    fn fused_map(
+        &self,
+        op: &'static str,
+        key: &str,
+        flat: &Flat,
+        inputs: &[Tensor],
+        values: &[f64],
+    ) -> Result<Option<Vec<Tensor>>> {
+        let _ = (op, key, flat, inputs, values);
+        Ok(None)
+    }
+
     /// Row normalisation (`Tensor::norm_rows`): `(out, mean, rstd)`.
     fn norm_rows(
         &self,
@@ -372,41 +388,6 @@ pub(crate) trait Backend: Send + Sync {
         let ins: Vec<&Tensor> = [Some(g), Some(x), Some(mean), Some(rstd), weight].into_iter().flatten().collect();
         host("norm_rows_backward", &ins, |h| {
             CPU.norm_rows_backward(h[0], h[1], h.get(4).copied(), h[2], h[3], cols, center)
-        })
-    }
-
-    /// One fused Adam step (`Tensor::adam_step`): `(θ', m', v')`.
-    #[allow(clippy::too_many_arguments)]
-    fn adam_step(
-        &self,
-        p: &Tensor,
-        g: &Tensor,
-        m: Tensor,
-        v: Tensor,
-        beta1: f64,
-        beta2: f64,
-        scale: f64,
-        eps: f64,
-    ) -> Result<Three> {
-        host("adam_step", &[p, g, &m, &v], |h| {
-            CPU.adam_step(h[0], h[1], h[2].clone(), h[3].clone(), beta1, beta2, scale, eps)
-        })
-    }
-
-    /// One fused SGD-with-momentum step (`Tensor::sgd_momentum_step`): `(θ', b')`.
-    #[allow(clippy::too_many_arguments)]
-    fn sgd_momentum_step(
-        &self,
-        p: &Tensor,
-        g: &Tensor,
-        buf: &Tensor,
-        lr: f64,
-        momentum: f64,
-        dampening: f64,
-        nesterov: bool,
-    ) -> Result<(Tensor, Tensor)> {
-        host("sgd_momentum_step", &[p, g, buf], |h| {
-            CPU.sgd_momentum_step(h[0], h[1], h[2], lr, momentum, dampening, nesterov)
         })
     }
 

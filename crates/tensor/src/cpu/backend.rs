@@ -299,33 +299,6 @@ impl Backend for CpuBackend {
         super::norm::backward_tensors(g, x, weight, mean, rstd, cols, center)
     }
 
-    fn adam_step(
-        &self,
-        p: &Tensor,
-        g: &Tensor,
-        m: Tensor,
-        v: Tensor,
-        beta1: f64,
-        beta2: f64,
-        scale: f64,
-        eps: f64,
-    ) -> Result<Three> {
-        Ok(super::fused::adam_step(p, g, m, v, beta1, beta2, scale, eps))
-    }
-
-    fn sgd_momentum_step(
-        &self,
-        p: &Tensor,
-        g: &Tensor,
-        buf: &Tensor,
-        lr: f64,
-        momentum: f64,
-        dampening: f64,
-        nesterov: bool,
-    ) -> Result<(Tensor, Tensor)> {
-        Ok(super::fused::sgd_momentum_step(p, g, buf, lr, momentum, dampening, nesterov))
-    }
-
     fn relu_backward(&self, grad: &Tensor, out: &Tensor) -> Result<Tensor> {
         Ok(crate::with_float!("relu_backward", grad.dtype(), T, {
             let v = super::elementwise::zip_map::<T, T, T>(grad, out, grad.shape(), |g, o| {

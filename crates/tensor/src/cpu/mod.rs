@@ -6,14 +6,14 @@
 
 pub mod activation;
 pub(crate) mod alloc;
-pub(crate) mod backend;
 pub mod attention;
+pub(crate) mod backend;
 pub mod binary;
 pub mod cast;
 pub mod compare;
 pub mod conv;
 pub mod elementwise;
-pub mod fused;
+pub(crate) mod fused_map;
 pub mod index;
 pub mod index_misc;
 pub mod join;

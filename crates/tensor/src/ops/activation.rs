@@ -94,8 +94,6 @@ impl Tensor {
                 saved.shape()
             );
         }
-        crate::backend::host(name, &[saved, grad], |t| {
-            crate::cpu::activation::activation_backward(op, t[0], t[1])
-        })
+        crate::backend::host(name, &[saved, grad], |t| crate::cpu::activation::activation_backward(op, t[0], t[1]))
     }
 }

@@ -10,6 +10,8 @@ pub mod conv_transpose;
 pub mod creation;
 pub mod extrema;
 pub mod fused;
+pub mod fused_expr;
+pub mod fused_map;
 pub mod index;
 pub mod index_misc;
 pub mod inplace;

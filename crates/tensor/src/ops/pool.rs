@@ -2,8 +2,8 @@
 //! `avg_pool2d`, `adaptive_avg_pool2d`, the 1-d forms `max_pool1d avg_pool1d`, and the backward
 //! kernels the autograd uses. F32 and F64, PyTorch's output sizes, windows and error checks.
 
-pub use crate::op_desc::{Pool2dPlan, PoolWindow};
 use crate::cpu::alloc::{try_from_fn, try_room};
+pub use crate::op_desc::{Pool2dPlan, PoolWindow};
 use crate::shape::{checked_numel, Dims};
 use crate::tensor::ok;
 use crate::{DType, Error, Result, Tensor};

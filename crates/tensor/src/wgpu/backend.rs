@@ -3,9 +3,9 @@
 //! operand) runs the CPU backend through the host fallback.
 
 use super::compare::Test;
-use super::{argreduce, binary, compare, conv, copy, fill, fused, index, index_misc, join, matmul};
+use super::{argreduce, binary, compare, conv, copy, fill, fused_map, index, index_misc, join, matmul};
 use super::{pooling, random, reduce, scan, scatter, softmax, sort, stats, unary};
-use crate::backend::{host, Backend, Three};
+use crate::backend::{host, Backend};
 use crate::cpu::backend::CPU;
 use crate::op_desc::{Axis, BinaryOp, CmpOp, ConvGeom, Pool2dPlan, ReduceKind, ScatterMode, UnaryOp};
 use crate::ops::creation::try_full_on;
@@ -304,45 +304,15 @@ impl Backend for WgpuBackend {
         pooling::avg_pool_backward(op, grad_out, plan, input_shape)
     }
 
-    fn adam_step(
+    fn fused_map(
         &self,
-        p: &Tensor,
-        g: &Tensor,
-        m: Tensor,
-        v: Tensor,
-        beta1: f64,
-        beta2: f64,
-        scale: f64,
-        eps: f64,
-    ) -> Result<Three> {
-        if p.dtype() == DType::F32 {
-            return fused::adam_step(p, g, &m, &v, beta1, beta2, scale, eps);
-        }
-        // F64: the composite of elementwise kernels.
-        let m2 = m.try_add(&g.try_sub(&m)?.try_mul_scalar(1.0 - beta1)?)?;
-        let v2 = v.try_mul_scalar(beta2)?.try_add(&g.try_mul(g)?.try_mul_scalar(1.0 - beta2)?)?;
-        let denom = v2.sqrt().try_add_scalar(eps)?;
-        let p2 = p.try_sub(&m2.try_div(&denom)?.try_mul_scalar(scale)?)?;
-        Ok((p2, m2, v2))
-    }
-
-    fn sgd_momentum_step(
-        &self,
-        p: &Tensor,
-        g: &Tensor,
-        buf: &Tensor,
-        lr: f64,
-        momentum: f64,
-        dampening: f64,
-        nesterov: bool,
-    ) -> Result<(Tensor, Tensor)> {
-        if p.dtype() == DType::F32 {
-            return fused::sgd_momentum_step(p, g, buf, lr, momentum, dampening, nesterov);
-        }
-        // F64: the composite of elementwise kernels.
-        let b2 = buf.try_mul_scalar(momentum)?.try_add(&g.try_mul_scalar(1.0 - dampening)?)?;
-        let d = if nesterov { g.try_add(&b2.try_mul_scalar(momentum)?)? } else { b2.clone() };
-        Ok((p.try_sub(&d.try_mul_scalar(lr)?)?, b2))
+        op: &'static str,
+        key: &str,
+        flat: &crate::ops::fused_expr::Flat,
+        inputs: &[Tensor],
+        values: &[f64],
+    ) -> Result<Option<Vec<Tensor>>> {
+        fused_map::run(op, key, flat, inputs, values)
     }
 
     fn relu_backward(&self, grad: &Tensor, out: &Tensor) -> Result<Tensor> {

@@ -7,8 +7,8 @@ use crate::op_desc::{BinaryOp, UnaryOp};
 use crate::DType;
 
 pub(crate) use ember_shaders::{
-    ARGREDUCE, BINARY, COMPARE, CONV, COPY, FILL, FUSED, I64, INDEX, INDEX_MISC, JOIN, MATH, MATH_F32, MATH_F64,
-    MATMUL, POOL, RANDOM, REDUCE, REDUCE_SUBGROUP, SCAN, SCATTER, SOFTMAX, SORT, STATS, STRIDED, UNARY,
+    ARGREDUCE, BINARY, COMPARE, CONV, COPY, FILL, I64, INDEX, INDEX_MISC, JOIN, MATH, MATH_F32, MATH_F64, MATMUL, POOL,
+    RANDOM, REDUCE, REDUCE_SUBGROUP, SCAN, SCATTER, SOFTMAX, SORT, STATS, STRIDED, UNARY,
 };
 
 /// The WGSL name of the float type for `dtype` (F64 -> f64, everything else f32).
@@ -147,7 +147,6 @@ pub fn all_modules() -> Vec<(String, String)> {
     v.push(("join.wgsl".to_string(), elementwise(JOIN, DType::F32)));
     v.push(("index_misc.wgsl".to_string(), elementwise(INDEX_MISC, DType::F32)));
     v.push(("scatter.wgsl".to_string(), elementwise(SCATTER, DType::F32)));
-    v.push(("fused.wgsl".to_string(), FUSED.to_string()));
     v
 }
 
@@ -180,6 +179,5 @@ pub fn files() -> Vec<(&'static str, &'static str)> {
         ("index_misc.wgsl", INDEX_MISC),
         ("scatter.wgsl", SCATTER),
         ("random.wgsl", RANDOM),
-        ("fused.wgsl", FUSED),
     ]
 }

@@ -122,18 +122,5 @@ pub fn gpu_for_fixtures() -> Option<ember_tensor::Device> {
     })
 }
 
-/// Asserts equal shapes and dtypes, and values within `tol * (|want| + 1)` (floats) or exactly
-/// (integers, bools). NaNs must sit at the same places.
-#[track_caller]
-pub fn assert_close(got: &Tensor, want: &Tensor, tol: f64, ctx: &str) {
-    assert_eq!(got.shape(), want.shape(), "{ctx}: shape");
-    assert_eq!(got.dtype(), want.dtype(), "{ctx}: dtype");
-    let g = got.to_vec::<f64>();
-    let w = want.to_vec::<f64>();
-    let exact = matches!(want.dtype(), DType::I64 | DType::Bool);
-    for (i, (a, b)) in g.iter().zip(&w).enumerate() {
-        let ok =
-            if exact { a == b } else { a == b || (a.is_nan() && b.is_nan()) || (a - b).abs() <= tol * (b.abs() + 1.0) };
-        assert!(ok, "{ctx}: element {i} of {:?}: got {a}, PyTorch {b}", want.shape());
-    }
-}
+/// Closeness of a result to PyTorch's: the shared helper of every crate's tests.
+pub use ember_testutil::assert_close;

@@ -51,22 +51,6 @@ impl Rng {
     }
 }
 
-/// Asserts `got` matches `want` elementwise within `atol + rtol * |want|` (NaNs must match, infinities
-/// must be equal).
-pub fn assert_close(what: &str, got: &[f64], want: &[f64], tol: f64) {
-    assert_eq!(got.len(), want.len(), "{what}: length");
-    for (i, (&g, &w)) in got.iter().zip(want).enumerate() {
-        let ok = if w.is_nan() {
-            g.is_nan()
-        } else if w.is_infinite() {
-            g == w
-        } else {
-            (g - w).abs() <= tol + tol * w.abs()
-        };
-        assert!(ok, "{what}: element {i}: gpu {g} vs cpu {w} (tol {tol})");
-    }
-}
-
 /// What a table case returns, flattened to tensors for comparison.
 pub trait Outs {
     fn into_outs(self) -> Vec<Tensor>;
@@ -156,7 +140,7 @@ pub fn run_table(dev: Device, cases: &[Case]) -> usize {
                         ember_tensor::DType::F64 => 1e-10,
                         _ => 0.0,
                     };
-                    assert_close(&what, &g.to_vec::<f64>(), &w.to_vec::<f64>(), tol);
+                    ember_testutil::assert_allclose(&what, &g.to_vec::<f64>(), &w.to_vec::<f64>(), tol, tol);
                 }
             }
             (Err(w), Err(g)) => assert_eq!(g.to_string(), w.to_string(), "{}: error", c.name),
