@@ -14,6 +14,8 @@ fn to_st(d: DType) -> StDtype {
         DType::F64 => StDtype::F64,
         DType::I64 => StDtype::I64,
         DType::Bool => StDtype::BOOL,
+        DType::F16 => StDtype::F16,
+        DType::BF16 => StDtype::BF16,
     }
 }
 
@@ -39,6 +41,8 @@ pub fn load_bytes(bytes: &[u8]) -> Result<Vec<(String, Tensor)>> {
         let t = match view.dtype() {
             StDtype::F32 => Tensor::from_vec_unchecked(from_bytes::<f32>(data), &shape),
             StDtype::F64 => Tensor::from_vec_unchecked(from_bytes::<f64>(data), &shape),
+            StDtype::F16 => Tensor::from_vec_unchecked(from_bytes::<half::f16>(data), &shape),
+            StDtype::BF16 => Tensor::from_vec_unchecked(from_bytes::<half::bf16>(data), &shape),
             StDtype::I64 => Tensor::from_vec_unchecked(from_bytes::<i64>(data), &shape),
             StDtype::BOOL => Tensor::from_vec_unchecked(data.iter().map(|&b| b != 0).collect::<Vec<bool>>(), &shape),
             StDtype::I32 => Tensor::from_vec_unchecked(
@@ -72,6 +76,8 @@ pub fn save_bytes(tensors: &[(String, Tensor)]) -> Result<Vec<u8>> {
                 DType::F64 => bytemuck::cast_slice(&t.to_vec::<f64>()).to_vec(),
                 DType::I64 => bytemuck::cast_slice(&t.to_vec::<i64>()).to_vec(),
                 DType::Bool => t.to_vec::<bool>().into_iter().map(u8::from).collect(),
+                DType::F16 => bytemuck::cast_slice(&t.to_vec::<half::f16>()).to_vec(),
+                DType::BF16 => bytemuck::cast_slice(&t.to_vec::<half::bf16>()).to_vec(),
             };
             (n.clone(), t.clone(), bytes)
         })

@@ -40,6 +40,8 @@ pub use backend::{
 pub use device::Device;
 pub use dtype::{DType, Element, Float, Numeric};
 pub use error::{Error, Result};
+/// The `half` crate, whose `f16` and `bf16` are the elements of `DType::F16` and `DType::BF16`.
+pub use half;
 pub use ops::creation::ArangeArg;
 pub use random::{manual_seed, with_generator, Generator};
 pub use shape::Dim;

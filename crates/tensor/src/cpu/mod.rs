@@ -12,6 +12,7 @@ pub mod compare;
 pub mod conv;
 pub mod elementwise;
 pub mod fused;
+pub(crate) mod half;
 pub mod index;
 pub mod index_misc;
 pub mod join;
