@@ -33,7 +33,9 @@ fn bits(t: &Tensor) -> Vec<u64> {
         DType::I64 => t.to_vec::<i64>().iter().map(|&v| v as u64).collect(),
         DType::Bool => t.to_vec::<bool>().iter().map(|&v| u64::from(v)).collect(),
         // 16-bit values widen to f32 exactly
-        DType::F16 | DType::BF16 => t.to_dtype(DType::F32).to_vec::<f32>().iter().map(|v| u64::from(v.to_bits())).collect(),
+        DType::F16 | DType::BF16 => {
+            t.to_dtype(DType::F32).to_vec::<f32>().iter().map(|v| u64::from(v.to_bits())).collect()
+        }
     }
 }
 
