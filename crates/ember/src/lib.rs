@@ -26,7 +26,7 @@ pub use ember_models as models;
 pub use ember_optim as optim;
 pub use ember_tensor as tensor;
 
-pub use ember_autograd::{enable_grad, no_grad, Variable};
+pub use ember_autograd::{autocast, enable_grad, no_grad, Variable};
 pub use ember_tensor::{manual_seed, DType, Device, Error, Tensor};
 
 /// Modules, layers, losses, init, `functional`, state dicts: `ember-nn`, re-exported.

@@ -5,7 +5,7 @@ use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use ember_autograd::Variable;
-use ember_tensor::{Device, Error, Result, Tensor};
+use ember_tensor::{DType, Device, Error, Result, Tensor};
 
 /// A layer or a model: PyTorch's `nn.Module`.
 ///
@@ -149,6 +149,22 @@ pub trait Module: Send + Sync {
     fn to_device(&self, device: &Device) {
         for (_, v) in self.named_parameters().into_iter().chain(self.named_buffers()) {
             v.set_data(v.data().to(device));
+        }
+    }
+
+    /// Converts every floating parameter and buffer to the floating `dtype` (PyTorch's
+    /// `module.to(dtype)`, e.g. `DType::BF16`); integer and Bool buffers are unchanged and the
+    /// Variables stay the same handles. Gradients computed afterwards have the new dtype.
+    ///
+    /// **Panics** when `dtype` is not floating (as PyTorch's `nn.Module.to` refuses integer dtypes).
+    #[track_caller]
+    fn to_dtype(&self, dtype: DType) {
+        assert!(dtype.is_float(), "Module.to_dtype: only floating dtypes are accepted, got {dtype}");
+        for (_, v) in self.named_parameters().into_iter().chain(self.named_buffers()) {
+            let d = v.data();
+            if d.dtype().is_float() && d.dtype() != dtype {
+                v.set_data(d.to_dtype(dtype));
+            }
         }
     }
 

@@ -15,12 +15,24 @@ pub enum DType {
     I64,
     /// Boolean (results of comparisons, masks).
     Bool,
+    /// 16-bit IEEE half float (`torch.float16`, [`half::f16`]). On the CPU, ops compute in `f32`
+    /// and round the result back (see [`DType::is_half`]).
+    F16,
+    /// 16-bit brain float (`torch.bfloat16`, [`half::bf16`]): `f32`'s range, 8 bits of precision.
+    BF16,
 }
 
 impl DType {
-    /// True for `F32` and `F64`.
+    /// True for the floating dtypes: `F32`, `F64`, `F16`, `BF16`.
     pub fn is_float(self) -> bool {
-        matches!(self, DType::F32 | DType::F64)
+        matches!(self, DType::F32 | DType::F64 | DType::F16 | DType::BF16)
+    }
+
+    /// True for the 16-bit floats `F16` and `BF16`. Ops on them run as PyTorch's CPU kernels do:
+    /// the operands are widened to `f32` (exactly), the `f32` kernel runs (reductions and matmul
+    /// accumulate in `f32`), and the floating results are rounded back to nearest-even.
+    pub fn is_half(self) -> bool {
+        matches!(self, DType::F16 | DType::BF16)
     }
 
     /// Size of one element in bytes.
@@ -29,6 +41,7 @@ impl DType {
             DType::F32 => 4,
             DType::F64 | DType::I64 => 8,
             DType::Bool => 1,
+            DType::F16 | DType::BF16 => 2,
         }
     }
 
@@ -39,6 +52,8 @@ impl DType {
             DType::F64 => "torch.float64",
             DType::I64 => "torch.int64",
             DType::Bool => "torch.bool",
+            DType::F16 => "torch.float16",
+            DType::BF16 => "torch.bfloat16",
         }
     }
 }
@@ -50,6 +65,8 @@ impl fmt::Display for DType {
             DType::F64 => "F64",
             DType::I64 => "I64",
             DType::Bool => "Bool",
+            DType::F16 => "F16",
+            DType::BF16 => "BF16",
         };
         f.write_str(s)
     }
@@ -184,6 +201,48 @@ macro_rules! impl_element {
 impl_element!(f32, F32, 0.0, 1.0);
 impl_element!(f64, F64, 0.0, 1.0);
 impl_element!(i64, I64, 0, 1);
+
+macro_rules! impl_half_element {
+    ($t:ty, $dt:ident) => {
+        impl Element for $t {
+            const DTYPE: DType = DType::$dt;
+            const ZERO: Self = <$t>::ZERO;
+            const ONE: Self = <$t>::ONE;
+            #[inline]
+            fn slice(s: &CpuStorage) -> Option<&[Self]> {
+                match s {
+                    CpuStorage::$dt(v) => Some(v),
+                    _ => None,
+                }
+            }
+            #[inline]
+            fn slice_mut(s: &mut CpuStorage) -> Option<&mut Vec<Self>> {
+                match s {
+                    CpuStorage::$dt(v) => Some(v),
+                    _ => None,
+                }
+            }
+            #[inline]
+            fn wrap(v: Vec<Self>) -> CpuStorage {
+                CpuStorage::$dt(v)
+            }
+            #[inline]
+            fn to_f64(self) -> f64 {
+                self.to_f64()
+            }
+            /// Through `f32` first, as PyTorch's `c10::Half(float)` / `c10::BFloat16(float)`
+            /// constructors do (a `float64` tensor cast to a half dtype rounds twice), then
+            /// round-to-nearest-even.
+            #[inline]
+            fn from_f64(v: f64) -> Self {
+                <$t>::from_f32(v as f32)
+            }
+        }
+    };
+}
+
+impl_half_element!(half::f16, F16);
+impl_half_element!(half::bf16, BF16);
 
 impl Element for bool {
     const DTYPE: DType = DType::Bool;

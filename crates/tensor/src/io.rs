@@ -14,6 +14,8 @@ fn to_st(d: DType) -> StDtype {
         DType::F64 => StDtype::F64,
         DType::I64 => StDtype::I64,
         DType::Bool => StDtype::BOOL,
+        DType::F16 => StDtype::F16,
+        DType::BF16 => StDtype::BF16,
     }
 }
 
@@ -53,6 +55,8 @@ fn tensor_of(name: &str, view: &safetensors::tensor::TensorView<'_>) -> Result<T
         StDtype::F32 => Tensor::from_vec_unchecked(from_bytes::<f32>(data)?, &shape),
         StDtype::F64 => Tensor::from_vec_unchecked(from_bytes::<f64>(data)?, &shape),
         StDtype::I64 => Tensor::from_vec_unchecked(from_bytes::<i64>(data)?, &shape),
+        StDtype::F16 => Tensor::from_vec_unchecked(from_bytes::<half::f16>(data)?, &shape),
+        StDtype::BF16 => Tensor::from_vec_unchecked(from_bytes::<half::bf16>(data)?, &shape),
         StDtype::BOOL => Tensor::from_vec_unchecked(data.iter().map(|&b| b != 0).collect::<Vec<bool>>(), &shape),
         StDtype::I32 => Tensor::from_vec_unchecked(
             data.chunks_exact(4).map(|c| i64::from(i32::from_le_bytes([c[0], c[1], c[2], c[3]]))).collect::<Vec<i64>>(),
@@ -142,6 +146,8 @@ fn load_file(p: &Path) -> Result<Vec<(String, Tensor)>> {
             StDtype::F32 => Tensor::from_vec_unchecked(typed::<f32>(&file, at, e - b)?, shape),
             StDtype::F64 => Tensor::from_vec_unchecked(typed::<f64>(&file, at, e - b)?, shape),
             StDtype::I64 => Tensor::from_vec_unchecked(typed::<i64>(&file, at, e - b)?, shape),
+            StDtype::F16 => Tensor::from_vec_unchecked(typed::<half::f16>(&file, at, e - b)?, shape),
+            StDtype::BF16 => Tensor::from_vec_unchecked(typed::<half::bf16>(&file, at, e - b)?, shape),
             _ => {
                 return tensor_of(
                     name,
@@ -174,6 +180,8 @@ pub fn save_bytes(tensors: &[(String, Tensor)]) -> Result<Vec<u8>> {
                 DType::F64 => bytemuck::cast_slice(&t.to_vec::<f64>()).to_vec(),
                 DType::I64 => bytemuck::cast_slice(&t.to_vec::<i64>()).to_vec(),
                 DType::Bool => t.to_vec::<bool>().into_iter().map(u8::from).collect(),
+                DType::F16 => bytemuck::cast_slice(&t.to_vec::<half::f16>()).to_vec(),
+                DType::BF16 => bytemuck::cast_slice(&t.to_vec::<half::bf16>()).to_vec(),
             };
             (n.clone(), t.clone(), bytes)
         })

@@ -41,6 +41,8 @@ pub use cpu::malloc::tune_malloc;
 pub use device::Device;
 pub use dtype::{DType, Element, Float, Numeric};
 pub use error::{Error, Result};
+/// The `half` crate, whose `f16` and `bf16` are the elements of `DType::F16` and `DType::BF16`.
+pub use half;
 pub use ops::activation::ActGrad;
 pub use ops::creation::ArangeArg;
 pub use ops::fused_expr::{Expr, MapBinary, MapUnary};

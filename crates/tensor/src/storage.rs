@@ -15,6 +15,10 @@ pub enum CpuStorage {
     I64(Vec<i64>),
     /// `bool` elements.
     Bool(Vec<bool>),
+    /// IEEE half elements.
+    F16(Vec<half::f16>),
+    /// bfloat16 elements.
+    BF16(Vec<half::bf16>),
 }
 
 impl CpuStorage {
@@ -25,6 +29,8 @@ impl CpuStorage {
             CpuStorage::F64(_) => DType::F64,
             CpuStorage::I64(_) => DType::I64,
             CpuStorage::Bool(_) => DType::Bool,
+            CpuStorage::F16(_) => DType::F16,
+            CpuStorage::BF16(_) => DType::BF16,
         }
     }
 
@@ -35,6 +41,8 @@ impl CpuStorage {
             CpuStorage::F64(v) => v.len(),
             CpuStorage::I64(v) => v.len(),
             CpuStorage::Bool(v) => v.len(),
+            CpuStorage::F16(v) => v.len(),
+            CpuStorage::BF16(v) => v.len(),
         }
     }
 
@@ -86,13 +94,15 @@ impl Storage {
     #[inline]
     pub(crate) fn backend(&self) -> &'static dyn Backend {
         match self {
+            Storage::Cpu(CpuStorage::F16(_) | CpuStorage::BF16(_)) => &crate::cpu::half::HALF,
             Storage::Cpu(_) => &CPU,
             Storage::Device(s) => s.backend(),
         }
     }
 }
 
-/// Runs `$body` with `$T` bound to the Rust type of `$dtype` (all four dtypes).
+/// Runs `$body` with `$T` bound to the Rust type of `$dtype` (every dtype, the 16-bit floats
+/// included: bodies that only move, compare or convert elements).
 #[macro_export]
 #[doc(hidden)]
 macro_rules! with_dtype {
@@ -112,6 +122,14 @@ macro_rules! with_dtype {
             }
             $crate::DType::Bool => {
                 type $T = bool;
+                $body
+            }
+            $crate::DType::F16 => {
+                type $T = $crate::half::f16;
+                $body
+            }
+            $crate::DType::BF16 => {
+                type $T = $crate::half::bf16;
                 $body
             }
         }

@@ -32,6 +32,10 @@ fn bits(t: &Tensor) -> Vec<u64> {
         DType::F64 => t.to_vec::<f64>().iter().map(|v| v.to_bits()).collect(),
         DType::I64 => t.to_vec::<i64>().iter().map(|&v| v as u64).collect(),
         DType::Bool => t.to_vec::<bool>().iter().map(|&v| u64::from(v)).collect(),
+        // 16-bit values widen to f32 exactly
+        DType::F16 | DType::BF16 => {
+            t.to_dtype(DType::F32).to_vec::<f32>().iter().map(|v| u64::from(v.to_bits())).collect()
+        }
     }
 }
 
@@ -78,6 +82,7 @@ fn tied(shape: &[usize], seed: u64, dtype: DType) -> Tensor {
             Tensor::from_vec(v, shape)
         }
         DType::Bool => Tensor::from_vec(v, shape).gt_scalar(0.0),
+        DType::F16 | DType::BF16 => Tensor::from_vec(v, shape).to_dtype(dtype),
     }
 }
 

@@ -135,6 +135,13 @@ impl Variable {
     /// Checked form of [`Variable::conv2d`].
     #[track_caller]
     pub fn try_conv2d(&self, weight: &Variable, bias: Option<&Variable>, o: Conv2dOpts) -> Result<Variable> {
+        if crate::autocast::autocast_dtype().is_some() {
+            let (x, w, b) = (crate::autocast::low(self), crate::autocast::low(weight), bias.map(crate::autocast::low));
+            let changed = x.dtype() != self.dtype() || w.dtype() != weight.dtype();
+            if changed || b.as_ref().zip(bias).is_some_and(|(b, o)| b.dtype() != o.dtype()) {
+                return x.try_conv2d(&w, b.as_ref(), o);
+            }
+        }
         let bd = bias.map(|b| b.data());
         let out = self.data().try_conv2d(&weight.data(), bd.as_ref(), o.stride, o.padding, o.dilation, o.groups)?;
         let mut inputs = vec![self, weight];

@@ -34,6 +34,12 @@ impl Variable {
     /// Checked form of [`Variable::matmul`].
     #[track_caller]
     pub fn try_matmul(&self, other: &Variable) -> Result<Variable> {
+        if crate::autocast::autocast_dtype().is_some() {
+            let (a, b) = (crate::autocast::low(self), crate::autocast::low(other));
+            if a.dtype() != self.dtype() || b.dtype() != other.dtype() {
+                return a.try_matmul(&b);
+            }
+        }
         let (ra, rb) = (self.rank(), other.rank());
         // 1-d operands become matrices, then the added dim is removed again: the views carry the
         // gradient back, so only the matrix case needs a rule.
@@ -110,6 +116,13 @@ impl Variable {
     /// Checked form of [`Variable::linear`].
     #[track_caller]
     pub fn try_linear(&self, weight: &Variable, bias: Option<&Variable>) -> Result<Variable> {
+        if crate::autocast::autocast_dtype().is_some() {
+            let (x, w, b) = (crate::autocast::low(self), crate::autocast::low(weight), bias.map(crate::autocast::low));
+            let changed = x.dtype() != self.dtype() || w.dtype() != weight.dtype();
+            if changed || b.as_ref().zip(bias).is_some_and(|(b, o)| b.dtype() != o.dtype()) {
+                return x.try_linear(&w, b.as_ref());
+            }
+        }
         let bd = bias.map(|b| b.data());
         let out = self.data().try_linear(&weight.data(), bd.as_ref())?;
         let mut inputs = vec![self, weight];

@@ -12,17 +12,31 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-use crate::{Device, Result, Tensor};
+use crate::{DType, Device, Result, Tensor};
 
 /// What an op returns, moved to a device after a host fallback.
 pub(crate) trait HostOutput: Sized {
     /// `self` with every tensor moved to `device`.
     fn to_device(self, device: Device) -> Result<Self>;
+    /// `self` with every `F32` tensor rounded to the 16-bit float `dtype` (other dtypes kept).
+    fn round_to(self, dtype: DType) -> Result<Self>;
+}
+
+/// `t` rounded to the 16-bit `dtype` when it is `F32` (the widened result of a 16-bit op).
+fn round(t: Tensor, dtype: DType) -> Result<Tensor> {
+    if t.dtype() == DType::F32 {
+        t.try_to_dtype(dtype)
+    } else {
+        Ok(t)
+    }
 }
 
 impl HostOutput for Tensor {
     fn to_device(self, device: Device) -> Result<Self> {
         self.try_to(&device)
+    }
+    fn round_to(self, dtype: DType) -> Result<Self> {
+        round(self, dtype)
     }
 }
 
@@ -30,11 +44,17 @@ impl HostOutput for Option<Tensor> {
     fn to_device(self, device: Device) -> Result<Self> {
         self.map(|t| t.try_to(&device)).transpose()
     }
+    fn round_to(self, dtype: DType) -> Result<Self> {
+        self.map(|t| round(t, dtype)).transpose()
+    }
 }
 
 impl<A: HostOutput, B: HostOutput> HostOutput for (A, B) {
     fn to_device(self, device: Device) -> Result<Self> {
         Ok((self.0.to_device(device)?, self.1.to_device(device)?))
+    }
+    fn round_to(self, dtype: DType) -> Result<Self> {
+        Ok((self.0.round_to(dtype)?, self.1.round_to(dtype)?))
     }
 }
 
@@ -42,11 +62,17 @@ impl<A: HostOutput, B: HostOutput, C: HostOutput> HostOutput for (A, B, C) {
     fn to_device(self, device: Device) -> Result<Self> {
         Ok((self.0.to_device(device)?, self.1.to_device(device)?, self.2.to_device(device)?))
     }
+    fn round_to(self, dtype: DType) -> Result<Self> {
+        Ok((self.0.round_to(dtype)?, self.1.round_to(dtype)?, self.2.round_to(dtype)?))
+    }
 }
 
 impl HostOutput for Vec<Tensor> {
     fn to_device(self, device: Device) -> Result<Self> {
         self.into_iter().map(|t| t.try_to(&device)).collect()
+    }
+    fn round_to(self, dtype: DType) -> Result<Self> {
+        self.into_iter().map(|t| round(t, dtype)).collect()
     }
 }
 
@@ -55,20 +81,48 @@ fn gpu_device(inputs: &[&Tensor]) -> Option<Device> {
     inputs.iter().map(|t| t.device()).find(|d| !d.is_cpu())
 }
 
-/// Runs the CPU kernel `f` of `op` on `inputs`: directly when all are on the CPU, else on host
-/// copies of the device operands, with the result moved back to their device.
+/// The 16-bit float dtype of the first operand that has one, if any.
+fn half_dtype(inputs: &[&Tensor]) -> Option<DType> {
+    inputs.iter().map(|t| t.dtype()).find(|d| d.is_half())
+}
+
+/// Runs the CPU kernel `f` of `op` on `inputs`: directly when all are on the CPU and none is a
+/// 16-bit float, else on host copies of the device operands, with the result moved back to their
+/// device. 16-bit float operands are widened to `f32` for `f` and its `F32` results rounded back
+/// to the first such operand's dtype (see `cpu/half.rs`).
 pub(crate) fn host<R: HostOutput>(
     op: &'static str,
     inputs: &[&Tensor],
     f: impl FnOnce(&[&Tensor]) -> Result<R>,
 ) -> Result<R> {
-    let Some(device) = gpu_device(inputs) else {
+    let device = gpu_device(inputs);
+    let half = half_dtype(inputs);
+    if device.is_none() && half.is_none() {
         return f(inputs);
-    };
-    record(op);
-    let copies: Vec<Tensor> = inputs.iter().map(|t| t.try_to(&Device::Cpu)).collect::<Result<_>>()?;
+    }
+    if device.is_some() {
+        record(op);
+    }
+    let copies: Vec<Tensor> = inputs
+        .iter()
+        .map(|t| {
+            let c = t.try_to(&Device::Cpu)?;
+            if c.dtype().is_half() {
+                c.try_to_dtype(DType::F32)
+            } else {
+                Ok(c)
+            }
+        })
+        .collect::<Result<_>>()?;
     let refs: Vec<&Tensor> = copies.iter().collect();
-    f(&refs)?.to_device(device)
+    let mut out = f(&refs)?;
+    if let Some(h) = half {
+        out = out.round_to(h)?;
+    }
+    match device {
+        Some(d) => out.to_device(d),
+        None => Ok(out),
+    }
 }
 
 static COUNTS: Mutex<Option<HashMap<&'static str, usize>>> = Mutex::new(None);

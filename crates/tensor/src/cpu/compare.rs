@@ -165,6 +165,8 @@ pub fn isnan(a: &Tensor) -> Result<Tensor> {
     let v = match a.dtype() {
         DType::F32 => map(a, |x: f32| x.is_nan()),
         DType::F64 => map(a, |x: f64| x.is_nan()),
+        DType::F16 => map(a, |x: half::f16| x.is_nan()),
+        DType::BF16 => map(a, |x: half::bf16| x.is_nan()),
         DType::I64 | DType::Bool => super::alloc::try_filled("isnan", a.numel(), false),
     }?;
     Ok(Tensor::from_vec_unchecked(v, a.shape()))
@@ -175,6 +177,8 @@ pub fn isfinite(a: &Tensor) -> Result<Tensor> {
     let v = match a.dtype() {
         DType::F32 => map(a, |x: f32| x.is_finite()),
         DType::F64 => map(a, |x: f64| x.is_finite()),
+        DType::F16 => map(a, |x: half::f16| x.is_finite()),
+        DType::BF16 => map(a, |x: half::bf16| x.is_finite()),
         DType::I64 | DType::Bool => super::alloc::try_filled("isfinite", a.numel(), true),
     }?;
     Ok(Tensor::from_vec_unchecked(v, a.shape()))

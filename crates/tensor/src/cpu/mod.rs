@@ -14,6 +14,7 @@ pub mod compare;
 pub mod conv;
 pub mod elementwise;
 pub(crate) mod fused_map;
+pub(crate) mod half;
 pub mod index;
 pub mod index_misc;
 pub mod join;

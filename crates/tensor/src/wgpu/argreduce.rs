@@ -20,7 +20,7 @@ pub(crate) fn extreme(
     let (entry, float) = match dtype {
         DType::F32 | DType::F64 => ("argreduce_float", dtype),
         DType::I64 => ("argreduce_i64", DType::F32),
-        DType::Bool => return Err(Error::UnsupportedDType { op, dtype }),
+        DType::Bool | DType::F16 | DType::BF16 => return Err(Error::UnsupportedDType { op, dtype }),
     };
     let ctx = storage(x).ctx().clone();
     ctx.require(op, dtype)?;

@@ -5,7 +5,7 @@
 use super::pipeline::KernelSpec;
 use super::{elem_bytes, groups_for, shaders, storage, strided_meta, strided_meta_k, tensor, GpuStorage};
 use crate::op_desc::CmpOp;
-use crate::{DType, Result, Tensor};
+use crate::{DType, Error, Result, Tensor};
 
 /// What the compare kernel computes (its `OP` constant).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -62,6 +62,7 @@ pub(crate) fn compare(test: Test, a: &Tensor, b: &Tensor, shape: &[usize]) -> Re
         DType::F32 | DType::F64 => ("compare_float", dtype),
         DType::I64 => ("compare_i64", DType::F32),
         DType::Bool => ("compare_u32", DType::F32),
+        DType::F16 | DType::BF16 => return Err(Error::UnsupportedDType { op, dtype }),
     };
     let la = a.layout.broadcast_to(op, shape)?;
     let lb = b.layout.broadcast_to(op, shape)?;

@@ -3,7 +3,7 @@
 use super::pipeline::KernelSpec;
 use super::{context, elem_bytes, groups_for, shaders, storage, strided_meta, tensor, GpuStorage};
 use crate::storage::CpuStorage;
-use crate::{DType, Result, Tensor};
+use crate::{DType, Error, Result, Tensor};
 
 /// Copies a CPU tensor to GPU `index`.
 pub(crate) fn upload(t: &Tensor, index: usize) -> Result<Tensor> {
@@ -20,6 +20,7 @@ pub(crate) fn upload(t: &Tensor, index: usize) -> Result<Tensor> {
                 let w: Vec<u32> = t.cpu_data::<bool>().iter().map(|&b| u32::from(b)).collect();
                 bytemuck::cast_slice(&w).to_vec()
             }
+            d @ (DType::F16 | DType::BF16) => return Err(Error::UnsupportedDType { op: "to", dtype: d }),
         };
         ctx.queue.write_buffer(s.buffer(), 0, &bytes);
     }
@@ -41,6 +42,7 @@ pub(crate) fn download(t: &Tensor) -> Result<Tensor> {
             let w: Vec<u32> = bytemuck::pod_collect_to_vec(&bytes);
             CpuStorage::Bool(w.into_iter().map(|x| x != 0).collect())
         }
+        d @ (DType::F16 | DType::BF16) => return Err(Error::UnsupportedDType { op: "to", dtype: d }),
     };
     Ok(Tensor::from_cpu(data, t.shape()))
 }

@@ -13,6 +13,8 @@ pub(crate) fn words(v: f64, dtype: DType) -> [u32; 2] {
         DType::F64 => split(v.to_bits()),
         DType::I64 => split((v as i64) as u64),
         DType::Bool => [u32::from(v != 0.0), 0],
+        DType::F16 => [u32::from(half::f16::from_f32(v as f32).to_bits()), 0],
+        DType::BF16 => [u32::from(half::bf16::from_f32(v as f32).to_bits()), 0],
     }
 }
 

@@ -52,6 +52,8 @@ pub(crate) fn elem_bytes(dtype: DType) -> u64 {
     match dtype {
         DType::F32 | DType::Bool => 4,
         DType::F64 | DType::I64 => 8,
+        // No GPU storage of these exists (`GpuStorage::new` refuses them).
+        DType::F16 | DType::BF16 => 2,
     }
 }
 
@@ -66,6 +68,11 @@ pub struct GpuStorage {
 impl GpuStorage {
     /// A storage of `len` uninitialised elements on `ctx`'s device.
     pub(crate) fn new(ctx: &Arc<Context>, op: &'static str, dtype: DType, len: usize) -> Result<GpuStorage> {
+        if dtype.is_half() {
+            // F16/BF16 kernels (WGSL `f16`, packed words) are later work: refuse clearly here, the
+            // one place every GPU buffer is made, so no GPU tensor of a 16-bit dtype ever exists.
+            return Err(Error::UnsupportedDType { op, dtype });
+        }
         let bytes = (len as u64)
             .checked_mul(elem_bytes(dtype))
             .ok_or_else(|| Error::OutOfMemory(format!("{op}: {len} elements of {dtype} do not fit a GPU buffer")))?;

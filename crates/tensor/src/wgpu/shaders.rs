@@ -85,7 +85,8 @@ fn storage_type(dtype: DType) -> &'static str {
         DType::F32 => "f32",
         DType::F64 => "f64",
         DType::I64 => "I64",
-        DType::Bool => "u32",
+        // Bool is a u32 0/1; the 16-bit floats have no GPU storage yet (`GpuStorage::new` refuses them).
+        DType::Bool | DType::F16 | DType::BF16 => "u32",
     }
 }
 

@@ -30,6 +30,8 @@ pub(crate) fn source(dtype: DType) -> String {
         DType::F64 => ("vec2<u32>", "key_f64"),
         DType::I64 => ("vec2<u32>", "key_i64"),
         DType::Bool => ("u32", "key_bool"),
+        // No GPU storage of the 16-bit floats exists yet (`GpuStorage::new` refuses them).
+        DType::F16 | DType::BF16 => ("u32", "key_f32"),
     };
     format!("alias W = {w};\nfn key_of(w: W) -> vec2<u32> {{\n    return {key}(w);\n}}\n{}", shaders::SORT)
 }
