@@ -3,6 +3,8 @@
 //! invalid or not set in the environment." twice. This test runs its own binary again as a child
 //! process with the variable removed, probes the adapters there, and checks the child's stderr.
 
+#![cfg(feature = "gpu")]
+
 use std::process::Command;
 
 const CHILD: &str = "EMBER_ADAPTER_PROBE_CHILD";
