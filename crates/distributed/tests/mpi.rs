@@ -127,8 +127,10 @@ fn assert_job_fails(scenario: &str, bad: usize, named: &str) {
 
 #[test]
 fn a_panicking_rank_aborts_the_job() {
+    // Our own line, and a failed job. Open MPI's "MPI_ABORT was invoked" text is not checked: its
+    // help-message subsystem itself can fail under load ("ORTE_ERROR_LOG: Out of resource in
+    // show_help.c") while the abort works.
     assert_job_fails("fail-panic", 1, "[rank 1] panicked");
-    assert_job_fails("fail-panic", 1, "MPI_ABORT was invoked on rank 1");
 }
 
 #[test]
