@@ -22,6 +22,10 @@ if DEV in ("gpu", "cuda"):
     DEV = "cuda" if torch.cuda.is_available() else "cpu"
     if DEV == "cpu":
         print("torch_ref: no CUDA device; running on the CPU", file=sys.stderr)
+    else:
+        # f32 means f32: no TF32 on tensor cores (issue 18 compares Ember's f32 kernels with these)
+        torch.backends.cuda.matmul.allow_tf32 = False
+        torch.backends.cudnn.allow_tf32 = False
 import torch.nn as nn
 import torch.nn.functional as F
 
@@ -177,11 +181,11 @@ def main():
     def want(n):
         return only is None or n.startswith(only)
 
-    for n in (256, 1024, 2048):
+    for n in (256, 1024, 2048, 4096) if DEV == "cuda" else (256, 1024, 2048):
         if not want(f"matmul-{n}"):
             continue
         a, b = torch.randn(n, n, device=DEV), torch.randn(n, n, device=DEV)
-        reps = 5 if n >= 2048 else 10 if n >= 1024 else 50
+        reps = 3 if n >= 4096 else 5 if n >= 2048 else 10 if n >= 1024 else 50
         t = runs(2, reps, lambda: (a @ b)[0, 0].item())
         report(f"matmul-{n}", "GFLOP/s", t, lambda s: 2 * n ** 3 / s / 1e9)
     if want("mlp-step"):

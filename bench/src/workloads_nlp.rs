@@ -79,9 +79,11 @@ fn batch(n: usize) -> (Tensor, Tensor) {
 }
 
 /// `bert-infer`: the model on 32 x 40 tokens with a padding mask, without a graph.
-pub fn bert_infer() -> impl FnMut() {
+pub fn bert_infer(device: &Device) -> impl FnMut() {
     let model = bert_model();
+    model.to_device(device);
     let (ids, mask) = batch(BATCH);
+    let (ids, mask) = (ids.to(device), mask.to(device));
     move || {
         let out = no_grad(|| model.forward(&ids, Some(&mask), None).expect("forward"));
         sync(&out.last_hidden_state.data());

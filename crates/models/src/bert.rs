@@ -96,7 +96,7 @@ impl BertEmbeddings {
     /// `ids` and `types`: `I64` `[batch, len]`.
     pub fn forward(&self, ids: &Tensor, types: &Tensor) -> Variable {
         let len = ids.shape()[1];
-        let pos = Tensor::from_vec((0..len as i64).collect::<Vec<_>>(), &[1, len]);
+        let pos = Tensor::from_vec((0..len as i64).collect::<Vec<_>>(), &[1, len]).to(&ids.device());
         let e = &self.word_embeddings.forward(&Variable::from(ids.clone()))
             + &self.position_embeddings.forward(&Variable::from(pos));
         let e = &e + &self.token_type_embeddings.forward(&Variable::from(types.clone()));
@@ -290,7 +290,7 @@ impl BertModel {
                 t
             }
             None => {
-                zeros = Tensor::zeros(&[b, l]).to_dtype(DType::I64);
+                zeros = Tensor::zeros(&[b, l]).to_dtype(DType::I64).to(&input_ids.device());
                 &zeros
             }
         };

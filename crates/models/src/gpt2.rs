@@ -289,8 +289,9 @@ impl Gpt2Model {
         let total = past + l;
         let mask: Vec<f32> =
             (0..l).flat_map(|i| (0..total).map(move |j| if j <= past + i { 0.0 } else { f32::MIN })).collect();
-        let mask = Variable::from(Tensor::from_vec(mask, &[1, 1, l, total]));
-        let pos = Tensor::from_vec((past as i64..total as i64).collect::<Vec<_>>(), &[1, l]);
+        let dev = ids.device();
+        let mask = Variable::from(Tensor::from_vec(mask, &[1, 1, l, total]).to(&dev));
+        let pos = Tensor::from_vec((past as i64..total as i64).collect::<Vec<_>>(), &[1, l]).to(&dev);
         let mut x = &self.wte.forward(&Variable::from(ids.clone())) + &self.wpe.forward(&Variable::from(pos));
         for (i, block) in self.h.iter().enumerate() {
             x = block.forward(&x, &mask, cache.as_deref_mut().map(|c| (c, i)));

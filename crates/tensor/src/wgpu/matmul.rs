@@ -12,7 +12,8 @@ use super::{check_u32, shaders, storage, tensor, GpuStorage};
 use crate::shape::broadcast_shapes;
 use crate::{DType, Error, Result, Tensor};
 
-/// The two tilings of `matmul.wgsl`: (entry point, tile edge).
+/// The two tilings of `matmul.wgsl`: (entry point, tile edge). Which one a product takes: timed
+/// per shape class on first use (`matmul_tune.rs`), else the size heuristic [`tiling`].
 const SMALL: (&str, usize) = ("matmul", 64);
 const BIG: (&str, usize) = ("matmul_big", 128);
 
@@ -118,7 +119,12 @@ fn product(a: &Tensor, b: &Tensor, forced: Option<(&'static str, usize)>) -> Res
             info.push(check_u32(op, s)?);
         }
     }
-    let (entry, tile) = forced.unwrap_or_else(|| tiling(bsz, m, n));
+    let (entry, tile) = forced.unwrap_or_else(|| {
+        let adapter = super::matmul_tune::adapter_key(&ctx.info);
+        let shape = [bsz, m, n, k];
+        let run = |t| product(a, b, Some(t)).and_then(|_| ctx.synchronize());
+        super::matmul_tune::choose(&adapter, &format!("{dtype}"), shape, &[SMALL, BIG], tiling(bsz, m, n), run)
+    });
     let (splits, chunk) = split_k(bsz * m.div_ceil(tile) * n.div_ceil(tile), k);
     info.extend([check_u32(op, splits)?, check_u32(op, chunk)?, check_u32(op, bsz)?]);
     if splits == 1 {

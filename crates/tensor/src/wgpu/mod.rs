@@ -23,6 +23,7 @@ pub(crate) mod index;
 pub(crate) mod index_misc;
 pub(crate) mod join;
 pub(crate) mod matmul;
+pub(crate) mod matmul_tune;
 pub(crate) mod pipeline;
 pub(crate) mod pool;
 pub(crate) mod pooling;
