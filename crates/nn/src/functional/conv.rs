@@ -15,6 +15,7 @@
 //! assert_eq!(y.to_vec::<f32>()[5], 9.0); // an interior pixel sums the full 3x3 window
 //! ```
 
+use super::checked::{bail, ok};
 use ember_autograd::{Conv2dOpts, Variable};
 use ember_tensor::{DType, Error, Result, Tensor};
 
@@ -38,18 +39,6 @@ impl From<(usize, usize)> for Size2 {
     fn from((a, b): (usize, usize)) -> Size2 {
         Size2([a, b])
     }
-}
-
-#[track_caller]
-fn ok<T>(r: Result<T>) -> T {
-    match r {
-        Ok(v) => v,
-        Err(e) => panic!("{e}"),
-    }
-}
-
-fn bail<T>(op: &'static str, msg: String) -> Result<T> {
-    Err(Error::InvalidArgument { op, msg })
 }
 
 /// `input @ weight^T + bias`, PyTorch's `F.linear` (`weight` is `[out, in]`).

@@ -12,16 +12,9 @@
 //! assert_eq!(y.to_vec::<f32>(), vec![6.0, 8.0, 3.0, 4.0]); // bags {0, 2} and {1}
 //! ```
 
+use super::checked::ok;
 use ember_autograd::Variable;
 use ember_tensor::{DType, Error, Result, Tensor};
-
-#[track_caller]
-fn ok<T>(r: Result<T>) -> T {
-    match r {
-        Ok(v) => v,
-        Err(e) => panic!("{e}"),
-    }
-}
 
 fn bail<T>(msg: String) -> Result<T> {
     Err(Error::InvalidArgument { op: "embedding_bag", msg })

@@ -18,20 +18,9 @@
 //! assert!((y[0] + 1.0).abs() < 1e-3 && (y[1] - 1.0).abs() < 1e-3);
 //! ```
 
+use super::checked::{bail, ok};
 use ember_autograd::{is_grad_enabled, no_grad, Variable};
-use ember_tensor::{DType, Error, Result, Tensor};
-
-fn bail<T>(op: &'static str, msg: String) -> Result<T> {
-    Err(Error::InvalidArgument { op, msg })
-}
-
-#[track_caller]
-fn ok<T>(r: Result<T>) -> T {
-    match r {
-        Ok(v) => v,
-        Err(e) => panic!("{e}"),
-    }
-}
+use ember_tensor::{DType, Result, Tensor};
 
 /// The normalised input and its statistics (keepdim shapes): `mean` (none for RMS) and the biased
 /// `var` (the mean square for RMS).

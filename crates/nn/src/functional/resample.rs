@@ -15,20 +15,9 @@
 //! assert_eq!(up.to_vec::<f32>(), vec![1.0, 1.0, 2.0, 2.0, 3.0, 3.0]);
 //! ```
 
+use super::checked::{bail, ok};
 use ember_autograd::Variable;
-use ember_tensor::{Error, Result, Tensor};
-
-#[track_caller]
-fn ok<T>(r: Result<T>) -> T {
-    match r {
-        Ok(v) => v,
-        Err(e) => panic!("{e}"),
-    }
-}
-
-fn bail<T>(op: &'static str, msg: String) -> Result<T> {
-    Err(Error::InvalidArgument { op, msg })
-}
+use ember_tensor::{Result, Tensor};
 
 /// Selects `idx` along dim `d` (an I64 index on the input's device).
 fn take(x: &Variable, d: usize, idx: Vec<i64>) -> Result<Variable> {
