@@ -15,9 +15,10 @@
 //! assert_eq!(y.to_vec::<f32>()[5], 9.0); // an interior pixel sums the full 3x3 window
 //! ```
 
-use super::checked::{bail, ok};
 use ember_autograd::{Conv2dOpts, Variable};
 use ember_tensor::{DType, Error, Result, Tensor};
+
+use super::checked::{bail, ok};
 
 /// A spatial size given as an int (both dims) or a pair, as PyTorch's `_size_2_t`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

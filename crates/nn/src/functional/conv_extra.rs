@@ -13,9 +13,10 @@
 //! assert_eq!(y.to_vec::<f32>()[16 + 5], 27.0); // the centre voxel sums the full 3x3x3 window
 //! ```
 
-use super::checked::ok;
 use ember_autograd::Variable;
 use ember_tensor::{Error, Result, Tensor};
+
+use super::checked::ok;
 
 /// A 3-d size given as an int (every dim) or a triple, as PyTorch's `_size_3_t`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

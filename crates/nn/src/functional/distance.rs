@@ -13,10 +13,11 @@
 //! assert!((c - 0.5f32.sqrt()).abs() < 1e-6);
 //! ```
 
-use super::checked::{bail, ok};
 use ember_autograd::Variable;
 use ember_tensor::shape::{broadcast_shapes, normalize_dim};
 use ember_tensor::{Dim, Error, Result, Tensor};
+
+use super::checked::{bail, ok};
 
 /// `‖x‖_p` along dim `d` (kept, size 1), for a finite `p > 0`. The gradient is
 /// `sign(x) |x|^(p-1) / ‖x‖^(p-1)`, and 0 where the norm is 0 (PyTorch's choice of subgradient:

@@ -12,9 +12,10 @@
 //! assert_eq!(y.to_vec::<f32>(), vec![6.0, 8.0, 3.0, 4.0]); // bags {0, 2} and {1}
 //! ```
 
-use super::checked::ok;
 use ember_autograd::Variable;
 use ember_tensor::{DType, Error, Result, Tensor};
+
+use super::checked::ok;
 
 fn bail<T>(msg: String) -> Result<T> {
     Err(Error::InvalidArgument { op: "embedding_bag", msg })

@@ -1,9 +1,10 @@
 //! Instance normalisation, as `torch.nn.functional.instance_norm`, with or without running
 //! statistics.
 
-use super::checked::ok;
 use ember_autograd::{no_grad, Variable};
 use ember_tensor::{Error, Result};
+
+use super::checked::ok;
 
 /// `(x - mean) / sqrt(var + eps)` per sample and channel over the spatial dims, then the optional
 /// per-channel affine map: PyTorch's `F.instance_norm` without running statistics.

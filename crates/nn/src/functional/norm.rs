@@ -18,9 +18,10 @@
 //! assert!((y[0] + 1.0).abs() < 1e-3 && (y[1] - 1.0).abs() < 1e-3);
 //! ```
 
-use super::checked::{bail, ok};
 use ember_autograd::{is_grad_enabled, no_grad, Variable};
 use ember_tensor::{DType, Result, Tensor};
+
+use super::checked::{bail, ok};
 
 /// The normalised input and its statistics (keepdim shapes): `mean` (none for RMS) and the biased
 /// `var` (the mean square for RMS).

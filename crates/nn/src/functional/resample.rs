@@ -15,9 +15,10 @@
 //! assert_eq!(up.to_vec::<f32>(), vec![1.0, 1.0, 2.0, 2.0, 3.0, 3.0]);
 //! ```
 
-use super::checked::{bail, ok};
 use ember_autograd::Variable;
 use ember_tensor::{Result, Tensor};
+
+use super::checked::{bail, ok};
 
 /// Selects `idx` along dim `d` (an I64 index on the input's device).
 fn take(x: &Variable, d: usize, idx: Vec<i64>) -> Result<Variable> {
