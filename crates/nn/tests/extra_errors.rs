@@ -101,6 +101,11 @@ fn attention_and_transformer_shapes() {
     );
     let e = Transformer::try_new(6, 4).err().unwrap().to_string();
     assert_mentions(&e, &["Transformer", "d_model (6)", "nhead (4)"]);
+    // a bad dropout names the layer, not the attention block inside it
+    let m = panic_message(|| drop(TransformerEncoderLayer::new(8, 2).dropout(1.5)));
+    assert_mentions(&m, &["TransformerEncoderLayer: dropout", "1.5"]);
+    let m = panic_message(|| drop(TransformerDecoderLayer::new(8, 2).dropout(-0.1)));
+    assert_mentions(&m, &["TransformerDecoderLayer: dropout", "-0.1"]);
 }
 
 #[test]

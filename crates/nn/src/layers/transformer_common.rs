@@ -180,6 +180,9 @@ macro_rules! layer_common {
             #[must_use]
             #[track_caller]
             pub fn dropout(mut self, p: f64) -> $T {
+                if !(0.0..=1.0).contains(&p) {
+                    panic!("{}: dropout must be a probability in [0, 1], got {p}", self.opts.op);
+                }
                 $(self.$attn = self.$attn.dropout(p);)+
                 self.opts.dropout = p;
                 self
