@@ -6,8 +6,8 @@ into a scratch directory before loading it (`fuzz/src/model_dir.rs`): three sect
 4-byte little-endian length followed by that many bytes, for `config.json`, `model.safetensors`
 and `tokenizer.json` in that order (a length of 0: the file is absent; a length past the end is
 cut to what is there). The models are built with `transformers` as `scripts/fixtures/models.py`
-builds the test fixtures (its tokenizers, trained on its corpus), only smaller, so that each seed
-stays well under the harness's 64 KiB: hidden 8, one layer, 16 positions.
+builds the test fixtures (with its tokenizer builders, trained on its corpus), only smaller, so
+that each seed stays well under the harness's 64 KiB: hidden 8, one layer, 16 positions.
 
 Run once; the files are committed. Needs torch, transformers, tokenizers, safetensors:
 `python3 fuzz/corpus/make_model_corpus.py`.
@@ -19,11 +19,11 @@ import sys
 import tempfile
 
 import torch
-from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "..", "scripts", "fixtures"))
-from models import CORPUS  # noqa: E402  (the fixtures' training text)
+# the fixtures' tokenizers (trained on their corpus), here with smaller vocabularies
+from models import bpe_tokenizer, wordpiece_tokenizer  # noqa: E402
 
 OUT = os.path.join(HERE, "model_dir")
 
@@ -38,34 +38,6 @@ def put(name, config, weights, tokenizer):
     assert len(data) < 60 * 1024, (name, len(data))
     with open(os.path.join(OUT, name + ".bin"), "wb") as f:
         f.write(data)
-
-
-def wordpiece(vocab):
-    tok = Tokenizer(models.WordPiece(unk_token="[UNK]", max_input_chars_per_word=100))
-    tok.normalizer = normalizers.BertNormalizer(lowercase=True)
-    tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
-    special = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
-    tok.train_from_iterator(CORPUS, trainers.WordPieceTrainer(vocab_size=vocab, special_tokens=special))
-    cls, sep = tok.token_to_id("[CLS]"), tok.token_to_id("[SEP]")
-    tok.post_processor = processors.TemplateProcessing(
-        single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B:1 [SEP]:1", special_tokens=[("[CLS]", cls), ("[SEP]", sep)]
-    )
-    tok.decoder = decoders.WordPiece()
-    tok.enable_padding(pad_id=0, pad_token="[PAD]", length=8)
-    tok.enable_truncation(max_length=8)
-    return tok
-
-
-def bpe():
-    tok = Tokenizer(models.BPE())
-    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    tok.decoder = decoders.ByteLevel()
-    tok.post_processor = processors.ByteLevel(trim_offsets=False)
-    trainer = trainers.BpeTrainer(
-        vocab_size=270, special_tokens=["<|endoftext|>"], initial_alphabet=pre_tokenizers.ByteLevel.alphabet()
-    )
-    tok.train_from_iterator(CORPUS, trainer)
-    return tok
 
 
 def saved(model, tok, drop=(), prefix=""):
@@ -86,7 +58,7 @@ def main():
     from transformers import BertConfig, BertModel, GPT2Config, GPT2LMHeadModel
 
     torch.manual_seed(0)
-    wp = wordpiece(70)
+    wp = wordpiece_tokenizer(vocab_size=70, length=8)
     bert_cfg = BertConfig(
         vocab_size=wp.get_vocab_size(), hidden_size=8, num_hidden_layers=1, num_attention_heads=2,
         intermediate_size=16, max_position_embeddings=16, type_vocab_size=2, hidden_act="gelu", pad_token_id=0,
@@ -102,7 +74,7 @@ def main():
     put("bert_no_tokenizer", cfg, w, b"")
     put("bert_truncated_weights", cfg, w[: len(w) // 2], t)
 
-    tok = bpe()
+    tok = bpe_tokenizer(vocab_size=270)
     eos = tok.token_to_id("<|endoftext|>")
     gpt_cfg = GPT2Config(
         vocab_size=tok.get_vocab_size(), n_positions=16, n_embd=8, n_layer=1, n_head=2,

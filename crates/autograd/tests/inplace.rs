@@ -4,14 +4,10 @@
 
 use ember_autograd::{gradcheck, no_grad, Variable};
 use ember_tensor::Tensor;
+use ember_testutil::panic_message;
 
 fn v(data: &[f64], rg: bool) -> Variable {
     Variable::new(Tensor::from_vec(data.to_vec(), &[data.len()]), rg)
-}
-
-fn panic_message(f: impl FnOnce() + std::panic::UnwindSafe) -> String {
-    let e = std::panic::catch_unwind(f).expect_err("expected a panic");
-    e.downcast_ref::<String>().cloned().or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string())).unwrap()
 }
 
 #[test]

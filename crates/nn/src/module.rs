@@ -301,6 +301,12 @@ pub(crate) fn layer_error(layer: &'static str, desc: &impl std::fmt::Debug, e: E
     Error::InvalidArgument { op: layer, msg: format!("{desc:?}: {e}") }
 }
 
+/// `weight` and `bias`, those present, as a layer's own parameters (PyTorch's names and order).
+pub(crate) fn weight_and_bias(weight: Option<&Variable>, bias: Option<&Variable>) -> Vec<(String, Variable)> {
+    let named = [("weight", weight), ("bias", bias)];
+    named.into_iter().filter_map(|(n, v)| v.map(|v| (n.to_string(), v.clone()))).collect()
+}
+
 /// Unwraps a layer's checked forward, panicking with its message at the caller (as PyTorch raises).
 #[track_caller]
 pub(crate) fn forward_or_panic(r: Result<Variable>) -> Variable {

@@ -1,29 +1,14 @@
 //! Bad inputs to the layers and functions of issue 12: the checked form returns an error and the
 //! plain form panics, each naming the op and the shapes (or values) at fault.
 
-use std::panic::{catch_unwind, AssertUnwindSafe};
-
 use ember_autograd::Variable;
 use ember_nn::functional as F;
 use ember_nn::*;
 use ember_tensor::Tensor;
+use ember_testutil::{assert_mentions, panic_message};
 
 fn x(shape: &[usize]) -> Variable {
     Variable::from(Tensor::randn(shape))
-}
-
-/// The panic message of `f`.
-#[track_caller]
-fn panic_message(f: impl FnOnce()) -> String {
-    let e = catch_unwind(AssertUnwindSafe(f)).expect_err("expected a panic");
-    e.downcast_ref::<String>().cloned().or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string())).unwrap()
-}
-
-#[track_caller]
-fn assert_mentions(msg: &str, needles: &[&str]) {
-    for n in needles {
-        assert!(msg.contains(n), "message {msg:?} should mention {n:?}");
-    }
 }
 
 /// `$try` fails and `$plain` panics, both naming `needles`.
@@ -116,6 +101,11 @@ fn attention_and_transformer_shapes() {
     );
     let e = Transformer::try_new(6, 4).err().unwrap().to_string();
     assert_mentions(&e, &["Transformer", "d_model (6)", "nhead (4)"]);
+    // a bad dropout names the layer, not the attention block inside it
+    let m = panic_message(|| drop(TransformerEncoderLayer::new(8, 2).dropout(1.5)));
+    assert_mentions(&m, &["TransformerEncoderLayer: dropout", "1.5"]);
+    let m = panic_message(|| drop(TransformerDecoderLayer::new(8, 2).dropout(-0.1)));
+    assert_mentions(&m, &["TransformerDecoderLayer: dropout", "-0.1"]);
 }
 
 #[test]

@@ -1,21 +1,12 @@
 //! Finite-difference gradient checks (f64) of the layers and functions of issue 12.
 
+mod layers_common;
+
 use ember_autograd::{gradcheck, Variable};
 use ember_nn::functional as F;
 use ember_nn::*;
 use ember_tensor::{DType, Tensor};
-
-fn rn(shape: &[usize]) -> Tensor {
-    Tensor::randn_dtype(shape, DType::F64)
-}
-
-/// `sum(y * w)` for a fixed `w` (`sin(1 + 0.7 i)`, not drawn), so every output element weighs differently.
-fn weighted(y: &Variable) -> Variable {
-    let shape = y.shape();
-    let n: usize = shape.iter().product();
-    let w: Vec<f64> = (0..n).map(|i| (1.0 + 0.7 * i as f64).sin()).collect();
-    (y * &Variable::from(Tensor::from_vec(w, &shape))).sum()
-}
+use layers_common::{rn, weighted};
 
 /// Checks a layer in f64: its parameters (and buffers) are converted to F64, `gradcheck` checks the
 /// gradients of `f` with respect to `inputs`, then each parameter's gradient of `sum(f(x) * w)` is

@@ -1,12 +1,11 @@
 //! Bad inputs: every layer's checked forward returns an error, and its `forward` panics, with a
 //! message naming the layer and the shapes (or the index); bad options panic at construction.
 
-use std::panic::{catch_unwind, AssertUnwindSafe};
-
 use ember_autograd::Variable;
 use ember_nn::functional as F;
 use ember_nn::*;
 use ember_tensor::Tensor;
+use ember_testutil::{assert_mentions, panic_message};
 
 fn x(shape: &[usize]) -> Variable {
     Variable::from(Tensor::randn(shape))
@@ -15,20 +14,6 @@ fn x(shape: &[usize]) -> Variable {
 fn idx(v: Vec<i64>) -> Variable {
     let n = v.len();
     Variable::from(Tensor::from_vec(v, &[n]))
-}
-
-/// The panic message of `f`.
-#[track_caller]
-fn panic_message(f: impl FnOnce()) -> String {
-    let e = catch_unwind(AssertUnwindSafe(f)).expect_err("expected a panic");
-    e.downcast_ref::<String>().cloned().or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string())).unwrap()
-}
-
-#[track_caller]
-fn assert_mentions(msg: &str, needles: &[&str]) {
-    for n in needles {
-        assert!(msg.contains(n), "message {msg:?} should mention {n:?}");
-    }
 }
 
 /// Both paths fail: `try_forward` with an error and `forward` with a panic, each naming `needles`.

@@ -2,6 +2,7 @@
 //! gradients of the input and of every parameter, and the buffers after the forward. BatchNorm in
 //! training (batch statistics, running-statistics update) and evaluation mode.
 
+#[macro_use]
 mod layers_common;
 
 use std::sync::OnceLock;
@@ -15,19 +16,7 @@ fn fx() -> &'static Fx {
     FX.get_or_init(|| Fx::load("nn_layers.safetensors"))
 }
 
-/// One test per case: `name => layer` (trained mode unless the name ends in `_eval`).
-macro_rules! cases {
-    ($($name:ident => $make:expr;)*) => {$(
-        #[test]
-        fn $name() {
-            let m = $make;
-            let case = stringify!($name);
-            check_layer(fx(), case, &m, !case.ends_with("_eval"), |x: &[Variable]| m.forward(&x[0]));
-        }
-    )*};
-}
-
-cases! {
+layer_cases! {
     linear => Linear::new(4, 3);
     conv1d => Conv1d::new(3, 4, 3).stride(2).padding(1);
     conv1d_groups => Conv1d::new(4, 6, 3).dilation(2).groups(2).bias(false);

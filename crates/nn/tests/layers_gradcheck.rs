@@ -2,22 +2,12 @@
 //! shared normalisation op behind batch/layer/group/RMS norm (first and second derivatives), the
 //! transposed convolution, the pools and the embedding lookup.
 
+mod layers_common;
+
 use ember_autograd::{grad, gradcheck, Variable};
 use ember_nn::functional as F;
-use ember_tensor::{manual_seed, DType, Tensor};
-
-fn rn(shape: &[usize]) -> Tensor {
-    Tensor::randn_dtype(shape, DType::F64)
-}
-
-/// `sum(out * w)` for a fixed `w` (`sin(1 + 0.7 i)`, not drawn: tests share the generator across
-/// threads), so every output element weighs differently.
-fn weighted(y: &Variable) -> Variable {
-    let shape = y.shape();
-    let n: usize = shape.iter().product();
-    let w: Vec<f64> = (0..n).map(|i| (1.0 + 0.7 * i as f64).sin()).collect();
-    (y * &Variable::from(Tensor::from_vec(w, &shape))).sum()
-}
+use ember_tensor::{manual_seed, Tensor};
+use layers_common::{rn, weighted};
 
 /// First derivatives of `f`, and second ones: the gradient (with `create_graph`) of
 /// `sum(f(v) * w)` with respect to every input, differentiated again.

@@ -1,6 +1,7 @@
 //! The layers and functions of issue 12 against PyTorch (fixtures from
 //! scripts/fixtures/fam_nn_extra.py): output, input and parameter gradients, one line per case.
 
+#[macro_use]
 mod layers_common;
 
 use std::sync::OnceLock;
@@ -13,18 +14,6 @@ use layers_common::{check_layer, Fx};
 fn fx() -> &'static Fx {
     static FX: OnceLock<Fx> = OnceLock::new();
     FX.get_or_init(|| Fx::load("nn_extra.safetensors"))
-}
-
-/// `name => layer`: the layer's `forward` on `in0` (training mode unless the name ends in `_eval`).
-macro_rules! layers {
-    ($($name:ident => $make:expr;)*) => {$(
-        #[test]
-        fn $name() {
-            let m = $make;
-            let case = stringify!($name);
-            check_layer(fx(), case, &m, !case.ends_with("_eval"), |x: &[Variable]| m.forward(&x[0]));
-        }
-    )*};
 }
 
 /// `name => |x| f(x)`: a function of the inputs (no parameters).
@@ -135,7 +124,7 @@ funcs! {
     interp_area_up_3d => |x: &[Variable]| F::interpolate(&x[0], Some(&[3, 2, 5]), None, "area", None);
 }
 
-layers! {
+layer_cases! {
     prelu => PRelu::new();
     prelu_channels => PRelu::new().num_parameters(3).init(0.1);
     hardtanh => Hardtanh::new().min_val(-0.5).max_val(2.0);

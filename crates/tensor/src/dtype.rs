@@ -160,8 +160,10 @@ pub trait Float: Numeric + std::ops::Neg<Output = Self> {
     fn is_finite(self) -> bool;
 }
 
+/// `Element` for a type stored as `CpuStorage::$dt`, with its zero and one and its conversions
+/// from and to f64 (`|x| to`, `|v| from`).
 macro_rules! impl_element {
-    ($t:ty, $dt:ident, $zero:expr, $one:expr) => {
+    ($t:ty, $dt:ident, $zero:expr, $one:expr, |$x:ident| $to:expr, |$v:ident| $from:expr) => {
         impl Element for $t {
             const DTYPE: DType = DType::$dt;
             const ZERO: Self = $zero;
@@ -187,62 +189,26 @@ macro_rules! impl_element {
             #[inline]
             #[allow(clippy::unnecessary_cast)]
             fn to_f64(self) -> f64 {
-                self as f64
+                let $x = self;
+                $to
             }
             #[inline]
             #[allow(clippy::unnecessary_cast)]
-            fn from_f64(v: f64) -> Self {
-                v as $t
+            fn from_f64($v: f64) -> Self {
+                $from
             }
         }
     };
 }
 
-impl_element!(f32, F32, 0.0, 1.0);
-impl_element!(f64, F64, 0.0, 1.0);
-impl_element!(i64, I64, 0, 1);
-
-macro_rules! impl_half_element {
-    ($t:ty, $dt:ident) => {
-        impl Element for $t {
-            const DTYPE: DType = DType::$dt;
-            const ZERO: Self = <$t>::ZERO;
-            const ONE: Self = <$t>::ONE;
-            #[inline]
-            fn slice(s: &CpuStorage) -> Option<&[Self]> {
-                match s {
-                    CpuStorage::$dt(v) => Some(v),
-                    _ => None,
-                }
-            }
-            #[inline]
-            fn slice_mut(s: &mut CpuStorage) -> Option<&mut Vec<Self>> {
-                match s {
-                    CpuStorage::$dt(v) => Some(v),
-                    _ => None,
-                }
-            }
-            #[inline]
-            fn wrap(v: Vec<Self>) -> CpuStorage {
-                CpuStorage::$dt(v)
-            }
-            #[inline]
-            fn to_f64(self) -> f64 {
-                self.to_f64()
-            }
-            /// Through `f32` first, as PyTorch's `c10::Half(float)` / `c10::BFloat16(float)`
-            /// constructors do (a `float64` tensor cast to a half dtype rounds twice), then
-            /// round-to-nearest-even.
-            #[inline]
-            fn from_f64(v: f64) -> Self {
-                <$t>::from_f32(v as f32)
-            }
-        }
-    };
-}
-
-impl_half_element!(half::f16, F16);
-impl_half_element!(half::bf16, BF16);
+impl_element!(f32, F32, 0.0, 1.0, |x| x as f64, |v| v as f32);
+impl_element!(f64, F64, 0.0, 1.0, |x| x as f64, |v| v as f64);
+impl_element!(i64, I64, 0, 1, |x| x as f64, |v| v as i64);
+// the 16-bit floats convert from f64 through `f32` first, as PyTorch's `c10::Half(float)` /
+// `c10::BFloat16(float)` constructors do (a `float64` tensor cast to a half dtype rounds twice),
+// then round-to-nearest-even
+impl_element!(half::f16, F16, half::f16::ZERO, half::f16::ONE, |x| x.to_f64(), |v| half::f16::from_f32(v as f32));
+impl_element!(half::bf16, BF16, half::bf16::ZERO, half::bf16::ONE, |x| x.to_f64(), |v| half::bf16::from_f32(v as f32));
 
 impl Element for bool {
     const DTYPE: DType = DType::Bool;

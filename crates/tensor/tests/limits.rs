@@ -5,6 +5,7 @@
 mod gpu_util;
 
 use ember_tensor::{DType, Device, Error, Tensor};
+use ember_testutil::panic_message;
 use gpu_util::gpu;
 
 /// 2^46 elements: 256 TiB of f32, 512 TiB of f64; no allocator can map that.
@@ -20,11 +21,6 @@ fn is_oom(r: Result<Tensor, Error>, op: &str) -> String {
         Err(e) => panic!("expected OutOfMemory from {op}, got {e}"),
         Ok(t) => panic!("expected OutOfMemory from {op}, got a tensor of shape {:?}", t.shape()),
     }
-}
-
-fn panic_message(f: impl FnOnce() + std::panic::UnwindSafe) -> String {
-    let e = std::panic::catch_unwind(f).expect_err("expected a panic");
-    e.downcast_ref::<String>().cloned().or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string())).unwrap()
 }
 
 #[test]

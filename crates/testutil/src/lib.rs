@@ -1,5 +1,6 @@
 //! Closeness checks shared by Ember's tests: one definition of "close" for every crate's tests
-//! (PyTorch fixtures, GPU-vs-CPU parity, reference loops). A dev-dependency only, never published.
+//! (PyTorch fixtures, GPU-vs-CPU parity, reference loops), and the panic-message checks of the
+//! error tests. A dev-dependency only, never published.
 #![warn(missing_docs)]
 
 use ember_tensor::{DType, Tensor};
@@ -50,6 +51,26 @@ pub fn assert_allclose(ctx: &str, got: &[f64], want: &[f64], rtol: f64, atol: f6
     }
     if let Some((_, i)) = worst {
         panic!("{ctx}: element {i}: got {}, want {} (rtol {rtol}, atol {atol})", got[i], want[i]);
+    }
+}
+
+/// The message of the panic `f` raises (a `String` or `&str` payload). Panics when `f` returns.
+///
+/// ```
+/// let m = ember_testutil::panic_message(|| panic!("op: bad shape {}", 3));
+/// assert_eq!(m, "op: bad shape 3");
+/// ```
+#[track_caller]
+pub fn panic_message(f: impl FnOnce()) -> String {
+    let e = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).expect_err("expected a panic");
+    e.downcast_ref::<String>().cloned().or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string())).unwrap()
+}
+
+/// Asserts that `msg` contains every one of `needles` (an error naming the op and the values).
+#[track_caller]
+pub fn assert_mentions(msg: &str, needles: &[&str]) {
+    for n in needles {
+        assert!(msg.contains(n), "message {msg:?} should mention {n:?}");
     }
 }
 

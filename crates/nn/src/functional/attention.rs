@@ -29,7 +29,7 @@ const OP: &str = "scaled_dot_product_attention";
 /// **Panics** on mismatched shapes or dtypes; see [`try_scaled_dot_product_attention`].
 ///
 /// ```
-/// use ember_autograd::{is_grad_enabled, Variable};
+/// use ember_autograd::Variable;
 /// use ember_nn::functional::scaled_dot_product_attention;
 /// use ember_tensor::Tensor;
 /// let q = Variable::from(Tensor::randn(&[2, 3, 4]));

@@ -18,6 +18,8 @@
 use ember_autograd::{Conv2dOpts, Variable};
 use ember_tensor::{DType, Error, Result, Tensor};
 
+use super::checked::{bail, ok};
+
 /// A spatial size given as an int (both dims) or a pair, as PyTorch's `_size_2_t`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Size2(pub [usize; 2]);
@@ -38,18 +40,6 @@ impl From<(usize, usize)> for Size2 {
     fn from((a, b): (usize, usize)) -> Size2 {
         Size2([a, b])
     }
-}
-
-#[track_caller]
-fn ok<T>(r: Result<T>) -> T {
-    match r {
-        Ok(v) => v,
-        Err(e) => panic!("{e}"),
-    }
-}
-
-fn bail<T>(op: &'static str, msg: String) -> Result<T> {
-    Err(Error::InvalidArgument { op, msg })
 }
 
 /// `input @ weight^T + bias`, PyTorch's `F.linear` (`weight` is `[out, in]`).

@@ -16,13 +16,7 @@
 use ember_autograd::Variable;
 use ember_tensor::{Error, Result, Tensor};
 
-#[track_caller]
-fn ok<T>(r: Result<T>) -> T {
-    match r {
-        Ok(v) => v,
-        Err(e) => panic!("{e}"),
-    }
-}
+use super::checked::ok;
 
 /// A 3-d size given as an int (every dim) or a triple, as PyTorch's `_size_3_t`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

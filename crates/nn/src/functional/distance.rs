@@ -17,17 +17,7 @@ use ember_autograd::Variable;
 use ember_tensor::shape::{broadcast_shapes, normalize_dim};
 use ember_tensor::{Dim, Error, Result, Tensor};
 
-#[track_caller]
-fn ok<T>(r: Result<T>) -> T {
-    match r {
-        Ok(v) => v,
-        Err(e) => panic!("{e}"),
-    }
-}
-
-fn bail<T>(op: &'static str, msg: String) -> Result<T> {
-    Err(Error::InvalidArgument { op, msg })
-}
+use super::checked::{bail, ok};
 
 /// `‖x‖_p` along dim `d` (kept, size 1), for a finite `p > 0`. The gradient is
 /// `sign(x) |x|^(p-1) / ‖x‖^(p-1)`, and 0 where the norm is 0 (PyTorch's choice of subgradient:

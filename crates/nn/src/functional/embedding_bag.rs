@@ -15,13 +15,7 @@
 use ember_autograd::Variable;
 use ember_tensor::{DType, Error, Result, Tensor};
 
-#[track_caller]
-fn ok<T>(r: Result<T>) -> T {
-    match r {
-        Ok(v) => v,
-        Err(e) => panic!("{e}"),
-    }
-}
+use super::checked::ok;
 
 fn bail<T>(msg: String) -> Result<T> {
     Err(Error::InvalidArgument { op: "embedding_bag", msg })

@@ -4,13 +4,7 @@
 use ember_autograd::{no_grad, Variable};
 use ember_tensor::{Error, Result};
 
-#[track_caller]
-fn ok<T>(r: Result<T>) -> T {
-    match r {
-        Ok(v) => v,
-        Err(e) => panic!("{e}"),
-    }
-}
+use super::checked::ok;
 
 /// `(x - mean) / sqrt(var + eps)` per sample and channel over the spatial dims, then the optional
 /// per-channel affine map: PyTorch's `F.instance_norm` without running statistics.

@@ -3,6 +3,7 @@
 mod activation;
 mod activation_extra;
 mod attention;
+mod checked;
 mod conv;
 mod conv_extra;
 mod distance;

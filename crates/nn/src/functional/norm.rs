@@ -19,19 +19,9 @@
 //! ```
 
 use ember_autograd::{is_grad_enabled, no_grad, Variable};
-use ember_tensor::{DType, Error, Result, Tensor};
+use ember_tensor::{DType, Result, Tensor};
 
-fn bail<T>(op: &'static str, msg: String) -> Result<T> {
-    Err(Error::InvalidArgument { op, msg })
-}
-
-#[track_caller]
-fn ok<T>(r: Result<T>) -> T {
-    match r {
-        Ok(v) => v,
-        Err(e) => panic!("{e}"),
-    }
-}
+use super::checked::{bail, ok};
 
 /// The normalised input and its statistics (keepdim shapes): `mean` (none for RMS) and the biased
 /// `var` (the mean square for RMS).

@@ -19,15 +19,8 @@
 use ember_autograd::Variable;
 use ember_tensor::Result;
 
+use super::checked::ok;
 use super::Size2;
-
-#[track_caller]
-fn ok<T>(r: Result<T>) -> T {
-    match r {
-        Ok(v) => v,
-        Err(e) => panic!("{e}"),
-    }
-}
 
 /// 2-d max pooling, PyTorch's `F.max_pool2d(input, kernel_size, stride, padding, dilation,
 /// ceil_mode)` (pass `stride = kernel_size` for PyTorch's default). The gradient goes to each

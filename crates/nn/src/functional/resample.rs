@@ -16,19 +16,9 @@
 //! ```
 
 use ember_autograd::Variable;
-use ember_tensor::{Error, Result, Tensor};
+use ember_tensor::{Result, Tensor};
 
-#[track_caller]
-fn ok<T>(r: Result<T>) -> T {
-    match r {
-        Ok(v) => v,
-        Err(e) => panic!("{e}"),
-    }
-}
-
-fn bail<T>(op: &'static str, msg: String) -> Result<T> {
-    Err(Error::InvalidArgument { op, msg })
-}
+use super::checked::{bail, ok};
 
 /// Selects `idx` along dim `d` (an I64 index on the input's device).
 fn take(x: &Variable, d: usize, idx: Vec<i64>) -> Result<Variable> {

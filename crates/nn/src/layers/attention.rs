@@ -391,7 +391,7 @@ impl Clone for MultiheadAttention {
     /// A deep copy (PyTorch's `copy.deepcopy`): new parameters with equal values, the same
     /// options and mode.
     fn clone(&self) -> MultiheadAttention {
-        use crate::layers::transformer::{copy_linear, copy_var};
+        use crate::layers::transformer_common::{copy_linear, copy_var};
         let training = TrainingFlag::new();
         training.set(self.training.get());
         MultiheadAttention {

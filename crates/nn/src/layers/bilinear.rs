@@ -110,10 +110,6 @@ impl Module for Bilinear {
     }
 
     fn own_parameters(&self) -> Vec<(String, Variable)> {
-        let mut p = vec![("weight".to_string(), self.weight.clone())];
-        if let Some(b) = &self.bias {
-            p.push(("bias".to_string(), b.clone()));
-        }
-        p
+        crate::module::weight_and_bias(Some(&self.weight), self.bias.as_ref())
     }
 }

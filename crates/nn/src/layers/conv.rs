@@ -50,17 +50,99 @@ pub(crate) fn check_groups(layer: &str, in_channels: usize, out_channels: usize,
     }
 }
 
+/// A kernel size as a slice of its dims (an int for the 1-d layers, an array for the others).
+pub(crate) trait KernelDims {
+    /// The dims, `[k]` for an int.
+    fn dims(&self) -> &[usize];
+}
+
+impl KernelDims for usize {
+    fn dims(&self) -> &[usize] {
+        std::slice::from_ref(self)
+    }
+}
+
+impl<const N: usize> KernelDims for [usize; N] {
+    fn dims(&self) -> &[usize] {
+        self
+    }
+}
+
+/// A convolution's weight shape: `[out, in / groups, k...]`, or `[in, out / groups, k...]` for a
+/// transposed one.
+pub(crate) fn weight_shape(
+    transposed: bool,
+    in_channels: usize,
+    out_channels: usize,
+    groups: usize,
+    kernel: &[usize],
+) -> Vec<usize> {
+    let mut s =
+        if transposed { vec![in_channels, out_channels / groups] } else { vec![out_channels, in_channels / groups] };
+    s.extend_from_slice(kernel);
+    s
+}
+
 /// `[h, w]` of an int or a pair (the convolution builders' argument).
 pub(crate) fn size2(s: impl Into<Size2>) -> [usize; 2] {
     s.into().0
 }
 
-/// What every convolution layer shares: the `stride`, `padding` and `dilation` builders (taking
-/// `$arg`, stored through `$into`), `bias(on)`, and the `Module` impl (its own train/eval flag,
-/// `forward` through `try_forward`, `weight` and `bias` as parameters).
+/// What every convolution layer shares: `new` and `try_new` (the weight laid out as
+/// [`weight_shape`] with `$transposed`, the `$extra` fields, such as `output_padding`, zero), the
+/// `stride`, `padding` and `dilation` builders (sizes taking `$arg`, stored through `$into`),
+/// `groups`, `bias(on)`, and the `Module` impl (its own train/eval flag, `forward` through
+/// `try_forward`, `weight` and `bias` as parameters).
 macro_rules! conv_common {
-    ($T:ident, $arg:ty, $into:path) => {
+    ($T:ident, $arg:ty, $into:path, $transposed:literal, [$($extra:ident),*]) => {
         impl $T {
+            /// A layer from `in_channels` to `out_channels` with a `kernel_size` kernel (an int, or one
+            /// size per spatial dim for the 2-d and 3-d layers), stride 1, no padding, dilation 1, one
+            /// group, with a bias.
+            ///
+            #[doc = concat!("**Panics** (never aborts) when the weights cannot be allocated; see [`", stringify!($T), "::try_new`].")]
+            #[track_caller]
+            pub fn new(in_channels: usize, out_channels: usize, kernel_size: $arg) -> $T {
+                $T::try_new(in_channels, out_channels, kernel_size).unwrap_or_else(|e| panic!("{e}"))
+            }
+
+            #[doc = concat!("[`", stringify!($T), "::new`] returning `Error::OutOfMemory` (or the overflow error naming the")]
+            /// shape) when the weights cannot be allocated.
+            pub fn try_new(in_channels: usize, out_channels: usize, kernel_size: $arg) -> ember_tensor::Result<$T> {
+                use $crate::layers::conv::KernelDims;
+                let k = $into(kernel_size);
+                let shape = $crate::layers::conv::weight_shape($transposed, in_channels, out_channels, 1, k.dims());
+                let (weight, bias) = $crate::layers::conv::try_conv_params(&shape, Some(out_channels))?;
+                Ok($T {
+                    training: TrainingFlag::new(),
+                    weight,
+                    bias,
+                    in_channels,
+                    out_channels,
+                    kernel_size: k,
+                    stride: $into(1usize),
+                    padding: $into(0usize),
+                    dilation: $into(1usize),
+                    groups: 1,
+                    $($extra: $into(0usize),)*
+                })
+            }
+
+            /// Splits the channels into `groups` (re-initialises the weight to its new shape).
+            ///
+            /// **Panics** when `groups` does not divide both channel counts.
+            #[must_use]
+            #[track_caller]
+            pub fn groups(mut self, groups: usize) -> $T {
+                use $crate::layers::conv::KernelDims;
+                let (i, o) = (self.in_channels, self.out_channels);
+                $crate::layers::conv::check_groups(stringify!($T), i, o, groups);
+                let shape = $crate::layers::conv::weight_shape($transposed, i, o, groups, self.kernel_size.dims());
+                let (w, b) = $crate::layers::conv::conv_params(&shape, self.bias.is_some().then_some(o));
+                (self.weight, self.bias, self.groups) = (w, b, groups);
+                self
+            }
+
             /// Sets the stride (an int, or one per spatial dim for the 2-d and 3-d layers).
             #[must_use]
             pub fn stride(mut self, s: $arg) -> $T {
@@ -106,7 +188,7 @@ macro_rules! conv_common {
             }
 
             fn own_parameters(&self) -> Vec<(String, Variable)> {
-                $crate::layers::conv::weight_and_bias(&self.weight, self.bias.as_ref())
+                $crate::module::weight_and_bias(Some(&self.weight), self.bias.as_ref())
             }
         }
     };
@@ -169,46 +251,6 @@ pub struct Conv1d {
 }
 
 impl Conv1d {
-    /// A convolution from `in_channels` to `out_channels` with a kernel of `kernel_size`, stride 1,
-    /// no padding, with a bias.
-    ///
-    /// **Panics** (never aborts) when the weights cannot be allocated; see [`Conv1d::try_new`].
-    #[track_caller]
-    pub fn new(in_channels: usize, out_channels: usize, kernel_size: usize) -> Conv1d {
-        Conv1d::try_new(in_channels, out_channels, kernel_size).unwrap_or_else(|e| panic!("{e}"))
-    }
-
-    /// [`Conv1d::new`] returning `Error::OutOfMemory` (or the overflow error naming the shape)
-    /// when the weights cannot be allocated.
-    pub fn try_new(in_channels: usize, out_channels: usize, kernel_size: usize) -> Result<Conv1d> {
-        let (weight, bias) = try_conv_params(&[out_channels, in_channels, kernel_size], Some(out_channels))?;
-        Ok(Conv1d {
-            training: TrainingFlag::new(),
-            weight,
-            bias,
-            in_channels,
-            out_channels,
-            kernel_size,
-            stride: 1,
-            padding: 0,
-            dilation: 1,
-            groups: 1,
-        })
-    }
-
-    /// Splits the channels into `groups` (re-initialises the weight to its new shape).
-    ///
-    /// **Panics** when `groups` does not divide both channel counts.
-    #[must_use]
-    #[track_caller]
-    pub fn groups(mut self, groups: usize) -> Conv1d {
-        check_groups("Conv1d", self.in_channels, self.out_channels, groups);
-        let shape = [self.out_channels, self.in_channels / groups, self.kernel_size];
-        let (w, b) = conv_params(&shape, self.bias.is_some().then_some(self.out_channels));
-        (self.weight, self.bias, self.groups) = (w, b, groups);
-        self
-    }
-
     /// Checked forward: an input that does not fit gives an error naming the layer and shapes.
     pub fn try_forward(&self, x: &Variable) -> Result<Variable> {
         F::try_conv1d(x, &self.weight, self.bias.as_ref(), self.stride, self.padding, self.dilation, self.groups)
@@ -231,15 +273,6 @@ impl fmt::Debug for Conv1d {
     }
 }
 
-/// `weight` and, if any, `bias`, as a conv layer's own parameters.
-pub(crate) fn weight_and_bias(weight: &Variable, bias: Option<&Variable>) -> Vec<(String, Variable)> {
-    let mut p = vec![("weight".to_string(), weight.clone())];
-    if let Some(b) = bias {
-        p.push(("bias".to_string(), b.clone()));
-    }
-    p
-}
-
 /// A 2-d convolution over `[N, C_in, H, W]` (or `[C_in, H, W]`), PyTorch's `nn.Conv2d`: weight
 /// `[out, in / groups, kh, kw]`, bias `[out]`. Sizes take an int or a pair (`3`, `[3, 5]`).
 pub struct Conv2d {
@@ -258,48 +291,6 @@ pub struct Conv2d {
 }
 
 impl Conv2d {
-    /// A convolution from `in_channels` to `out_channels` with a `kernel_size` kernel (an int for a
-    /// square one, or `[kh, kw]`), stride 1, no padding, with a bias.
-    ///
-    /// **Panics** (never aborts) when the weights cannot be allocated; see [`Conv2d::try_new`].
-    #[track_caller]
-    pub fn new(in_channels: usize, out_channels: usize, kernel_size: impl Into<Size2>) -> Conv2d {
-        Conv2d::try_new(in_channels, out_channels, kernel_size).unwrap_or_else(|e| panic!("{e}"))
-    }
-
-    /// [`Conv2d::new`] returning `Error::OutOfMemory` (or the overflow error naming the shape)
-    /// when the weights cannot be allocated.
-    pub fn try_new(in_channels: usize, out_channels: usize, kernel_size: impl Into<Size2>) -> Result<Conv2d> {
-        let k = kernel_size.into().0;
-        let (weight, bias) = try_conv_params(&[out_channels, in_channels, k[0], k[1]], Some(out_channels))?;
-        Ok(Conv2d {
-            training: TrainingFlag::new(),
-            weight,
-            bias,
-            in_channels,
-            out_channels,
-            kernel_size: k,
-            stride: [1, 1],
-            padding: [0, 0],
-            dilation: [1, 1],
-            groups: 1,
-        })
-    }
-
-    /// Splits the channels into `groups` (re-initialises the weight to its new shape).
-    ///
-    /// **Panics** when `groups` does not divide both channel counts.
-    #[must_use]
-    #[track_caller]
-    pub fn groups(mut self, groups: usize) -> Conv2d {
-        check_groups("Conv2d", self.in_channels, self.out_channels, groups);
-        let [kh, kw] = self.kernel_size;
-        let shape = [self.out_channels, self.in_channels / groups, kh, kw];
-        let (w, b) = conv_params(&shape, self.bias.is_some().then_some(self.out_channels));
-        (self.weight, self.bias, self.groups) = (w, b, groups);
-        self
-    }
-
     /// Checked forward: an input that does not fit gives an error naming the layer and shapes.
     pub fn try_forward(&self, x: &Variable) -> Result<Variable> {
         F::try_conv2d(x, &self.weight, self.bias.as_ref(), self.stride, self.padding, self.dilation, self.groups)
@@ -342,54 +333,10 @@ pub struct ConvTranspose2d {
 }
 
 impl ConvTranspose2d {
-    /// A transposed convolution from `in_channels` to `out_channels` with a `kernel_size` kernel,
-    /// stride 1, no padding, with a bias.
-    ///
-    /// **Panics** (never aborts) when the weights cannot be allocated; see
-    /// [`ConvTranspose2d::try_new`].
-    #[track_caller]
-    pub fn new(in_channels: usize, out_channels: usize, kernel_size: impl Into<Size2>) -> ConvTranspose2d {
-        ConvTranspose2d::try_new(in_channels, out_channels, kernel_size).unwrap_or_else(|e| panic!("{e}"))
-    }
-
-    /// [`ConvTranspose2d::new`] returning `Error::OutOfMemory` (or the overflow error naming the
-    /// shape) when the weights cannot be allocated.
-    pub fn try_new(in_channels: usize, out_channels: usize, kernel_size: impl Into<Size2>) -> Result<ConvTranspose2d> {
-        let k = kernel_size.into().0;
-        let (weight, bias) = try_conv_params(&[in_channels, out_channels, k[0], k[1]], Some(out_channels))?;
-        Ok(ConvTranspose2d {
-            training: TrainingFlag::new(),
-            weight,
-            bias,
-            in_channels,
-            out_channels,
-            kernel_size: k,
-            stride: [1, 1],
-            padding: [0, 0],
-            output_padding: [0, 0],
-            dilation: [1, 1],
-            groups: 1,
-        })
-    }
-
     /// Sets the extra size added to one side of the output (an int or `[oh, ow]`).
     #[must_use]
     pub fn output_padding(mut self, p: impl Into<Size2>) -> ConvTranspose2d {
         self.output_padding = p.into().0;
-        self
-    }
-
-    /// Splits the channels into `groups` (re-initialises the weight to its new shape).
-    ///
-    /// **Panics** when `groups` does not divide both channel counts.
-    #[must_use]
-    #[track_caller]
-    pub fn groups(mut self, groups: usize) -> ConvTranspose2d {
-        check_groups("ConvTranspose2d", self.in_channels, self.out_channels, groups);
-        let [kh, kw] = self.kernel_size;
-        let shape = [self.in_channels, self.out_channels / groups, kh, kw];
-        let (w, b) = conv_params(&shape, self.bias.is_some().then_some(self.out_channels));
-        (self.weight, self.bias, self.groups) = (w, b, groups);
         self
     }
 
@@ -424,6 +371,6 @@ impl fmt::Debug for ConvTranspose2d {
     }
 }
 
-conv_common!(Conv1d, usize, std::convert::identity);
-conv_common!(Conv2d, impl Into<Size2>, size2);
-conv_common!(ConvTranspose2d, impl Into<Size2>, size2);
+conv_common!(Conv1d, usize, std::convert::identity, false, []);
+conv_common!(Conv2d, impl Into<Size2>, size2, false, []);
+conv_common!(ConvTranspose2d, impl Into<Size2>, size2, true, [output_padding]);

@@ -18,7 +18,7 @@ use crate::functional::{self as F, Size3};
 use crate::module::{forward_or_panic, layer_error};
 use crate::{Module, TrainingFlag};
 
-use super::conv::{check_groups, conv_common, conv_params, try_conv_params};
+use super::conv::conv_common;
 
 /// `[d, h, w]` of an int or a triple (the builders' argument).
 fn size3(s: impl Into<Size3>) -> [usize; 3] {
@@ -46,51 +46,10 @@ pub struct ConvTranspose1d {
 }
 
 impl ConvTranspose1d {
-    /// A transposed convolution from `in_channels` to `out_channels`, stride 1, no padding, bias.
-    ///
-    /// **Panics** (never aborts) when the weights cannot be allocated; see
-    /// [`ConvTranspose1d::try_new`].
-    #[track_caller]
-    pub fn new(in_channels: usize, out_channels: usize, kernel_size: usize) -> ConvTranspose1d {
-        ConvTranspose1d::try_new(in_channels, out_channels, kernel_size).unwrap_or_else(|e| panic!("{e}"))
-    }
-
-    /// [`ConvTranspose1d::new`] returning `Error::OutOfMemory` (or the overflow error naming the
-    /// shape) when the weights cannot be allocated.
-    pub fn try_new(in_channels: usize, out_channels: usize, kernel_size: usize) -> Result<ConvTranspose1d> {
-        let (weight, bias) = try_conv_params(&[in_channels, out_channels, kernel_size], Some(out_channels))?;
-        Ok(ConvTranspose1d {
-            training: TrainingFlag::new(),
-            weight,
-            bias,
-            in_channels,
-            out_channels,
-            kernel_size,
-            stride: 1,
-            padding: 0,
-            output_padding: 0,
-            dilation: 1,
-            groups: 1,
-        })
-    }
-
     /// Sets the extra length added to one end of the output.
     #[must_use]
     pub fn output_padding(mut self, p: usize) -> ConvTranspose1d {
         self.output_padding = p;
-        self
-    }
-
-    /// Splits the channels into `groups` (re-initialises the weight to its new shape).
-    ///
-    /// **Panics** when `groups` does not divide both channel counts.
-    #[must_use]
-    #[track_caller]
-    pub fn groups(mut self, groups: usize) -> ConvTranspose1d {
-        check_groups("ConvTranspose1d", self.in_channels, self.out_channels, groups);
-        let shape = [self.in_channels, self.out_channels / groups, self.kernel_size];
-        let (w, b) = conv_params(&shape, self.bias.is_some().then_some(self.out_channels));
-        (self.weight, self.bias, self.groups) = (w, b, groups);
         self
     }
 
@@ -129,48 +88,6 @@ pub struct Conv3d {
 }
 
 impl Conv3d {
-    /// A convolution from `in_channels` to `out_channels` with a `kernel_size` kernel (an int or
-    /// `[kd, kh, kw]`), stride 1, no padding, with a bias.
-    ///
-    /// **Panics** (never aborts) when the weights cannot be allocated; see [`Conv3d::try_new`].
-    #[track_caller]
-    pub fn new(in_channels: usize, out_channels: usize, kernel_size: impl Into<Size3>) -> Conv3d {
-        Conv3d::try_new(in_channels, out_channels, kernel_size).unwrap_or_else(|e| panic!("{e}"))
-    }
-
-    /// [`Conv3d::new`] returning `Error::OutOfMemory` (or the overflow error naming the shape)
-    /// when the weights cannot be allocated.
-    pub fn try_new(in_channels: usize, out_channels: usize, kernel_size: impl Into<Size3>) -> Result<Conv3d> {
-        let k = kernel_size.into().0;
-        let (weight, bias) = try_conv_params(&[out_channels, in_channels, k[0], k[1], k[2]], Some(out_channels))?;
-        Ok(Conv3d {
-            training: TrainingFlag::new(),
-            weight,
-            bias,
-            in_channels,
-            out_channels,
-            kernel_size: k,
-            stride: [1; 3],
-            padding: [0; 3],
-            dilation: [1; 3],
-            groups: 1,
-        })
-    }
-
-    /// Splits the channels into `groups` (re-initialises the weight to its new shape).
-    ///
-    /// **Panics** when `groups` does not divide both channel counts.
-    #[must_use]
-    #[track_caller]
-    pub fn groups(mut self, groups: usize) -> Conv3d {
-        check_groups("Conv3d", self.in_channels, self.out_channels, groups);
-        let [kd, kh, kw] = self.kernel_size;
-        let shape = [self.out_channels, self.in_channels / groups, kd, kh, kw];
-        let (w, b) = conv_params(&shape, self.bias.is_some().then_some(self.out_channels));
-        (self.weight, self.bias, self.groups) = (w, b, groups);
-        self
-    }
-
     /// Checked forward: an input that does not fit gives an error naming the layer and shapes.
     pub fn try_forward(&self, x: &Variable) -> Result<Variable> {
         F::try_conv3d(x, &self.weight, self.bias.as_ref(), self.stride, self.padding, self.dilation, self.groups)
@@ -178,5 +95,5 @@ impl Conv3d {
     }
 }
 
-conv_common!(ConvTranspose1d, usize, std::convert::identity);
-conv_common!(Conv3d, impl Into<Size3>, size3);
+conv_common!(ConvTranspose1d, usize, std::convert::identity, true, [output_padding]);
+conv_common!(Conv3d, impl Into<Size3>, size3, false, []);

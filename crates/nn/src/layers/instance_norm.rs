@@ -137,10 +137,7 @@ macro_rules! instance_norm_layer {
             }
 
             fn own_parameters(&self) -> Vec<(String, Variable)> {
-                let mut p: Vec<(String, Variable)> =
-                    self.weight.iter().map(|w| ("weight".to_string(), w.clone())).collect();
-                p.extend(self.bias.iter().map(|b| ("bias".to_string(), b.clone())));
-                p
+                $crate::module::weight_and_bias(self.weight.as_ref(), self.bias.as_ref())
             }
 
             fn own_buffers(&self) -> Vec<(String, Variable)> {

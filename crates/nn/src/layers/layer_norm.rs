@@ -107,13 +107,6 @@ impl Module for LayerNorm {
     }
 
     fn own_parameters(&self) -> Vec<(String, Variable)> {
-        let mut p = Vec::new();
-        if let Some(w) = &self.weight {
-            p.push(("weight".to_string(), w.clone()));
-        }
-        if let Some(b) = &self.bias {
-            p.push(("bias".to_string(), b.clone()));
-        }
-        p
+        crate::module::weight_and_bias(self.weight.as_ref(), self.bias.as_ref())
     }
 }

@@ -27,6 +27,7 @@ mod rnn;
 mod rnn_cell;
 mod sequential;
 mod transformer;
+mod transformer_common;
 mod transformer_decoder;
 mod transformer_model;
 mod transformer_stack;

@@ -21,87 +21,67 @@ fn input_shape(x: &Variable, e: Error) -> Error {
     Error::InvalidArgument { op: "pool1d", msg: format!("input of shape {:?}: {e}", x.shape()) }
 }
 
-/// 1-d max pooling, PyTorch's `nn.MaxPool1d(kernel_size, stride=kernel_size, padding=0)`.
-#[derive(Clone, Copy, Debug)]
-pub struct MaxPool1d {
-    kernel_size: usize,
-    stride: usize,
-    padding: usize,
+/// A 1-d pooling layer `$T` running `Variable::$f`: `new` (`$what` over windows, stride = kernel
+/// size), the `stride` and `padding` (`$pad` padding) builders, the checked and panicking forwards.
+macro_rules! pool1d {
+    ($(#[$doc:meta])* $T:ident, $f:ident, $what:literal, $pad:literal) => {
+        $(#[$doc])*
+        #[derive(Clone, Copy, Debug)]
+        pub struct $T {
+            kernel_size: usize,
+            stride: usize,
+            padding: usize,
+        }
+
+        impl $T {
+            #[doc = concat!($what, " over windows of `kernel_size`, stride = kernel size.")]
+            pub fn new(kernel_size: usize) -> $T {
+                $T { kernel_size, stride: kernel_size, padding: 0 }
+            }
+
+            /// Sets the stride.
+            #[must_use]
+            pub fn stride(mut self, s: usize) -> $T {
+                self.stride = s;
+                self
+            }
+
+            #[doc = concat!("Sets the implicit ", $pad, " padding on both sides (at most half the kernel).")]
+            #[must_use]
+            pub fn padding(mut self, p: usize) -> $T {
+                self.padding = p;
+                self
+            }
+
+            /// Checked forward: an input that does not fit gives an error naming the layer and shapes.
+            pub fn try_forward(&self, x: &Variable) -> Result<Variable> {
+                x.$f(self.kernel_size, self.stride, self.padding)
+                    .map_err(|e| layer_error(stringify!($T), self, input_shape(x, e)))
+            }
+        }
+
+        impl Module for $T {
+            #[track_caller]
+            fn forward(&self, x: &Variable) -> Variable {
+                forward_or_panic(self.try_forward(x))
+            }
+        }
+    };
 }
 
-impl MaxPool1d {
-    /// Max over windows of `kernel_size`, stride = kernel size.
-    pub fn new(kernel_size: usize) -> MaxPool1d {
-        MaxPool1d { kernel_size, stride: kernel_size, padding: 0 }
-    }
+pool1d!(
+    /// 1-d max pooling, PyTorch's `nn.MaxPool1d(kernel_size, stride=kernel_size, padding=0)`.
+    MaxPool1d,
+    try_max_pool1d,
+    "Max",
+    "`-inf`"
+);
 
-    /// Sets the stride.
-    #[must_use]
-    pub fn stride(mut self, s: usize) -> MaxPool1d {
-        self.stride = s;
-        self
-    }
-
-    /// Sets the implicit `-inf` padding on both sides (at most half the kernel).
-    #[must_use]
-    pub fn padding(mut self, p: usize) -> MaxPool1d {
-        self.padding = p;
-        self
-    }
-
-    /// Checked forward: an input that does not fit gives an error naming the layer and shapes.
-    pub fn try_forward(&self, x: &Variable) -> Result<Variable> {
-        x.try_max_pool1d(self.kernel_size, self.stride, self.padding)
-            .map_err(|e| layer_error("MaxPool1d", self, input_shape(x, e)))
-    }
-}
-
-impl Module for MaxPool1d {
-    #[track_caller]
-    fn forward(&self, x: &Variable) -> Variable {
-        forward_or_panic(self.try_forward(x))
-    }
-}
-
-/// 1-d average pooling, PyTorch's `nn.AvgPool1d(kernel_size, stride=kernel_size, padding=0)`
-/// (padding counted in the divisor, as PyTorch's default `count_include_pad`).
-#[derive(Clone, Copy, Debug)]
-pub struct AvgPool1d {
-    kernel_size: usize,
-    stride: usize,
-    padding: usize,
-}
-
-impl AvgPool1d {
-    /// Mean over windows of `kernel_size`, stride = kernel size.
-    pub fn new(kernel_size: usize) -> AvgPool1d {
-        AvgPool1d { kernel_size, stride: kernel_size, padding: 0 }
-    }
-
-    /// Sets the stride.
-    #[must_use]
-    pub fn stride(mut self, s: usize) -> AvgPool1d {
-        self.stride = s;
-        self
-    }
-
-    /// Sets the implicit zero padding on both sides (at most half the kernel).
-    #[must_use]
-    pub fn padding(mut self, p: usize) -> AvgPool1d {
-        self.padding = p;
-        self
-    }
-
-    /// Checked forward: an input that does not fit gives an error naming the layer and shapes.
-    pub fn try_forward(&self, x: &Variable) -> Result<Variable> {
-        x.try_avg_pool1d(self.kernel_size, self.stride, self.padding)
-            .map_err(|e| layer_error("AvgPool1d", self, input_shape(x, e)))
-    }
-}
-
-impl Module for AvgPool1d {
-    #[track_caller]
-    fn forward(&self, x: &Variable) -> Variable {
-        forward_or_panic(self.try_forward(x))
-    }
-}
+pool1d!(
+    /// 1-d average pooling, PyTorch's `nn.AvgPool1d(kernel_size, stride=kernel_size, padding=0)`
+    /// (padding counted in the divisor, as PyTorch's default `count_include_pad`).
+    AvgPool1d,
+    try_avg_pool1d,
+    "Mean",
+    "zero"
+);

@@ -5,8 +5,7 @@
 use ember_autograd::Variable;
 use ember_tensor::{Error, Result, Tensor};
 
-use super::transformer::{copy_linear, linear, Norm};
-use crate::functional::dropout_train;
+use super::transformer_common::{attention, copy_linear, decoder_forwards, layer_common, linear, LayerOpts, Norm};
 use crate::{Linear, Module, MultiheadAttention, TrainingFlag};
 
 const OP: &str = "TransformerDecoderLayer";
@@ -52,12 +51,7 @@ pub struct TransformerDecoderLayer {
     norm1: Norm,
     norm2: Norm,
     norm3: Norm,
-    d_model: usize,
-    bias: bool,
-    dropout: f64,
-    gelu: bool,
-    norm_first: bool,
-    training: TrainingFlag,
+    opts: LayerOpts,
 }
 
 impl TransformerDecoderLayer {
@@ -74,129 +68,16 @@ impl TransformerDecoderLayer {
 
     /// Checked form of [`TransformerDecoderLayer::new`].
     pub fn try_new(d_model: usize, nhead: usize) -> Result<TransformerDecoderLayer> {
-        let mha = || -> Result<MultiheadAttention> {
-            Ok(MultiheadAttention::try_new(d_model, nhead)
-                .map_err(|e| Error::InvalidArgument { op: OP, msg: e.to_string() })?
-                .dropout(0.1))
-        };
         Ok(TransformerDecoderLayer {
-            self_attn: mha()?,
-            multihead_attn: mha()?,
+            self_attn: attention(OP, d_model, nhead)?,
+            multihead_attn: attention(OP, d_model, nhead)?,
             linear1: Linear::new(d_model, 2048),
             linear2: Linear::new(2048, d_model),
             norm1: Norm::new(d_model, true, 1e-5),
             norm2: Norm::new(d_model, true, 1e-5),
             norm3: Norm::new(d_model, true, 1e-5),
-            d_model,
-            bias: true,
-            dropout: 0.1,
-            gelu: false,
-            norm_first: false,
-            training: TrainingFlag::new(),
+            opts: LayerOpts::new(OP, d_model),
         })
-    }
-
-    /// The hidden width of the feed-forward block (default 2048). Draws fresh `linear1`, `linear2`.
-    #[must_use]
-    pub fn dim_feedforward(mut self, n: usize) -> TransformerDecoderLayer {
-        self.linear1 = linear(self.d_model, n, self.bias);
-        self.linear2 = linear(n, self.d_model, self.bias);
-        self
-    }
-
-    /// Dropout probability of every dropout in the layer, attention weights included (default 0.1).
-    ///
-    /// **Panics** when `p` is outside `[0, 1]`.
-    #[must_use]
-    #[track_caller]
-    pub fn dropout(mut self, p: f64) -> TransformerDecoderLayer {
-        self.self_attn = self.self_attn.dropout(p);
-        self.multihead_attn = self.multihead_attn.dropout(p);
-        self.dropout = p;
-        self
-    }
-
-    /// GELU (exact, erf form) instead of ReLU in the feed-forward block.
-    #[must_use]
-    pub fn activation_gelu(mut self) -> TransformerDecoderLayer {
-        self.gelu = true;
-        self
-    }
-
-    /// Inputs and output as `[batch, seq, d_model]` (default false: `[seq, batch, d_model]`).
-    #[must_use]
-    pub fn batch_first(mut self, on: bool) -> TransformerDecoderLayer {
-        self.self_attn = self.self_attn.batch_first(on);
-        self.multihead_attn = self.multihead_attn.batch_first(on);
-        self
-    }
-
-    /// Layer norm before each block (pre-norm) instead of after the residual sum (default false).
-    #[must_use]
-    pub fn norm_first(mut self, on: bool) -> TransformerDecoderLayer {
-        self.norm_first = on;
-        self
-    }
-
-    /// The layer norms' `eps` (default 1e-5).
-    #[must_use]
-    pub fn layer_norm_eps(mut self, eps: f64) -> TransformerDecoderLayer {
-        self.norm1.eps = eps;
-        self.norm2.eps = eps;
-        self.norm3.eps = eps;
-        self
-    }
-
-    /// With (default) or without biases in the linear layers, the attentions and the layer norms
-    /// (PyTorch's `bias`). Draws fresh linear layers.
-    #[must_use]
-    pub fn bias(mut self, on: bool) -> TransformerDecoderLayer {
-        let hidden = self.linear1.weight.shape()[0];
-        self.bias = on;
-        self.self_attn = self.self_attn.bias(on);
-        self.multihead_attn = self.multihead_attn.bias(on);
-        self.linear1 = linear(self.d_model, hidden, on);
-        self.linear2 = linear(hidden, self.d_model, on);
-        let eps = self.norm1.eps;
-        (self.norm1, self.norm2, self.norm3) =
-            (Norm::new(self.d_model, on, eps), Norm::new(self.d_model, on, eps), Norm::new(self.d_model, on, eps));
-        self
-    }
-
-    /// The layer on `tgt` attending to `memory`, without masks (PyTorch's `forward(tgt, memory)`).
-    ///
-    /// **Panics** on bad shapes, naming them.
-    #[track_caller]
-    pub fn forward2(&self, tgt: &Variable, memory: &Variable) -> Variable {
-        self.forward_with_masks(tgt, memory, None, None, None, None)
-    }
-
-    /// PyTorch's `forward(tgt, memory, tgt_mask, memory_mask, tgt_key_padding_mask,
-    /// memory_key_padding_mask)`: masks as [`MultiheadAttention::forward_qkv`]'s `attn_mask`
-    /// (`[T, T]` for `tgt_mask`, `[T, S]` for `memory_mask`) and `key_padding_mask`.
-    ///
-    /// **Panics** on bad shapes, naming them; see [`TransformerDecoderLayer::try_forward_with_masks`].
-    #[track_caller]
-    pub fn forward_with_masks(
-        &self,
-        tgt: &Variable,
-        memory: &Variable,
-        tgt_mask: Option<&Tensor>,
-        memory_mask: Option<&Tensor>,
-        tgt_key_padding_mask: Option<&Tensor>,
-        memory_key_padding_mask: Option<&Tensor>,
-    ) -> Variable {
-        match self.try_forward_with_masks(
-            tgt,
-            memory,
-            tgt_mask,
-            memory_mask,
-            tgt_key_padding_mask,
-            memory_key_padding_mask,
-        ) {
-            Ok(y) => y,
-            Err(e) => panic!("{e}"),
-        }
     }
 
     /// Checked form of [`TransformerDecoderLayer::forward_with_masks`].
@@ -210,7 +91,7 @@ impl TransformerDecoderLayer {
         memory_key_padding_mask: Option<&Tensor>,
     ) -> Result<Variable> {
         let (ts, ms) = (tgt.shape(), memory.shape());
-        let d = self.d_model;
+        let (d, o) = (self.opts.d_model, &self.opts);
         if !(2..=3).contains(&ts.len()) || ts[ts.len() - 1] != d || ms.len() != ts.len() || ms[ms.len() - 1] != d {
             return Err(Error::InvalidArgument {
                 op: OP,
@@ -219,59 +100,22 @@ impl TransformerDecoderLayer {
                 ),
             });
         }
-        let p = if self.training.get() { self.dropout } else { 0.0 };
-        let drop_p = |x: Variable| if p > 0.0 { dropout_train(&x, p) } else { x };
-        let wrap = |what: &str, e: Error| Error::InvalidArgument { op: OP, msg: format!("{what}: {e}") };
-        let sa = |x: &Variable| -> Result<Variable> {
-            let (y, _) = self
-                .self_attn
-                .try_forward_qkv(x, x, x, tgt_key_padding_mask, tgt_mask, false)
-                .map_err(|e| wrap("self_attn", e))?;
-            Ok(drop_p(y))
-        };
-        let mha = |x: &Variable| -> Result<Variable> {
-            let (y, _) = self
-                .multihead_attn
-                .try_forward_qkv(x, memory, memory, memory_key_padding_mask, memory_mask, false)
-                .map_err(|e| wrap("multihead_attn", e))?;
-            Ok(drop_p(y))
-        };
-        let ff = |x: &Variable| {
-            let h = self.linear1.forward(x);
-            let h = if self.gelu { h.gelu() } else { h.relu() };
-            drop_p(self.linear2.forward(&drop_p(h)))
-        };
-        Ok(if self.norm_first {
-            let x = tgt + &sa(&self.norm1.forward(tgt))?;
-            let x = &x + &mha(&self.norm2.forward(&x))?;
-            &x + &ff(&self.norm3.forward(&x))
-        } else {
-            let x = self.norm1.forward(&(tgt + &sa(tgt)?));
-            let x = self.norm2.forward(&(&x + &mha(&x)?));
-            self.norm3.forward(&(&x + &ff(&x)))
-        })
+        let x = o.residual(&self.norm1, tgt, |x| {
+            o.attend("self_attn", &self.self_attn, x, x, tgt_key_padding_mask, tgt_mask)
+        })?;
+        let x = o.residual(&self.norm2, &x, |x| {
+            o.attend("multihead_attn", &self.multihead_attn, x, memory, memory_key_padding_mask, memory_mask)
+        })?;
+        o.residual(&self.norm3, &x, |x| Ok(o.feed_forward(&self.linear1, &self.linear2, x)))
     }
 }
 
-impl Clone for TransformerDecoderLayer {
-    /// A deep copy (PyTorch's `copy.deepcopy`, as `nn.TransformerDecoder` stacks its layer): new
-    /// parameters with equal values, the same options and mode.
-    fn clone(&self) -> TransformerDecoderLayer {
-        let training = TrainingFlag::new();
-        training.set(self.training.get());
-        TransformerDecoderLayer {
-            self_attn: self.self_attn.clone(),
-            multihead_attn: self.multihead_attn.clone(),
-            linear1: copy_linear(&self.linear1),
-            linear2: copy_linear(&self.linear2),
-            norm1: self.norm1.clone(),
-            norm2: self.norm2.clone(),
-            norm3: self.norm3.clone(),
-            training,
-            ..*self
-        }
-    }
-}
+layer_common!(TransformerDecoderLayer, [self_attn, multihead_attn], [norm1, norm2, norm3]);
+decoder_forwards!(
+    TransformerDecoderLayer,
+    "layer",
+    "masks as [`MultiheadAttention::forward_qkv`]'s `attn_mask` (`[T, T]` for `tgt_mask`, `[T, S]` for `memory_mask`) and `key_padding_mask`."
+);
 
 impl Module for TransformerDecoderLayer {
     /// The layer needs two inputs: this panics, pointing to
@@ -282,22 +126,10 @@ impl Module for TransformerDecoderLayer {
     }
 
     fn children(&self) -> Vec<(String, &dyn Module)> {
-        vec![
-            ("self_attn".to_string(), &self.self_attn as &dyn Module),
-            ("multihead_attn".to_string(), &self.multihead_attn),
-            ("linear1".to_string(), &self.linear1),
-            ("linear2".to_string(), &self.linear2),
-            ("norm1".to_string(), &self.norm1),
-            ("norm2".to_string(), &self.norm2),
-            ("norm3".to_string(), &self.norm3),
-        ]
+        self.layer_children()
     }
 
-    fn set_own_training(&self, on: bool) {
-        self.training.set(on);
-    }
-
-    fn is_training(&self) -> bool {
-        self.training.get()
+    fn training_flag(&self) -> Option<&TrainingFlag> {
+        Some(&self.opts.training)
     }
 }

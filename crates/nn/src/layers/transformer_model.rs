@@ -12,18 +12,18 @@ const OP: &str = "Transformer";
 
 /// The options of a [`Transformer`] (PyTorch's keyword arguments), kept to rebuild it.
 #[derive(Clone, Copy, Debug)]
-struct Config {
+pub(crate) struct Config {
     d_model: usize,
     nhead: usize,
     num_encoder_layers: usize,
     num_decoder_layers: usize,
-    dim_feedforward: usize,
-    dropout: f64,
-    gelu: bool,
-    layer_norm_eps: f64,
-    batch_first: bool,
-    norm_first: bool,
-    bias: bool,
+    pub(crate) dim_feedforward: usize,
+    pub(crate) dropout: f64,
+    pub(crate) gelu: bool,
+    pub(crate) layer_norm_eps: f64,
+    pub(crate) batch_first: bool,
+    pub(crate) norm_first: bool,
+    pub(crate) bias: bool,
 }
 
 /// An encoder-decoder transformer, PyTorch's `nn.Transformer`: `encoder` (a
@@ -92,13 +92,8 @@ impl Transformer {
     }
 
     fn build(c: Config) -> Transformer {
-        let enc = TransformerEncoderLayer::new(c.d_model, c.nhead).bias(c.bias).dim_feedforward(c.dim_feedforward);
-        let enc = enc.dropout(c.dropout).layer_norm_eps(c.layer_norm_eps).batch_first(c.batch_first);
-        let enc = enc.norm_first(c.norm_first);
-        let dec = TransformerDecoderLayer::new(c.d_model, c.nhead).bias(c.bias).dim_feedforward(c.dim_feedforward);
-        let dec = dec.dropout(c.dropout).layer_norm_eps(c.layer_norm_eps).batch_first(c.batch_first);
-        let dec = dec.norm_first(c.norm_first);
-        let (enc, dec) = if c.gelu { (enc.activation_gelu(), dec.activation_gelu()) } else { (enc, dec) };
+        let enc = TransformerEncoderLayer::new(c.d_model, c.nhead).configured(&c);
+        let dec = TransformerDecoderLayer::new(c.d_model, c.nhead).configured(&c);
         let norm = || LayerNorm::new(c.d_model).eps(c.layer_norm_eps).bias(c.bias);
         let t = Transformer {
             encoder: TransformerEncoder::new(enc, c.num_encoder_layers).norm(norm()),
@@ -111,24 +106,6 @@ impl Transformer {
             }
         }
         t
-    }
-
-    /// The number of encoder layers (default 6).
-    #[must_use]
-    pub fn num_encoder_layers(self, n: usize) -> Transformer {
-        Transformer::build(Config { num_encoder_layers: n, ..self.cfg })
-    }
-
-    /// The number of decoder layers (default 6).
-    #[must_use]
-    pub fn num_decoder_layers(self, n: usize) -> Transformer {
-        Transformer::build(Config { num_decoder_layers: n, ..self.cfg })
-    }
-
-    /// The feed-forward width of every layer (default 2048).
-    #[must_use]
-    pub fn dim_feedforward(self, n: usize) -> Transformer {
-        Transformer::build(Config { dim_feedforward: n, ..self.cfg })
     }
 
     /// The dropout probability everywhere (default 0.1).
@@ -147,30 +124,6 @@ impl Transformer {
     #[must_use]
     pub fn activation_gelu(self) -> Transformer {
         Transformer::build(Config { gelu: true, ..self.cfg })
-    }
-
-    /// The layer norms' `eps` (default 1e-5).
-    #[must_use]
-    pub fn layer_norm_eps(self, eps: f64) -> Transformer {
-        Transformer::build(Config { layer_norm_eps: eps, ..self.cfg })
-    }
-
-    /// Inputs and output as `[batch, seq, d_model]` (default false: `[seq, batch, d_model]`).
-    #[must_use]
-    pub fn batch_first(self, on: bool) -> Transformer {
-        Transformer::build(Config { batch_first: on, ..self.cfg })
-    }
-
-    /// Pre-norm layers (default false).
-    #[must_use]
-    pub fn norm_first(self, on: bool) -> Transformer {
-        Transformer::build(Config { norm_first: on, ..self.cfg })
-    }
-
-    /// With (default) or without biases in the linear layers, attentions and norms.
-    #[must_use]
-    pub fn bias(self, on: bool) -> Transformer {
-        Transformer::build(Config { bias: on, ..self.cfg })
     }
 
     /// A causal float mask `[sz, sz]`: 0 on and below the diagonal, `-inf` above (PyTorch's
@@ -256,6 +209,39 @@ impl Transformer {
             .try_forward_with_masks(tgt, &memory, tgt_mask, memory_mask, tgt_key_padding_mask, memory_key_padding_mask)
             .map_err(wrap)
     }
+}
+
+/// Builder methods of [`Transformer`] that rebuild (redraw) it with one option of its [`Config`]
+/// changed: `name(arg: type)` sets the field `name`.
+macro_rules! config_setters {
+    ($($(#[$doc:meta])* $name:ident($arg:ident: $ty:ty);)*) => {
+        impl Transformer {
+            $(
+                $(#[$doc])*
+                #[must_use]
+                pub fn $name(self, $arg: $ty) -> Transformer {
+                    Transformer::build(Config { $name: $arg, ..self.cfg })
+                }
+            )*
+        }
+    };
+}
+
+config_setters! {
+    /// The number of encoder layers (default 6).
+    num_encoder_layers(n: usize);
+    /// The number of decoder layers (default 6).
+    num_decoder_layers(n: usize);
+    /// The feed-forward width of every layer (default 2048).
+    dim_feedforward(n: usize);
+    /// The layer norms' `eps` (default 1e-5).
+    layer_norm_eps(eps: f64);
+    /// Inputs and output as `[batch, seq, d_model]` (default false: `[seq, batch, d_model]`).
+    batch_first(on: bool);
+    /// Pre-norm layers (default false).
+    norm_first(on: bool);
+    /// With (default) or without biases in the linear layers, attentions and norms.
+    bias(on: bool);
 }
 
 impl Module for Transformer {

@@ -4,6 +4,7 @@
 use ember_autograd::Variable;
 use ember_tensor::{Error, Result, Tensor};
 
+use super::transformer_common::decoder_forwards;
 use crate::{Module, TransformerDecoderLayer, TransformerEncoderLayer};
 
 fn stack_err(op: &'static str, i: usize, e: Error) -> Error {
@@ -124,41 +125,6 @@ impl TransformerDecoder {
         self
     }
 
-    /// The stack on `tgt` attending to `memory`, without masks.
-    ///
-    /// **Panics** on bad shapes, naming them.
-    #[track_caller]
-    pub fn forward2(&self, tgt: &Variable, memory: &Variable) -> Variable {
-        self.forward_with_masks(tgt, memory, None, None, None, None)
-    }
-
-    /// PyTorch's `forward(tgt, memory, tgt_mask, memory_mask, tgt_key_padding_mask,
-    /// memory_key_padding_mask)`, the masks passed to every layer.
-    ///
-    /// **Panics** on bad shapes, naming them; see [`TransformerDecoder::try_forward_with_masks`].
-    #[track_caller]
-    pub fn forward_with_masks(
-        &self,
-        tgt: &Variable,
-        memory: &Variable,
-        tgt_mask: Option<&Tensor>,
-        memory_mask: Option<&Tensor>,
-        tgt_key_padding_mask: Option<&Tensor>,
-        memory_key_padding_mask: Option<&Tensor>,
-    ) -> Variable {
-        match self.try_forward_with_masks(
-            tgt,
-            memory,
-            tgt_mask,
-            memory_mask,
-            tgt_key_padding_mask,
-            memory_key_padding_mask,
-        ) {
-            Ok(y) => y,
-            Err(e) => panic!("{e}"),
-        }
-    }
-
     /// Checked form of [`TransformerDecoder::forward_with_masks`].
     pub fn try_forward_with_masks(
         &self,
@@ -181,6 +147,8 @@ impl TransformerDecoder {
         })
     }
 }
+
+decoder_forwards!(TransformerDecoder, "stack", "the masks passed to every layer.");
 
 impl Module for TransformerDecoder {
     /// The stack needs two inputs: this panics, pointing to

@@ -84,3 +84,31 @@ pub fn check_layer(fx: &Fx, case: &str, m: &dyn Module, train: bool, call: impl 
         close(&b.data(), &fx.get(&format!("{case}/after/{name}")), tol, &format!("{case}/after/{name}"));
     }
 }
+
+/// One test per case, `name => layer`: the layer's `forward` on `in0` checked by [`check_layer`]
+/// against the calling file's `fx()` fixtures (training mode unless the name ends in `_eval`).
+#[allow(unused_macros)]
+macro_rules! layer_cases {
+    ($($name:ident => $make:expr;)*) => {$(
+        #[test]
+        fn $name() {
+            let m = $make;
+            let case = stringify!($name);
+            check_layer(fx(), case, &m, !case.ends_with("_eval"), |x: &[Variable]| m.forward(&x[0]));
+        }
+    )*};
+}
+
+/// A standard normal F64 tensor of `shape`.
+pub fn rn(shape: &[usize]) -> Tensor {
+    Tensor::randn_dtype(shape, ember_tensor::DType::F64)
+}
+
+/// `sum(y * w)` for a fixed `w` (`sin(1 + 0.7 i)`, not drawn: tests share the generator across
+/// threads), so every output element weighs differently.
+pub fn weighted(y: &Variable) -> Variable {
+    let shape = y.shape();
+    let n: usize = shape.iter().product();
+    let w: Vec<f64> = (0..n).map(|i| (1.0 + 0.7 * i as f64).sin()).collect();
+    (y * &Variable::from(Tensor::from_vec(w, &shape))).sum()
+}

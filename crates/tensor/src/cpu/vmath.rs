@@ -26,6 +26,34 @@ const LOG2E: f32 = std::f32::consts::LOG2_E;
 const LN2_HI: f32 = 0.693_359_4;
 const LN2_LO: f32 = -2.121_944_4e-4;
 
+/// `e^r · 2^n` from the reduced argument `r` (`|r| <= ln2 / 2`) and `big = n + 1.5 · 2^23` (the
+/// rounding trick's sum, `n` in its low mantissa bits), with `M`'s fused multiply-add: the end of
+/// [`exp`] and [`exp_parts`]. A macro, not an `#[inline(always)]` function: the function changed
+/// the instructions LLVM picks for the GELU kernels (checked on the emitted assembly), the macro
+/// leaves them exactly as written out twice.
+macro_rules! exp_reduced {
+    ($M:ty, $r:expr, $big:expr) => {{
+        let (r, big): (f32, f32) = ($r, $big);
+        // e^r on |r| <= ln2 / 2 (Cephes expf's polynomial)
+        let p = 1.987_569_1e-4_f32;
+        let p = <$M>::fma(p, r, 1.398_199_9e-3);
+        let p = <$M>::fma(p, r, 8.333_452e-3);
+        let p = <$M>::fma(p, r, 4.166_579_6e-2);
+        let p = <$M>::fma(p, r, 1.666_666_5e-1);
+        let p = <$M>::fma(p, r, 5e-1);
+        let y = p * r * r + r + 1.0;
+        // 2^n as two factors, so that n in [-150, 129] neither overflows nor flushes the exponent
+        // n sits in the low mantissa bits of `big` (no float-to-int conversion, which would not
+        // vectorise: `as` saturates); a NaN gives any scale, and NaN times it stays NaN
+        let ni = (big.to_bits() as i32).wrapping_sub(0x4b40_0000);
+        let n1 = ni >> 1;
+        let n2 = ni.wrapping_sub(n1);
+        let s1 = f32::from_bits((n1.wrapping_add(127) as u32) << 23);
+        let s2 = f32::from_bits((n2.wrapping_add(127) as u32) << 23);
+        y * s1 * s2
+    }};
+}
+
 /// `e^x` in f32, within 2 ulp over the whole range (0 below -104, inf above 89, NaN kept).
 #[inline(always)]
 pub fn exp<M: Fm>(x: f32) -> f32 {
@@ -37,23 +65,7 @@ pub fn exp<M: Fm>(x: f32) -> f32 {
     let big = x * LOG2E + MAGIC;
     let n = big - MAGIC;
     let r = x - n * LN2_HI - n * LN2_LO;
-    // e^r on |r| <= ln2 / 2 (Cephes expf's polynomial)
-    let p = 1.987_569_1e-4_f32;
-    let p = M::fma(p, r, 1.398_199_9e-3);
-    let p = M::fma(p, r, 8.333_452e-3);
-    let p = M::fma(p, r, 4.166_579_6e-2);
-    let p = M::fma(p, r, 1.666_666_5e-1);
-    let p = M::fma(p, r, 5e-1);
-    let y = p * r * r + r + 1.0;
-    // 2^n as two factors, so that n in [-150, 129] neither overflows nor flushes the exponent
-    // n sits in the low mantissa bits of `big` (no float-to-int conversion, which would not
-    // vectorise: `as` saturates); a NaN gives any scale, and NaN times it stays NaN
-    let ni = (big.to_bits() as i32).wrapping_sub(0x4b40_0000);
-    let n1 = ni >> 1;
-    let n2 = ni.wrapping_sub(n1);
-    let s1 = f32::from_bits((n1.wrapping_add(127) as u32) << 23);
-    let s2 = f32::from_bits((n2.wrapping_add(127) as u32) << 23);
-    y * s1 * s2
+    exp_reduced!(M, r, big)
 }
 
 /// `1 / (1 + e^-x)`.
@@ -91,19 +103,7 @@ fn exp_parts<M: Fm>(hi: f32, lo: f32) -> f32 {
     let big = (hi + lo) * LOG2E + MAGIC;
     let n = big - MAGIC;
     let r = (hi - n * LN2_HI) - n * LN2_LO + lo;
-    let p = 1.987_569_1e-4_f32;
-    let p = M::fma(p, r, 1.398_199_9e-3);
-    let p = M::fma(p, r, 8.333_452e-3);
-    let p = M::fma(p, r, 4.166_579_6e-2);
-    let p = M::fma(p, r, 1.666_666_5e-1);
-    let p = M::fma(p, r, 5e-1);
-    let y = p * r * r + r + 1.0;
-    let ni = (big.to_bits() as i32).wrapping_sub(0x4b40_0000);
-    let n1 = ni >> 1;
-    let n2 = ni.wrapping_sub(n1);
-    let s1 = f32::from_bits((n1.wrapping_add(127) as u32) << 23);
-    let s2 = f32::from_bits((n2.wrapping_add(127) as u32) << 23);
-    y * s1 * s2
+    exp_reduced!(M, r, big)
 }
 
 /// The parts of `Φ(x)` (the standard normal CDF) from `erfc(z) = t e^{-z² + P(t)}` at

@@ -33,6 +33,18 @@ fn check(q: &Tensor, k: &Tensor, v: &Tensor) -> Result<Dims> {
     Ok(Dims { batch: qs[..n - 2].iter().product(), l: qs[n - 2], s: ks[n - 2], e: qs[n - 1], ev: vs[n - 1] })
 }
 
+/// Checks that `t` has `q`'s dtype and device (an error names `op`).
+fn same_place(op: &'static str, q: &Tensor, t: &Tensor) -> Result<()> {
+    q.same_dtype(op, t)?;
+    q.same_device(op, t)
+}
+
+/// `q`'s batch dims followed by `last`: the shape of the scores (`[L, S]`) or the output (`[L, Ev]`).
+fn with_batch(q: &Tensor, last: [usize; 2]) -> Vec<usize> {
+    let n = q.rank();
+    [&q.shape()[..n - 2], &last[..]].concat()
+}
+
 /// The bias view of `m` broadcast to `[batch..., L, S]`, read in place.
 fn bias_view<'a, T: Element>(m: &'a Tensor, target: &[usize]) -> Result<Bias<'a, T>> {
     let b = m.try_expand(target)?;
@@ -106,13 +118,9 @@ impl Tensor {
     ) -> Result<(Tensor, Option<Tensor>)> {
         let d = check(q, k, v)?;
         let n = q.rank();
-        let mut pshape = q.shape()[..n - 2].to_vec();
-        pshape.extend([d.l, d.s]);
-        let mut oshape = q.shape()[..n - 2].to_vec();
-        oshape.extend([d.l, d.ev]);
+        let (pshape, oshape) = (with_batch(q, [d.l, d.s]), with_batch(q, [d.l, d.ev]));
         if let Some(b) = bias {
-            q.same_dtype(OP, b)?;
-            q.same_device(OP, b)?;
+            same_place(OP, q, b)?;
             if causal {
                 crate::bail!(OP, "a bias cannot be combined with causal=true");
             }
@@ -165,12 +173,10 @@ impl Tensor {
     ) -> Result<(Tensor, Tensor, Tensor)> {
         let op = "scaled_dot_product_attention_backward";
         let d = check(q, k, v)?;
-        let n = q.rank();
-        let batch = &q.shape()[..n - 2];
-        let want = |last: [usize; 2]| [batch, &last[..]].concat();
-        for (what, t, shape) in [("grad", grad, want([d.l, d.ev])), ("probs", probs, want([d.l, d.s]))] {
-            q.same_dtype(op, t)?;
-            q.same_device(op, t)?;
+        for (what, t, shape) in
+            [("grad", grad, with_batch(q, [d.l, d.ev])), ("probs", probs, with_batch(q, [d.l, d.s]))]
+        {
+            same_place(op, q, t)?;
             if t.shape() != shape.as_slice() {
                 crate::bail!(op, "{what} of shape {:?} should be {shape:?}", t.shape());
             }
