@@ -78,7 +78,9 @@ impl MapValue for Expr {
 /// assert_eq!(out[0].to_vec::<f32>(), vec![-0.5, 1.0]);
 /// assert_eq!(out[1].to_vec::<f32>(), vec![1.0, 2.0]);
 /// ```
-pub trait Formula<const N: usize, const S: usize, const M: usize>: Send + Sync + 'static {
+pub trait Formula<const N: usize, const S: usize, const M: usize>:
+    Send + Sync + std::panic::RefUnwindSafe + 'static
+{
     /// The outputs from the inputs' elements and the scalars.
     fn eval<V: MapValue>(&self, inputs: [V; N], scalars: &[V; S]) -> [V; M];
 }
@@ -161,7 +163,7 @@ impl<T: Float, const L: usize> MapValue for Lanes<T, L> {
 }
 
 /// A formula's native CPU loop, behind an object-safe face so a [`FusedMap`] can hold it.
-pub(crate) trait NativeKernel: Send + Sync {
+pub(crate) trait NativeKernel: Send + Sync + std::panic::RefUnwindSafe {
     /// Runs elements `r` of F32 buffers.
     ///
     /// # Safety
