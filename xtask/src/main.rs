@@ -210,7 +210,26 @@ fn package_cmd(verify: bool) -> Command {
     for p in ["xtask", "ember-bench", "ember-tests", "ember-fuzz", "ember-testutil"] {
         c.args(["--exclude", p]);
     }
-    if !verify {
+    if verify {
+        // Verification builds each packaged crate in `target/package/<crate>/target`, empty, with
+        // cargo's default dev profile (a packaged manifest has no workspace profile): every
+        // dependency compiled again per crate (11.5 min). With the target directory named
+        // explicitly, the verify builds share the workspace's `target/`, and with the workspace's
+        // dev profile given as configuration their dependencies have the test build's
+        // fingerprints, so the test build's artifacts are reused.
+        c.env(
+            "CARGO_TARGET_DIR",
+            std::env::var("CARGO_TARGET_DIR").map_or_else(|_| root().join("target"), PathBuf::from),
+        );
+        for kv in [
+            "profile.dev.opt-level=1",
+            "profile.dev.debug=1",
+            "profile.dev.package.\"*\".opt-level=3",
+            "profile.dev.package.\"*\".debug=false",
+        ] {
+            c.args(["--config", kv]);
+        }
+    } else {
         c.arg("--no-verify");
     }
     c
