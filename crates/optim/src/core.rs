@@ -7,6 +7,11 @@ use ember_tensor::{DType, Device, Error, Result, Tensor};
 
 use crate::group::{check_value, Hyper, ParamGroup};
 
+/// What parameters of one multi-tensor update share: group, device, dtype, step count.
+type BatchKey = (usize, Device, DType, u64);
+/// One parameter's work in a batch: its index, data and gradient.
+type Work = (usize, Tensor, Tensor);
+
 /// One optimizer's algorithm: what differs between Sgd, Adam, ...
 pub(crate) trait Algo: 'static {
     /// The public type's name, used in every error message.
@@ -217,7 +222,7 @@ impl<A: Algo> Core<A> {
         }
         let params: Vec<Variable> = self.groups.iter().flat_map(|g| g.params.iter().cloned()).collect();
         // parameters that can share one multi-tensor update: group, device, dtype, step count
-        let mut batches: Vec<((usize, Device, DType, u64), Vec<(usize, Tensor, Tensor)>)> = Vec::new();
+        let mut batches: Vec<(BatchKey, Vec<Work>)> = Vec::new();
         for (i, (gi, grad)) in work.into_iter().enumerate() {
             let Some(grad) = grad else { continue };
             self.state[i].step += 1;
