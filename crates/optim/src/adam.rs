@@ -17,25 +17,45 @@ hyper!(AdamHyper {
     decoupled_weight_decay: bool = false,
 });
 
-/// Adam's update of one parameter (PyTorch's `_single_tensor_adam`).
-fn adam_update(h: &AdamHyper, p: &Tensor, g: Tensor, st: &mut ParamState) -> Tensor {
-    let t = st.step as f64;
-    let g = if h.maximize { g.neg() } else { g };
-    let (p, g) = decay(p, g, h.lr, h.weight_decay, h.decoupled_weight_decay);
+/// Adam's update of parameters of one group with one step count (PyTorch's `_multi_tensor_adam`
+/// for `foreach`, `_single_tensor_adam` for one): one fused multi-tensor pass.
+fn adam_update(h: &AdamHyper, items: Vec<(Tensor, Tensor, &mut ParamState)>) -> Vec<Tensor> {
+    let Some(first) = items.first() else { return Vec::new() };
+    let t = first.2.step as f64;
     let bias_correction1 = 1.0 - h.beta1.powf(t);
     let bias_correction2 = 1.0 - h.beta2.powf(t);
     let step_size = h.lr / bias_correction1;
     // PyTorch's `θ - step_size · m / (√v/√bc₂ + ε)`, with √bc₂ moved out of the denominator.
     let bc2_sqrt = bias_correction2.sqrt();
-    // one fused pass over memory (amsgrad's running maximum starts at zero, so its first value
-    // is `v` itself, as PyTorch's)
+    // decoupled decay `θ(1 - γλ)` is a factor of the fused rule (1 leaves θ as it is)
+    let decoupled = h.decoupled_weight_decay && h.weight_decay != 0.0;
+    let k = if decoupled { 1.0 - h.lr * h.weight_decay } else { 1.0 };
+    // amsgrad's running maximum starts at zero, so its first value is `v` itself, as PyTorch's
     let slots = if h.amsgrad { 3 } else { 2 };
-    let bufs = (0..slots).map(|i| st.take_or_zeros(i, &p)).collect();
-    let (out, bufs) = fused::adam(p, g, bufs, h.beta1, h.beta2, step_size * bc2_sqrt, h.eps * bc2_sqrt);
-    for (i, b) in bufs.into_iter().enumerate() {
-        st.put(i, b);
+    let mut states = Vec::with_capacity(items.len());
+    let mut tuples = Vec::with_capacity(items.len());
+    for (p, g, st) in items {
+        let g = if h.maximize { g.neg() } else { g };
+        let (p, g) = if decoupled { (p, g) } else { decay(&p, g, h.lr, h.weight_decay, false) };
+        let mut tuple = Vec::with_capacity(2 + slots);
+        tuple.extend((0..slots).map(|i| st.take_or_zeros(i, &p)));
+        tuple.splice(0..0, [p, g]);
+        tuples.push(tuple);
+        states.push(st);
     }
-    out
+    let scalars = [h.beta1, h.beta2, step_size * bc2_sqrt, h.eps * bc2_sqrt, k];
+    let outs = fused::adam(tuples, h.amsgrad, scalars);
+    outs.into_iter()
+        .zip(states)
+        .map(|(out, st)| {
+            let mut out = out.into_iter();
+            let p = out.next().expect("the new parameter");
+            for (i, b) in out.enumerate() {
+                st.put(i, b);
+            }
+            p
+        })
+        .collect()
 }
 
 pub(crate) struct AdamAlgo;
@@ -51,7 +71,11 @@ impl Algo for AdamAlgo {
     }
 
     fn update(h: &AdamHyper, p: &Tensor, g: Tensor, st: &mut ParamState) -> Tensor {
-        adam_update(h, p, g, st)
+        adam_update(h, vec![(p.clone(), g, st)]).pop().expect("one parameter")
+    }
+
+    fn update_many(h: &AdamHyper, items: Vec<(Tensor, Tensor, &mut ParamState)>) -> Vec<Tensor> {
+        adam_update(h, items)
     }
 }
 
@@ -68,7 +92,11 @@ impl Algo for AdamWAlgo {
     }
 
     fn update(h: &AdamHyper, p: &Tensor, g: Tensor, st: &mut ParamState) -> Tensor {
-        adam_update(h, p, g, st)
+        adam_update(h, vec![(p.clone(), g, st)]).pop().expect("one parameter")
+    }
+
+    fn update_many(h: &AdamHyper, items: Vec<(Tensor, Tensor, &mut ParamState)>) -> Vec<Tensor> {
+        adam_update(h, items)
     }
 }
 

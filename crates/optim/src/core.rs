@@ -3,9 +3,14 @@
 //! buffer names and the update of one parameter.
 
 use ember_autograd::Variable;
-use ember_tensor::{Error, Result, Tensor};
+use ember_tensor::{DType, Device, Error, Result, Tensor};
 
 use crate::group::{check_value, Hyper, ParamGroup};
+
+/// What parameters of one multi-tensor update share: group, device, dtype, step count.
+type BatchKey = (usize, Device, DType, u64);
+/// One parameter's work in a batch: its index, data and gradient.
+type Work = (usize, Tensor, Tensor);
 
 /// One optimizer's algorithm: what differs between Sgd, Adam, ...
 pub(crate) trait Algo: 'static {
@@ -28,6 +33,12 @@ pub(crate) trait Algo: 'static {
     /// The new value of parameter `p` from its gradient `g` and state (`st.step` already counts
     /// this step). Runs as tensor ops on `p`'s device.
     fn update(h: &Self::H, p: &Tensor, g: Tensor, st: &mut ParamState) -> Tensor;
+    /// The updates of several parameters of one group that share device, dtype and step count
+    /// (PyTorch's `foreach`): `(θ, g, state)` each, the new values in the same order. By default
+    /// one [`Algo::update`] each; Adam and SGD run one multi-tensor fused map.
+    fn update_many(h: &Self::H, items: Vec<(Tensor, Tensor, &mut ParamState)>) -> Vec<Tensor> {
+        items.into_iter().map(|(p, g, st)| Self::update(h, &p, g, st)).collect()
+    }
 }
 
 /// The state of one parameter: its step count, buffers and scalars.
@@ -209,12 +220,28 @@ impl<A: Algo> Core<A> {
                 work.push((gi, grad));
             }
         }
-        let params = self.groups.iter().flat_map(|g| g.params.iter());
-        for ((i, (gi, grad)), p) in work.into_iter().enumerate().zip(params) {
+        let params: Vec<Variable> = self.groups.iter().flat_map(|g| g.params.iter().cloned()).collect();
+        // parameters that can share one multi-tensor update: group, device, dtype, step count
+        let mut batches: Vec<(BatchKey, Vec<Work>)> = Vec::new();
+        for (i, (gi, grad)) in work.into_iter().enumerate() {
             let Some(grad) = grad else { continue };
-            let st = &mut self.state[i];
-            st.step += 1;
-            p.set_data(A::update(&self.groups[gi].hyper, &p.data(), grad, st));
+            self.state[i].step += 1;
+            let data = params[i].data();
+            let key = (gi, data.device(), data.dtype(), self.state[i].step);
+            match batches.iter_mut().find(|(k, _)| *k == key) {
+                Some((_, b)) => b.push((i, data, grad)),
+                None => batches.push((key, vec![(i, data, grad)])),
+            }
+        }
+        for ((gi, ..), batch) in batches {
+            let mut states: Vec<ParamState> = batch.iter().map(|(i, ..)| std::mem::take(&mut self.state[*i])).collect();
+            let index: Vec<usize> = batch.iter().map(|(i, ..)| *i).collect();
+            let items = batch.into_iter().zip(states.iter_mut()).map(|((_, p, g), st)| (p, g, st)).collect();
+            let new = A::update_many(&self.groups[gi].hyper, items);
+            for ((i, st), p) in index.into_iter().zip(states).zip(new) {
+                self.state[i] = st;
+                params[i].set_data(p);
+            }
         }
     }
 

@@ -1,77 +1,109 @@
-//! The update rules that run as one fused pass over memory per parameter, written as
-//! [`FusedMap`] expressions (ember-tensor evaluates them: a vectorised CPU loop or one generated
-//! GPU kernel). Each map is built once per process; hyperparameters are its scalars, so a changing
+//! The update rules that run as one fused pass over memory, written as [`Formula`]s (Adam, SGD
+//! with momentum: a native vectorised CPU loop and one generated GPU kernel, over all parameters
+//! of a group at once) or [`FusedMap`] expressions (RMSprop, Adagrad: a CPU block interpreter). Each map is built once per process; hyperparameters are its scalars, so a changing
 //! learning rate reuses the compiled kernel. Operations are written in the order of the
 //! equivalent tensor-op composite, so the CPU results equal it bit for bit.
 
 use std::sync::OnceLock;
 
-use ember_tensor::{Expr, FusedMap, Tensor};
+use ember_tensor::{Expr, Formula, FusedMap, MapValue, Tensor};
 
 /// `N` inputs and `S` scalars as expressions.
 fn vars<const N: usize, const S: usize>() -> ([Expr; N], [Expr; S]) {
     (std::array::from_fn(Expr::input), std::array::from_fn(Expr::scalar))
 }
 
-/// The Adam step (`amsgrad` keeps the running maximum of `v`, which starts at zero):
-/// `m' = m + (g - m)(1-β₁)`, `v' = vβ₂ + g²(1-β₂)`, `v̂ = max(v̂, v')` (amsgrad) or `v'`,
-/// `θ' = θ - m' / (√v̂ + eps) · scale`. The caller folds the bias corrections into `scale` and `eps`.
-///
-/// The buffers are taken by value: when each is the only handle to its storage (an optimizer's
-/// own state), the new values are written over them. Returns `(θ', [m', v', v̂'])`.
-#[allow(clippy::too_many_arguments)]
-pub(crate) fn adam(
-    p: Tensor,
-    g: Tensor,
-    bufs: Vec<Tensor>,
-    beta1: f64,
-    beta2: f64,
-    scale: f64,
-    eps: f64,
-) -> (Tensor, Vec<Tensor>) {
-    static MAPS: [OnceLock<FusedMap>; 2] = [OnceLock::new(), OnceLock::new()];
-    let amsgrad = bufs.len() == 3;
-    let map = MAPS[usize::from(amsgrad)].get_or_init(|| {
-        let ([p, g, m, v, vmax], [w1, b2, w2, sc, ep]) = vars::<5, 5>();
-        let m2 = &m + &((&g - &m) * &w1);
-        let v2 = &v * &b2 + &(&g * &g * &w2);
-        let used = if amsgrad { vmax.max(&v2) } else { v2.clone() };
-        let p2 = &p - &(&m2 / &(used.sqrt() + &ep) * &sc);
-        let mut outs = vec![p2, m2, v2];
-        if amsgrad {
-            outs.push(used);
-        }
-        FusedMap::new(if amsgrad { "adam_amsgrad_step" } else { "adam_step" }, 2 + bufs.len(), 5, &outs)
-    });
-    let mut ins = vec![p, g];
-    ins.extend(bufs);
-    let mut out = map.run_owned(ins, &[1.0 - beta1, beta2, 1.0 - beta2, scale, eps]);
-    let p2 = out.remove(0);
-    (p2, out)
+/// Adam's rule (`amsgrad`: the running maximum `v̂` of `v`, which starts at zero):
+/// `m' = m + (g - m)(1-β₁)`, `v' = vβ₂ + g²(1-β₂)`, `v̂' = max(v̂, v')` (amsgrad) or `v'`,
+/// `θ' = θk - m' / (√v̂' + eps) · scale`; `k` is AdamW's decoupled decay factor `1 - γλ` (1
+/// without it, which leaves θ exactly as it is). Scalars `[1-β₁, β₂, 1-β₂, scale, eps, k]`.
+#[inline(always)]
+fn adam_rule<V: MapValue>(p: V, g: V, m: V, v: V, vmax: Option<V>, sc: &[V; 6]) -> [V; 4] {
+    let [w1, b2, w2, scale, eps, k] = sc.clone();
+    let m2 = m.clone() + (g.clone() - m) * w1;
+    let v2 = v * b2 + g.clone() * g * w2;
+    let used = match vmax {
+        Some(vmax) => vmax.max(v2.clone()),
+        None => v2.clone(),
+    };
+    let p2 = p * k - m2.clone() / (used.clone().sqrt() + eps) * scale;
+    [p2, m2, v2, used]
 }
 
-/// One step of SGD with momentum after the first: `b' = bμ + g(1-τ)`, `d = g + b'μ` (Nesterov)
-/// or `b'`, `θ' = θ - d · lr`. Returns `(θ', b')`; `b` is written over when it is the only handle.
+/// Adam without amsgrad: `[θ, g, m, v]` to `[θ', m', v']`.
+struct Adam;
+
+impl Formula<4, 6, 3> for Adam {
+    #[inline(always)]
+    fn eval<V: MapValue>(&self, [p, g, m, v]: [V; 4], sc: &[V; 6]) -> [V; 3] {
+        let [p2, m2, v2, _] = adam_rule(p, g, m, v, None, sc);
+        [p2, m2, v2]
+    }
+}
+
+/// Adam with amsgrad: `[θ, g, m, v, v̂]` to `[θ', m', v', v̂']`.
+struct AdamAmsgrad;
+
+impl Formula<5, 6, 4> for AdamAmsgrad {
+    #[inline(always)]
+    fn eval<V: MapValue>(&self, [p, g, m, v, vmax]: [V; 5], sc: &[V; 6]) -> [V; 4] {
+        adam_rule(p, g, m, v, Some(vmax), sc)
+    }
+}
+
+/// The Adam step of every tuple `[θ, g, m, v]` (`[θ, g, m, v, v̂]` with amsgrad) in one fused
+/// multi-tensor pass (one GPU dispatch for all, where the device can). The caller folds the bias
+/// corrections into `scale` and `eps`; `k` is the decoupled decay factor (see [`adam_rule`]).
+///
+/// The buffers are taken by value: when each is the only handle to its storage (an optimizer's
+/// own state), the new values are written over them. Returns `[θ', m', v', v̂']` per tuple.
+pub(crate) fn adam(
+    tuples: Vec<Vec<Tensor>>,
+    amsgrad: bool,
+    [beta1, beta2, scale, eps, k]: [f64; 5],
+) -> Vec<Vec<Tensor>> {
+    static MAPS: [OnceLock<FusedMap>; 2] = [OnceLock::new(), OnceLock::new()];
+    let map = MAPS[usize::from(amsgrad)].get_or_init(|| {
+        if amsgrad {
+            FusedMap::from_formula("adam_amsgrad_step", AdamAmsgrad)
+        } else {
+            FusedMap::from_formula("adam_step", Adam)
+        }
+    });
+    map.run_foreach(tuples, &[1.0 - beta1, beta2, 1.0 - beta2, scale, eps, k])
+}
+
+/// SGD with momentum after the first step: `b' = bμ + g(1-τ)`, `d = g + b'μ` (Nesterov) or
+/// `b'`, `θ' = θ - d · lr`; scalars `[μ, 1-τ, lr]`, `[θ, g, b]` to `[θ', b']`.
+struct SgdMomentum {
+    nesterov: bool,
+}
+
+impl Formula<3, 3, 2> for SgdMomentum {
+    #[inline(always)]
+    fn eval<V: MapValue>(&self, [p, g, b]: [V; 3], [mu, keep, rate]: &[V; 3]) -> [V; 2] {
+        let b2 = b * mu.clone() + g.clone() * keep.clone();
+        let d = if self.nesterov { g + b2.clone() * mu.clone() } else { b2.clone() };
+        [p - d * rate.clone(), b2]
+    }
+}
+
+/// One step of SGD with momentum after the first, for every tuple `[θ, g, b]` in one fused
+/// multi-tensor pass; returns `[θ', b']` per tuple (`b` is written over when it is the only
+/// handle to its storage).
 pub(crate) fn sgd_momentum(
-    p: Tensor,
-    g: Tensor,
-    b: Tensor,
+    tuples: Vec<Vec<Tensor>>,
     lr: f64,
     momentum: f64,
     dampening: f64,
     nesterov: bool,
-) -> (Tensor, Tensor) {
+) -> Vec<Vec<Tensor>> {
     static MAPS: [OnceLock<FusedMap>; 2] = [OnceLock::new(), OnceLock::new()];
     let map = MAPS[usize::from(nesterov)].get_or_init(|| {
-        let ([p, g, b], [mu, keep, rate]) = vars::<3, 3>();
-        let b2 = &b * &mu + &(&g * &keep);
-        let d = if nesterov { &g + &(&b2 * &mu) } else { b2.clone() };
         let name = if nesterov { "sgd_nesterov_step" } else { "sgd_momentum_step" };
-        FusedMap::new(name, 3, 3, &[&p - &(&d * &rate), b2])
+        FusedMap::from_formula(name, SgdMomentum { nesterov })
     });
-    let mut out = map.run_owned(vec![p, g, b], &[momentum, 1.0 - dampening, lr]);
-    let b2 = out.pop().expect("two outputs");
-    (out.pop().expect("two outputs"), b2)
+    map.run_foreach(tuples, &[momentum, 1.0 - dampening, lr])
 }
 
 /// The RMSprop step: `v' = vα + g²(1-α)`; centered: `ḡ' = lerp(ḡ, g, 1-α)` and
@@ -137,7 +169,7 @@ pub(crate) fn adagrad(p: Tensor, g: Tensor, sum: Tensor, clr: f64, eps: f64) -> 
     let map = MAP.get_or_init(|| {
         let ([p, g, s], [clr, eps]) = vars::<3, 2>();
         let s2 = &s + &(&g * &g);
-        FusedMap::new("adagrad_step", 3, 2, &[&p - &(&g / &(s2.sqrt() + &eps) * &clr), s2])
+        FusedMap::new("adagrad_step", 3, 2, &[&p - &(&g / &(Expr::sqrt(&s2) + &eps) * &clr), s2])
     });
     let mut out = map.run_owned(vec![p, g, sum], &[clr, eps]);
     let s2 = out.pop().expect("two outputs");

@@ -38,22 +38,39 @@ impl Algo for SgdAlgo {
     }
 
     fn update(h: &SgdHyper, p: &Tensor, g: Tensor, st: &mut ParamState) -> Tensor {
-        let mut d = effective_grad(g, p, h.maximize, h.weight_decay);
-        if h.momentum != 0.0 {
-            if let Some(b) = st.slots[0].take() {
-                // every later step in one fused pass over memory
-                let (out, buf) = fused::sgd_momentum(p.clone(), d, b, h.lr, h.momentum, h.dampening, h.nesterov);
+        Self::update_many(h, vec![(p.clone(), g, st)]).pop().expect("one parameter")
+    }
+
+    fn update_many(h: &SgdHyper, items: Vec<(Tensor, Tensor, &mut ParamState)>) -> Vec<Tensor> {
+        let mut out: Vec<Option<Tensor>> = vec![None; items.len()];
+        // parameters with a momentum buffer: every later step, all in one fused multi-tensor pass
+        let (mut fused_at, mut tuples, mut states) = (Vec::new(), Vec::new(), Vec::new());
+        for (j, (p, g, st)) in items.into_iter().enumerate() {
+            let mut d = effective_grad(g, &p, h.maximize, h.weight_decay);
+            if h.momentum != 0.0 {
+                if let Some(b) = st.slots[0].take() {
+                    fused_at.push(j);
+                    tuples.push(vec![p, d, b]);
+                    states.push(st);
+                    continue;
+                }
+                // The first buffer is the gradient itself (no dampening), as PyTorch.
+                let buf = d.clone();
+                if h.nesterov {
+                    d = d.add(&buf.mul_scalar(h.momentum));
+                }
                 st.put(0, buf);
-                return out;
             }
-            // The first buffer is the gradient itself (no dampening), as PyTorch.
-            let buf = d.clone();
-            if h.nesterov {
-                d = d.add(&buf.mul_scalar(h.momentum));
-            }
-            st.put(0, buf);
+            out[j] = Some(p.sub(&d.mul_scalar(h.lr)));
         }
-        p.sub(&d.mul_scalar(h.lr))
+        if !tuples.is_empty() {
+            let new = fused::sgd_momentum(tuples, h.lr, h.momentum, h.dampening, h.nesterov);
+            for ((j, st), mut pb) in fused_at.into_iter().zip(states).zip(new) {
+                st.put(0, pb.pop().expect("the new buffer"));
+                out[j] = pb.pop();
+            }
+        }
+        out.into_iter().map(|p| p.expect("every parameter updated")).collect()
     }
 }
 

@@ -46,6 +46,7 @@ pub use half;
 pub use ops::activation::ActGrad;
 pub use ops::creation::ArangeArg;
 pub use ops::fused_expr::{Expr, MapBinary, MapUnary};
+pub use ops::fused_formula::{Formula, MapValue};
 pub use ops::fused_map::FusedMap;
 pub use random::{manual_seed, with_generator, Generator};
 pub use shape::Dim;

@@ -355,6 +355,20 @@ pub(crate) trait Backend: Send + Sync {
         Ok(None)
     }
 
+    /// A [`FusedMap`](crate::FusedMap) over several tuples of inputs (`run_foreach`) in one
+    /// dispatch: `Ok(None)` where the backend has no such kernel, and each tuple then runs alone.
+    fn fused_map_foreach(
+        &self,
+        op: &'static str,
+        key: &str,
+        flat: &Flat,
+        tuples: &[Vec<Tensor>],
+        values: &[f64],
+    ) -> Result<Option<Vec<Vec<Tensor>>>> {
+        let _ = (op, key, flat, tuples, values);
+        Ok(None)
+    }
+
     /// Row normalisation (`Tensor::norm_rows`): `(out, mean, rstd)`.
     fn norm_rows(
         &self,

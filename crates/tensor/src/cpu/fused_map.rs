@@ -11,6 +11,7 @@ use rayon::prelude::*;
 use super::elementwise::PAR_THRESHOLD;
 use super::SharedPtr;
 use crate::ops::fused_expr::{Flat, Inst, MapBinary, MapUnary};
+use crate::ops::fused_formula::NativeKernel;
 use crate::{DType, Error, Float, Result, Tensor};
 
 /// Elements per parallel chunk.
@@ -19,12 +20,19 @@ const CHUNK: usize = 1 << 14;
 /// inputs and outputs together in L1 (4 KiB thrashed it: several times slower).
 const REG_BYTES: usize = 1024;
 
-/// Runs `flat` on CPU `inputs` (checked: one shape, one float dtype) with `values` (scalars, then
-/// constants); inputs that are the only handle to their storage may lend it to outputs.
-pub(crate) fn run(op: &'static str, flat: &Flat, inputs: Vec<Tensor>, values: &[f64]) -> Result<Vec<Tensor>> {
-    match inputs[0].dtype() {
-        DType::F32 => typed::<f32>(op, flat, inputs, values),
-        DType::F64 => typed::<f64>(op, flat, inputs, values),
+/// Runs `flat` (or its `native` loop) on each tuple of CPU inputs (checked: one float dtype,
+/// one shape per tuple) with `values` (scalars, then constants), all tuples in one parallel pass;
+/// inputs that are the only handle to their storage may lend it to outputs.
+pub(crate) fn run(
+    op: &'static str,
+    flat: &Flat,
+    native: Option<&dyn NativeKernel>,
+    tuples: Vec<Vec<Tensor>>,
+    values: &[f64],
+) -> Result<Vec<Vec<Tensor>>> {
+    match tuples[0][0].dtype() {
+        DType::F32 => typed::<f32>(op, flat, native, tuples, values),
+        DType::F64 => typed::<f64>(op, flat, native, tuples, values),
         d => Err(Error::UnsupportedDType { op, dtype: d }),
     }
 }
@@ -154,16 +162,31 @@ fn min<T: Float>(x: T, y: T) -> T {
     }
 }
 
-fn typed<T: Float>(op: &'static str, flat: &Flat, mut inputs: Vec<Tensor>, values: &[f64]) -> Result<Vec<Tensor>> {
-    let shape = inputs[0].shape().to_vec();
+/// One tuple's buffers during a run: every input read in place, every output a pointer into a
+/// fresh vector or into an input's storage that the run may overwrite.
+struct Job<T> {
+    /// The inputs (kept alive: the pointers below point into them).
+    inputs: Vec<Tensor>,
+    n: usize,
+    ins: Vec<SharedPtr<T>>,
+    outs: Vec<SharedPtr<T>>,
+    /// Per output: a fresh vector, or `None` when input `lent[o]` lends its storage.
+    fresh: Vec<Option<Vec<T>>>,
+    lent: Vec<Option<usize>>,
+}
+
+/// Pointers for one tuple. Outputs borrow, in order, the storage of inputs that are its only
+/// handle (never an input in `passthrough`, one that an output returns as it is).
+fn prepare<T: Float>(op: &'static str, n_out: usize, passthrough: &[usize], mut inputs: Vec<Tensor>) -> Result<Job<T>> {
+    // a strided input is gathered first, so every input is read in place
+    for t in inputs.iter_mut() {
+        if !t.is_contiguous() {
+            *t = t.try_contiguous()?;
+        }
+    }
     let n = inputs[0].numel();
-    let plan = plan::<T>(flat, values);
-    // Outputs borrow, in order, the storage of inputs that are its only handle (never an input an
-    // output returns as it is: that output copies from it at the end of each block).
-    let passthrough: Vec<usize> =
-        plan.outputs.iter().filter_map(|l| if let Loc::Input(k) = l { Some(*k) } else { None }).collect();
-    let mut lent: Vec<Option<usize>> = vec![None; plan.outputs.len()];
-    let mut in_ptr: Vec<Option<SharedPtr<T>>> = vec![None; inputs.len()];
+    let mut lent: Vec<Option<usize>> = vec![None; n_out];
+    let mut own: Vec<Option<*mut T>> = vec![None; inputs.len()];
     let mut next = 0;
     for slot in lent.iter_mut() {
         while next < inputs.len() {
@@ -173,60 +196,146 @@ fn typed<T: Float>(op: &'static str, flat: &Flat, mut inputs: Vec<Tensor>, value
                 continue;
             }
             if let Some(s) = inputs[k].cpu_unique_mut::<T>() {
-                in_ptr[k] = Some(SharedPtr(s.as_mut_ptr()));
+                own[k] = Some(s.as_mut_ptr());
                 *slot = Some(k);
                 break;
             }
         }
     }
-    let cows: Vec<Option<std::borrow::Cow<'_, [T]>>> = inputs
+    let ins: Vec<SharedPtr<T>> = inputs
         .iter()
-        .zip(&in_ptr)
-        .map(|(t, p)| if p.is_some() { Ok(None) } else { t.try_cpu_data::<T>().map(Some) })
-        .collect::<Result<_>>()?;
-    let ins: Vec<SharedPtr<T>> = cows
-        .iter()
-        .zip(&in_ptr)
-        .map(|(c, p)| p.unwrap_or_else(|| SharedPtr(c.as_ref().expect("read in place").as_ptr().cast_mut())))
+        .zip(&own)
+        .map(|(t, o)| {
+            SharedPtr(o.unwrap_or_else(|| {
+                let (s, layout) = t.cpu_raw::<T>();
+                // contiguous (above): the elements are `offset..offset + n` of the storage
+                s[layout.offset..layout.offset + n].as_ptr().cast_mut()
+            }))
+        })
         .collect();
-    let mut fresh: Vec<Option<Vec<T>>> = Vec::with_capacity(lent.len());
+    let mut fresh: Vec<Option<Vec<T>>> = Vec::with_capacity(n_out);
     for l in &lent {
         fresh.push(if l.is_some() { None } else { Some(super::alloc::try_vec_any::<T>(op, n)?) });
     }
-    let outs: Vec<SharedPtr<T>> = fresh
+    let outs = fresh
         .iter_mut()
         .zip(&lent)
         .map(|(v, l)| match (v, l) {
             (Some(v), _) => SharedPtr(v.spare_capacity_mut()[..n].as_mut_ptr().cast::<T>()),
-            (None, Some(k)) => in_ptr[*k].expect("lent input"),
+            (None, Some(k)) => ins[*k],
             (None, None) => unreachable!("every output has a buffer"),
         })
         .collect();
-    let pass = |r: std::ops::Range<usize>| {
+    Ok(Job { inputs, n, ins, outs, fresh, lent })
+}
+
+impl<T: Float> Job<T> {
+    /// The outputs, after a pass wrote every element of each.
+    fn finish(self) -> Vec<Tensor> {
+        let shape = self.inputs[0].shape().to_vec();
+        let n = self.n;
+        self.fresh
+            .into_iter()
+            .zip(&self.lent)
+            .map(|(v, l)| match (v, l) {
+                (Some(mut v), _) => {
+                    // SAFETY: the pass wrote every element of 0..n of each fresh output.
+                    unsafe { v.set_len(n) };
+                    Tensor::from_vec_unchecked(v, &shape)
+                }
+                (None, Some(k)) => self.inputs[*k].clone(),
+                (None, None) => unreachable!("every output has a buffer"),
+            })
+            .collect()
+    }
+}
+
+fn typed<T: Float + Native>(
+    op: &'static str,
+    flat: &Flat,
+    native: Option<&dyn NativeKernel>,
+    tuples: Vec<Vec<Tensor>>,
+    values: &[f64],
+) -> Result<Vec<Vec<Tensor>>> {
+    let plan = plan::<T>(flat, values);
+    let passthrough: Vec<usize> =
+        plan.outputs.iter().filter_map(|l| if let Loc::Input(k) = l { Some(*k) } else { None }).collect();
+    let jobs: Vec<Job<T>> =
+        tuples.into_iter().map(|t| prepare::<T>(op, plan.outputs.len(), &passthrough, t)).collect::<Result<_>>()?;
+    let scalars: Vec<T> = values.iter().map(|&v| T::from_f64(v)).collect();
+    let pass = |j: &Job<T>, r: std::ops::Range<usize>| {
         // SAFETY: `ins` point at `n` readable elements each, `outs` at `n` writable ones; this
-        // range is this call's own; an output lent by an input is written only at the end of each
-        // block, after every read of that block.
-        unsafe { run_range(&plan, &ins, &outs, r) }
-    };
-    if n >= PAR_THRESHOLD {
-        (0..n.div_ceil(CHUNK)).into_par_iter().for_each(|c| pass(c * CHUNK..((c + 1) * CHUNK).min(n)));
-    } else if n > 0 {
-        pass(0..n);
-    }
-    drop(cows);
-    let mut result = Vec::with_capacity(lent.len());
-    for (v, l) in fresh.into_iter().zip(&lent) {
-        result.push(match (v, l) {
-            (Some(mut v), _) => {
-                // SAFETY: the pass wrote every element of 0..n of each fresh output.
-                unsafe { v.set_len(n) };
-                Tensor::from_vec_unchecked(v, &shape)
+        // range is this call's own; an output lent by an input is written only after the reads
+        // of the same elements (per lane pack natively, per block in the interpreter).
+        unsafe {
+            match native {
+                Some(k) => {
+                    let ins: Vec<*const T> = j.ins.iter().map(|p| p.0.cast_const()).collect();
+                    let outs: Vec<*mut T> = j.outs.iter().map(|p| p.0).collect();
+                    T::run_native(k, &ins, &outs, &scalars, r);
+                }
+                None => run_range(&plan, &j.ins, &j.outs, r),
             }
-            (None, Some(k)) => inputs[*k].clone(),
-            (None, None) => unreachable!("every output has a buffer"),
-        });
+        }
+    };
+    // one list of chunks over every tuple: small tensors share a thread's work
+    let total: usize = jobs.iter().map(|j| j.n).sum();
+    if total >= PAR_THRESHOLD {
+        let chunks: Vec<(usize, std::ops::Range<usize>)> = jobs
+            .iter()
+            .enumerate()
+            .flat_map(|(t, j)| (0..j.n.div_ceil(CHUNK)).map(move |c| (t, c * CHUNK..((c + 1) * CHUNK).min(j.n))))
+            .collect();
+        chunks.into_par_iter().for_each(|(t, r)| pass(&jobs[t], r));
+    } else {
+        for j in &jobs {
+            if j.n > 0 {
+                pass(j, 0..j.n);
+            }
+        }
     }
-    Ok(result)
+    Ok(jobs.into_iter().map(Job::finish).collect())
+}
+
+/// The dtypes with a native formula loop.
+pub(crate) trait Native: Sized {
+    /// Runs `k` on elements `r`.
+    ///
+    /// # Safety
+    /// As [`NativeKernel::run_f32`].
+    unsafe fn run_native(
+        k: &dyn NativeKernel,
+        ins: &[*const Self],
+        outs: &[*mut Self],
+        sc: &[Self],
+        r: std::ops::Range<usize>,
+    );
+}
+
+impl Native for f32 {
+    unsafe fn run_native(
+        k: &dyn NativeKernel,
+        ins: &[*const f32],
+        outs: &[*mut f32],
+        sc: &[f32],
+        r: std::ops::Range<usize>,
+    ) {
+        // SAFETY: the caller's contract.
+        unsafe { k.run_f32(ins, outs, sc, r) }
+    }
+}
+
+impl Native for f64 {
+    unsafe fn run_native(
+        k: &dyn NativeKernel,
+        ins: &[*const f64],
+        outs: &[*mut f64],
+        sc: &[f64],
+        r: std::ops::Range<usize>,
+    ) {
+        // SAFETY: the caller's contract.
+        unsafe { k.run_f64(ins, outs, sc, r) }
+    }
 }
 
 /// Evaluates `plan` over elements `r`, a block at a time.

@@ -6,7 +6,10 @@
 //! recompile). Optimizers (`ember-optim`) write their update rules with it; the array crate holds
 //! no optimizer formula.
 
+use std::sync::Arc;
+
 use crate::ops::fused_expr::{flatten, Flat, Inst, MapBinary, MapUnary};
+use crate::ops::fused_formula::NativeKernel;
 use crate::tensor::ok;
 use crate::{Error, Expr, Result, Tensor};
 
@@ -25,13 +28,25 @@ use crate::{Error, Expr, Result, Tensor};
 /// assert_eq!(out[1].item::<f64>(), 0.5 * 0.9 + 2.0);
 /// assert_eq!(out[0].item::<f64>(), 1.0 - (0.5 * 0.9 + 2.0) * 0.1);
 /// ```
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct FusedMap {
     name: &'static str,
     n_inputs: usize,
     n_scalars: usize,
     flat: Flat,
     key: String,
+    /// The native CPU loop of a map made by [`FusedMap::from_formula`].
+    native: Option<Arc<dyn NativeKernel>>,
+}
+
+impl std::fmt::Debug for FusedMap {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FusedMap")
+            .field("name", &self.name)
+            .field("structure", &self.key)
+            .field("native", &self.native.is_some())
+            .finish()
+    }
 }
 
 impl FusedMap {
@@ -65,7 +80,19 @@ impl FusedMap {
             ));
         }
         let key = flat.key(n_inputs, n_scalars + flat.consts.len());
-        Ok(FusedMap { name, n_inputs, n_scalars, flat, key })
+        Ok(FusedMap { name, n_inputs, n_scalars, flat, key, native: None })
+    }
+
+    /// The map with `native` as its CPU loop (`from_formula`).
+    pub(crate) fn with_native(mut self, native: Arc<dyn NativeKernel>) -> FusedMap {
+        self.native = Some(native);
+        self
+    }
+
+    /// True when the map runs a native CPU loop (made by [`FusedMap::from_formula`]) rather than
+    /// the interpreter of its program.
+    pub fn is_native(&self) -> bool {
+        self.native.is_some()
     }
 
     /// The map's name.
@@ -132,12 +159,66 @@ impl FusedMap {
         self.check(&inputs, scalars)?;
         let values = self.values(scalars);
         if inputs[0].device().is_cpu() {
-            return crate::cpu::fused_map::run(self.name, &self.flat, inputs, &values);
+            let mut out =
+                crate::cpu::fused_map::run(self.name, &self.flat, self.native.as_deref(), vec![inputs], &values)?;
+            return Ok(out.pop().expect("one tuple"));
         }
-        match inputs[0].backend().fused_map(self.name, &self.key, &self.flat, &inputs, &values)? {
+        self.run_device(&inputs, &values)
+    }
+
+    /// One tuple on a device backend: its fused kernel, or the composite of tensor ops.
+    fn run_device(&self, inputs: &[Tensor], values: &[f64]) -> Result<Vec<Tensor>> {
+        match inputs[0].backend().fused_map(self.name, &self.key, &self.flat, inputs, values)? {
             Some(out) => Ok(out),
-            None => self.composite(&inputs, &values),
+            None => self.composite(inputs, values),
         }
+    }
+
+    /// Runs the map on every tuple of `tuples` at once (PyTorch's `foreach`: an optimizer's
+    /// parameters of one group), taking the inputs by value as [`FusedMap::run_owned`]; returns
+    /// the outputs of each tuple. Tensors of one tuple share a shape; tuples may differ in shape
+    /// but share one device and dtype. On the CPU all tuples run in one parallel pass; on a GPU
+    /// as one dispatch where the backend can (wgpu), else one per tuple. Each tuple's results
+    /// equal [`FusedMap::run_owned`] on it, bit for bit.
+    ///
+    /// **Panics** on any argument [`FusedMap::run`] rejects, or tuples on different devices or of
+    /// different dtypes; see [`FusedMap::try_run_foreach`].
+    ///
+    /// ```
+    /// use ember_tensor::{Expr, FusedMap, Tensor};
+    /// let axpy = FusedMap::new("axpy", 2, 1, &[Expr::input(0) * Expr::scalar(0) + Expr::input(1)]);
+    /// let (a, b) = (Tensor::ones(&[3]), Tensor::ones(&[2, 2]));
+    /// let out = axpy.run_foreach(vec![vec![a.clone(), a], vec![b.clone(), b]], &[2.0]);
+    /// assert_eq!(out[0][0].to_vec::<f32>(), vec![3.0; 3]);
+    /// assert_eq!(out[1][0].shape(), &[2, 2]);
+    /// ```
+    #[track_caller]
+    pub fn run_foreach(&self, tuples: Vec<Vec<Tensor>>, scalars: &[f64]) -> Vec<Vec<Tensor>> {
+        ok(self.try_run_foreach(tuples, scalars))
+    }
+
+    /// Checked form of [`FusedMap::run_foreach`].
+    pub fn try_run_foreach(&self, tuples: Vec<Vec<Tensor>>, scalars: &[f64]) -> Result<Vec<Vec<Tensor>>> {
+        let Some(first) = tuples.first() else { return Ok(Vec::new()) };
+        self.check(first, scalars)?;
+        let (device, dtype) = (first[0].device(), first[0].dtype());
+        for t in &tuples[1..] {
+            self.check(t, scalars)?;
+            if t[0].device() != device {
+                return Err(Error::DeviceMismatch { op: self.name, lhs: device, rhs: t[0].device() });
+            }
+            if t[0].dtype() != dtype {
+                return Err(Error::DTypeMismatch { op: self.name, expected: dtype, got: t[0].dtype() });
+            }
+        }
+        let values = self.values(scalars);
+        if device.is_cpu() {
+            return crate::cpu::fused_map::run(self.name, &self.flat, self.native.as_deref(), tuples, &values);
+        }
+        if let Some(out) = first[0].backend().fused_map_foreach(self.name, &self.key, &self.flat, &tuples, &values)? {
+            return Ok(out);
+        }
+        tuples.iter().map(|t| self.run_device(t, &values)).collect()
     }
 
     /// The run's value slots: the scalars, then the constants.

@@ -11,6 +11,7 @@ pub mod creation;
 pub mod extrema;
 pub mod fused;
 pub mod fused_expr;
+pub mod fused_formula;
 pub mod fused_map;
 pub mod index;
 pub mod index_misc;

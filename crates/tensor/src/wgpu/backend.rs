@@ -315,6 +315,17 @@ impl Backend for WgpuBackend {
         fused_map::run(op, key, flat, inputs, values)
     }
 
+    fn fused_map_foreach(
+        &self,
+        op: &'static str,
+        key: &str,
+        flat: &crate::ops::fused_expr::Flat,
+        tuples: &[Vec<Tensor>],
+        values: &[f64],
+    ) -> Result<Option<Vec<Vec<Tensor>>>> {
+        super::fused_foreach::run(op, key, flat, tuples, values)
+    }
+
     fn relu_backward(&self, grad: &Tensor, out: &Tensor) -> Result<Tensor> {
         grad.try_masked_fill(&out.try_le_scalar(0.0)?, 0.0)
     }

@@ -107,6 +107,22 @@ impl Context {
         }
     }
 
+    /// Records a copy of `len` bytes from `src` at `src_offset` to `dst` at `dst_offset`, in
+    /// order with the dispatches (a copy command, not a dispatch; offsets and `len` multiples of 4).
+    pub(crate) fn copy_buffer(
+        &self,
+        src: &::wgpu::Buffer,
+        src_offset: u64,
+        dst: &::wgpu::Buffer,
+        dst_offset: u64,
+        len: u64,
+    ) {
+        if len > 0 {
+            let mut b = lock(&self.batch);
+            self.encoder(&mut b).copy_buffer_to_buffer(src, src_offset, dst, dst_offset, len);
+        }
+    }
+
     /// Copies `len` bytes from `offset` of `buf` back to the host (submitting pending work first).
     pub(crate) fn read(&self, buf: &::wgpu::Buffer, offset: u64, len: u64) -> Result<Vec<u8>> {
         if len == 0 {

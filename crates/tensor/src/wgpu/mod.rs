@@ -18,6 +18,7 @@ pub(crate) mod conv;
 pub(crate) mod copy;
 pub(crate) mod encoder;
 pub(crate) mod fill;
+pub(crate) mod fused_foreach;
 pub(crate) mod fused_map;
 pub(crate) mod index;
 pub(crate) mod index_misc;
