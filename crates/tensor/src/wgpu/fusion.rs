@@ -25,7 +25,7 @@ use crate::shape::Layout;
 use crate::storage::Storage;
 use crate::{DType, Result, Tensor};
 
-/// The most nodes (ops, constants, inputs) one fused expression holds.
+/// The most nodes (ops and input reads; constants are free) one fused expression holds.
 pub(crate) const MAX_NODES: usize = 64;
 
 /// The most distinct input buffers of one fused kernel (fewer where the adapter allows fewer
@@ -156,7 +156,8 @@ fn count(args: &[Tensor]) -> Result<(usize, SmallVec<[usize; 8]>)> {
     };
     for a in args {
         match pending(a) {
-            Some(l) if matches!(l.op, LazyOp::Full(_)) => nodes += 1,
+            // a constant is a value slot, not work: it does not count
+            Some(l) if matches!(l.op, LazyOp::Full(_)) => {}
             Some(l) if reads_in_order(a) => {
                 nodes += l.nodes;
                 for &x in &l.leaves {
