@@ -25,7 +25,10 @@ fn main() {
             let mlp = per_step(mlp_step(&dev));
             ember::manual_seed(0);
             let cnn = per_step(cnn_step(&dev));
-            println!("fusion {}: mlp-step {mlp} dispatches, cnn-step {cnn} dispatches", if fusion { "on " } else { "off" });
+            println!(
+                "fusion {}: mlp-step {mlp} dispatches, cnn-step {cnn} dispatches",
+                if fusion { "on " } else { "off" }
+            );
         });
     }
 }
