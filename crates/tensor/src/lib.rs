@@ -37,6 +37,7 @@ pub use backend::{
     adapter_names, gpu_empty_cache, gpu_kernel_times, gpu_memory_stats, gpu_synchronize, host_fallback_count,
     host_fallbacks, reset_gpu_kernel_times, GpuMemoryStats, KernelTime,
 };
+pub use backend::{gpu_dispatch_count, gpu_fusion_enabled, gpu_realize, with_gpu_fusion};
 pub use cpu::malloc::tune_malloc;
 pub use device::Device;
 pub use dtype::{DType, Element, Float, Numeric};

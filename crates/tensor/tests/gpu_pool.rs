@@ -11,9 +11,12 @@ fn pool_reuses_buffers() {
     let Some(dev) = gpu() else { return };
     let x = Tensor::ones(&[4096]).to(&dev);
     let mut y = x.clone();
-    for _ in 0..20 {
+    // Warm-up: fills the pool with one submission's worth of buffers (with fusion these 1000 ops
+    // are ~60 kernels, less than two batches, so a shorter warm-up would leave it half filled).
+    for _ in 0..1000 {
         y = (&y * 0.5 + &x).exp().neg();
     }
+    let _ = y.to_vec::<f32>();
     let before = gpu_memory_stats(dev).unwrap();
     for _ in 0..1000 {
         y = (&y * 0.5 + &x).tanh();

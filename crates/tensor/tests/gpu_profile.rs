@@ -11,11 +11,14 @@ fn profiled_dispatches_are_timed_per_kernel() {
     let Some(dev) = gpu_util::gpu() else { return };
     let a = Tensor::from_vec((0..64 * 48).map(|v| (v % 13) as f32 * 0.25).collect::<Vec<_>>(), &[64, 48]).to(&dev);
     let b = Tensor::from_vec((0..48 * 40).map(|v| (v % 7) as f32 - 3.0).collect::<Vec<_>>(), &[48, 40]).to(&dev);
-    // More dispatches than one batch holds, so timestamps are collected over several submissions.
+    // More dispatches than one batch holds, so timestamps are collected over several submissions
+    // (fusion off: each add is its own dispatch).
     let mut c = a.matmul(&b);
-    for _ in 0..40 {
-        c = &c + &c;
-    }
+    ember_tensor::with_gpu_fusion(false, || {
+        for _ in 0..40 {
+            c = &c + &c;
+        }
+    });
     let want = a.to(&ember_tensor::Device::Cpu).matmul(&b.to(&ember_tensor::Device::Cpu)) * 2f64.powi(40);
     let (got, want) = (c.to_vec::<f32>(), want.to_vec::<f32>());
     assert!(got.iter().zip(&want).all(|(g, w)| (g - w).abs() <= 1e-5 * w.abs().max(1.0)), "results are unchanged");

@@ -25,6 +25,7 @@ pub use registry::{
     adapter_names, gpu_empty_cache, gpu_kernel_times, gpu_memory_stats, gpu_synchronize, reset_gpu_kernel_times,
     GpuMemoryStats, KernelTime,
 };
+pub use registry::{gpu_dispatch_count, gpu_fusion_enabled, gpu_realize, with_gpu_fusion};
 
 use crate::cpu::backend::CPU;
 use crate::op_desc::{Axis, BinaryOp, CmpOp, ConvGeom, Pool2dPlan, ReduceKind, ScatterMode, UnaryOp};

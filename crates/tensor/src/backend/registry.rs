@@ -136,3 +136,47 @@ pub fn reset_gpu_kernel_times() {
     #[cfg(feature = "gpu")]
     gpu::profile::reset_kernel_times();
 }
+
+/// GPU dispatches recorded since the process started, over every device (0 without the `gpu`
+/// feature): what a fused elementwise chain saves is visible here (a chain of N fusable ops costs
+/// one dispatch when its result is needed).
+pub fn gpu_dispatch_count() -> u64 {
+    #[cfg(feature = "gpu")]
+    return gpu::counters::dispatches();
+    #[cfg(not(feature = "gpu"))]
+    0
+}
+
+/// True when elementwise ops recorded on this thread are fused on the GPU: the default, turned off
+/// for the process by `EMBER_GPU_FUSION=0` and for a closure by [`with_gpu_fusion`].
+pub fn gpu_fusion_enabled() -> bool {
+    #[cfg(feature = "gpu")]
+    return gpu::fusion::enabled();
+    #[cfg(not(feature = "gpu"))]
+    false
+}
+
+/// Runs `f` with GPU elementwise fusion on or off for the ops this thread records (tests compare
+/// both; results are the same, only the number of dispatches differs).
+pub fn with_gpu_fusion<R>(enabled: bool, f: impl FnOnce() -> R) -> R {
+    #[cfg(feature = "gpu")]
+    return gpu::fusion::with_fusion(enabled, f);
+    #[cfg(not(feature = "gpu"))]
+    {
+        let _ = enabled;
+        f()
+    }
+}
+
+/// Computes `t` now if it is a pending fused GPU expression (one dispatch, recorded into the
+/// pending batch); a no-op for other tensors. Reading a tensor, or any op that is not elementwise,
+/// does this by itself.
+pub fn gpu_realize(t: &crate::Tensor) -> Result<()> {
+    #[cfg(feature = "gpu")]
+    if let Device::Gpu(_) = t.device() {
+        gpu::storage(t).try_buffer()?;
+    }
+    #[cfg(not(feature = "gpu"))]
+    let _ = t;
+    Ok(())
+}

@@ -3,7 +3,7 @@
 //! operand) runs the CPU backend through the host fallback.
 
 use super::compare::Test;
-use super::{argreduce, binary, compare, conv, copy, fill, fused_map, index, index_misc, join, matmul};
+use super::{argreduce, binary, compare, conv, copy, fill, fused_map, fusion, index, index_misc, join, matmul};
 use super::{pooling, random, reduce, scan, scatter, softmax, sort, stats, unary};
 use crate::backend::{host, Backend};
 use crate::cpu::backend::CPU;
@@ -44,7 +44,11 @@ impl Backend for WgpuBackend {
     }
 
     fn full(&self, op: &'static str, shape: &[usize], v: f64, dtype: DType, device: Device) -> Result<Tensor> {
-        fill::full(shape, v, dtype, adapter(op, device)?)
+        let index = adapter(op, device)?;
+        match fusion::full(shape, v, dtype, index)? {
+            Some(t) => Ok(t),
+            None => fill::full(shape, v, dtype, index),
+        }
     }
 
     fn random(&self, shape: &[usize], dtype: DType, device: Device, normal: bool) -> Option<Tensor> {
@@ -52,11 +56,17 @@ impl Backend for WgpuBackend {
     }
 
     fn unary(&self, op: UnaryOp, x: &Tensor) -> Result<Tensor> {
-        unary::unary(op, x)
+        match fusion::unary(op, x)? {
+            Some(t) => Ok(t),
+            None => unary::unary(op, x),
+        }
     }
 
     fn binary(&self, op: BinaryOp, a: &Tensor, b: &Tensor, shape: &[usize]) -> Result<Tensor> {
-        binary::binary(op, a, b, shape)
+        match fusion::binary(op, a, b, shape)? {
+            Some(t) => Ok(t),
+            None => binary::binary(op, a, b, shape),
+        }
     }
 
     fn compare(&self, op: CmpOp, a: &Tensor, b: &Tensor, shape: &[usize]) -> Result<Tensor> {
@@ -327,6 +337,9 @@ impl Backend for WgpuBackend {
     }
 
     fn relu_backward(&self, grad: &Tensor, out: &Tensor) -> Result<Tensor> {
+        if let Some(t) = fusion::relu_grad(grad, out)? {
+            return Ok(t);
+        }
         grad.try_masked_fill(&out.try_le_scalar(0.0)?, 0.0)
     }
 }

@@ -33,7 +33,7 @@ pub(crate) fn download(t: &Tensor) -> Result<Tensor> {
     let s = storage(&t);
     let eb = elem_bytes(t.dtype());
     let n = t.numel();
-    let bytes = s.ctx().read(s.buffer(), t.layout.offset as u64 * eb, n as u64 * eb)?;
+    let bytes = s.ctx().read(s.try_buffer()?, t.layout.offset as u64 * eb, n as u64 * eb)?;
     let data = match t.dtype() {
         DType::F32 => CpuStorage::F32(bytemuck::pod_collect_to_vec(&bytes)),
         DType::F64 => CpuStorage::F64(bytemuck::pod_collect_to_vec(&bytes)),

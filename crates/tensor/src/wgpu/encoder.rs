@@ -102,6 +102,7 @@ impl Context {
             pass.dispatch_workgroups(grid[0], grid[1], grid[2]);
         }
         b.ops += 1;
+        super::counters::count_dispatch();
         if b.ops >= MAX_PENDING {
             self.submit(&mut b);
         }

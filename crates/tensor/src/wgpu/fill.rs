@@ -1,8 +1,9 @@
 //! Filling a new GPU tensor with one value (`shaders/fill.wgsl`): `zeros`, `ones`, `full` and the
 //! scalar operands of binary ops, created on the device without an upload.
 
+use super::context::{self, Context};
 use super::pipeline::KernelSpec;
-use super::{check_u32, context, shaders, tensor, GpuStorage};
+use super::{check_u32, shaders, tensor, GpuStorage};
 use crate::{DType, Result, Tensor};
 
 /// The 32-bit words of `v` converted to `dtype` as the CPU's `Element::from_f64` does.
@@ -23,36 +24,44 @@ const SMALL_WORDS: u32 = 1024;
 
 /// A tensor of `shape` filled with `v` (converted to `dtype`) on GPU `index`.
 pub(crate) fn full(shape: &[usize], v: f64, dtype: DType, index: usize) -> Result<Tensor> {
-    let op = "full";
     let ctx = context::get(index)?;
     let n: usize = shape.iter().product();
-    let out = GpuStorage::new(&ctx, op, dtype, n)?;
-    if n > 0 {
-        let wpe: u32 = if matches!(dtype, DType::F64 | DType::I64) { 2 } else { 1 };
-        let n_words = check_u32(op, n)?.checked_mul(wpe).ok_or_else(|| crate::Error::InvalidArgument {
-            op,
-            msg: format!("{n} elements exceed the GPU kernels' 32-bit indexing"),
-        })?;
-        let [w0, w1] = words(v, dtype);
-        if n_words <= SMALL_WORDS {
-            // Scalars and other tiny tensors (the operand of every `x * 0.9`): written by the
-            // queue with the next submission, which costs far less than a dispatch of its own.
-            let data: Vec<u32> = (0..n_words).map(|i| if i % wpe == 1 { w1 } else { w0 }).collect();
-            ctx.queue.write_buffer(out.buffer(), 0, bytemuck::cast_slice(&data));
-            return Ok(tensor(out, shape));
-        }
-        let meta = ctx.upload_words(op, &[n_words, wpe, w0, w1])?;
-        let source = || shaders::FILL.to_string();
-        let spec = KernelSpec {
-            checked: true,
-            module: "fill",
-            source: &source,
-            entry: "fill",
-            constants: &[],
-            read_only: &[false, true],
-        };
-        ctx.dispatch(&spec, &[out.buffer(), &meta], ctx.grid(op, n_words.div_ceil(256))?);
-        ctx.release(meta);
-    }
+    let out = GpuStorage::new(&ctx, "full", dtype, n)?;
+    fill_buffer(&ctx, out.buffer(), n, v, dtype)?;
     Ok(tensor(out, shape))
+}
+
+/// Writes `n` elements of `v` (converted to `dtype`) into `buf`: uploaded when small, else one
+/// dispatch of `fill.wgsl` (also how a pending `full` of the fusion is computed).
+pub(crate) fn fill_buffer(ctx: &Context, buf: &::wgpu::Buffer, n: usize, v: f64, dtype: DType) -> Result<()> {
+    let op = "full";
+    if n == 0 {
+        return Ok(());
+    }
+    let wpe: u32 = if matches!(dtype, DType::F64 | DType::I64) { 2 } else { 1 };
+    let n_words = check_u32(op, n)?.checked_mul(wpe).ok_or_else(|| crate::Error::InvalidArgument {
+        op,
+        msg: format!("{n} elements exceed the GPU kernels' 32-bit indexing"),
+    })?;
+    let [w0, w1] = words(v, dtype);
+    if n_words <= SMALL_WORDS {
+        // Scalars and other tiny tensors (the operand of every `x * 0.9`): written by the
+        // queue with the next submission, which costs far less than a dispatch of its own.
+        let data: Vec<u32> = (0..n_words).map(|i| if i % wpe == 1 { w1 } else { w0 }).collect();
+        ctx.queue.write_buffer(buf, 0, bytemuck::cast_slice(&data));
+        return Ok(());
+    }
+    let meta = ctx.upload_words(op, &[n_words, wpe, w0, w1])?;
+    let source = || shaders::FILL.to_string();
+    let spec = KernelSpec {
+        checked: true,
+        module: "fill",
+        source: &source,
+        entry: "fill",
+        constants: &[],
+        read_only: &[false, true],
+    };
+    ctx.dispatch(&spec, &[buf, &meta], ctx.grid(op, n_words.div_ceil(256))?);
+    ctx.release(meta);
+    Ok(())
 }

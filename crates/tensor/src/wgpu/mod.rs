@@ -16,10 +16,13 @@ pub(crate) mod compare;
 pub(crate) mod context;
 pub(crate) mod conv;
 pub(crate) mod copy;
+pub(crate) mod counters;
 pub(crate) mod encoder;
 pub(crate) mod fill;
 pub(crate) mod fused_foreach;
 pub(crate) mod fused_map;
+pub(crate) mod fusion;
+mod fusion_kernel;
 pub(crate) mod index;
 pub(crate) mod index_misc;
 pub(crate) mod join;
@@ -40,7 +43,7 @@ pub(crate) mod sort;
 pub(crate) mod stats;
 pub(crate) mod unary;
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, OnceLock};
 
 use context::Context;
 
@@ -59,9 +62,13 @@ pub(crate) fn elem_bytes(dtype: DType) -> u64 {
     }
 }
 
-/// A tensor's storage in GPU memory: a pooled buffer of `len` elements of `dtype`.
+/// A tensor's storage in GPU memory: a pooled buffer of `len` elements of `dtype`, or, for the
+/// result of a fusable elementwise op, a pending expression ([`fusion`]) computed into a buffer
+/// when something first needs the buffer.
 pub struct GpuStorage {
-    buffer: Option<::wgpu::Buffer>,
+    buffer: OnceLock<::wgpu::Buffer>,
+    /// The pending expression, until the buffer is computed (then `None`).
+    pub(crate) lazy: Mutex<Option<Arc<fusion::Lazy>>>,
     dtype: DType,
     len: usize,
     ctx: Arc<Context>,
@@ -79,7 +86,38 @@ impl GpuStorage {
             .checked_mul(elem_bytes(dtype))
             .ok_or_else(|| Error::OutOfMemory(format!("{op}: {len} elements of {dtype} do not fit a GPU buffer")))?;
         let buffer = ctx.acquire(op, bytes)?;
-        Ok(GpuStorage { buffer: Some(buffer), dtype, len, ctx: ctx.clone() })
+        Ok(GpuStorage { buffer: OnceLock::from(buffer), lazy: Mutex::new(None), dtype, len, ctx: ctx.clone() })
+    }
+
+    /// A storage of `len` elements whose buffer is computed later from `lazy`.
+    pub(crate) fn pending(ctx: &Arc<Context>, dtype: DType, len: usize, lazy: fusion::Lazy) -> GpuStorage {
+        GpuStorage { buffer: OnceLock::new(), lazy: Mutex::new(Some(Arc::new(lazy))), dtype, len, ctx: ctx.clone() }
+    }
+
+    /// True while the buffer is still a pending expression.
+    pub(crate) fn is_pending(&self) -> bool {
+        self.buffer.get().is_none()
+    }
+
+    /// The buffer, computing a pending expression first (one fused dispatch).
+    pub(crate) fn try_buffer(&self) -> Result<&::wgpu::Buffer> {
+        if let Some(b) = self.buffer.get() {
+            return Ok(b);
+        }
+        fusion::realize(self)?;
+        Ok(self.buffer.get().expect("a realized storage holds its buffer"))
+    }
+
+    /// Stores the computed buffer of a pending storage; `false` (and the buffer is returned to the
+    /// pool) when another thread computed it first.
+    pub(crate) fn set_buffer(&self, b: ::wgpu::Buffer) -> bool {
+        match self.buffer.set(b) {
+            Ok(()) => true,
+            Err(b) => {
+                self.ctx.release(b);
+                false
+            }
+        }
     }
 
     /// The element type.
@@ -102,8 +140,13 @@ impl GpuStorage {
         Device::Gpu(self.ctx.index)
     }
 
+    /// The buffer, computing a pending expression first. **Panics** when that computation fails
+    /// (a device out of memory); paths that can report it use [`GpuStorage::try_buffer`].
     pub(crate) fn buffer(&self) -> &::wgpu::Buffer {
-        self.buffer.as_ref().expect("a live storage holds its buffer")
+        match self.try_buffer() {
+            Ok(b) => b,
+            Err(e) => panic!("{e}"),
+        }
     }
 
     pub(crate) fn ctx(&self) -> &Arc<Context> {
@@ -126,7 +169,8 @@ impl std::panic::RefUnwindSafe for GpuStorage {}
 
 impl std::fmt::Debug for GpuStorage {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "GpuStorage({} x {} on {:?})", self.len, self.dtype, self.ctx)
+        let state = if self.is_pending() { ", pending" } else { "" };
+        write!(f, "GpuStorage({} x {} on {:?}{state})", self.len, self.dtype, self.ctx)
     }
 }
 

@@ -59,7 +59,7 @@ impl Pool {
 impl Context {
     /// The size class for `bytes`: the next power of two from 256, or the size rounded up to 256 when
     /// that power of two would exceed the device's buffer or binding limits.
-    fn size_class(&self, op: &'static str, bytes: u64) -> Result<u64> {
+    pub(crate) fn size_class(&self, op: &'static str, bytes: u64) -> Result<u64> {
         let limit = self.limits.max_buffer_size.min(self.limits.max_storage_buffer_binding_size);
         let p = bytes.max(MIN_CLASS).next_power_of_two();
         if p <= limit {

@@ -8,7 +8,7 @@ use crate::op_desc::UnaryOp;
 use crate::{DType, Error, Result, Tensor};
 
 /// The two scalar parameters of `op` (absent clamp bounds are infinite).
-fn params(op: UnaryOp) -> [f64; 2] {
+pub(crate) fn params(op: UnaryOp) -> [f64; 2] {
     match op {
         UnaryOp::Powf(e) => [e, 0.0],
         UnaryOp::Clamp(lo, hi) => [lo.unwrap_or(f64::NEG_INFINITY), hi.unwrap_or(f64::INFINITY)],
