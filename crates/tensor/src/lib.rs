@@ -34,8 +34,9 @@ mod tensor;
 pub mod wgpu;
 
 pub use backend::{
-    adapter_names, gpu_empty_cache, gpu_kernel_times, gpu_memory_stats, gpu_synchronize, host_fallback_count,
-    host_fallbacks, reset_gpu_kernel_times, GpuMemoryStats, KernelTime,
+    adapter_names, gpu_counters, gpu_dispatch_tally, gpu_empty_cache, gpu_kernel_times, gpu_memory_stats,
+    gpu_synchronize, host_fallback_count, host_fallbacks, reset_gpu_kernel_times, set_gpu_dispatch_tally, GpuCounters,
+    GpuMemoryStats, KernelTime,
 };
 pub use cpu::malloc::tune_malloc;
 pub use device::Device;

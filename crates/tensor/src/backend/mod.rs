@@ -22,8 +22,8 @@ pub(crate) mod registry;
 pub(crate) use host::host;
 pub use host::{host_fallback_count, host_fallbacks};
 pub use registry::{
-    adapter_names, gpu_empty_cache, gpu_kernel_times, gpu_memory_stats, gpu_synchronize, reset_gpu_kernel_times,
-    GpuMemoryStats, KernelTime,
+    adapter_names, gpu_counters, gpu_dispatch_tally, gpu_empty_cache, gpu_kernel_times, gpu_memory_stats,
+    gpu_synchronize, reset_gpu_kernel_times, set_gpu_dispatch_tally, GpuCounters, GpuMemoryStats, KernelTime,
 };
 
 use crate::cpu::backend::CPU;
