@@ -46,6 +46,7 @@ pub use error::{Error, Result};
 pub use half;
 pub use ops::activation::ActGrad;
 pub use ops::creation::ArangeArg;
+pub use ops::cross_entropy::CrossEntropyOpts;
 pub use ops::fused_expr::{Expr, MapBinary, MapUnary};
 pub use ops::fused_map::FusedMap;
 pub use random::{manual_seed, with_generator, Generator};
