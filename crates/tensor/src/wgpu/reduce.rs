@@ -113,6 +113,9 @@ fn strided_walk(x: &Tensor, kept: &[usize], red: &[usize]) -> Option<(usize, usi
         _ => return None,
     };
     let len = outer * inner;
+    if rows == 0 || len == 0 {
+        return None; // empty: the plain path's special cases
+    }
     if outer == 1 && inner_stride == 1 && (rows == 1 || row_stride == len) {
         return None; // dense rows: the plain kernel
     }
