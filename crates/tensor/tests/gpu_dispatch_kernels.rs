@@ -8,6 +8,13 @@ mod gpu_util;
 use ember_tensor::{gpu_counters, CrossEntropyOpts, DType, Device, Tensor};
 use gpu_util::{gpu, has_f64, Rng};
 
+/// The dispatch counters are process-wide: the tests of this file run one at a time.
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 fn rnd(shape: &[usize], seed: u64, dtype: DType) -> Tensor {
     let n = shape.iter().product();
     Tensor::from_vec(Rng::new(seed).vec(n, -3.0, 3.0), shape).to_dtype(dtype)
@@ -33,6 +40,7 @@ fn dtypes(dev: Device) -> Vec<(DType, f64)> {
 
 #[test]
 fn fused_cross_entropy_matches_the_cpu() {
+    let _serial = serial();
     let Some(dev) = gpu() else { return };
     for (dtype, tol) in dtypes(dev) {
         for (n, c) in [(1, 1), (7, 3), (37, 13), (300, 10), (5, 1000)] {
@@ -65,6 +73,7 @@ fn fused_cross_entropy_matches_the_cpu() {
 
 #[test]
 fn fused_cross_entropy_is_one_dispatch_each_way_and_reports_bad_targets() {
+    let _serial = serial();
     let Some(dev) = gpu() else { return };
     let x = rnd(&[64, 10], 1, DType::F32).to(&dev);
     let t = Tensor::from_vec((0..64).map(|i| i % 10).collect::<Vec<i64>>(), &[64]).to(&dev);
@@ -87,6 +96,7 @@ fn fused_cross_entropy_is_one_dispatch_each_way_and_reports_bad_targets() {
 
 #[test]
 fn linear_adds_its_bias_in_the_matmul_epilogue() {
+    let _serial = serial();
     let Some(dev) = gpu() else { return };
     for (dtype, tol) in dtypes(dev) {
         // small products, one a K long enough to be split (the bias then goes with the split sum)
@@ -113,6 +123,7 @@ fn linear_adds_its_bias_in_the_matmul_epilogue() {
 
 #[test]
 fn conv2d_adds_its_bias_in_the_matmul_epilogue_and_reads_dy_in_place() {
+    let _serial = serial();
     let Some(dev) = gpu() else { return };
     for (dtype, tol) in dtypes(dev) {
         for (n, c, o, hw, k, pad) in [(1, 1, 1, 3, 3, 1), (3, 2, 5, 7, 3, 0), (4, 3, 6, 9, 2, 1)] {
@@ -140,6 +151,7 @@ fn conv2d_adds_its_bias_in_the_matmul_epilogue_and_reads_dy_in_place() {
 
 #[test]
 fn reductions_over_strided_dims_read_in_place() {
+    let _serial = serial();
     let Some(dev) = gpu() else { return };
     for (dtype, tol) in dtypes(dev) {
         // column sums (bias gradients of Linear), odd sizes, over one pass and several
@@ -151,7 +163,12 @@ fn reductions_over_strided_dims_read_in_place() {
             close(&x.max_dim(0, false), &xg.max_dim(0, false), 0.0, &format!("{dtype} max_dim 0 [{r}, {c}]"));
             // a transposed view: its dim 1 is the strided one
             let t = x.t();
-            close(&t.sum_dim(1, false), &xg.t().sum_dim(1, false), tol * 10.0, &format!("{dtype} transposed [{r}, {c}]"));
+            close(
+                &t.sum_dim(1, false),
+                &xg.t().sum_dim(1, false),
+                tol * 10.0,
+                &format!("{dtype} transposed [{r}, {c}]"),
+            );
         }
         // the conv bias gradient: [N, O, H, W] over (0, 2, 3), and a sum over (0, 2) of a 3-d view
         for shape in [[2usize, 3, 5, 7], [64, 16, 28, 28]] {
@@ -160,7 +177,12 @@ fn reductions_over_strided_dims_read_in_place() {
             let what = format!("{dtype} sum_dims [0, 2, 3] of {shape:?}");
             close(&x.sum_dims(&[0, 2, 3], false), &xg.sum_dims(&[0, 2, 3], false), tol * 100.0, &what);
             let v = x.narrow(3, 1, shape[3] - 1);
-            close(&v.sum_dims(&[0, 2], true), &xg.narrow(3, 1, shape[3] - 1).sum_dims(&[0, 2], true), tol * 100.0, &what);
+            close(
+                &v.sum_dims(&[0, 2], true),
+                &xg.narrow(3, 1, shape[3] - 1).sum_dims(&[0, 2], true),
+                tol * 100.0,
+                &what,
+            );
         }
     }
     let i = Tensor::from_vec((0..35i64).map(|v| v * 3 - 50).collect::<Vec<_>>(), &[7, 5]);
