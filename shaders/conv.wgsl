@@ -6,11 +6,15 @@
 // - weight gradient: dW_g = dy_g [O/G, N*L] @ cols_g^T,
 // each one batched matmul over the G groups. Padding reads as 0; col2im gathers (each input
 // element sums the columns it was copied to), so it needs no atomics.
+// With NKL (col2im only, groups = 1) the columns come laid out [N, K, L] instead: the input
+// gradient's product batched over the images, W^T [K, O] @ dy[n] [O, L], reads dy in place.
 // info = [total, N, C, H, W, kh, kw, oh, ow, stride h, w, padding h, w, dilation h, w, offset].
 
 @group(0) @binding(0) var<storage, read> src: array<T>;
 @group(0) @binding(1) var<storage, read_write> dst: array<T>;
 @group(0) @binding(2) var<storage, read> info: array<u32>;
+
+override NKL: bool = false;
 
 @compute @workgroup_size(256)
 fn im2col(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
@@ -77,7 +81,11 @@ fn col2im(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: v
                 continue;
             }
             let row = (c * kh + ki) * kw + kj;
-            acc = acc + src[info[15] + (row * info[1] + n) * l + oy * ow + ox];
+            var col = (row * info[1] + n) * l;
+            if (NKL) {
+                col = (n * info[2] * kh * kw + row) * l;
+            }
+            acc = acc + src[info[15] + col + oy * ow + ox];
         }
     }
     dst[e] = acc;

@@ -17,17 +17,31 @@
 // neighbouring k of A (row-major A) and neighbouring n of B (row-major B); A_M_MAJOR (A's stride
 // along m is 1, a transposed A) makes them walk m instead, B_K_MAJOR (B's stride along k is 1, a
 // transposed B such as a Linear weight) makes them walk k.
+// BIAS (an epilogue: Linear, convolution): C[b][m][n] += bias[bias offset + m * bias row stride +
+// n * bias col stride] (one of the strides 0: a bias per column, or per row), added where C is
+// written (by split_sum when K is split); `bias` is bound to any buffer otherwise.
 // info = [M, N, K, a offset, a batch stride, a row stride, a col stride,
-//         b offset, b batch stride, b row stride, b col stride, S, chunk, batch];
+//         b offset, b batch stride, b row stride, b col stride, S, chunk, batch,
+//         bias offset, bias col stride, bias row stride];
 // grid = (ceil(N / tile), ceil(M / tile), batch * S).
 
 @group(0) @binding(0) var<storage, read> a: array<T>;
 @group(0) @binding(1) var<storage, read> b: array<T>;
 @group(0) @binding(2) var<storage, read_write> c: array<T>;
 @group(0) @binding(3) var<storage, read> info: array<u32>;
+@group(0) @binding(4) var<storage, read> bias: array<T>;
 
 override A_M_MAJOR: bool = false;
 override B_K_MAJOR: bool = false;
+override BIAS: bool = false;
+
+// The bias of row r, column n (0 past the last column, or without BIAS).
+fn bias_at(r: u32, n: u32) -> T {
+    if (BIAS && n < info[1]) {
+        return bias[info[14] + n * info[15] + r * info[16]];
+    }
+    return 0.0;
+}
 
 // A[batch][r][k], 0 outside the matrix (and for k >= k_end, the end of this split).
 fn load_a(base: u32, r: u32, k: u32, k_end: u32) -> T {
@@ -73,11 +87,15 @@ fn split_of(z: u32) -> Split {
 }
 
 // Writes v to C[batch][r][n..n+4], skipping what lies outside.
-fn store4(base: u32, r: u32, n: u32, v: vec4<T>) {
+fn store4(base: u32, r: u32, n: u32, acc: vec4<T>) {
     let m_size = info[0];
     let n_size = info[1];
     if (r >= m_size) {
         return;
+    }
+    var v = acc;
+    if (BIAS) {
+        v = v + vec4<T>(bias_at(r, n), bias_at(r, n + 1u), bias_at(r, n + 2u), bias_at(r, n + 3u));
     }
     let o = base + r * n_size;
     if (n + 3u < n_size) {
@@ -280,5 +298,5 @@ fn split_sum(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg
     for (var s = 0u; s < splits; s = s + 1u) {
         acc = acc + a[(batch * splits + s) * mn + e];
     }
-    c[i] = acc;
+    c[i] = acc + bias_at(e / info[1], e % info[1]);
 }

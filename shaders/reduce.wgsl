@@ -5,7 +5,11 @@
 // subgroup size. The host repeats passes (C <- cpr) until every row is one value; short chunks keep
 // f32 sums accurate (each invocation adds at most CH / 256 elements before the tree).
 // Devices with subgroups run reduce_subgroup.wgsl's entry points instead for sum, max and min.
-// info = [workgroups G, chunk CH, row length C, chunks per row cpr, offset of x].
+// info = [workgroups G, chunk CH, row length C, chunks per row cpr, offset of x,
+//         row stride, inner length, outer stride, inner stride] (the last four read with STRIDED).
+// STRIDED (override; the first pass of a reduction over dims of a strided view): element j of row r
+// is x[offset + r * row stride + (j / inner length) * outer stride + (j % inner length) * inner
+// stride], so a column sum or a conv bias gradient reads its input in place (no copy first).
 // OP (override): 0 sum, 1 max, 2 min, 3 product; max and min propagate NaN; I64 sums and products
 // wrap (exact in any order).
 
@@ -17,6 +21,16 @@
 @group(0) @binding(1) var<storage, read_write> yi: array<I64>;
 
 override OP: u32 = 0u;
+override STRIDED: bool = false;
+
+// Where element i (row-major over rows of length C) of the reduced input lies.
+fn src_index(i: u32) -> u32 {
+    if (!STRIDED) {
+        return info[4] + i;
+    }
+    let j = i % info[2];
+    return info[4] + (i / info[2]) * info[5] + (j / info[6]) * info[7] + (j % info[6]) * info[8];
+}
 
 const RWG: u32 = 256u;
 
@@ -80,7 +94,7 @@ fn reduce_float(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) 
     var a = identity_float();
     if (w < info[0]) {
         for (var i = start + lid; i < end; i = i + RWG) {
-            a = combine_float(a, x[info[4] + i]);
+            a = combine_float(a, x[src_index(i)]);
         }
     }
     acc[lid] = a;
@@ -107,7 +121,7 @@ fn reduce_i64(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nw
     var a = identity_i64();
     if (w < info[0]) {
         for (var i = start + lid; i < end; i = i + RWG) {
-            a = combine_i64(a, xi[info[4] + i]);
+            a = combine_i64(a, xi[src_index(i)]);
         }
     }
     acci[lid] = a;

@@ -59,7 +59,7 @@ fn reduce_float_sg(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroup
     var a = identity_float();
     if (w < info[0]) {
         for (var i = start + lid; i < end; i = i + RWG) {
-            a = combine_float(a, x[info[4] + i]);
+            a = combine_float(a, x[src_index(i)]);
         }
     }
     a = subgroup_float(a);
@@ -88,7 +88,7 @@ fn reduce_i64_sg(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups)
     var a = identity_i64();
     if (w < info[0]) {
         for (var i = start + lid; i < end; i = i + RWG) {
-            a = combine_i64(a, xi[info[4] + i]);
+            a = combine_i64(a, xi[src_index(i)]);
         }
     }
     a = subgroup_i64(a);

@@ -2,6 +2,9 @@
 //! object per line (`{"name": .., "unit": .., "median": .., "min": .., "max": .., "reps": ..}`).
 //! `cargo xtask bench` runs it (in release) next to `bench/torch_ref.py` and prints the table.
 //!
+//! On a GPU, mlp-step and cnn-step also get rows `<name>-dispatches` and `<name>-submissions`: the
+//! GPU work of one step (`ember::tensor::gpu_counters`).
+//!
 //! Usage: `ember-bench [--device cpu|gpu] [--only NAME] [--rss-mlp] [--no-malloc-tune]`.
 
 mod peak;
@@ -112,12 +115,14 @@ fn main() {
         let mut t = time_runs(5, 30, &mut step);
         report("mlp-step", "ms", dev_name, &mut t, |s| s * 1e3);
         print_kernel_times("mlp-step");
+        report_gpu_work("mlp-step", &device, &mut step);
     }
     if want("cnn-step") {
         let mut step = workloads::cnn_step(&device);
         let mut t = time_runs(5, 30, &mut step);
         report("cnn-step", "ms", dev_name, &mut t, |s| s * 1e3);
         print_kernel_times("cnn-step");
+        report_gpu_work("cnn-step", &device, &mut step);
     }
     for (name, reps) in [("bert-infer", 10), ("bert-train", 5), ("lstm-step", 10), ("transformer-step", 10)] {
         // bert-infer runs on either device (issue 18 compares it with PyTorch CUDA); the training
@@ -150,6 +155,21 @@ fn main() {
         print_kernel_times("the remaining workloads");
         // ops that ran through the host fallback (download, CPU kernel, upload) during the workloads
         eprintln!("host fallbacks: {:?}", ember::tensor::host_fallbacks());
+    }
+}
+
+/// On a GPU: the dispatches and submissions of one more run of `step` (warmed up by the timed runs),
+/// as rows `<name>-dispatches` and `<name>-submissions` (counts per step).
+fn report_gpu_work(name: &str, device: &Device, step: &mut impl FnMut()) {
+    if device.is_cpu() {
+        return;
+    }
+    let before = ember::tensor::gpu_counters();
+    step();
+    let c = ember::tensor::gpu_counters() - before;
+    for (what, n) in [("dispatches", c.dispatches), ("submissions", c.submissions)] {
+        let mut one = [n as f64];
+        report(&format!("{name}-{what}"), what, "gpu", &mut one, |v| v);
     }
 }
 

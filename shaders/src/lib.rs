@@ -14,6 +14,10 @@ pub const COMPARE: &str = include_str!("../compare.wgsl");
 pub const CONV: &str = include_str!("../conv.wgsl");
 /// `copy.wgsl`.
 pub const COPY: &str = include_str!("../copy.wgsl");
+/// `cross_entropy.wgsl`.
+pub const CROSS_ENTROPY: &str = include_str!("../cross_entropy.wgsl");
+/// `cross_entropy_backward.wgsl`.
+pub const CROSS_ENTROPY_BACKWARD: &str = include_str!("../cross_entropy_backward.wgsl");
 /// `fill.wgsl`.
 pub const FILL: &str = include_str!("../fill.wgsl");
 /// `i64.wgsl`.

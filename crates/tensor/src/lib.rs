@@ -34,8 +34,9 @@ mod tensor;
 pub mod wgpu;
 
 pub use backend::{
-    adapter_names, gpu_empty_cache, gpu_kernel_times, gpu_memory_stats, gpu_synchronize, host_fallback_count,
-    host_fallbacks, reset_gpu_kernel_times, GpuMemoryStats, KernelTime,
+    adapter_names, gpu_counters, gpu_dispatch_tally, gpu_empty_cache, gpu_kernel_times, gpu_memory_stats,
+    gpu_synchronize, host_fallback_count, host_fallbacks, reset_gpu_kernel_times, set_gpu_dispatch_tally, GpuCounters,
+    GpuMemoryStats, KernelTime,
 };
 pub use backend::{gpu_dispatch_count, gpu_fusion_enabled, gpu_realize, with_gpu_fusion};
 pub use cpu::malloc::tune_malloc;
@@ -46,6 +47,7 @@ pub use error::{Error, Result};
 pub use half;
 pub use ops::activation::ActGrad;
 pub use ops::creation::ArangeArg;
+pub use ops::cross_entropy::CrossEntropyOpts;
 pub use ops::fused_expr::{Expr, MapBinary, MapUnary};
 pub use ops::fused_formula::{Formula, MapValue};
 pub use ops::fused_map::FusedMap;

@@ -99,6 +99,9 @@ impl CrossEntropyLoss {
             }
             return self.probabilities(input, target);
         }
+        if let Some(loss) = super::cross_entropy_fused::try_fused(self, input, target) {
+            return Ok(loss);
+        }
         let ct = ClassTargets::new(OP, input, target, self.weight.as_ref(), self.ignore_index)?;
         let logp = ct.batched(input).log_softmax(1);
         let mut elems = ct.nll_elems(&logp);

@@ -23,6 +23,7 @@
 
 mod binary;
 mod cross_entropy;
+mod cross_entropy_fused;
 mod kl_div;
 mod likelihood;
 mod margin;

@@ -22,13 +22,14 @@ pub(crate) mod registry;
 pub(crate) use host::host;
 pub use host::{host_fallback_count, host_fallbacks};
 pub use registry::{
-    adapter_names, gpu_empty_cache, gpu_kernel_times, gpu_memory_stats, gpu_synchronize, reset_gpu_kernel_times,
-    GpuMemoryStats, KernelTime,
+    adapter_names, gpu_counters, gpu_dispatch_tally, gpu_empty_cache, gpu_kernel_times, gpu_memory_stats,
+    gpu_synchronize, reset_gpu_kernel_times, set_gpu_dispatch_tally, GpuCounters, GpuMemoryStats, KernelTime,
 };
 pub use registry::{gpu_dispatch_count, gpu_fusion_enabled, gpu_realize, with_gpu_fusion};
 
 use crate::cpu::backend::CPU;
 use crate::op_desc::{Axis, BinaryOp, CmpOp, ConvGeom, Pool2dPlan, ReduceKind, ScatterMode, UnaryOp};
+use crate::ops::cross_entropy::CrossEntropyOpts;
 use crate::ops::fused_expr::Flat;
 use crate::{DType, Device, Result, Tensor};
 
@@ -177,6 +178,36 @@ pub(crate) trait Backend: Send + Sync {
     /// Softmax (or log-softmax) along `ax`.
     fn softmax(&self, t: &Tensor, ax: Axis, log: bool) -> Result<Tensor> {
         host(if log { "log_softmax" } else { "softmax" }, &[t], |h| CPU.softmax(h[0], ax, log))
+    }
+
+    /// The fused cross-entropy of logits `[N, C]` against class indices `[N]` (operands checked,
+    /// `weight` in the logits' dtype): the 0-d loss and its statistics (`ops/cross_entropy.rs`).
+    fn cross_entropy(
+        &self,
+        x: &Tensor,
+        target: &Tensor,
+        weight: Option<&Tensor>,
+        o: &CrossEntropyOpts,
+    ) -> Result<(Tensor, Tensor)> {
+        let ins: Vec<&Tensor> = [Some(x), Some(target), weight].into_iter().flatten().collect();
+        host("cross_entropy", &ins, |h| CPU.cross_entropy(h[0], h[1], h.get(2).copied(), o))
+    }
+
+    /// The gradient of [`Backend::cross_entropy`] with respect to the logits.
+    fn cross_entropy_backward(
+        &self,
+        x: &Tensor,
+        target: &Tensor,
+        weight: Option<&Tensor>,
+        stats: &Tensor,
+        grad: &Tensor,
+        o: &CrossEntropyOpts,
+    ) -> Result<Tensor> {
+        let ins: Vec<&Tensor> =
+            [Some(x), Some(target), Some(stats), Some(grad), weight].into_iter().flatten().collect();
+        host("cross_entropy_backward", &ins, |h| {
+            CPU.cross_entropy_backward(h[0], h[1], h.get(4).copied(), h[2], h[3], o)
+        })
     }
 
     /// Values and indices sorted along `dim`.

@@ -3,6 +3,7 @@
 
 use crate::backend::{Backend, Three};
 use crate::op_desc::{Axis, BinaryOp, CmpOp, ConvGeom, Pool2dPlan, ReduceKind, ScatterMode, UnaryOp};
+use crate::ops::cross_entropy::CrossEntropyOpts;
 use crate::{DType, Device, Element, Result, Tensor};
 
 /// The CPU backend (host memory, kernels in `cpu/`).
@@ -134,6 +135,28 @@ impl Backend for CpuBackend {
 
     fn softmax(&self, t: &Tensor, ax: Axis, log: bool) -> Result<Tensor> {
         super::softmax::softmax(t, ax, log)
+    }
+
+    fn cross_entropy(
+        &self,
+        x: &Tensor,
+        target: &Tensor,
+        weight: Option<&Tensor>,
+        o: &CrossEntropyOpts,
+    ) -> Result<(Tensor, Tensor)> {
+        super::cross_entropy::forward(x, target, weight, o)
+    }
+
+    fn cross_entropy_backward(
+        &self,
+        x: &Tensor,
+        target: &Tensor,
+        weight: Option<&Tensor>,
+        stats: &Tensor,
+        grad: &Tensor,
+        o: &CrossEntropyOpts,
+    ) -> Result<Tensor> {
+        super::cross_entropy::backward(x, target, weight, stats, grad, o)
     }
 
     fn sort(&self, t: &Tensor, dim: usize, descending: bool) -> Result<(Tensor, Tensor)> {

@@ -12,6 +12,7 @@ pub mod binary;
 pub mod cast;
 pub mod compare;
 pub mod conv;
+pub(crate) mod cross_entropy;
 pub mod elementwise;
 pub(crate) mod fused_map;
 pub(crate) mod half;

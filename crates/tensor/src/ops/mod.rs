@@ -8,6 +8,7 @@ pub mod compare;
 pub mod conv;
 pub mod conv_transpose;
 pub mod creation;
+pub mod cross_entropy;
 pub mod extrema;
 pub mod fused;
 pub mod fused_expr;

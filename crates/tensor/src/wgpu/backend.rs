@@ -9,6 +9,7 @@ use crate::backend::{host, Backend};
 use crate::cpu::backend::CPU;
 use crate::op_desc::{Axis, BinaryOp, CmpOp, ConvGeom, Pool2dPlan, ReduceKind, ScatterMode, UnaryOp};
 use crate::ops::creation::try_full_on;
+use crate::ops::cross_entropy::CrossEntropyOpts;
 use crate::{DType, Device, Error, Result, Tensor};
 
 /// The wgpu backend (buffers in a per-adapter pool, WGSL kernels from `ember-shaders`).
@@ -148,6 +149,28 @@ impl Backend for WgpuBackend {
         scan::cumulative(t, ax, prod)
     }
 
+    fn cross_entropy(
+        &self,
+        x: &Tensor,
+        target: &Tensor,
+        weight: Option<&Tensor>,
+        o: &CrossEntropyOpts,
+    ) -> Result<(Tensor, Tensor)> {
+        super::cross_entropy::forward(x, target, weight, o)
+    }
+
+    fn cross_entropy_backward(
+        &self,
+        x: &Tensor,
+        target: &Tensor,
+        weight: Option<&Tensor>,
+        stats: &Tensor,
+        grad: &Tensor,
+        o: &CrossEntropyOpts,
+    ) -> Result<Tensor> {
+        super::cross_entropy::backward(x, target, weight, stats, grad, o)
+    }
+
     fn softmax(&self, t: &Tensor, ax: Axis, log: bool) -> Result<Tensor> {
         softmax::softmax(t, ax, log)
     }
@@ -244,11 +267,11 @@ impl Backend for WgpuBackend {
             let ins: Vec<&Tensor> = [Some(x), Some(weight), bias].into_iter().flatten().collect();
             return host("linear", &ins, |h| CPU.linear(h[0], h[1], h.get(2).copied()));
         }
-        // x @ w^T through the transposed view (the kernel reads strides), then the bias.
-        let y = matmul::matmul(x, &weight.t())?;
+        // x @ w^T through the transposed view (the kernel reads strides), the bias added by the
+        // product's epilogue (one dispatch).
         match bias {
-            Some(b) => y.try_add(b),
-            None => Ok(y),
+            Some(t) => matmul::matmul_bias(x, &weight.t(), matmul::Bias { t, per_row: false }),
+            None => matmul::matmul(x, &weight.t()),
         }
     }
 

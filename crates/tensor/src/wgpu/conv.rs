@@ -2,13 +2,25 @@
 //! `[G, K, N * L]`, one batched matmul over the groups, and col2im (a gather, no atomics) for the
 //! input gradient. The three entry points mirror `cpu/conv.rs` (and serve `conv_transpose2d`).
 
+use super::matmul::{matmul, matmul_bias, Bias};
 use super::pipeline::KernelSpec;
-use super::{check_u32, groups_for, matmul::matmul, shaders, storage, tensor, GpuStorage};
+use super::{check_u32, groups_for, shaders, storage, tensor, GpuStorage};
 use crate::op_desc::ConvGeom;
 use crate::{Error, Result, Tensor};
 
 /// Runs `entry` of conv.wgsl from `src` into a new tensor of `shape` (one invocation per output).
 fn run(op: &'static str, entry: &'static str, src: &Tensor, g: &ConvGeom, shape: &[usize]) -> Result<Tensor> {
+    run_with(op, (entry, &[]), src, g, shape)
+}
+
+/// [`run`] with override constants.
+fn run_with(
+    op: &'static str,
+    (entry, constants): (&'static str, &[(&'static str, f64)]),
+    src: &Tensor,
+    g: &ConvGeom,
+    shape: &[usize],
+) -> Result<Tensor> {
     let dtype = src.dtype();
     if !dtype.is_float() {
         return Err(Error::UnsupportedDType { op, dtype });
@@ -46,7 +58,7 @@ fn run(op: &'static str, entry: &'static str, src: &Tensor, g: &ConvGeom, shape:
             module: &module,
             source: &source,
             entry,
-            constants: &[],
+            constants,
             read_only: &[true, false, true],
         };
         ctx.dispatch(&spec, &[storage(&src).buffer(), out.buffer(), &info], ctx.grid(op, groups_for(total))?);
@@ -81,6 +93,19 @@ fn grouped_w(w: &Tensor, g: &ConvGeom) -> Result<Tensor> {
 pub(crate) fn forward(op: &'static str, x: &Tensor, w: &Tensor, bias: Option<&Tensor>, g: &ConvGeom) -> Result<Tensor> {
     let cols = im2col(op, x, g)?;
     let l = g.oh * g.ow;
+    if g.groups == 1 {
+        // One product batched over the images, `W [O, K] @ cols[:, n] [K, L]`, reading the columns
+        // in place (`[K, N, L]` seen as `[N, K, L]`) and writing `[N, O, L]`, the output's layout,
+        // with the bias (one per output channel, a row of each product) added by its epilogue.
+        let k = g.c * g.kh * g.kw;
+        let w2 = w.try_reshape(&[g.o, k])?;
+        let cols = cols.try_reshape(&[k, g.n, l])?.try_permute(&[1, 0, 2])?;
+        let y = match bias {
+            Some(t) => matmul_bias(&w2, &cols, Bias { t, per_row: true })?,
+            None => matmul(&w2, &cols)?,
+        };
+        return y.try_reshape(&[g.n, g.o, g.oh, g.ow]);
+    }
     let y = matmul(&grouped_w(w, g)?, &cols)?; // [G, O/G, N*L]
     let y = y.try_reshape(&[g.o, g.n, l])?.try_permute(&[1, 0, 2])?;
     let y = match bias {
@@ -99,8 +124,16 @@ pub(crate) fn backward_input(
     init: Option<&Tensor>,
     g: &ConvGeom,
 ) -> Result<Tensor> {
-    let dcols = matmul(&grouped_w(w, g)?.try_transpose(1, 2)?, &grouped_dy(dy, g)?)?; // [G, K, N*L]
-    let dx = run(op, "col2im", &dcols, g, &[g.n, g.c, g.h, g.w])?;
+    let dx = if g.groups == 1 {
+        // W^T [K, O] @ dy[n] [O, L] for every image n, reading dy in place: columns [N, K, L].
+        let k = g.c * g.kh * g.kw;
+        let wt = w.try_reshape(&[g.o, k])?.try_transpose(0, 1)?;
+        let dcols = matmul(&wt, &dy.try_reshape(&[g.n, g.o, g.oh * g.ow])?)?;
+        run_with(op, ("col2im", &[("NKL", 1.0)]), &dcols, g, &[g.n, g.c, g.h, g.w])?
+    } else {
+        let dcols = matmul(&grouped_w(w, g)?.try_transpose(1, 2)?, &grouped_dy(dy, g)?)?; // [G, K, N*L]
+        run(op, "col2im", &dcols, g, &[g.n, g.c, g.h, g.w])?
+    };
     match init {
         Some(b) => dx.try_add(&b.try_reshape(&[g.c, 1, 1])?),
         None => Ok(dx),

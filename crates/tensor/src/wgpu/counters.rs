@@ -1,16 +1,49 @@
-//! A process-wide count of recorded GPU dispatches (every `Context::dispatch`), read through
-//! [`crate::gpu_dispatch_count`]: what the fusion tests and the step budgets count.
+//! Dispatch and submission counters: two relaxed atomics bumped where a dispatch is recorded and
+//! where a batch is submitted (`encoder.rs`), so counting costs one atomic add per dispatch. A
+//! per-kernel tally (a mutex and a map, for finding which kernels a step issues) is kept only while
+//! switched on with [`set_tally`].
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Mutex, OnceLock};
+
+use super::context::lock;
 
 static DISPATCHES: AtomicU64 = AtomicU64::new(0);
+static SUBMISSIONS: AtomicU64 = AtomicU64::new(0);
+static TALLY_ON: AtomicBool = AtomicBool::new(false);
 
-/// Counts one recorded dispatch.
-pub(crate) fn count_dispatch() {
-    DISPATCHES.fetch_add(1, Ordering::Relaxed);
+fn tally() -> &'static Mutex<HashMap<String, u64>> {
+    static TALLY: OnceLock<Mutex<HashMap<String, u64>>> = OnceLock::new();
+    TALLY.get_or_init(|| Mutex::new(HashMap::new()))
 }
 
-/// Dispatches recorded since the process started, over every device.
-pub(crate) fn dispatches() -> u64 {
-    DISPATCHES.load(Ordering::Relaxed)
+/// Counts one recorded dispatch of kernel `entry` of shader module `module`.
+pub(crate) fn count_dispatch(module: &str, entry: &str) {
+    DISPATCHES.fetch_add(1, Ordering::Relaxed);
+    if TALLY_ON.load(Ordering::Relaxed) {
+        *lock(tally()).entry(format!("{module}: {entry}")).or_insert(0) += 1;
+    }
+}
+
+/// Counts one submission of a command buffer to a queue.
+pub(crate) fn count_submission() {
+    SUBMISSIONS.fetch_add(1, Ordering::Relaxed);
+}
+
+/// Dispatches and submissions since the process started, over every GPU device.
+pub(crate) fn totals() -> (u64, u64) {
+    (DISPATCHES.load(Ordering::Relaxed), SUBMISSIONS.load(Ordering::Relaxed))
+}
+
+/// Switches the per-kernel tally on or off (it keeps its counts either way).
+pub(crate) fn set_tally(on: bool) {
+    TALLY_ON.store(on, Ordering::Relaxed);
+}
+
+/// The per-kernel tally, most dispatches first (ties by name), and clears it.
+pub(crate) fn take_tally() -> Vec<(String, u64)> {
+    let mut v: Vec<(String, u64)> = lock(tally()).drain().collect();
+    v.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    v
 }

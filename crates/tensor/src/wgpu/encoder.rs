@@ -29,6 +29,9 @@ impl Context {
             p.resolve(enc);
         }
         let cmd = b.encoder.take().map(|e| e.finish());
+        if cmd.is_some() {
+            super::counters::count_submission();
+        }
         self.queue.submit(cmd);
         b.ops = 0;
         lock(&self.pool).after_submit();
@@ -102,7 +105,7 @@ impl Context {
             pass.dispatch_workgroups(grid[0], grid[1], grid[2]);
         }
         b.ops += 1;
-        super::counters::count_dispatch();
+        super::counters::count_dispatch(spec.module, spec.entry);
         if b.ops >= MAX_PENDING {
             self.submit(&mut b);
         }

@@ -38,12 +38,16 @@ fn tiling(bsz: usize, m: usize, n: usize) -> (&'static str, usize) {
 const SPLIT_TARGET: usize = 256;
 /// The least K one split multiplies (shorter splits spend more on summing partials than they save).
 const SPLIT_MIN_K: usize = 256;
+/// The least K that is split at all: below it the extra dispatch of the sum (host work, a launch)
+/// costs more than the idle compute units (issue 18: the layers of mlp-step, K = 512 and 784,
+/// are one dispatch each).
+const SPLIT_FROM_K: usize = 4 * SPLIT_MIN_K;
 
 /// How to split K: (number of splits, K per split). Products whose output has few tiles but whose
 /// K is long (weight gradients: `[C, N*H*W] @ [N*H*W, C*k*k]`) would otherwise run on a handful of
 /// workgroups, each looping over all of K.
 fn split_k(tiles: usize, k: usize) -> (usize, usize) {
-    if tiles >= SPLIT_TARGET || k < 2 * SPLIT_MIN_K {
+    if tiles >= SPLIT_TARGET || k < SPLIT_FROM_K {
         return (1, k);
     }
     let splits = SPLIT_TARGET.div_ceil(tiles).min(k / SPLIT_MIN_K).max(1);
@@ -73,11 +77,26 @@ fn to3(a: &Tensor, batch: &[usize]) -> Result<Tensor> {
 /// Errors: ranks below 2, mismatched inner dims, batch dims that do not broadcast, dtypes other than
 /// F32/F64 (or F64 without SHADER_F64), devices or dtypes that differ.
 pub(crate) fn matmul(a: &Tensor, b: &Tensor) -> Result<Tensor> {
-    product(a, b, None)
+    product(a, b, None, None)
 }
 
-/// [`matmul`] with the tiling chosen by [`tiling`], or `forced`.
-fn product(a: &Tensor, b: &Tensor, forced: Option<(&'static str, usize)>) -> Result<Tensor> {
+/// A bias added by the product's epilogue: a 1-d tensor of one value per output column (`per_row:
+/// false`, length N: Linear) or per output row (`per_row: true`, length M: a convolution).
+#[derive(Clone, Copy)]
+pub(crate) struct Bias<'a> {
+    /// The values.
+    pub t: &'a Tensor,
+    /// Whether they go along the rows (M) rather than the columns (N).
+    pub per_row: bool,
+}
+
+/// [`matmul`] plus `bias` in the same dispatch (`addmm`).
+pub(crate) fn matmul_bias(a: &Tensor, b: &Tensor, bias: Bias<'_>) -> Result<Tensor> {
+    product(a, b, None, Some(bias))
+}
+
+/// [`matmul`] (plus a `bias`) with the tiling chosen by [`tiling`], or `forced`.
+fn product(a: &Tensor, b: &Tensor, forced: Option<(&'static str, usize)>, bias: Option<Bias<'_>>) -> Result<Tensor> {
     let op = "matmul";
     a.same_device(op, b)?;
     a.same_dtype(op, b)?;
@@ -106,8 +125,25 @@ fn product(a: &Tensor, b: &Tensor, forced: Option<(&'static str, usize)>) -> Res
     if bsz * m * n == 0 {
         return Ok(tensor(GpuStorage::new(&ctx, op, dtype, 0)?, &out_shape));
     }
+    if let Some(bv) = bias {
+        a.same_device(op, bv.t)?;
+        a.same_dtype(op, bv.t)?;
+        let want = if bv.per_row { m } else { n };
+        if bv.t.shape() != [want] {
+            crate::bail!(
+                op,
+                "bias of shape {:?} given for a product of shape {out_shape:?}; expected [{want}]",
+                bv.t.shape()
+            );
+        }
+    }
     if k == 0 {
-        return super::fill::full(&out_shape, 0.0, dtype, ctx.index);
+        let zeros = super::fill::full(&out_shape, 0.0, dtype, ctx.index)?;
+        return match bias {
+            Some(Bias { t, per_row: true }) => zeros.try_add(&t.try_unsqueeze(1)?),
+            Some(Bias { t, per_row: false }) => zeros.try_add(t),
+            None => Ok(zeros),
+        };
     }
     let (a3, b3) = (to3(a, &batch)?, to3(b, &batch)?);
     let (la, lb) = (a3.layout(), b3.layout());
@@ -122,31 +158,42 @@ fn product(a: &Tensor, b: &Tensor, forced: Option<(&'static str, usize)>) -> Res
     let (entry, tile) = forced.unwrap_or_else(|| {
         let adapter = super::matmul_tune::adapter_key(&ctx.info);
         let shape = [bsz, m, n, k];
-        let run = |t| product(a, b, Some(t)).and_then(|_| ctx.synchronize());
+        let run = |t| product(a, b, Some(t), bias).and_then(|_| ctx.synchronize());
         super::matmul_tune::choose(&adapter, &format!("{dtype}"), shape, &[SMALL, BIG], tiling(bsz, m, n), run)
     });
     let (splits, chunk) = split_k(bsz * m.div_ceil(tile) * n.div_ceil(tile), k);
     info.extend([check_u32(op, splits)?, check_u32(op, chunk)?, check_u32(op, bsz)?]);
+    // bias offset, column stride, row stride (zeros without a bias)
+    info.extend(match bias {
+        Some(bv) => {
+            let st = check_u32(op, bv.t.layout().strides[0])?;
+            [check_u32(op, bv.t.layout().offset)?, if bv.per_row { 0 } else { st }, if bv.per_row { st } else { 0 }]
+        }
+        None => [0, 0, 0],
+    });
+    let bias_buf = bias.map(|bv| storage(bv.t).buffer());
     if splits == 1 {
         let out = GpuStorage::new(&ctx, op, dtype, bsz * m * n)?;
-        dispatch(a, b, (&a3, &b3), &out, &info, entry, tile)?;
+        dispatch(a, b, (&a3, &b3), &out, &info, (entry, tile), bias_buf)?;
         return Ok(tensor(out, &out_shape));
     }
-    // Partial products [batch, split, M, N], summed over the splits.
+    // Partial products [batch, split, M, N], summed over the splits (the bias added there).
     check_u32(op, bsz * splits * m * n)?;
     let partial = GpuStorage::new(&ctx, op, dtype, bsz * splits * m * n)?;
-    dispatch(a, b, (&a3, &b3), &partial, &info, entry, tile)?;
+    dispatch(a, b, (&a3, &b3), &partial, &info, (entry, tile), None)?;
     let out = GpuStorage::new(&ctx, op, dtype, bsz * m * n)?;
     let grid = ctx.grid(op, check_u32(op, (bsz * m * n).div_ceil(256))?)?;
     let info = ctx.upload_words(op, &info)?;
     let p = partial.buffer();
-    ctx.dispatch(&spec(dtype, "split_sum"), &[p, p, out.buffer(), &info], grid);
+    let constants = [("BIAS", f64::from(u8::from(bias_buf.is_some())))];
+    let spec = KernelSpec { constants: &constants, ..spec(dtype, "split_sum") };
+    ctx.dispatch(&spec, &[p, p, out.buffer(), &info, bias_buf.unwrap_or(p)], grid);
     ctx.release(info);
     Ok(tensor(out, &out_shape))
 }
 
 /// The pipeline of `matmul.wgsl`'s `entry` for `dtype` (entry points: matmul, matmul_big,
-/// split_sum; bindings a, b, c, info).
+/// split_sum; bindings a, b, c, info, bias).
 fn spec(dtype: DType, entry: &'static str) -> KernelSpec<'static> {
     static NAMES: [&str; 2] = ["matmul (F32)", "matmul (F64)"];
     fn f32_source() -> String {
@@ -163,7 +210,7 @@ fn spec(dtype: DType, entry: &'static str) -> KernelSpec<'static> {
         source: if f64 { &f64_source } else { &f32_source },
         entry,
         constants: &[],
-        read_only: &[true, true, false, true],
+        read_only: &[true, true, false, true, true],
     }
 }
 
@@ -174,8 +221,8 @@ fn dispatch(
     (a3, b3): (&Tensor, &Tensor),
     out: &GpuStorage,
     info: &[u32],
-    entry: &'static str,
-    tile: usize,
+    (entry, tile): (&'static str, usize),
+    bias: Option<&::wgpu::Buffer>,
 ) -> Result<()> {
     let op = "matmul";
     let ctx = storage(a3).ctx().clone();
@@ -196,11 +243,16 @@ fn dispatch(
     let (sa, sb) = (a3.layout().strides.as_slice(), b3.layout().strides.as_slice());
     let a_m_major = sa[1] == 1 && sa[2] != 1 && m > 1;
     let b_k_major = sb[1] == 1 && sb[2] != 1 && n > 1;
-    let constants = [("A_M_MAJOR", a_m_major as u8 as f64), ("B_K_MAJOR", b_k_major as u8 as f64)];
+    let constants = [
+        ("A_M_MAJOR", a_m_major as u8 as f64),
+        ("B_K_MAJOR", b_k_major as u8 as f64),
+        ("BIAS", f64::from(u8::from(bias.is_some()))),
+    ];
     let info = ctx.upload_words(op, info)?;
     let grid = [grid[0] as u32, grid[1] as u32, grid[2] as u32];
     let spec = KernelSpec { constants: &constants, ..spec(dtype, entry) };
-    ctx.dispatch(&spec, &[storage(a3).buffer(), storage(b3).buffer(), out.buffer(), &info], grid);
+    let ab = storage(a3).buffer();
+    ctx.dispatch(&spec, &[ab, storage(b3).buffer(), out.buffer(), &info, bias.unwrap_or(ab)], grid);
     ctx.release(info);
     Ok(())
 }
@@ -238,7 +290,8 @@ mod tests {
     fn split_k_covers_k_in_whole_slices() {
         assert_eq!(split_k(300, 100_000), (1, 100_000), "enough tiles: no split");
         assert_eq!(split_k(1, 300), (1, 300), "short K: no split");
-        for (tiles, k) in [(1, 50_176), (3, 12_544), (2, 1000), (1, 5000), (100, 4096)] {
+        assert_eq!(split_k(16, 784), (1, 784), "mlp-step K: no split");
+        for (tiles, k) in [(1, 50_176), (3, 12_544), (2, 1100), (1, 5000), (100, 4096)] {
             let (splits, chunk) = split_k(tiles, k);
             assert!(splits > 1 && chunk % 16 == 0 && chunk >= SPLIT_MIN_K, "{tiles} {k}: {splits} x {chunk}");
             assert!((splits - 1) * chunk < k && splits * chunk >= k, "{tiles} {k}: {splits} x {chunk}");
@@ -289,10 +342,10 @@ mod tests {
                 let at = a.transpose(1, 2).contiguous().transpose(1, 2);
                 let bt = b.transpose(1, 2).contiguous().transpose(1, 2);
                 for tiling in [SMALL, BIG] {
-                    check(product(&a, &b, Some(tiling)).unwrap(), &format!("plain {}", tiling.0));
-                    check(product(&at, &bt, Some(tiling)).unwrap(), &format!("transposed {}", tiling.0));
-                    check(product(&at, &b, Some(tiling)).unwrap(), &format!("transposed A {}", tiling.0));
-                    check(product(&a, &bt, Some(tiling)).unwrap(), &format!("transposed B {}", tiling.0));
+                    check(product(&a, &b, Some(tiling), None).unwrap(), &format!("plain {}", tiling.0));
+                    check(product(&at, &bt, Some(tiling), None).unwrap(), &format!("transposed {}", tiling.0));
+                    check(product(&at, &b, Some(tiling), None).unwrap(), &format!("transposed A {}", tiling.0));
+                    check(product(&a, &bt, Some(tiling), None).unwrap(), &format!("transposed B {}", tiling.0));
                 }
                 check(matmul(&a, &b).unwrap(), "default");
             }

@@ -17,6 +17,7 @@ pub(crate) mod context;
 pub(crate) mod conv;
 pub(crate) mod copy;
 pub(crate) mod counters;
+pub(crate) mod cross_entropy;
 pub(crate) mod encoder;
 pub(crate) mod fill;
 pub(crate) mod fused_foreach;

@@ -41,12 +41,12 @@ pub(crate) fn reduce_last_dim(kind: ReduceKind, x: &Tensor) -> Result<Tensor> {
         Some((&n, rest)) => (rest.to_vec(), n),
         None => (vec![], 1),
     };
-    run(kind, x, &out_shape, len)
+    run(kind, x, &out_shape, len, None)
 }
 
 /// Reduces all elements of `x` to a 0-d tensor (same errors as [`reduce_last_dim`]).
 pub(crate) fn reduce_all(kind: ReduceKind, x: &Tensor) -> Result<Tensor> {
-    run(kind, x, &[], x.numel())
+    run(kind, x, &[], x.numel(), None)
 }
 
 /// Reduces `x` over the dims flagged in `mask` and reshapes the result to `out` (the caller's shape,
@@ -58,6 +58,9 @@ pub(crate) fn reduce_dims(kind: ReduceKind, x: &Tensor, mask: &[bool], out: &[us
     let red: Vec<usize> = (0..x.rank()).filter(|&d| mask[d]).collect();
     let r = if kept.is_empty() {
         reduce_all(kind, x)?
+    } else if let Some((rows, len, walk)) = strided_walk(x, &kept, &red) {
+        // one kept dim and at most two reduced ones (after merging): read in place
+        run(kind, x, &[rows], len, Some(walk))?
     } else if red.is_empty() {
         x.try_contiguous()?
     } else {
@@ -75,8 +78,57 @@ pub(crate) fn reduce_dims(kind: ReduceKind, x: &Tensor, mask: &[bool], out: &[us
     r.try_reshape(out)
 }
 
-/// Reduces `x` (viewed as rows of `len` elements) to `out_shape`.
-fn run(kind: ReduceKind, x: &Tensor, out_shape: &[usize], len: usize) -> Result<Tensor> {
+/// Dims `(size, stride)` of `x` over `dims`, adjacent ones merged where they walk memory as one.
+fn merged(x: &Tensor, dims: &[usize]) -> Vec<(usize, usize)> {
+    let l = x.layout();
+    let mut v: Vec<(usize, usize)> = Vec::new();
+    for &d in dims {
+        let (size, stride) = (l.shape[d], l.strides[d]);
+        if size == 1 {
+            continue;
+        }
+        match v.last_mut() {
+            Some(last) if last.1 == stride * size => *last = (last.0 * size, stride),
+            _ => v.push((size, stride)),
+        }
+    }
+    v
+}
+
+/// For a reduction of `x` over `red` keeping `kept`, when the kept dims merge into one and the
+/// reduced ones into at most two: `(rows, row length, [row stride, inner length, outer stride,
+/// inner stride])` for the STRIDED first pass (`reduce.wgsl`), which then needs no copy.
+fn strided_walk(x: &Tensor, kept: &[usize], red: &[usize]) -> Option<(usize, usize, [u32; 4])> {
+    let k = merged(x, kept);
+    let r = merged(x, red);
+    let (rows, row_stride) = match k.as_slice() {
+        [] => (1, 0),
+        [one] => *one,
+        _ => return None,
+    };
+    let ((outer, outer_stride), (inner, inner_stride)) = match r.as_slice() {
+        [] => return None,
+        [one] => ((1, 0), *one),
+        [o, i] => (*o, *i),
+        _ => return None,
+    };
+    let len = outer * inner;
+    if rows == 0 || len == 0 {
+        return None; // empty: the plain path's special cases
+    }
+    if outer == 1 && inner_stride == 1 && (rows == 1 || row_stride == len) {
+        return None; // dense rows: the plain kernel
+    }
+    // the kernels' indices are u32; the plain path reports what does not fit
+    let w = |v: usize| u32::try_from(v).ok();
+    let walk = [w(row_stride)?, w(inner)?, w(outer_stride)?, w(inner_stride)?];
+    w(x.layout().offset + (rows - 1) * row_stride + (outer - 1) * outer_stride + (inner - 1) * inner_stride)?;
+    Some((rows, len, walk))
+}
+
+/// Reduces `x` (viewed as rows of `len` elements, or walked as `strided` says: see
+/// [`strided_walk`]) to `out_shape`.
+fn run(kind: ReduceKind, x: &Tensor, out_shape: &[usize], len: usize, strided: Option<[u32; 4]>) -> Result<Tensor> {
     let op = kind.name();
     let ctx = storage(x).ctx().clone();
     let dtype = x.dtype();
@@ -99,7 +151,7 @@ fn run(kind: ReduceKind, x: &Tensor, out_shape: &[usize], len: usize) -> Result<
     if rows == 0 {
         return Ok(tensor(GpuStorage::new(&ctx, op, dtype, 0)?, out_shape));
     }
-    let x = x.try_contiguous()?;
+    let x = if strided.is_some() { x.clone() } else { x.try_contiguous()? };
     let subgroups = ctx.has_subgroups() && kind != ReduceKind::Prod && !FORCE_PLAIN.with(|f| f.get());
     let (module, entry) = if subgroups {
         (
@@ -112,15 +164,17 @@ fn run(kind: ReduceKind, x: &Tensor, out_shape: &[usize], len: usize) -> Result<
     let source =
         move || if subgroups { shaders::reduce_subgroup(float) } else { shaders::plain(shaders::REDUCE, float) };
     let code = f64::from(kind.code());
-    let constants = [("OP", code)];
+    let plain_constants = [("OP", code), ("STRIDED", 0.0)];
+    let strided_constants = [("OP", code), ("STRIDED", 1.0)];
     let spec = KernelSpec {
         checked: true,
         module: &module,
         source: &source,
         entry,
-        constants: &constants,
+        constants: &plain_constants,
         read_only: &[true, false, true],
     };
+    let mut walk = strided;
     // Each pass turns rows of `cur_len` into rows of `cpr` partials, until one value per row is left.
     let mut cur: Tensor = x;
     let mut cur_len = len;
@@ -130,9 +184,17 @@ fn run(kind: ReduceKind, x: &Tensor, out_shape: &[usize], len: usize) -> Result<
         let groups = check_u32(op, rows * cpr)?;
         let out = GpuStorage::new(&ctx, op, dtype, rows * cpr)?;
         let src = storage(&cur);
-        let info = [groups, chunk as u32, check_u32(op, cur_len)?, cpr as u32, check_u32(op, cur.layout.offset)?];
+        let mut info =
+            vec![groups, chunk as u32, check_u32(op, cur_len)?, cpr as u32, check_u32(op, cur.layout.offset)?];
+        let pass_spec = match walk.take() {
+            Some(w) => {
+                info.extend(w);
+                KernelSpec { constants: &strided_constants, ..spec }
+            }
+            None => KernelSpec { ..spec },
+        };
         let info = ctx.upload_words(op, &info)?;
-        ctx.dispatch(&spec, &[src.buffer(), out.buffer(), &info], ctx.grid(op, groups)?);
+        ctx.dispatch(&pass_spec, &[src.buffer(), out.buffer(), &info], ctx.grid(op, groups)?);
         ctx.release(info);
         cur = tensor(out, &[rows * cpr]);
         if cpr == 1 {

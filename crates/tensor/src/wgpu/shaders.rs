@@ -7,8 +7,9 @@ use crate::op_desc::{BinaryOp, UnaryOp};
 use crate::DType;
 
 pub(crate) use ember_shaders::{
-    ARGREDUCE, BINARY, COMPARE, CONV, COPY, FILL, I64, INDEX, INDEX_MISC, JOIN, MATH, MATH_F32, MATH_F64, MATMUL, POOL,
-    RANDOM, REDUCE, REDUCE_SUBGROUP, SCAN, SCATTER, SOFTMAX, SORT, STATS, STRIDED, UNARY,
+    ARGREDUCE, BINARY, COMPARE, CONV, COPY, CROSS_ENTROPY, CROSS_ENTROPY_BACKWARD, FILL, I64, INDEX, INDEX_MISC, JOIN,
+    MATH, MATH_F32, MATH_F64, MATMUL, POOL, RANDOM, REDUCE, REDUCE_SUBGROUP, SCAN, SCATTER, SOFTMAX, SORT, STATS,
+    STRIDED, UNARY,
 };
 
 /// The WGSL name of the float type for `dtype` (F64 -> f64, everything else f32).
@@ -136,6 +137,8 @@ pub fn all_modules() -> Vec<(String, String)> {
         v.push((format!("pool.wgsl ({f})"), elementwise(POOL, f)));
         v.push((format!("scan.wgsl ({f})"), plain(SCAN, f)));
         v.push((format!("random.wgsl ({f})"), elementwise(RANDOM, f)));
+        v.push((format!("cross_entropy.wgsl ({f})"), plain(CROSS_ENTROPY, f)));
+        v.push((format!("cross_entropy_backward.wgsl ({f})"), plain(CROSS_ENTROPY_BACKWARD, f)));
     }
     for s in ALL {
         for d in ALL {
@@ -180,5 +183,7 @@ pub fn files() -> Vec<(&'static str, &'static str)> {
         ("index_misc.wgsl", INDEX_MISC),
         ("scatter.wgsl", SCATTER),
         ("random.wgsl", RANDOM),
+        ("cross_entropy.wgsl", CROSS_ENTROPY),
+        ("cross_entropy_backward.wgsl", CROSS_ENTROPY_BACKWARD),
     ]
 }
