@@ -137,6 +137,67 @@ pub fn reset_gpu_kernel_times() {
     gpu::profile::reset_kernel_times();
 }
 
+/// GPU work issued since the process started, over every GPU device (see [`gpu_counters`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct GpuCounters {
+    /// Compute dispatches recorded (one per kernel launch).
+    pub dispatches: u64,
+    /// Command buffers submitted to a queue (batches of dispatches, readbacks included).
+    pub submissions: u64,
+}
+
+impl std::ops::Sub for GpuCounters {
+    type Output = GpuCounters;
+
+    /// The work issued between two readings (`later - earlier`).
+    fn sub(self, earlier: GpuCounters) -> GpuCounters {
+        GpuCounters {
+            dispatches: self.dispatches - earlier.dispatches,
+            submissions: self.submissions - earlier.submissions,
+        }
+    }
+}
+
+/// Dispatches and submissions issued so far (zero without the `gpu` feature); counting is two
+/// relaxed atomic adds, always on. Subtract two readings to count a piece of work:
+///
+/// ```
+/// use ember_tensor::{gpu_counters, Device, Tensor};
+/// let before = gpu_counters();
+/// if let Ok(dev) = Device::gpu() {
+///     let x = Tensor::ones(&[8]).to(&dev);
+///     let _ = (&x + &x).to_vec::<f32>();
+///     assert!((gpu_counters() - before).dispatches >= 1);
+/// }
+/// ```
+pub fn gpu_counters() -> GpuCounters {
+    #[cfg(feature = "gpu")]
+    {
+        let (dispatches, submissions) = gpu::counters::totals();
+        GpuCounters { dispatches, submissions }
+    }
+    #[cfg(not(feature = "gpu"))]
+    GpuCounters::default()
+}
+
+/// Switches on (or off) a per-kernel count of dispatches, read with [`gpu_dispatch_tally`]
+/// (off by default: it takes a lock per dispatch).
+pub fn set_gpu_dispatch_tally(on: bool) {
+    #[cfg(feature = "gpu")]
+    gpu::counters::set_tally(on);
+    #[cfg(not(feature = "gpu"))]
+    let _ = on;
+}
+
+/// Dispatches per kernel (`"<module>: <entry point>"`, most first) counted while the tally was on
+/// since the last call, and clears them.
+pub fn gpu_dispatch_tally() -> Vec<(String, u64)> {
+    #[cfg(feature = "gpu")]
+    return gpu::counters::take_tally();
+    #[cfg(not(feature = "gpu"))]
+    Vec::new()
+}
+
 /// GPU dispatches recorded since the process started, over every device (0 without the `gpu`
 /// feature): what a fused elementwise chain saves is visible here (a chain of N fusable ops costs
 /// one dispatch when its result is needed).
@@ -176,45 +237,4 @@ pub fn gpu_realize(t: &crate::Tensor) -> Result<()> {
     #[cfg(not(feature = "gpu"))]
     let _ = t;
     Ok(())
-/// GPU work issued since the process started, over every GPU device (see [`gpu_counters`]).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct GpuCounters {
-    /// Compute dispatches recorded (one per kernel launch).
-    pub dispatches: u64,
-    /// Command buffers submitted to a queue (batches of dispatches, readbacks included).
-    pub submissions: u64,
-impl std::ops::Sub for GpuCounters {
-    type Output = GpuCounters;
-    /// The work issued between two readings (`later - earlier`).
-    fn sub(self, earlier: GpuCounters) -> GpuCounters {
-        GpuCounters {
-            dispatches: self.dispatches - earlier.dispatches,
-            submissions: self.submissions - earlier.submissions,
-        }
-/// Dispatches and submissions issued so far (zero without the `gpu` feature); counting is two
-/// relaxed atomic adds, always on. Subtract two readings to count a piece of work:
-///
-/// ```
-/// use ember_tensor::{gpu_counters, Device, Tensor};
-/// let before = gpu_counters();
-/// if let Ok(dev) = Device::gpu() {
-///     let x = Tensor::ones(&[8]).to(&dev);
-///     let _ = (&x + &x).to_vec::<f32>();
-///     assert!((gpu_counters() - before).dispatches >= 1);
-/// }
-/// ```
-pub fn gpu_counters() -> GpuCounters {
-        let (dispatches, submissions) = gpu::counters::totals();
-        GpuCounters { dispatches, submissions }
-    GpuCounters::default()
-/// Switches on (or off) a per-kernel count of dispatches, read with [`gpu_dispatch_tally`]
-/// (off by default: it takes a lock per dispatch).
-pub fn set_gpu_dispatch_tally(on: bool) {
-    gpu::counters::set_tally(on);
-    let _ = on;
-/// Dispatches per kernel (`"<module>: <entry point>"`, most first) counted while the tally was on
-/// since the last call, and clears them.
-pub fn gpu_dispatch_tally() -> Vec<(String, u64)> {
-    return gpu::counters::take_tally();
-    Vec::new()
 }
