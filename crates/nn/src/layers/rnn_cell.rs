@@ -101,7 +101,8 @@ impl LstmCell {
         LstmCell { p: CellParams::new(4, input_size, hidden_size) }
     }
 
-    /// With (default) or without `bias_ih` and `bias_hh`.
+    /// With (default) or without `bias_ih` and `bias_hh`. The cell's parameters are drawn afresh,
+    /// as a new cell built with this setting would draw them, so call it right after `new`.
     #[must_use]
     pub fn bias(mut self, on: bool) -> LstmCell {
         let (i, h) = (self.p.weight_ih.shape()[1], self.p.weight_hh.shape()[1]);
@@ -168,7 +169,8 @@ impl GruCell {
         GruCell { p: CellParams::new(3, input_size, hidden_size) }
     }
 
-    /// With (default) or without `bias_ih` and `bias_hh`.
+    /// With (default) or without `bias_ih` and `bias_hh`. The cell's parameters are drawn afresh,
+    /// as a new cell built with this setting would draw them, so call it right after `new`.
     #[must_use]
     pub fn bias(mut self, on: bool) -> GruCell {
         let (i, h) = (self.p.weight_ih.shape()[1], self.p.weight_hh.shape()[1]);

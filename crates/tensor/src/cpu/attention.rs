@@ -202,8 +202,13 @@ pub fn backward<T: AttnElem>(
     let mut dq = try_filled(op, d.batch * l * e, T::ZERO)?;
     let mut dk = try_filled(op, d.batch * s * e, T::ZERO)?;
     let mut dv = try_filled(op, d.batch * s * ev, T::ZERO)?;
-    let (le, se, sev) = ((l * e).max(1), (s * e).max(1), (s * ev).max(1));
-    dq.par_chunks_mut(le).zip(dk.par_chunks_mut(se)).zip(dv.par_chunks_mut(sev)).enumerate().for_each_init(
+    // One item per batch entry even where a gradient is empty (E = 0 still has dV = Pᵀ dO).
+    let items: Vec<_> = per_batch(&mut dq, l * e, d.batch)
+        .into_iter()
+        .zip(per_batch(&mut dk, s * e, d.batch))
+        .zip(per_batch(&mut dv, s * ev, d.batch))
+        .collect();
+    items.into_par_iter().enumerate().for_each_init(
         || (Vec::new(), vec![T::ZERO; l * s]),
         |(vt, ds), (b, ((dqb, dkb), dvb))| {
             let pb = MatRef::dense(p, b * l * s, l, s);
@@ -224,10 +229,46 @@ pub fn backward<T: AttnElem>(
                 }
             }
             let dsm = MatRef::dense(ds, 0, l, s);
+            if e == 0 {
+                return;
+            }
             // dQ = dS K, dK = dSᵀ Q
             T::gemm(dsm, MatRef::dense(k, b * s * e, s, e), T::ZERO, dqb, e, 1);
             T::gemm(dsm.t(), MatRef::dense(q, b * l * e, l, e), T::ZERO, dkb, e, 1);
         },
     );
     Ok((dq, dk, dv))
+}
+
+/// `buf` cut into `parts` consecutive slices of `n` elements each (empty slices when `n` is 0).
+fn per_batch<T>(buf: &mut [T], n: usize, parts: usize) -> Vec<&mut [T]> {
+    if n == 0 {
+        return (0..parts).map(|_| <&mut [T]>::default()).collect();
+    }
+    buf.chunks_mut(n).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_empty_key_size_still_gives_the_value_gradient() {
+        // E = 0: the scores are all 0, P is uniform, dV = Pᵀ dO; dQ and dK are empty.
+        let (b, l, s, ev) = (2, 3, 4, 2);
+        let d = Dims { batch: b, l, s, e: 0, ev };
+        let p = vec![0.25f64; b * l * s];
+        let go: Vec<f64> = (0..b * l * ev).map(|i| i as f64 + 1.0).collect();
+        let v: Vec<f64> = (0..b * s * ev).map(|i| 0.5 * i as f64).collect();
+        let (dq, dk, dv) = backward::<f64>(&go, &[], &[], &v, &p, 1.0, d).unwrap();
+        assert!(dq.is_empty() && dk.is_empty());
+        for bi in 0..b {
+            for j in 0..s {
+                for c in 0..ev {
+                    let want: f64 = (0..l).map(|i| 0.25 * go[(bi * l + i) * ev + c]).sum();
+                    assert_eq!(dv[(bi * s + j) * ev + c], want, "batch {bi}, key {j}, column {c}");
+                }
+            }
+        }
+    }
 }

@@ -10,25 +10,25 @@ use crate::{DType, Element, Error, Result, Tensor};
 const OP: &str = "scaled_dot_product_attention";
 
 /// Checks `q [..., L, E]`, `k [..., S, E]`, `v [..., S, Ev]` (equal batch dims, one float dtype,
-/// one device) and returns the sizes.
-fn check(q: &Tensor, k: &Tensor, v: &Tensor) -> Result<Dims> {
+/// one device) and returns the sizes; errors name `op`.
+fn check(op: &'static str, q: &Tensor, k: &Tensor, v: &Tensor) -> Result<Dims> {
     let (qs, ks, vs) = (q.shape(), k.shape(), v.shape());
     if !matches!(q.dtype(), DType::F32 | DType::F64) {
-        return Err(Error::UnsupportedDType { op: OP, dtype: q.dtype() });
+        return Err(Error::UnsupportedDType { op, dtype: q.dtype() });
     }
-    q.same_dtype(OP, k)?;
-    q.same_dtype(OP, v)?;
-    q.same_device(OP, k)?;
-    q.same_device(OP, v)?;
+    q.same_dtype(op, k)?;
+    q.same_dtype(op, v)?;
+    q.same_device(op, k)?;
+    q.same_device(op, v)?;
     let n = qs.len();
     if n < 2 || ks.len() != n || vs.len() != n || qs[..n - 2] != ks[..n - 2] || qs[..n - 2] != vs[..n - 2] {
         crate::bail!(
-            OP,
+            op,
             "query {qs:?}, key {ks:?} and value {vs:?} must have equal batch dims and at least 2 dims (broadcast them first)"
         );
     }
     if ks[n - 1] != qs[n - 1] || vs[n - 2] != ks[n - 2] {
-        crate::bail!(OP, "query {qs:?}, key {ks:?}, value {vs:?}: key must be [..., S, E] and value [..., S, Ev]");
+        crate::bail!(op, "query {qs:?}, key {ks:?}, value {vs:?}: key must be [..., S, E] and value [..., S, Ev]");
     }
     Ok(Dims { batch: qs[..n - 2].iter().product(), l: qs[n - 2], s: ks[n - 2], e: qs[n - 1], ev: vs[n - 1] })
 }
@@ -116,7 +116,7 @@ impl Tensor {
         scale: f64,
         keep_probs: bool,
     ) -> Result<(Tensor, Option<Tensor>)> {
-        let d = check(q, k, v)?;
+        let d = check(OP, q, k, v)?;
         let n = q.rank();
         let (pshape, oshape) = (with_batch(q, [d.l, d.s]), with_batch(q, [d.l, d.ev]));
         if let Some(b) = bias {
@@ -172,7 +172,7 @@ impl Tensor {
         scale: f64,
     ) -> Result<(Tensor, Tensor, Tensor)> {
         let op = "scaled_dot_product_attention_backward";
-        let d = check(q, k, v)?;
+        let d = check(op, q, k, v)?;
         for (what, t, shape) in
             [("grad", grad, with_batch(q, [d.l, d.ev])), ("probs", probs, with_batch(q, [d.l, d.s]))]
         {
