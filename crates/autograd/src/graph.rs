@@ -121,18 +121,20 @@ pub fn run_backward(
         None => Sink::Leaves,
         Some(t) => Sink::Targets { targets: t, out: vec![None; t.len()] },
     };
-    // 1. every node reachable from the roots, ordered by id (creation order)
+    // 1. every node reachable from the roots, ordered by id (creation order); on the way, each
+    // leaf input with the id of a consumer (`(leaf key, consumer id)`, for step 3)
     let mut nodes: BTreeMap<usize, Arc<Node>> = BTreeMap::new();
+    let mut leaf_uses: Vec<(usize, usize)> = Vec::new();
     let mut stack: Vec<Arc<Node>> = roots.iter().filter_map(|(v, _)| v.node()).collect();
     while let Some(n) = stack.pop() {
         if nodes.contains_key(&n.id) {
             continue;
         }
         for inp in n.inputs.lock().unwrap_or_else(|e| e.into_inner()).iter() {
-            if let Some(c) = inp.node() {
-                if !nodes.contains_key(&c.id) {
-                    stack.push(c);
-                }
+            match inp.node() {
+                Some(c) if !nodes.contains_key(&c.id) => stack.push(c),
+                Some(_) => {}
+                None => leaf_uses.push((Arc::as_ptr(&inp.0) as usize, n.id)),
             }
         }
         nodes.insert(n.id, n);
@@ -150,15 +152,10 @@ pub fn run_backward(
         needed
     });
     // 3. when each leaf input is complete: after its consumer with the smallest id has run
-    let mut first_use: HashMap<usize, usize> = HashMap::new();
-    for (id, n) in &nodes {
-        for inp in n.inputs.lock().unwrap_or_else(|e| e.into_inner()).iter() {
-            if inp.is_leaf() {
-                first_use.entry(Arc::as_ptr(&inp.0) as usize).or_insert(*id); // ids ascend
-            }
-        }
-    }
-    let mut leaf_ready: Vec<(usize, usize)> = first_use.into_iter().map(|(k, id)| (id, k)).collect();
+    // (sorted by key then id, the first entry of each key has its smallest consumer id)
+    leaf_uses.sort_unstable();
+    leaf_uses.dedup_by_key(|&mut (key, _)| key);
+    let mut leaf_ready: Vec<(usize, usize)> = leaf_uses.into_iter().map(|(k, id)| (id, k)).collect();
     leaf_ready.sort_unstable_by(|a, b| b.cmp(a));
     // 4. seed the roots, walk ids downwards (delivering leaves as they complete), then hand the
     // remaining leaves (roots that are leaves) their sums

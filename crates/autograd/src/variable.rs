@@ -84,7 +84,7 @@ pub(crate) struct Node {
     /// False for results whose derivative is not implemented (a backward through them fails).
     pub(crate) differentiable: bool,
     /// The version of each input when the op was recorded: `backward` fails if one has changed.
-    pub(crate) versions: Vec<u64>,
+    pub(crate) versions: smallvec::SmallVec<[u64; 4]>,
     /// The version of the output when it was recorded (or adopted by an in-place op).
     pub(crate) output_version: AtomicU64,
     /// Where the op was called from, when anomaly mode was on at forward time.
