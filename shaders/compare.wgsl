@@ -1,6 +1,7 @@
 // Comparisons and selection (ops/compare.rs): Bool results (one u32, 0 or 1) of two operands read
 // through their broadcast strides (strided.wgsl), and `where` over three operands.
-// OP (override): 0 eq, 1 ne, 2 lt, 3 le, 4 gt, 5 ge, 6 and, 7 or, 8 isnan (of a), 9 isfinite (of a).
+// OP (override): a comparison's row of the op table in op_desc.rs (eq, ne, lt, le, gt, ge), then TEST_AND,
+// TEST_OR, TEST_ISNAN (of a), TEST_ISFINITE (of a), numbered after the table (generated constants).
 // Comparisons with NaN are false (ne: true), as IEEE and the CPU backend; I64 compares as signed
 // 64-bit integers, Bool as 0 < 1.
 
@@ -17,38 +18,32 @@
 
 override OP: u32 = 0u;
 
-// The result of an ordering: -1, 0 or 1 (lt, eq, gt), to the comparison OP.
-fn from_order(o: i32) -> bool {
-    switch OP {
-        case 0u: { return o == 0; }
-        case 1u: { return o != 0; }
-        case 2u: { return o < 0; }
-        case 3u: { return o <= 0; }
-        case 4u: { return o > 0; }
-        case 5u: { return o >= 0; }
-        default: { return false; }
-    }
-}
+// `from_order(o)` (the comparison OP of an ordering o: -1, 0 or 1 for lt, eq, gt) and `nan_result()`
+// (the comparison OP's result when an operand is NaN) are generated from the op table in
+// `op_desc.rs` (`cmp_ops!`), as are the numbers TEST_AND, TEST_OR, TEST_ISNAN, TEST_ISFINITE of the
+// other tests (`wgpu/shaders.rs::compare`), so the kernel's numbers are the enum's by construction.
 
 fn cmp_float(x: T, y: T) -> bool {
-    if (OP == 8u) {
+    if (OP == TEST_ISNAN) {
         return is_nan(x);
     }
-    if (OP == 9u) {
+    if (OP == TEST_ISFINITE) {
         return abs(x) < t_inf();
     }
     if (is_nan(x) || is_nan(y)) {
-        return OP == 1u;
+        return nan_result();
     }
     return from_order(select(select(0, 1, x > y), -1, x < y));
 }
 
 fn cmp_u32(x: u32, y: u32) -> bool {
-    switch OP {
-        case 6u: { return x != 0u && y != 0u; }
-        case 7u: { return x != 0u || y != 0u; }
-        default: { return from_order(select(select(0, 1, x > y), -1, x < y)); }
+    if (OP == TEST_AND) {
+        return x != 0u && y != 0u;
     }
+    if (OP == TEST_OR) {
+        return x != 0u || y != 0u;
+    }
+    return from_order(select(select(0, 1, x > y), -1, x < y));
 }
 
 @compute @workgroup_size(256)

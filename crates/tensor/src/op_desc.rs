@@ -177,35 +177,54 @@ binary_ops! {
         wgsl_i64: Some("return i64_min(x, y);");
 }
 
-/// The comparison ops, as the backends see them.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum CmpOp {
-    /// `a == b`
-    Eq,
-    /// `a != b`
-    Ne,
-    /// `a < b`
-    Lt,
-    /// `a <= b`
-    Le,
-    /// `a > b`
-    Gt,
-    /// `a >= b`
-    Ge,
+/// Writes [`CmpOp`] and its per-op facts from one table, as [`UnaryOp`]'s: name, the WGSL test of
+/// an ordering `o` (-1, 0 or 1 for less, equal, greater) and the result when an operand is NaN.
+macro_rules! cmp_ops {
+    ($(
+        $(#[doc = $doc:literal])*
+        $V:ident => $name:literal, order: $order:literal, nan: $nan:literal;
+    )*) => {
+        /// The comparison ops, as the backends see them: one row of the table in `op_desc.rs`
+        /// each (PyTorch name, the WGSL test of an ordering, the result with a NaN operand).
+        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+        pub enum CmpOp {
+            $( $(#[doc = $doc])* $V, )*
+        }
+
+        impl CmpOp {
+            /// The PyTorch name of the op, used in error messages.
+            pub fn name(self) -> &'static str {
+                match self {
+                    $( CmpOp::$V => $name, )*
+                }
+            }
+
+            /// The op's row in the table: its index in [`CmpOp::WGSL`] and the `OP` constant of
+            /// the GPU's compare kernel.
+            pub fn index(self) -> u32 {
+                self as u32
+            }
+
+            /// Per row, the WGSL expression testing the ordering `o: i32` of the operands, and the
+            /// result (`true`/`false`) when one of them is NaN.
+            pub const WGSL: &'static [(&'static str, &'static str)] = &[ $( ($order, $nan), )* ];
+        }
+    };
 }
 
-impl CmpOp {
-    /// The PyTorch name of the op, used in error messages.
-    pub fn name(self) -> &'static str {
-        match self {
-            CmpOp::Eq => "eq",
-            CmpOp::Ne => "ne",
-            CmpOp::Lt => "lt",
-            CmpOp::Le => "le",
-            CmpOp::Gt => "gt",
-            CmpOp::Ge => "ge",
-        }
-    }
+cmp_ops! {
+    /// `a == b`
+    Eq => "eq", order: "o == 0", nan: "false";
+    /// `a != b` (true when either is NaN)
+    Ne => "ne", order: "o != 0", nan: "true";
+    /// `a < b`
+    Lt => "lt", order: "o < 0", nan: "false";
+    /// `a <= b`
+    Le => "le", order: "o <= 0", nan: "false";
+    /// `a > b`
+    Gt => "gt", order: "o > 0", nan: "false";
+    /// `a >= b`
+    Ge => "ge", order: "o >= 0", nan: "false";
 }
 
 /// The reductions a backend computes in one kernel (the GPU's `reduce_dims`).

@@ -23,18 +23,16 @@ pub(crate) enum Test {
 }
 
 impl Test {
+    /// The kernel's `OP`: a comparison's row in the [`CmpOp`] table, the other tests numbered
+    /// after the table (the `TEST_*` constants that [`shaders::compare`] writes for the kernel).
     fn code(self) -> u32 {
+        let n = CmpOp::WGSL.len() as u32;
         match self {
-            Test::Cmp(CmpOp::Eq) => 0,
-            Test::Cmp(CmpOp::Ne) => 1,
-            Test::Cmp(CmpOp::Lt) => 2,
-            Test::Cmp(CmpOp::Le) => 3,
-            Test::Cmp(CmpOp::Gt) => 4,
-            Test::Cmp(CmpOp::Ge) => 5,
-            Test::And => 6,
-            Test::Or => 7,
-            Test::IsNan => 8,
-            Test::IsFinite => 9,
+            Test::Cmp(op) => op.index(),
+            Test::And => n,
+            Test::Or => n + 1,
+            Test::IsNan => n + 2,
+            Test::IsFinite => n + 3,
         }
     }
 
@@ -71,7 +69,7 @@ pub(crate) fn compare(test: Test, a: &Tensor, b: &Tensor, shape: &[usize]) -> Re
     if n > 0 {
         let meta = ctx.upload_words(op, &strided_meta(op, shape, &[&la, &lb])?)?;
         let module = format!("compare ({float})");
-        let source = move || shaders::elementwise(shaders::COMPARE, float);
+        let source = move || shaders::compare(float);
         let spec = KernelSpec {
             checked: true,
             module: &module,
@@ -98,7 +96,7 @@ pub(crate) fn where_(op: &'static str, cond: &Tensor, a: &Tensor, b: &Tensor, sh
     if n > 0 {
         let meta = ctx.upload_words(op, &strided_meta_k::<3>(op, shape, &[&lc, &la, &lb])?)?;
         let entry = if elem_bytes(dtype) == 8 { "where_w2" } else { "where_w1" };
-        let source = move || shaders::elementwise(shaders::COMPARE, DType::F32);
+        let source = move || shaders::compare(DType::F32);
         let spec = KernelSpec {
             checked: true,
             module: "compare (F32)",

@@ -3,7 +3,7 @@
 //! of the library files; the host prepends `alias T = f32;` or `alias T = f64;` and the libraries it
 //! needs, so one source serves both float widths (F64 only on adapters with SHADER_F64).
 
-use crate::op_desc::{BinaryOp, UnaryOp};
+use crate::op_desc::{BinaryOp, CmpOp, UnaryOp};
 use crate::DType;
 
 pub(crate) use ember_shaders::{
@@ -70,6 +70,31 @@ pub(crate) fn binary(float: DType) -> String {
     compose(float, &[MATH, I64, STRIDED], &[BINARY, &apply_fns(BinaryOp::WGSL, &["x", "y"])])
 }
 
+/// The compare module over float type `float`: `compare.wgsl` with its `from_order` and
+/// `nan_result` generated from the comparison table ([`CmpOp::WGSL`]: case `k` is row `k`), and the
+/// `OP` numbers of the other tests (`TEST_AND`, `TEST_OR`, `TEST_ISNAN`, `TEST_ISFINITE`), which
+/// follow the table's rows as `wgpu/compare.rs` numbers them.
+pub(crate) fn compare(float: DType) -> String {
+    let mut order = String::from("fn from_order(o: i32) -> bool {\n    switch OP {\n");
+    let mut nan = String::from("fn nan_result() -> bool {\n    switch OP {\n");
+    for (k, (test, on_nan)) in CmpOp::WGSL.iter().enumerate() {
+        order.push_str(&format!("        case {k}u: {{ return {test}; }}\n"));
+        nan.push_str(&format!("        case {k}u: {{ return {on_nan}; }}\n"));
+    }
+    for s in [&mut order, &mut nan] {
+        s.push_str("        default: { return false; }\n    }\n}\n");
+    }
+    let n = CmpOp::WGSL.len();
+    let tests = format!(
+        "const TEST_AND: u32 = {}u;\nconst TEST_OR: u32 = {}u;\nconst TEST_ISNAN: u32 = {}u;\nconst TEST_ISFINITE: u32 = {}u;\n",
+        n,
+        n + 1,
+        n + 2,
+        n + 3
+    );
+    compose(float, &[MATH, I64, STRIDED], &[&tests, COMPARE, &order, &nan])
+}
+
 /// A kernel file that needs only the float primitives and the i64 helpers (reduce, matmul).
 pub(crate) fn plain(kernel: &str, float: DType) -> String {
     compose(float, &[I64], &[kernel])
@@ -130,7 +155,7 @@ pub fn all_modules() -> Vec<(String, String)> {
         v.push((format!("matmul.wgsl ({f})"), plain(MATMUL, f)));
         v.push((format!("reduce.wgsl + reduce_subgroup.wgsl ({f}, subgroups)"), reduce_subgroup(f)));
         v.push((format!("stats.wgsl ({f})"), plain(STATS, f)));
-        v.push((format!("compare.wgsl ({f})"), elementwise(COMPARE, f)));
+        v.push((format!("compare.wgsl ({f})"), compare(f)));
         v.push((format!("softmax.wgsl ({f})"), elementwise(SOFTMAX, f)));
         v.push((format!("argreduce.wgsl ({f})"), plain(ARGREDUCE, f)));
         v.push((format!("conv.wgsl ({f})"), elementwise(CONV, f)));
