@@ -14,6 +14,9 @@ use gpu_util::{fallback_total, gpu, has_f64, Rng};
 
 const HALVES: [DType; 2] = [DType::F16, DType::BF16];
 
+/// An op on one tensor, for the error table.
+type OpFn = Box<dyn Fn(&Tensor) -> Result<Tensor>>;
+
 fn fixtures() -> HashMap<String, Tensor> {
     let p = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/half.safetensors");
     io::load(p).unwrap().into_iter().collect()
@@ -411,7 +414,7 @@ fn random_tensors_and_errors() {
         assert!(mean.abs() < 0.2, "{dt} randn_like mean {mean}");
         // Errors name the op and the operands as on the CPU.
         let h = Tensor::from_vec(vec![1.0f32, 2.0, 3.0], &[3]).to_dtype(dt);
-        let cases: Vec<(&str, Box<dyn Fn(&Tensor) -> Result<Tensor>>)> = vec![
+        let cases: Vec<(&str, OpFn)> = vec![
             ("add", Box::new(|t| t.try_add(&Tensor::ones(&[3]).to(&t.device())))),
             ("index_select", Box::new(|t| t.try_index_select(0, &Tensor::from_vec(vec![5i64], &[1]).to(&t.device())))),
             ("matmul", Box::new(|t| t.try_matmul(&t.reshape(&[1, 3])))),

@@ -35,7 +35,7 @@ fn run(op: &'static str, entry: &'static str, t: &Tensor, dst: DType) -> Result<
     if n > 0 {
         let meta = ctx.upload_words(op, &strided_meta(op, t.shape(), &[&t.layout])?)?;
         let invocations = if entry == "narrow" { n.div_ceil(2) } else { n };
-        let source = || shaders::half();
+        let source = shaders::half;
         let spec = KernelSpec {
             checked: true,
             module: "half",
