@@ -1,6 +1,7 @@
 //! 16-bit models on the GPU: a BF16 checkpoint saved by PyTorch loads into a BF16 model on the GPU,
-//! autograd through a BF16/F16 Linear on the GPU gives the CPU's 16-bit gradients, and a small MLP
-//! trains in BF16 on the GPU. Skipped without an adapter unless `EMBER_REQUIRE_GPU=1`.
+//! autograd through a BF16/F16 Linear on the GPU gives the CPU's 16-bit gradients, a small MLP
+//! trains in BF16 on the GPU, and `autocast` runs on the GPU as on the CPU. Skipped without an
+//! adapter unless `EMBER_REQUIRE_GPU=1`.
 
 use std::collections::HashMap;
 
@@ -110,4 +111,38 @@ fn an_mlp_trains_in_bf16_on_the_gpu() {
     }
     let (first, last) = (losses[0], *losses.last().unwrap());
     assert!(last.is_finite() && last < 0.2 * first, "BF16 training on the GPU: loss {first} -> {last}");
+}
+
+#[test]
+fn autocast_runs_on_the_gpu_as_on_the_cpu() {
+    let Some(dev) = gpu() else { return };
+    ember_tensor::manual_seed(11);
+    let fc = Linear::new(6, 3);
+    let x = Tensor::randn(&[4, 6]);
+    // F32 parameters; inside autocast the product runs in BF16, the gradients stay F32
+    let run = |x: &Tensor| -> (Tensor, Vec<Tensor>) {
+        for p in fc.parameters() {
+            p.set_grad(None);
+        }
+        let y = ember_autograd::autocast(DType::BF16, || fc.forward(&Variable::new(x.clone(), false)));
+        assert_eq!(y.data().dtype(), DType::BF16);
+        y.to_dtype(DType::F32).tanh().sum().backward();
+        (y.data(), fc.parameters().iter().map(|p| p.grad().unwrap()).collect())
+    };
+    let (y_cpu, g_cpu) = run(&x);
+    fc.to_device(&dev);
+    let (y_gpu, g_gpu) = run(&x.to(&dev));
+    assert_eq!(y_gpu.device(), dev);
+    let close = |a: &Tensor, b: &Tensor, what: &str| {
+        let (a, b) = (a.to_dtype(DType::F32).to_vec::<f32>(), b.to_dtype(DType::F32).to_vec::<f32>());
+        let scale = b.iter().fold(1f32, |m, v| m.max(v.abs()));
+        for (x, y) in a.iter().zip(&b) {
+            assert!((x - y).abs() <= 2f32.powi(-6) * scale, "{what}: GPU {x}, CPU {y}");
+        }
+    };
+    close(&y_gpu, &y_cpu, "autocast output");
+    for (g, c) in g_gpu.iter().zip(&g_cpu) {
+        assert_eq!((g.dtype(), g.device()), (DType::F32, dev), "gradient of an F32 parameter");
+        close(g, c, "autocast gradient");
+    }
 }
