@@ -31,8 +31,12 @@ fn conversions_are_one_dispatch_and_ops_widen_once() {
         // widen, the (fused) op, round
         let (n, _) = dispatches(|| gpu_realize(&h.exp()).unwrap());
         assert_eq!(n, 3, "{dt}: exp");
-        let (n, _) = dispatches(|| gpu_realize(&(&h + &h)).unwrap());
+        let g = h.narrow(0, 0, 1000).contiguous();
+        let h2 = h.narrow(0, 1, 1000);
+        let (n, _) = dispatches(|| gpu_realize(&(&g + &h2)).unwrap());
         assert_eq!(n, 4, "{dt}: add (both operands widened)");
+        let (n, _) = dispatches(|| gpu_realize(&(&h * &h)).unwrap());
+        assert_eq!(n, 3, "{dt}: a square widens its operand once");
         let (n, _) = dispatches(|| gpu_realize(&h.sum()).unwrap());
         assert!(n >= 3, "{dt}: sum");
         // uploads and fills of small tensors dispatch nothing

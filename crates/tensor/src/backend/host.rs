@@ -159,12 +159,21 @@ pub(crate) fn widen(t: &Tensor) -> Result<Tensor> {
 }
 
 /// Runs `f` on `inputs` with every 16-bit float operand widened to `F32` where it lives (one
-/// conversion each, on a GPU one dispatch) and rounds every `F32` result back to the first such
-/// operand's dtype (round-to-nearest-even, one conversion each): the semantics of [`host`] for
-/// 16-bit operands (compute in `f32`, round once), without leaving the device.
+/// conversion each, on a GPU one dispatch; an operand passed twice, as in `x * x`, once) and rounds
+/// every `F32` result back to the first such operand's dtype (round-to-nearest-even, one
+/// conversion each): the semantics of [`host`] for 16-bit operands (compute in `f32`, round once),
+/// without leaving the device.
 pub(crate) fn widened<R: HostOutput>(inputs: &[&Tensor], f: impl FnOnce(&[&Tensor]) -> Result<R>) -> Result<R> {
     let half = half_dtype(inputs);
-    let wide: Vec<Tensor> = inputs.iter().map(|t| widen(t)).collect::<Result<_>>()?;
+    let mut wide: Vec<Tensor> = Vec::with_capacity(inputs.len());
+    for (i, t) in inputs.iter().enumerate() {
+        let seen = (0..i).find(|&j| inputs[j].shares_storage(t) && inputs[j].layout == t.layout);
+        let w = match seen {
+            Some(j) => wide[j].clone(),
+            None => widen(t)?,
+        };
+        wide.push(w);
+    }
     let refs: Vec<&Tensor> = wide.iter().collect();
     let out = f(&refs)?;
     match half {
