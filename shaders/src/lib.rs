@@ -20,6 +20,8 @@ pub const CROSS_ENTROPY: &str = include_str!("../cross_entropy.wgsl");
 pub const CROSS_ENTROPY_BACKWARD: &str = include_str!("../cross_entropy_backward.wgsl");
 /// `fill.wgsl`.
 pub const FILL: &str = include_str!("../fill.wgsl");
+/// `half.wgsl`.
+pub const HALF: &str = include_str!("../half.wgsl");
 /// `i64.wgsl`.
 pub const I64: &str = include_str!("../i64.wgsl");
 /// `index.wgsl`.

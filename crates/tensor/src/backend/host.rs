@@ -8,10 +8,18 @@
 //!
 //! Each fallback is counted per op ([`host_fallbacks`]), so tests can check that an op with a
 //! native kernel never takes this path.
+//!
+//! A backend whose storage is 16-bit floats on a device (the wgpu backend's F16/BF16 tensors)
+//! names, in [`Backend::widened`](super::Backend::widened), the backend of that device that
+//! computes in `F32`; its ops never come here: [`fallback`] widens the operands on the device
+//! instead ([`widened`]), runs that backend's method (a kernel or its own host fallback) and
+//! rounds the results back.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
 
+use super::Backend;
+use crate::cpu::backend::CPU;
 use crate::{DType, Device, Result, Tensor};
 
 /// What an op returns, moved to a device after a host fallback.
@@ -40,12 +48,12 @@ impl HostOutput for Tensor {
     }
 }
 
-impl HostOutput for Option<Tensor> {
+impl<T: HostOutput> HostOutput for Option<T> {
     fn to_device(self, device: Device) -> Result<Self> {
-        self.map(|t| t.try_to(&device)).transpose()
+        self.map(|t| t.to_device(device)).transpose()
     }
     fn round_to(self, dtype: DType) -> Result<Self> {
-        self.map(|t| round(t, dtype)).transpose()
+        self.map(|t| t.round_to(dtype)).transpose()
     }
 }
 
@@ -67,12 +75,12 @@ impl<A: HostOutput, B: HostOutput, C: HostOutput> HostOutput for (A, B, C) {
     }
 }
 
-impl HostOutput for Vec<Tensor> {
+impl<T: HostOutput> HostOutput for Vec<T> {
     fn to_device(self, device: Device) -> Result<Self> {
-        self.into_iter().map(|t| t.try_to(&device)).collect()
+        self.into_iter().map(|t| t.to_device(device)).collect()
     }
     fn round_to(self, dtype: DType) -> Result<Self> {
-        self.into_iter().map(|t| round(t, dtype)).collect()
+        self.into_iter().map(|t| t.round_to(dtype)).collect()
     }
 }
 
@@ -121,6 +129,55 @@ pub(crate) fn host<R: HostOutput>(
     }
     match device {
         Some(d) => out.to_device(d),
+        None => Ok(out),
+    }
+}
+
+/// How a provided method of [`Backend`] runs `op` where the backend has no kernel of its own:
+/// with `widen` (the [`Backend::widened`] of the backend: 16-bit GPU storage) on the device, the
+/// 16-bit operands widened to `F32` there and `f` called with that backend ([`widened`]); else on
+/// the host, `f` called with the CPU backend ([`host`]).
+pub(crate) fn fallback<R: HostOutput>(
+    widen: Option<&'static dyn Backend>,
+    op: &'static str,
+    inputs: &[&Tensor],
+    f: impl FnOnce(&dyn Backend, &[&Tensor]) -> Result<R>,
+) -> Result<R> {
+    match widen {
+        Some(b) => widened(inputs, |w| f(b, w)),
+        None => host(op, inputs, |h| f(&CPU, h)),
+    }
+}
+
+/// `t` widened to `F32` on its device when it is a 16-bit float (exact), else `t` shared.
+pub(crate) fn widen(t: &Tensor) -> Result<Tensor> {
+    if t.dtype().is_half() {
+        t.try_to_dtype(DType::F32)
+    } else {
+        Ok(t.clone())
+    }
+}
+
+/// Runs `f` on `inputs` with every 16-bit float operand widened to `F32` where it lives (one
+/// conversion each, on a GPU one dispatch; an operand passed twice, as in `x * x`, once) and rounds
+/// every `F32` result back to the first such operand's dtype (round-to-nearest-even, one
+/// conversion each): the semantics of [`host`] for 16-bit operands (compute in `f32`, round once),
+/// without leaving the device.
+pub(crate) fn widened<R: HostOutput>(inputs: &[&Tensor], f: impl FnOnce(&[&Tensor]) -> Result<R>) -> Result<R> {
+    let half = half_dtype(inputs);
+    let mut wide: Vec<Tensor> = Vec::with_capacity(inputs.len());
+    for (i, t) in inputs.iter().enumerate() {
+        let seen = (0..i).find(|&j| inputs[j].shares_storage(t) && inputs[j].layout == t.layout);
+        let w = match seen {
+            Some(j) => wide[j].clone(),
+            None => widen(t)?,
+        };
+        wide.push(w);
+    }
+    let refs: Vec<&Tensor> = wide.iter().collect();
+    let out = f(&refs)?;
+    match half {
+        Some(h) => out.round_to(h),
         None => Ok(out),
     }
 }

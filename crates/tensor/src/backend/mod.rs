@@ -8,6 +8,13 @@
 //! ([`host`]), so a new backend runs every op from its first day and gains speed kernel by kernel
 //! by overriding methods. The wgpu backend (`wgpu/backend.rs`) overrides those it has kernels for.
 //!
+//! 16-bit floats (F16, BF16) compute in `f32` and round once. Their host storage has its own backend
+//! (`cpu/half.rs`) whose inherited methods widen on the host. Their GPU storage has one too
+//! (`wgpu/backend.rs`: memory and conversions only) that names the `f32` wgpu backend in
+//! [`Backend::widened`]: the provided methods then widen the 16-bit operands on the device (one
+//! conversion dispatch each), call that backend's method and round its `F32` results back (one
+//! dispatch each) — every op, once, here in the dispatch layer ([`fallback`]).
+//!
 //! Backends are stateless `'static` objects; the buffer of a tensor is its storage
 //! ([`crate::storage::Storage`]): host memory for the CPU, a [`DeviceStorage`] for other backends.
 //! [`registry`] is the one place that names the backends and maps a [`Device`] to one.
@@ -19,7 +26,7 @@ use std::panic::{RefUnwindSafe, UnwindSafe};
 mod host;
 pub(crate) mod registry;
 
-pub(crate) use host::host;
+pub(crate) use host::{fallback, host, widen, widened, HostOutput};
 pub use host::{host_fallback_count, host_fallbacks};
 pub use registry::{
     adapter_names, gpu_counters, gpu_dispatch_tally, gpu_empty_cache, gpu_kernel_times, gpu_memory_stats,
@@ -65,6 +72,14 @@ pub(crate) trait Backend: Send + Sync {
 
     // ----- memory and creation (provided)
 
+    /// For the storage of 16-bit floats on a device: the backend of that device that computes in
+    /// `F32`. Every provided op method then widens the 16-bit operands to `F32` on the device, runs
+    /// that backend's method and rounds the `F32` results back (see [`fallback`]); `None` (the
+    /// default) sends ops without a kernel here to the host instead ([`host`]).
+    fn widened(&self) -> Option<&'static dyn Backend> {
+        None
+    }
+
     /// A contiguous copy of `t` on its device.
     fn contiguous(&self, t: &Tensor) -> Result<Tensor> {
         self.upload(&self.download(t)?.try_contiguous()?, t.device())
@@ -90,54 +105,56 @@ pub(crate) trait Backend: Send + Sync {
 
     /// A unary elementwise op (integer inputs already promoted where the op needs it).
     fn unary(&self, op: UnaryOp, x: &Tensor) -> Result<Tensor> {
-        host(op.name(), &[x], |h| CPU.unary(op, h[0]))
+        fallback(self.widened(), op.name(), &[x], |be, h| be.unary(op, h[0]))
     }
 
     /// A binary elementwise op of `a` and `b` broadcast to `shape` (dtypes already promoted).
     fn binary(&self, op: BinaryOp, a: &Tensor, b: &Tensor, shape: &[usize]) -> Result<Tensor> {
-        host(op.name(), &[a, b], |h| CPU.binary(op, h[0], h[1], shape))
+        fallback(self.widened(), op.name(), &[a, b], |be, h| be.binary(op, h[0], h[1], shape))
     }
 
     /// A comparison of `a` and `b` (one dtype) broadcast to `shape`, as Bool.
     fn compare(&self, op: CmpOp, a: &Tensor, b: &Tensor, shape: &[usize]) -> Result<Tensor> {
-        host(op.name(), &[a, b], |h| CPU.compare(op, h[0], h[1], shape))
+        fallback(self.widened(), op.name(), &[a, b], |be, h| be.compare(op, h[0], h[1], shape))
     }
 
     /// `a` where the Bool `cond` holds, else `b`, all broadcast to `shape`.
     fn where_(&self, cond: &Tensor, a: &Tensor, b: &Tensor, shape: &[usize]) -> Result<Tensor> {
-        host("where", &[cond, a, b], |h| CPU.where_(h[0], h[1], h[2], shape))
+        fallback(self.widened(), "where", &[cond, a, b], |be, h| be.where_(h[0], h[1], h[2], shape))
     }
 
     /// `value` where the Bool `mask` holds, else `x`, broadcast to `shape`.
     fn masked_fill(&self, x: &Tensor, mask: &Tensor, value: f64, shape: &[usize]) -> Result<Tensor> {
-        host("masked_fill", &[x, mask], |h| CPU.masked_fill(h[0], h[1], value, shape))
+        fallback(self.widened(), "masked_fill", &[x, mask], |be, h| be.masked_fill(h[0], h[1], value, shape))
     }
 
     /// `x == 0` as Bool (NaN is nonzero).
     fn logical_not(&self, x: &Tensor) -> Result<Tensor> {
-        host("logical_not", &[x], |h| CPU.logical_not(h[0]))
+        fallback(self.widened(), "logical_not", &[x], |be, h| be.logical_not(h[0]))
     }
 
     /// Logical and (or, without `and`) of two Bool tensors broadcast to `shape`.
     fn logical(&self, a: &Tensor, b: &Tensor, and: bool, shape: &[usize]) -> Result<Tensor> {
-        host(if and { "logical_and" } else { "logical_or" }, &[a, b], |h| CPU.logical(h[0], h[1], and, shape))
+        fallback(self.widened(), if and { "logical_and" } else { "logical_or" }, &[a, b], |be, h| {
+            be.logical(h[0], h[1], and, shape)
+        })
     }
 
     /// `isnan` (or, with `finite`, `isfinite`) as Bool.
     fn float_test(&self, x: &Tensor, finite: bool) -> Result<Tensor> {
-        host(if finite { "isfinite" } else { "isnan" }, &[x], |h| CPU.float_test(h[0], finite))
+        fallback(self.widened(), if finite { "isfinite" } else { "isnan" }, &[x], |be, h| be.float_test(h[0], finite))
     }
 
     // ----- reductions (over the dims flagged in `mask`, result shaped `out`)
 
     /// Sum, mean, product, max or min (values only; Bool already converted where needed).
     fn reduce(&self, kind: ReduceKind, t: &Tensor, mask: &[bool], out: &[usize]) -> Result<Tensor> {
-        host(kind.name(), &[t], |h| CPU.reduce(kind, h[0], mask, out))
+        fallback(self.widened(), kind.name(), &[t], |be, h| be.reduce(kind, h[0], mask, out))
     }
 
     /// `all` (or `any`) as Bool.
     fn all_any(&self, t: &Tensor, mask: &[bool], all: bool, out: &[usize]) -> Result<Tensor> {
-        host(if all { "all" } else { "any" }, &[t], |h| CPU.all_any(h[0], mask, all, out))
+        fallback(self.widened(), if all { "all" } else { "any" }, &[t], |be, h| be.all_any(h[0], mask, all, out))
     }
 
     /// Max or min with the index of its first occurrence (`t` not Bool).
@@ -149,7 +166,7 @@ pub(crate) trait Backend: Send + Sync {
         max: bool,
         out: &[usize],
     ) -> Result<(Tensor, Tensor)> {
-        host(op, &[t], |h| CPU.extreme(op, h[0], mask, max, out))
+        fallback(self.widened(), op, &[t], |be, h| be.extreme(op, h[0], mask, max, out))
     }
 
     /// Variance (or, with `sqrt`, standard deviation) of a float tensor.
@@ -162,22 +179,22 @@ pub(crate) trait Backend: Send + Sync {
         sqrt: bool,
         out: &[usize],
     ) -> Result<Tensor> {
-        host(op, &[t], |h| CPU.var(op, h[0], mask, unbiased, sqrt, out))
+        fallback(self.widened(), op, &[t], |be, h| be.var(op, h[0], mask, unbiased, sqrt, out))
     }
 
     /// `log(sum(exp(t)))` of a float tensor, computed stably.
     fn logsumexp(&self, t: &Tensor, mask: &[bool], out: &[usize]) -> Result<Tensor> {
-        host("logsumexp", &[t], |h| CPU.logsumexp(h[0], mask, out))
+        fallback(self.widened(), "logsumexp", &[t], |be, h| be.logsumexp(h[0], mask, out))
     }
 
     /// The running sum (or, with `prod`, product) along `ax` (`t` not Bool).
     fn cumulative(&self, t: &Tensor, ax: Axis, prod: bool) -> Result<Tensor> {
-        host(if prod { "cumprod" } else { "cumsum" }, &[t], |h| CPU.cumulative(h[0], ax, prod))
+        fallback(self.widened(), if prod { "cumprod" } else { "cumsum" }, &[t], |be, h| be.cumulative(h[0], ax, prod))
     }
 
     /// Softmax (or log-softmax) along `ax`.
     fn softmax(&self, t: &Tensor, ax: Axis, log: bool) -> Result<Tensor> {
-        host(if log { "log_softmax" } else { "softmax" }, &[t], |h| CPU.softmax(h[0], ax, log))
+        fallback(self.widened(), if log { "log_softmax" } else { "softmax" }, &[t], |be, h| be.softmax(h[0], ax, log))
     }
 
     /// The fused cross-entropy of logits `[N, C]` against class indices `[N]` (operands checked,
@@ -190,7 +207,7 @@ pub(crate) trait Backend: Send + Sync {
         o: &CrossEntropyOpts,
     ) -> Result<(Tensor, Tensor)> {
         let ins: Vec<&Tensor> = [Some(x), Some(target), weight].into_iter().flatten().collect();
-        host("cross_entropy", &ins, |h| CPU.cross_entropy(h[0], h[1], h.get(2).copied(), o))
+        fallback(self.widened(), "cross_entropy", &ins, |be, h| be.cross_entropy(h[0], h[1], h.get(2).copied(), o))
     }
 
     /// The gradient of [`Backend::cross_entropy`] with respect to the logits.
@@ -205,14 +222,14 @@ pub(crate) trait Backend: Send + Sync {
     ) -> Result<Tensor> {
         let ins: Vec<&Tensor> =
             [Some(x), Some(target), Some(stats), Some(grad), weight].into_iter().flatten().collect();
-        host("cross_entropy_backward", &ins, |h| {
-            CPU.cross_entropy_backward(h[0], h[1], h.get(4).copied(), h[2], h[3], o)
+        fallback(self.widened(), "cross_entropy_backward", &ins, |be, h| {
+            be.cross_entropy_backward(h[0], h[1], h.get(4).copied(), h[2], h[3], o)
         })
     }
 
     /// Values and indices sorted along `dim`.
     fn sort(&self, t: &Tensor, dim: usize, descending: bool) -> Result<(Tensor, Tensor)> {
-        host("sort", &[t], |h| CPU.sort(h[0], dim, descending))
+        fallback(self.widened(), "sort", &[t], |be, h| be.sort(h[0], dim, descending))
     }
 
     /// The `k` largest (or smallest) values along `dim` and their indices (`t` not Bool).
@@ -225,29 +242,29 @@ pub(crate) trait Backend: Send + Sync {
         largest: bool,
         sorted: bool,
     ) -> Result<(Tensor, Tensor)> {
-        host(op, &[t], |h| CPU.topk(op, h[0], k, dim, largest, sorted))
+        fallback(self.widened(), op, &[t], |be, h| be.topk(op, h[0], k, dim, largest, sorted))
     }
 
     // ----- joins and indexing
 
     /// The concatenation of `tensors` (two or more, one dtype) along `dim`, shaped `shape`.
     fn cat(&self, op: &'static str, tensors: &[&Tensor], dim: usize, shape: &[usize]) -> Result<Tensor> {
-        host(op, tensors, |h| CPU.cat(op, h, dim, shape))
+        fallback(self.widened(), op, tensors, |be, h| be.cat(op, h, dim, shape))
     }
 
     /// The slices of `t` at `index` (1-d I64) along `dim`.
     fn index_select(&self, op: &'static str, t: &Tensor, dim: usize, index: &Tensor) -> Result<Tensor> {
-        host(op, &[t, index], |h| CPU.index_select(op, h[0], dim, h[1]))
+        fallback(self.widened(), op, &[t, index], |be, h| be.index_select(op, h[0], dim, h[1]))
     }
 
     /// `t` with `source`'s slices added at `index` along `dim`.
     fn index_add(&self, op: &'static str, t: &Tensor, dim: usize, index: &Tensor, source: &Tensor) -> Result<Tensor> {
-        host(op, &[t, index, source], |h| CPU.index_add(op, h[0], dim, h[1], h[2]))
+        fallback(self.widened(), op, &[t, index, source], |be, h| be.index_add(op, h[0], dim, h[1], h[2]))
     }
 
     /// `torch.gather` along `dim` (operands of one rank).
     fn gather(&self, t: &Tensor, dim: usize, index: &Tensor) -> Result<Tensor> {
-        host("gather", &[t, index], |h| CPU.gather(h[0], dim, h[1]))
+        fallback(self.widened(), "gather", &[t, index], |be, h| be.gather(h[0], dim, h[1]))
     }
 
     /// `scatter` (or `scatter_add`) of `src` into `t` at `index` along `dim` (one rank).
@@ -260,27 +277,27 @@ pub(crate) trait Backend: Send + Sync {
         src: &Tensor,
         mode: ScatterMode,
     ) -> Result<Tensor> {
-        host(op, &[t, index, src], |h| CPU.scatter(op, h[0], dim, h[1], h[2], mode))
+        fallback(self.widened(), op, &[t, index, src], |be, h| be.scatter(op, h[0], dim, h[1], h[2], mode))
     }
 
     /// One-hot rows of `num_classes` I64 values for the I64 `t`.
     fn one_hot(&self, t: &Tensor, num_classes: i64) -> Result<Tensor> {
-        host("one_hot", &[t], |h| CPU.one_hot(h[0], num_classes))
+        fallback(self.widened(), "one_hot", &[t], |be, h| be.one_hot(h[0], num_classes))
     }
 
     /// The elements of `t` where `mask` holds (both broadcast to `shape`), as a 1-d tensor.
     fn masked_select(&self, t: &Tensor, mask: &Tensor, shape: &[usize]) -> Result<Tensor> {
-        host("masked_select", &[t, mask], |h| CPU.masked_select(h[0], h[1], shape))
+        fallback(self.widened(), "masked_select", &[t, mask], |be, h| be.masked_select(h[0], h[1], shape))
     }
 
     /// A copy of `t` reversed along the dims flagged in `flip`.
     fn flip(&self, t: &Tensor, flip: &[bool]) -> Result<Tensor> {
-        host("flip", &[t], |h| CPU.flip(h[0], flip))
+        fallback(self.widened(), "flip", &[t], |be, h| be.flip(h[0], flip))
     }
 
     /// `t` tiled `repeats[i]` times along dim `i` (one entry per dim).
     fn repeat(&self, t: &Tensor, repeats: &[usize]) -> Result<Tensor> {
-        host("repeat", &[t], |h| CPU.repeat(h[0], repeats))
+        fallback(self.widened(), "repeat", &[t], |be, h| be.repeat(h[0], repeats))
     }
 
     // ----- products, convolutions, pooling
@@ -295,19 +312,19 @@ pub(crate) trait Backend: Send + Sync {
         batch: &[usize],
         mkn: (usize, usize, usize),
     ) -> Result<Tensor> {
-        host(op, &[a, b], |h| CPU.matmul(op, h[0], h[1], batch, mkn))
+        fallback(self.widened(), op, &[a, b], |be, h| be.matmul(op, h[0], h[1], batch, mkn))
     }
 
     /// `x @ weight^T (+ bias)` for `x` of shape `[rows, in]` and `weight` `[out, in]`.
     fn linear(&self, x: &Tensor, weight: &Tensor, bias: Option<&Tensor>) -> Result<Tensor> {
         let ins: Vec<&Tensor> = [Some(x), Some(weight), bias].into_iter().flatten().collect();
-        host("linear", &ins, |h| CPU.linear(h[0], h[1], h.get(2).copied()))
+        fallback(self.widened(), "linear", &ins, |be, h| be.linear(h[0], h[1], h.get(2).copied()))
     }
 
     /// The convolution `[n, c, h, w] * [o, c/groups, kh, kw] (+ bias) -> [n, o, oh, ow]`.
     fn conv(&self, op: &'static str, x: &Tensor, w: &Tensor, bias: Option<&Tensor>, g: &ConvGeom) -> Result<Tensor> {
         let ins: Vec<&Tensor> = [Some(x), Some(w), bias].into_iter().flatten().collect();
-        host(op, &ins, |h| CPU.conv(op, h[0], h[1], h.get(2).copied(), g))
+        fallback(self.widened(), op, &ins, |be, h| be.conv(op, h[0], h[1], h.get(2).copied(), g))
     }
 
     /// The input gradient of [`Backend::conv`] (the transposed convolution), plus a per-channel
@@ -321,12 +338,12 @@ pub(crate) trait Backend: Send + Sync {
         g: &ConvGeom,
     ) -> Result<Tensor> {
         let ins: Vec<&Tensor> = [Some(dy), Some(w), init].into_iter().flatten().collect();
-        host(op, &ins, |h| CPU.conv_backward_input(op, h[0], h[1], h.get(2).copied(), g))
+        fallback(self.widened(), op, &ins, |be, h| be.conv_backward_input(op, h[0], h[1], h.get(2).copied(), g))
     }
 
     /// The weight gradient of [`Backend::conv`] from `dy` and the input `x`.
     fn conv_backward_weight(&self, op: &'static str, dy: &Tensor, x: &Tensor, g: &ConvGeom) -> Result<Tensor> {
-        host(op, &[dy, x], |h| CPU.conv_backward_weight(op, h[0], h[1], g))
+        fallback(self.widened(), op, &[dy, x], |be, h| be.conv_backward_weight(op, h[0], h[1], g))
     }
 
     /// A max pool (float `x`), with the flat in-plane indices of the maxima when asked.
@@ -337,12 +354,12 @@ pub(crate) trait Backend: Send + Sync {
         plan: &Pool2dPlan,
         indices: bool,
     ) -> Result<(Tensor, Option<Tensor>)> {
-        host(op, &[x], |h| CPU.max_pool(op, h[0], plan, indices))
+        fallback(self.widened(), op, &[x], |be, h| be.max_pool(op, h[0], plan, indices))
     }
 
     /// An average (fixed or adaptive) pool of a float `x`.
     fn avg_pool(&self, op: &'static str, x: &Tensor, plan: &Pool2dPlan) -> Result<Tensor> {
-        host(op, &[x], |h| CPU.avg_pool(op, h[0], plan))
+        fallback(self.widened(), op, &[x], |be, h| be.avg_pool(op, h[0], plan))
     }
 
     /// The max pool's input gradient: `grad_out` added at `indices` (checked to lie in the
@@ -356,7 +373,9 @@ pub(crate) trait Backend: Send + Sync {
         planes: usize,
         hw: usize,
     ) -> Result<Tensor> {
-        host(op, &[grad_out, indices], |h| CPU.max_pool_backward(op, h[0], h[1], input_shape, planes, hw))
+        fallback(self.widened(), op, &[grad_out, indices], |be, h| {
+            be.max_pool_backward(op, h[0], h[1], input_shape, planes, hw)
+        })
     }
 
     /// The average pool's input gradient, of `input_shape`.
@@ -367,7 +386,7 @@ pub(crate) trait Backend: Send + Sync {
         plan: &Pool2dPlan,
         input_shape: &[usize],
     ) -> Result<Tensor> {
-        host(op, &[grad_out], |h| CPU.avg_pool_backward(op, h[0], plan, input_shape))
+        fallback(self.widened(), op, &[grad_out], |be, h| be.avg_pool_backward(op, h[0], plan, input_shape))
     }
 
     // ----- fused kernels
@@ -375,6 +394,8 @@ pub(crate) trait Backend: Send + Sync {
     /// A [`FusedMap`](crate::FusedMap) as one generated kernel on this backend's device:
     /// `Ok(None)` where the backend has none, and the map then runs as the composite of tensor ops
     /// (each dispatched to the backend). The CPU runs maps in `cpu::fused_map` before reaching here.
+    /// A backend with a [`Backend::widened`] runs the map there on widened inputs, rounding its
+    /// outputs once.
     fn fused_map(
         &self,
         op: &'static str,
@@ -383,8 +404,12 @@ pub(crate) trait Backend: Send + Sync {
         inputs: &[Tensor],
         values: &[f64],
     ) -> Result<Option<Vec<Tensor>>> {
-        let _ = (op, key, flat, inputs, values);
-        Ok(None)
+        let Some(be) = self.widened() else { return Ok(None) };
+        let refs: Vec<&Tensor> = inputs.iter().collect();
+        widened(&refs, |w| {
+            let w: Vec<Tensor> = w.iter().map(|&t| t.clone()).collect();
+            be.fused_map(op, key, flat, &w, values)
+        })
     }
 
     /// A [`FusedMap`](crate::FusedMap) over several tuples of inputs (`run_foreach`) in one
@@ -397,8 +422,16 @@ pub(crate) trait Backend: Send + Sync {
         tuples: &[Vec<Tensor>],
         values: &[f64],
     ) -> Result<Option<Vec<Vec<Tensor>>>> {
-        let _ = (op, key, flat, tuples, values);
-        Ok(None)
+        let Some(be) = self.widened() else { return Ok(None) };
+        let Some(half) = tuples.first().and_then(|t| t.first()).map(Tensor::dtype) else { return Ok(None) };
+        let wide: Vec<Vec<Tensor>> =
+            tuples.iter().map(|t| t.iter().map(widen).collect::<Result<_>>()).collect::<Result<_>>()?;
+        let out = be.fused_map_foreach(op, key, flat, &wide, values)?;
+        if half.is_half() {
+            out.round_to(half)
+        } else {
+            Ok(out)
+        }
     }
 
     /// Row normalisation (`Tensor::norm_rows`): `(out, mean, rstd)`.
@@ -413,9 +446,9 @@ pub(crate) trait Backend: Send + Sync {
     ) -> Result<Three> {
         let (hw, hb) = (weight.is_some(), bias.is_some());
         let ins: Vec<&Tensor> = [Some(x), weight, bias].into_iter().flatten().collect();
-        host("norm_rows", &ins, |h| {
+        fallback(self.widened(), "norm_rows", &ins, |be, h| {
             let (w, b) = (hw.then(|| h[1]), hb.then(|| h[1 + usize::from(hw)]));
-            CPU.norm_rows(h[0], w, b, cols, eps, center)
+            be.norm_rows(h[0], w, b, cols, eps, center)
         })
     }
 
@@ -432,13 +465,13 @@ pub(crate) trait Backend: Send + Sync {
         center: bool,
     ) -> Result<Three> {
         let ins: Vec<&Tensor> = [Some(g), Some(x), Some(mean), Some(rstd), weight].into_iter().flatten().collect();
-        host("norm_rows_backward", &ins, |h| {
-            CPU.norm_rows_backward(h[0], h[1], h.get(4).copied(), h[2], h[3], cols, center)
+        fallback(self.widened(), "norm_rows_backward", &ins, |be, h| {
+            be.norm_rows_backward(h[0], h[1], h.get(4).copied(), h[2], h[3], cols, center)
         })
     }
 
     /// The relu gradient from its output: `grad` where `out > 0` (or NaN), else 0.
     fn relu_backward(&self, grad: &Tensor, out: &Tensor) -> Result<Tensor> {
-        host("relu_backward", &[grad, out], |h| CPU.relu_backward(h[0], h[1]))
+        fallback(self.widened(), "relu_backward", &[grad, out], |be, h| be.relu_backward(h[0], h[1]))
     }
 }

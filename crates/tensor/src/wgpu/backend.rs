@@ -1,6 +1,14 @@
 //! The wgpu backend: the [`Backend`] methods this folder has kernels for. Every other method (the
 //! row norms, and the cases below that return to the host: I64 products, index kernels declining an
 //! operand) runs the CPU backend through the host fallback.
+//!
+//! GPU tensors of the 16-bit floats (F16, BF16: packed words, `convert.rs`) have their own backend,
+//! [`WGPU_HALF`]: memory and conversions only, with [`WGPU`] as its [`Backend::widened`]. So every
+//! op on them widens its 16-bit operands to F32 on the device, runs the F32 method below (kernel,
+//! fusion or host fallback alike) and rounds the F32 results back: the CPU's semantics for 16-bit
+//! floats (compute and accumulate in `f32`, round once), one conversion dispatch per operand and
+//! result, without a trip to the host. The lazy fusion never holds a 16-bit tensor (it records F32,
+//! F64 and I64 only); the widened operands and the F32 results fuse as any other.
 
 use super::compare::Test;
 use super::{argreduce, binary, compare, conv, copy, fill, fused_map, fusion, index, index_misc, join, matmul};
@@ -18,6 +26,43 @@ pub(crate) struct WgpuBackend;
 
 /// The one instance, returned by `GpuStorage`'s `DeviceStorage::backend`.
 pub(crate) static WGPU: WgpuBackend = WgpuBackend;
+
+/// The backend of 16-bit float GPU storage (see the module docs).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct WgpuHalfBackend;
+
+/// The one instance, returned by `GpuStorage`'s `DeviceStorage::backend` for F16 and BF16.
+pub(crate) static WGPU_HALF: WgpuHalfBackend = WgpuHalfBackend;
+
+impl Backend for WgpuHalfBackend {
+    fn download(&self, t: &Tensor) -> Result<Tensor> {
+        copy::download(t)
+    }
+
+    fn upload(&self, t: &Tensor, device: Device) -> Result<Tensor> {
+        WGPU.upload(t, device)
+    }
+
+    fn contiguous(&self, t: &Tensor) -> Result<Tensor> {
+        copy::contiguous(t)
+    }
+
+    fn cast(&self, t: &Tensor, dtype: DType) -> Result<Tensor> {
+        copy::cast(t, dtype)
+    }
+
+    fn full(&self, op: &'static str, shape: &[usize], v: f64, dtype: DType, device: Device) -> Result<Tensor> {
+        WGPU.full(op, shape, v, dtype, device)
+    }
+
+    fn random(&self, shape: &[usize], dtype: DType, device: Device, normal: bool) -> Option<Tensor> {
+        WGPU.random(shape, dtype, device, normal)
+    }
+
+    fn widened(&self) -> Option<&'static dyn Backend> {
+        Some(&WGPU)
+    }
+}
 
 /// The adapter index of a GPU device.
 fn adapter(op: &'static str, device: Device) -> Result<usize> {
@@ -53,6 +98,10 @@ impl Backend for WgpuBackend {
     }
 
     fn random(&self, shape: &[usize], dtype: DType, device: Device, normal: bool) -> Option<Tensor> {
+        if dtype.is_half() {
+            // drawn in f32 and rounded, as the CPU rounds its f64 draws
+            return self.random(shape, DType::F32, device, normal)?.try_to_dtype(dtype).ok();
+        }
         random::random(shape, dtype, adapter("rand", device).ok()?, normal).ok()
     }
 

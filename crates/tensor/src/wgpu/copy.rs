@@ -1,9 +1,10 @@
-//! Transfers (upload, download), `contiguous()` and dtype casts on the GPU (`shaders/copy.wgsl`).
+//! Transfers (upload, download), `contiguous()` and dtype casts on the GPU (`shaders/copy.wgsl`;
+//! the 16-bit floats' packed words in `convert.rs`).
 
 use super::pipeline::KernelSpec;
-use super::{context, elem_bytes, groups_for, shaders, storage, strided_meta, tensor, GpuStorage};
+use super::{context, convert, elem_bytes, groups_for, shaders, storage, strided_meta, tensor, GpuStorage};
 use crate::storage::CpuStorage;
-use crate::{DType, Error, Result, Tensor};
+use crate::{DType, Result, Tensor};
 
 /// Copies a CPU tensor to GPU `index`.
 pub(crate) fn upload(t: &Tensor, index: usize) -> Result<Tensor> {
@@ -20,7 +21,8 @@ pub(crate) fn upload(t: &Tensor, index: usize) -> Result<Tensor> {
                 let w: Vec<u32> = t.cpu_data::<bool>().iter().map(|&b| u32::from(b)).collect();
                 bytemuck::cast_slice(&w).to_vec()
             }
-            d @ (DType::F16 | DType::BF16) => return Err(Error::UnsupportedDType { op: "to", dtype: d }),
+            DType::F16 => convert::pack(bytemuck::cast_slice(&t.cpu_data::<half::f16>())),
+            DType::BF16 => convert::pack(bytemuck::cast_slice(&t.cpu_data::<half::bf16>())),
         };
         ctx.queue.write_buffer(s.buffer(), 0, &bytes);
     }
@@ -29,11 +31,14 @@ pub(crate) fn upload(t: &Tensor, index: usize) -> Result<Tensor> {
 
 /// Copies a GPU tensor back to host memory (a contiguous CPU tensor).
 pub(crate) fn download(t: &Tensor) -> Result<Tensor> {
-    let t = if t.is_contiguous() { t.clone() } else { contiguous(t)? };
+    let half = t.dtype().is_half();
+    // Packed 16-bit data is read from a word boundary: an odd offset is copied to offset 0 first.
+    let t = if t.is_contiguous() && !(half && t.layout.offset % 2 == 1) { t.clone() } else { contiguous(t)? };
     let s = storage(&t);
     let eb = elem_bytes(t.dtype());
     let n = t.numel();
-    let bytes = s.ctx().read(s.try_buffer()?, t.layout.offset as u64 * eb, n as u64 * eb)?;
+    let len = if half { n.div_ceil(2) as u64 * 4 } else { n as u64 * eb };
+    let bytes = s.ctx().read(s.try_buffer()?, t.layout.offset as u64 * eb, len)?;
     let data = match t.dtype() {
         DType::F32 => CpuStorage::F32(bytemuck::pod_collect_to_vec(&bytes)),
         DType::F64 => CpuStorage::F64(bytemuck::pod_collect_to_vec(&bytes)),
@@ -42,7 +47,8 @@ pub(crate) fn download(t: &Tensor) -> Result<Tensor> {
             let w: Vec<u32> = bytemuck::pod_collect_to_vec(&bytes);
             CpuStorage::Bool(w.into_iter().map(|x| x != 0).collect())
         }
-        d @ (DType::F16 | DType::BF16) => return Err(Error::UnsupportedDType { op: "to", dtype: d }),
+        DType::F16 => CpuStorage::F16(convert::unpack(&bytes, n).into_iter().map(half::f16::from_bits).collect()),
+        DType::BF16 => CpuStorage::BF16(convert::unpack(&bytes, n).into_iter().map(half::bf16::from_bits).collect()),
     };
     Ok(Tensor::from_cpu(data, t.shape()))
 }
@@ -76,12 +82,19 @@ fn gather(op: &'static str, t: &Tensor, dst: DType) -> Result<Tensor> {
     Ok(tensor(out, t.shape()))
 }
 
-/// A contiguous copy of a GPU tensor (strided gather).
+/// A contiguous copy of a GPU tensor (strided gather; 16-bit floats in [`convert`]).
 pub(crate) fn contiguous(t: &Tensor) -> Result<Tensor> {
+    if t.dtype().is_half() {
+        return convert::contiguous(t);
+    }
     gather("contiguous", t, t.dtype())
 }
 
-/// A GPU tensor converted to `dtype` (float to int truncates toward zero, nonzero to true).
+/// A GPU tensor converted to `dtype` (float to int truncates toward zero, nonzero to true; to and
+/// from the 16-bit floats in [`convert`]).
 pub(crate) fn cast(t: &Tensor, dtype: DType) -> Result<Tensor> {
+    if t.dtype().is_half() || dtype.is_half() {
+        return convert::cast(t, dtype);
+    }
     gather("to_dtype", t, dtype)
 }

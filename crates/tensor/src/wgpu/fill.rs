@@ -43,7 +43,14 @@ pub(crate) fn fill_buffer(ctx: &Context, buf: &::wgpu::Buffer, n: usize, v: f64,
         op,
         msg: format!("{n} elements exceed the GPU kernels' 32-bit indexing"),
     })?;
-    let [w0, w1] = words(v, dtype);
+    let [mut w0, w1] = words(v, dtype);
+    // 16-bit floats: two elements per word (the unused half of an odd count's last word too)
+    let n_words = if dtype.is_half() {
+        w0 |= w0 << 16;
+        n_words.div_ceil(2)
+    } else {
+        n_words
+    };
     if n_words <= SMALL_WORDS {
         // Scalars and other tiny tensors (the operand of every `x * 0.9`): written by the
         // queue with the next submission, which costs far less than a dispatch of its own.

@@ -7,7 +7,9 @@
 //! - kernels, one file per op family, with their WGSL in the `ember-shaders` crate (top-level `shaders/`).
 //!
 //! Dtypes on the GPU: F32 as `f32`, F64 as `f64` (adapters with SHADER_F64 only), I64 as two u32
-//! words (`vec2<u32>`, exact 64-bit two's complement), Bool as one u32 (0 or 1). See `docs/gpu.md`.
+//! words (`vec2<u32>`, exact 64-bit two's complement), Bool as one u32 (0 or 1), F16 and BF16 packed
+//! two per u32 word ([`convert`]; their ops widen to `f32` on the device, see `backend.rs`). See
+//! `docs/gpu.md`.
 
 pub(crate) mod argreduce;
 pub(crate) mod backend;
@@ -15,6 +17,7 @@ pub(crate) mod binary;
 pub(crate) mod compare;
 pub(crate) mod context;
 pub(crate) mod conv;
+pub(crate) mod convert;
 pub(crate) mod copy;
 pub(crate) mod counters;
 pub(crate) mod cross_entropy;
@@ -58,8 +61,18 @@ pub(crate) fn elem_bytes(dtype: DType) -> u64 {
     match dtype {
         DType::F32 | DType::Bool => 4,
         DType::F64 | DType::I64 => 8,
-        // No GPU storage of these exists (`GpuStorage::new` refuses them).
+        // packed two per u32 word (`convert.rs`); see `buffer_bytes` for whole buffers
         DType::F16 | DType::BF16 => 2,
+    }
+}
+
+/// Bytes of the GPU buffer of `len` elements of `dtype` (16-bit floats fill whole u32 words: an odd
+/// count leaves half of the last word unused), or `None` on overflow.
+pub(crate) fn buffer_bytes(dtype: DType, len: usize) -> Option<u64> {
+    if dtype.is_half() {
+        (len as u64).div_ceil(2).checked_mul(4)
+    } else {
+        (len as u64).checked_mul(elem_bytes(dtype))
     }
 }
 
@@ -78,13 +91,7 @@ pub struct GpuStorage {
 impl GpuStorage {
     /// A storage of `len` uninitialised elements on `ctx`'s device.
     pub(crate) fn new(ctx: &Arc<Context>, op: &'static str, dtype: DType, len: usize) -> Result<GpuStorage> {
-        if dtype.is_half() {
-            // F16/BF16 kernels (WGSL `f16`, packed words) are later work: refuse clearly here, the
-            // one place every GPU buffer is made, so no GPU tensor of a 16-bit dtype ever exists.
-            return Err(Error::UnsupportedDType { op, dtype });
-        }
-        let bytes = (len as u64)
-            .checked_mul(elem_bytes(dtype))
+        let bytes = buffer_bytes(dtype, len)
             .ok_or_else(|| Error::OutOfMemory(format!("{op}: {len} elements of {dtype} do not fit a GPU buffer")))?;
         let buffer = ctx.acquire(op, bytes)?;
         Ok(GpuStorage { buffer: OnceLock::from(buffer), lazy: Mutex::new(None), dtype, len, ctx: ctx.clone() })
@@ -189,7 +196,11 @@ impl DeviceStorage for GpuStorage {
     }
 
     fn backend(&self) -> &'static dyn Backend {
-        &backend::WGPU
+        if self.dtype.is_half() {
+            &backend::WGPU_HALF
+        } else {
+            &backend::WGPU
+        }
     }
 
     fn as_any(&self) -> &dyn std::any::Any {

@@ -7,8 +7,8 @@ use crate::op_desc::{BinaryOp, CmpOp, UnaryOp};
 use crate::DType;
 
 pub(crate) use ember_shaders::{
-    ARGREDUCE, BINARY, COMPARE, CONV, COPY, CROSS_ENTROPY, CROSS_ENTROPY_BACKWARD, FILL, I64, INDEX, INDEX_MISC, JOIN,
-    MATH, MATH_F32, MATH_F64, MATMUL, POOL, RANDOM, REDUCE, REDUCE_SUBGROUP, SCAN, SCATTER, SOFTMAX, SORT, STATS,
+    ARGREDUCE, BINARY, COMPARE, CONV, COPY, CROSS_ENTROPY, CROSS_ENTROPY_BACKWARD, FILL, HALF, I64, INDEX, INDEX_MISC,
+    JOIN, MATH, MATH_F32, MATH_F64, MATMUL, POOL, RANDOM, REDUCE, REDUCE_SUBGROUP, SCAN, SCATTER, SOFTMAX, SORT, STATS,
     STRIDED, UNARY,
 };
 
@@ -111,7 +111,7 @@ fn storage_type(dtype: DType) -> &'static str {
         DType::F32 => "f32",
         DType::F64 => "f64",
         DType::I64 => "I64",
-        // Bool is a u32 0/1; the 16-bit floats have no GPU storage yet (`GpuStorage::new` refuses them).
+        // Bool is a u32 0/1; the 16-bit floats are packed words that `copy` never sees (`convert.rs`)
         DType::Bool | DType::F16 | DType::BF16 => "u32",
     }
 }
@@ -140,6 +140,12 @@ pub(crate) fn copy(src: DType, dst: DType) -> String {
     };
     let header = format!("alias SRC = {s};\nalias DST = {d};\nfn convert(v: SRC) -> DST {{\n    {body}\n}}\n");
     compose(float, &[self::I64, STRIDED], &[&header, COPY])
+}
+
+/// The 16-bit float conversion module (`half.wgsl`: integer bit manipulation only, so it needs
+/// neither `f16` nor the float library).
+pub(crate) fn half() -> String {
+    format!("{STRIDED}\n{HALF}")
 }
 
 /// Every module the backend can build, by name, for validation (tests compile each with naga, with
@@ -172,6 +178,7 @@ pub fn all_modules() -> Vec<(String, String)> {
         v.push((format!("sort.wgsl ({s})"), super::sort::source(s)));
     }
     v.push(("fill.wgsl".to_string(), FILL.to_string()));
+    v.push(("half.wgsl".to_string(), half()));
     v.push(("index.wgsl".to_string(), elementwise(INDEX, DType::F32)));
     v.push(("join.wgsl".to_string(), elementwise(JOIN, DType::F32)));
     v.push(("index_misc.wgsl".to_string(), elementwise(INDEX_MISC, DType::F32)));
@@ -192,6 +199,7 @@ pub fn files() -> Vec<(&'static str, &'static str)> {
         ("binary.wgsl", BINARY),
         ("copy.wgsl", COPY),
         ("fill.wgsl", FILL),
+        ("half.wgsl", HALF),
         ("reduce.wgsl", REDUCE),
         ("matmul.wgsl", MATMUL),
         ("reduce_subgroup.wgsl", REDUCE_SUBGROUP),
