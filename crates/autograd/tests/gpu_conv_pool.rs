@@ -27,14 +27,8 @@ fn data(shape: &[usize], k: u64) -> Tensor {
 /// -> sum of squares; with `penalty`, the loss is the squared norm of d loss / d x instead (a
 /// second derivative through every rule). Returns the gradients of x and the four parameters.
 fn grads(dev: &Device, penalty: bool) -> Vec<Vec<f64>> {
-    let t = [
-        data(&[3, 2, 11, 9], 1),
-        data(&[6, 2, 3, 3], 2),
-        data(&[6], 3),
-        data(&[4, 3, 3, 2], 4),
-        data(&[4], 5),
-    ]
-    .map(|d| Variable::new(d.to(dev), true));
+    let t = [data(&[3, 2, 11, 9], 1), data(&[6, 2, 3, 3], 2), data(&[6], 3), data(&[4, 3, 3, 2], 4), data(&[4], 5)]
+        .map(|d| Variable::new(d.to(dev), true));
     let [x, w1, b1, w2, b2] = &t;
     let o1 = Conv2dOpts { padding: [1, 1], ..Default::default() };
     let o2 = Conv2dOpts { stride: [2, 1], padding: [1, 0], dilation: [1, 2], groups: 2 };

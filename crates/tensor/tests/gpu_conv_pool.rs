@@ -141,7 +141,8 @@ fn weight_and_bias_gradients_match_the_cpu() {
             let want = (&cw * 2.0).sum().item::<f64>() + cb.sum().item::<f64>();
             assert!((sum - want).abs() <= tol * 100.0 * (1.0 + want.abs()), "{what}: {sum} vs {want}");
             // unbatched
-            let (cw, cb) = Tensor::conv2d_backward_weight_bias(&dy.select(0, 0), &x.select(0, 0), ws, t.s, t.p, t.d, t.g);
+            let (cw, cb) =
+                Tensor::conv2d_backward_weight_bias(&dy.select(0, 0), &x.select(0, 0), ws, t.s, t.p, t.d, t.g);
             let (gw, gb) =
                 Tensor::conv2d_backward_weight_bias(&dyg.select(0, 0), &xg.select(0, 0), ws, t.s, t.p, t.d, t.g);
             close(&cw, &gw, tol, &format!("unbatched weight gradient {what}"));
@@ -200,7 +201,10 @@ fn max_pool_backward_gathers_as_the_cpu_scatters() {
                 let gpu = Tensor::max_pool2d_with_indices_backward(&gyg, &idg, &shape, k, s, p, d, ceil);
                 close(&cpu, &gpu, 0.0, &format!("backward {what}"));
                 // strided gradient and indices
-                let (gs, is) = (gyg.transpose(-1, -2).contiguous().transpose(-1, -2), ig.transpose(-1, -2).contiguous().transpose(-1, -2));
+                let (gs, is) = (
+                    gyg.transpose(-1, -2).contiguous().transpose(-1, -2),
+                    ig.transpose(-1, -2).contiguous().transpose(-1, -2),
+                );
                 let gpu = Tensor::max_pool2d_with_indices_backward(&gs, &is, &shape, k, s, p, d, ceil);
                 close(&cpu, &gpu, 0.0, &format!("backward of views {what}"));
             }
@@ -236,7 +240,8 @@ fn max_pool_backward_drops_the_indices_of_windows_in_the_padding() {
         .unwrap_err()
         .to_string();
     assert!(msg.contains("max_pool2d_with_indices_backward"), "{msg}");
-    let msg = Tensor::try_max_pool2d_with_indices_backward(&g, &g, x.shape(), k, s, p, d, false).unwrap_err().to_string();
+    let msg =
+        Tensor::try_max_pool2d_with_indices_backward(&g, &g, x.shape(), k, s, p, d, false).unwrap_err().to_string();
     assert!(msg.contains("max_pool2d_with_indices_backward") && msg.contains("I64"), "{msg}");
 }
 

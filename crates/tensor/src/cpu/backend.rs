@@ -295,7 +295,12 @@ impl Backend for CpuBackend {
         plan: &Pool2dPlan,
         input_shape: &[usize],
     ) -> Result<Tensor> {
-        with_float!(op, grad_out.dtype(), T, Ok(super::pool::max_pool2d_backward_windows::<T>(grad_out, indices, plan, input_shape)))
+        with_float!(
+            op,
+            grad_out.dtype(),
+            T,
+            Ok(super::pool::max_pool2d_backward_windows::<T>(grad_out, indices, plan, input_shape))
+        )
     }
 
     fn avg_pool_backward(

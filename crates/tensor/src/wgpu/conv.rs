@@ -32,7 +32,7 @@ fn run_with(
     let total: usize = shape.iter().product();
     let out = GpuStorage::new(&ctx, op, dtype, total)?;
     if total > 0 {
-        let src = src.try_contiguous()?;
+        let src = dense(src)?;
         let v = [
             total,
             g.n,
@@ -67,6 +67,15 @@ fn run_with(
         ctx.release(info);
     }
     Ok(tensor(out, shape))
+}
+
+/// `t` with dense strides, at any offset: `t` itself when it has them (a parameter that is a view
+/// into an optimizer's packed buffer is read in place), else a dense copy.
+pub(crate) fn dense(t: &Tensor) -> Result<Tensor> {
+    if t.is_contiguous() {
+        return Ok(t.clone());
+    }
+    t.try_contiguous()
 }
 
 /// `dy` (`[n, o, oh, ow]`) as `[G, O/G, N * L]` (a copy).
@@ -111,7 +120,11 @@ fn conv_words(op: &'static str, g: &ConvGeom, a_mod: usize) -> Result<[u32; 15]>
     // the kernel finds the furthest tap of the furthest output position in i32 arithmetic
     let reach = (g.oh * g.stride[0] + g.kh * g.dilation[0]).max(g.ow * g.stride[1] + g.kw * g.dilation[1]);
     if reach > i32::MAX as usize || g.padding[0].max(g.padding[1]) > i32::MAX as usize {
-        crate::bail!(op, "a convolution reaching {reach} input positions (padding {:?}) exceeds the GPU kernel's 32-bit indices", g.padding);
+        crate::bail!(
+            op,
+            "a convolution reaching {reach} input positions (padding {:?}) exceeds the GPU kernel's 32-bit indices",
+            g.padding
+        );
     }
     check_u32(op, g.n * g.c * g.h * g.w)?;
     Ok(out)
@@ -146,7 +159,7 @@ pub(crate) fn forward(op: &'static str, x: &Tensor, w: &Tensor, bias: Option<&Te
     if taps == 0 {
         return add_bias(super::fill::full(&shape, 0.0, x.dtype(), ctx.index)?);
     }
-    let (x, w) = (x.try_contiguous()?, w.try_contiguous()?);
+    let (x, w) = (dense(x)?, dense(w)?);
     let one = g.groups == 1;
     let gemm = Gemm {
         a: &w,
@@ -216,7 +229,7 @@ pub(crate) fn backward_weight_bias(
         super::fill::full(&[g.o * cols], 0.0, dy.dtype(), ctx.index)?
     } else {
         let dy3 = dy.try_reshape(&[g.n, g.o, l])?;
-        let x = x.try_contiguous()?;
+        let x = dense(x)?;
         let (ly, st) = (dy3.layout(), &dy3.layout().strides);
         let gemm = Gemm {
             a: &dy3,
@@ -226,12 +239,7 @@ pub(crate) fn backward_weight_bias(
             a_walk: [ly.offset, og * st[1], st[1], st[2]],
             b_walk: [x.layout().offset, g.c / g.groups * g.h * g.w, 0, 0],
             bias: None,
-            implicit: Implicit {
-                a_k2: Some((l, st[0])),
-                im2col: 2,
-                conv: conv_words(op, g, 1)?,
-                split_col: with_bias,
-            },
+            implicit: Implicit { a_k2: Some((l, st[0])), im2col: 2, conv: conv_words(op, g, 1)?, split_col: with_bias },
         };
         tensor(launch(&gemm, None)?, &[g.o * cols])
     };

@@ -244,10 +244,8 @@ pub(crate) fn launch(g: &Gemm<'_>, forced: Option<(&'static str, usize)>) -> Res
     let grid = ctx.grid(op, check_u32(op, (bsz * m * n).div_ceil(256))?)?;
     let info = ctx.upload_words(op, &info)?;
     let p = partial.buffer();
-    let constants = [
-        ("BIAS", f64::from(u8::from(bias_buf.is_some()))),
-        ("SPLIT_COL", f64::from(u8::from(im.split_col))),
-    ];
+    let constants =
+        [("BIAS", f64::from(u8::from(bias_buf.is_some()))), ("SPLIT_COL", f64::from(u8::from(im.split_col)))];
     let spec = KernelSpec { constants: &constants, ..spec(dtype, "split_sum") };
     ctx.dispatch(&spec, &[p, p, out.buffer(), &info, bias_buf.unwrap_or(p), p], grid);
     ctx.release(info);

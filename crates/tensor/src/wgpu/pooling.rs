@@ -5,6 +5,7 @@
 //! The max pool's backward from indices alone (no windows known) is the index kernels' atomic
 //! `scatter_add` into zero planes (`backend.rs`).
 
+use super::conv::dense;
 use super::pipeline::KernelSpec;
 use super::{check_u32, groups_for, shaders, storage, tensor, GpuStorage};
 use crate::op_desc::Pool2dPlan;
@@ -20,7 +21,7 @@ pub(crate) fn pool(op: &'static str, x: &Tensor, plan: &Pool2dPlan, max: bool) -
     let vals = GpuStorage::new(&ctx, op, dtype, total)?;
     let idxs = GpuStorage::new(&ctx, op, DType::I64, if max { total } else { 0 })?;
     if total > 0 {
-        let x = x.try_contiguous()?;
+        let x = dense(x)?;
         let mut info = vec![total, oh, ow, plan.in_h, plan.in_w, plan.step[0], plan.step[1], x.layout.offset];
         for w in plan.rows.iter().chain(&plan.cols) {
             info.extend([w.start, w.end, w.divisor]);
@@ -102,8 +103,8 @@ fn gather(
     let total = plan.planes * plan.in_h * plan.in_w;
     let out = GpuStorage::new(&ctx, op, dtype, total)?;
     if total > 0 {
-        let g = grad_out.try_contiguous()?;
-        let idxs = indices.map(Tensor::try_contiguous).transpose()?;
+        let g = dense(grad_out)?;
+        let idxs = indices.map(dense).transpose()?;
         let step = if idxs.is_some() { plan.step } else { [0, 0] };
         let mut info = vec![total, oh, ow, plan.in_h, plan.in_w, step[0], step[1], g.layout.offset];
         for w in plan.rows.iter().chain(&plan.cols) {
