@@ -3,7 +3,8 @@
 //! place, the bias gradient as one more column of the weight gradient's product), and the max
 //! pool's backward as one gather over the saved indices. Odd sizes, stride, padding, dilation,
 //! groups, batch 1, unbatched inputs, strided views, K split over several workgroups, F32 and F64;
-//! and the dispatches each issues.
+//! products reading a pending relu gradient masked (no relu-backward dispatch); and the
+//! dispatches each issues.
 
 mod gpu_util;
 
@@ -284,4 +285,25 @@ fn cnn_kernels_are_one_dispatch_each() {
         vec![Tensor::max_pool2d_with_indices_backward(&g, &i, x.shape(), [2, 2], [2, 2], [0, 0], [1, 1], false)]
     });
     assert_eq!(n, 1, "max-pool backward");
+}
+
+#[test]
+fn products_read_pending_relu_gradients_masked() {
+    let _serial = serial();
+    let Some(dev) = gpu() else { return };
+    let (g, out) = (rnd(&[37, 29], 1, DType::F32), rnd(&[37, 29], 2, DType::F32).clamp_min(0.0));
+    let (w, v) = (rnd(&[29, 13], 3, DType::F32), rnd(&[11, 37], 4, DType::F32));
+    let r = Tensor::relu_backward(&g, &out);
+    let (gg, og, wg, vg) = (g.to(&dev), out.to(&dev), w.to(&dev), v.to(&dev));
+    let _ = (gg.to_vec::<f32>(), og.to_vec::<f32>(), wg.to_vec::<f32>(), vg.to_vec::<f32>());
+    // a pending relu gradient as A, as B, and as a transposed A: three products, no relu dispatch
+    let rg = Tensor::relu_backward(&gg, &og);
+    let before = gpu_counters();
+    let (a, b, t) = (rg.matmul(&wg), vg.matmul(&rg), rg.t().matmul(&vg.t()));
+    assert_eq!((gpu_counters() - before).dispatches, 3, "the relu gradient is read by the products");
+    close(&r.matmul(&w), &a, 1e-5, "relu gradient as A");
+    close(&v.matmul(&r), &b, 1e-5, "relu gradient as B");
+    close(&r.t().matmul(&v.t()), &t, 1e-5, "transposed relu gradient as A");
+    // computed on its own later, it is the CPU's
+    close(&r, &rg, 0.0, "the relu gradient itself");
 }

@@ -195,7 +195,8 @@ pub fn max_pool2d_backward_windows<T: Float>(
     let (w, in_plane) = (plan.in_w, plan.in_h * plan.in_w);
     let mut out = super::alloc::filled("pool_backward", input_shape.iter().product(), T::ZERO);
     let out_plane = plan.rows.len() * plan.cols.len();
-    let tap = |win: &PoolWindow, i: usize, step: usize| win.start <= i && i < win.end && (i - win.start) % step == 0;
+    let tap =
+        |win: &PoolWindow, i: usize, step: usize| win.start <= i && i < win.end && (i - win.start).is_multiple_of(step);
     if out_plane > 0 {
         chunks(&mut out, in_plane, out_plane, |p, gin| {
             let span = p * out_plane..(p + 1) * out_plane;
