@@ -1,13 +1,11 @@
-// im2col and col2im of the convolutions (ops/conv.rs), around the matmul kernel. For an input
-// [N, C, H, W], weight [O, C/G, kh, kw] and output [N, O, oh, ow] (L = oh * ow), the columns are
-// laid out [C * kh * kw, N, L], i.e. [G, K, N * L] with K = C/G * kh * kw, so that per group
-// - forward:         y_g [O/G, N*L] = W_g [O/G, K] @ cols_g [K, N*L];
-// - input gradient:  dx = col2im(W_g^T @ dy_g);
-// - weight gradient: dW_g = dy_g [O/G, N*L] @ cols_g^T,
-// each one batched matmul over the G groups. Padding reads as 0; col2im gathers (each input
-// element sums the columns it was copied to), so it needs no atomics.
-// With NKL (col2im only, groups = 1) the columns come laid out [N, K, L] instead: the input
-// gradient's product batched over the images, W^T [K, O] @ dy[n] [O, L], reads dy in place.
+// col2im of the convolutions' input gradient (wgpu/conv.rs), after the matmul kernel: for an
+// input [N, C, H, W], weight [O, C/G, kh, kw] and output [N, O, oh, ow] (L = oh * ow), the
+// gradient's columns W_g^T @ dy_g are laid out [C * kh * kw, N, L] (i.e. [G, K, N * L] with
+// K = C/G * kh * kw), and dx = col2im(columns). Padding reads as 0; col2im gathers (each input
+// element sums the columns it was copied to), so it needs no atomics. (The forward and the weight
+// gradient read the columns straight from x: the implicit modes of matmul.wgsl.)
+// With NKL (groups = 1) the columns come laid out [N, K, L] instead: the input gradient's product
+// batched over the images, W^T [K, O] @ dy[n] [O, L], reads dy in place.
 // info = [total, N, C, H, W, kh, kw, oh, ow, stride h, w, padding h, w, dilation h, w, offset].
 
 @group(0) @binding(0) var<storage, read> src: array<T>;
@@ -15,33 +13,6 @@
 @group(0) @binding(2) var<storage, read> info: array<u32>;
 
 override NKL: bool = false;
-
-@compute @workgroup_size(256)
-fn im2col(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-          @builtin(local_invocation_index) lid: u32) {
-    let e = linear_index(wid, nwg, lid);
-    if (e >= info[0]) {
-        return;
-    }
-    let ow = info[8];
-    let oh = info[7];
-    let ox = e % ow;
-    let oy = (e / ow) % oh;
-    let n = (e / (ow * oh)) % info[1];
-    let rest = e / (ow * oh * info[1]);
-    let kw = info[6];
-    let kh = info[5];
-    let kj = rest % kw;
-    let ki = (rest / kw) % kh;
-    let c = rest / (kw * kh);
-    let y = i32(oy * info[9] + ki * info[13]) - i32(info[11]);
-    let x = i32(ox * info[10] + kj * info[14]) - i32(info[12]);
-    var v = T(0);
-    if (y >= 0 && y < i32(info[3]) && x >= 0 && x < i32(info[4])) {
-        v = src[info[15] + ((n * info[2] + c) * info[3] + u32(y)) * info[4] + u32(x)];
-    }
-    dst[e] = v;
-}
 
 @compute @workgroup_size(256)
 fn col2im(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,

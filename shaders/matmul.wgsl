@@ -20,9 +20,26 @@
 // BIAS (an epilogue: Linear, convolution): C[b][m][n] += bias[bias offset + m * bias row stride +
 // n * bias col stride] (one of the strides 0: a bias per column, or per row), added where C is
 // written (by split_sum when K is split); `bias` is bound to any buffer otherwise.
+// Convolutions as implicit GEMMs (no column matrix in memory; wgpu/conv.rs):
+// - A_K2: A's K index is two dims, k = hi * (info[17]) + lo, read at hi * info[18] + lo * (col
+//   stride): the gradient dy [N, O, L] seen as [O, N * L] in place (weight gradient);
+// - IM2COL = 1 (forward): B[batch][k][n] is tap k = (c, ki, kj) of output position n = (oy, ox) of
+//   image-and-group `batch` of x (dense NCHW at b offset + batch * b batch stride), 0 in the
+//   padding; A's batch is taken modulo info[19] (the group of `batch`, the weight of that group);
+// - IM2COL = 2 (weight gradient): B[batch][k][n] is tap n of position k = (image, oy, ox) of group
+//   `batch` (the columns transposed), and 1 in column n = taps (info[33]): that extra column of
+//   dy @ cols^T is the bias gradient, the sum of dy over images and positions;
+// - A_RELU / B_RELU: the operand is a pending relu gradient (wgpu/fusion.rs), read as its
+//   gradient (bound as A or B) where relu's output (bound as `mask`, same indexing) is not <= 0,
+//   so the relu backward needs no dispatch of its own;
+// - SPLIT_COL: the final output's last column goes after all of C's other columns, so the weight
+//   gradient [batch, M, N - 1] and the bias gradient [batch, M] come out dense, one buffer.
 // info = [M, N, K, a offset, a batch stride, a row stride, a col stride,
 //         b offset, b batch stride, b row stride, b col stride, S, chunk, batch,
-//         bias offset, bias col stride, bias row stride];
+//         bias offset, bias col stride, bias row stride,
+//         (A_K2, IM2COL only) A's inner K length, A's outer K stride, A's batch modulus,
+//         H, W, kh, kw, ow, L = oh * ow, stride h, stride w, padding h, padding w,
+//         dilation h, dilation w, image stride C * H * W, taps C/G * kh * kw];
 // grid = (ceil(N / tile), ceil(M / tile), batch * S).
 
 @group(0) @binding(0) var<storage, read> a: array<T>;
@@ -30,10 +47,16 @@
 @group(0) @binding(2) var<storage, read_write> c: array<T>;
 @group(0) @binding(3) var<storage, read> info: array<u32>;
 @group(0) @binding(4) var<storage, read> bias: array<T>;
+@group(0) @binding(5) var<storage, read> mask: array<T>;
 
 override A_M_MAJOR: bool = false;
 override B_K_MAJOR: bool = false;
 override BIAS: bool = false;
+override A_K2: bool = false;
+override A_RELU: bool = false;
+override B_RELU: bool = false;
+override IM2COL: u32 = 0u;
+override SPLIT_COL: bool = false;
 
 // The bias of row r, column n (0 past the last column, or without BIAS).
 fn bias_at(r: u32, n: u32) -> T {
@@ -46,7 +69,30 @@ fn bias_at(r: u32, n: u32) -> T {
 // A[batch][r][k], 0 outside the matrix (and for k >= k_end, the end of this split).
 fn load_a(base: u32, r: u32, k: u32, k_end: u32) -> T {
     if (r < info[0] && k < k_end) {
-        return a[base + r * info[5] + k * info[6]];
+        var i = base + r * info[5] + k * info[6];
+        if (A_K2) {
+            i = base + r * info[5] + (k / info[17]) * info[18] + (k % info[17]) * info[6];
+        }
+        if (A_RELU) {
+            return select(a[i], 0.0, mask[i] <= 0.0);
+        }
+        return a[i];
+    }
+    return 0.0;
+}
+
+// Tap j = (c, ki, kj) of output position l = (oy, ox) of the image whose group's channels start
+// at x[base]: x[c][oy * stride + ki * dilation - padding][..], 0 in the padding.
+fn conv_x(base: u32, j: u32, l: u32) -> T {
+    let kw = info[23];
+    let khw = info[22] * kw;
+    let c = j / khw;
+    let t = j % khw;
+    let ow = info[24];
+    let y = i32((l / ow) * info[26] + (t / kw) * info[30]) - i32(info[28]);
+    let x = i32((l % ow) * info[27] + (t % kw) * info[31]) - i32(info[29]);
+    if (y >= 0 && u32(y) < info[20] && x >= 0 && u32(x) < info[21]) {
+        return b[base + (c * info[20] + u32(y)) * info[21] + u32(x)];
     }
     return 0.0;
 }
@@ -54,7 +100,20 @@ fn load_a(base: u32, r: u32, k: u32, k_end: u32) -> T {
 // B[batch][k][n], 0 outside the matrix (and for k >= k_end).
 fn load_b(base: u32, k: u32, n: u32, k_end: u32) -> T {
     if (k < k_end && n < info[1]) {
-        return b[base + k * info[9] + n * info[10]];
+        if (IM2COL == 1u) {
+            return conv_x(base, k, n);
+        }
+        if (IM2COL == 2u) {
+            if (n >= info[33]) {
+                return 1.0;
+            }
+            return conv_x(base + (k / info[25]) * info[32], n, k % info[25]);
+        }
+        let i = base + k * info[9] + n * info[10];
+        if (B_RELU) {
+            return select(b[i], 0.0, mask[i] <= 0.0);
+        }
+        return b[i];
     }
     return 0.0;
 }
@@ -83,7 +142,22 @@ fn split_of(z: u32) -> Split {
     let batch = z / splits;
     let k_begin = (z % splits) * chunk;
     let k_end = min(info[2], k_begin + chunk);
-    return Split(k_begin, k_end, info[3] + batch * info[4], info[7] + batch * info[8]);
+    var a_batch = batch;
+    if (IM2COL == 1u) {
+        a_batch = batch % info[19];
+    }
+    return Split(k_begin, k_end, info[3] + a_batch * info[4], info[7] + batch * info[8]);
+}
+
+// With SPLIT_COL: writes v as C[batch][r][n] (n < N), the last column after all the others.
+fn put_split(batch: u32, r: u32, n: u32, v: T) {
+    let m_size = info[0];
+    let n1 = info[1] - 1u;
+    if (n == n1) {
+        c[info[13] * m_size * n1 + batch * m_size + r] = v;
+    } else {
+        c[(batch * m_size + r) * n1 + n] = v;
+    }
 }
 
 // Writes v to C[batch][r][n..n+4], skipping what lies outside.
@@ -91,6 +165,15 @@ fn store4(base: u32, r: u32, n: u32, acc: vec4<T>) {
     let m_size = info[0];
     let n_size = info[1];
     if (r >= m_size) {
+        return;
+    }
+    if (SPLIT_COL) {
+        let batch = base / (m_size * n_size);
+        for (var i = 0u; i < 4u; i = i + 1u) {
+            if (n + i < n_size) {
+                put_split(batch, r, n + i, acc[i]);
+            }
+        }
         return;
     }
     var v = acc;
@@ -297,6 +380,10 @@ fn split_sum(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg
     var acc: T = 0.0;
     for (var s = 0u; s < splits; s = s + 1u) {
         acc = acc + a[(batch * splits + s) * mn + e];
+    }
+    if (SPLIT_COL) {
+        put_split(batch, e / info[1], e % info[1], acc);
+        return;
     }
     c[i] = acc + bias_at(e / info[1], e % info[1]);
 }

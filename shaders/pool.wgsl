@@ -123,3 +123,52 @@ fn avg_pool_backward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgro
     }
     vals[e] = s;
 }
+
+// Max pool backward, gather style: one invocation per input element of [planes, in_h, in_w]
+// (written to `vals`) sums, in output order (as the CPU's scatter adds), the gradient of every
+// output whose window has this element as a tap and whose index (`idxs`, I64 as two words) names
+// it; the windows of other outputs cannot have chosen it, so no zero fill and no atomics.
+// info = [total, oh, ow, in_h, in_w, step h, step w, offset of the gradient (in `x`), then the
+// (start, end, divisor) of each output row and column, then the (first, last + 1) output row that
+// may cover each input row and the same of output columns for each input column, then the offset
+// of the indices].
+@compute @workgroup_size(256)
+fn max_pool_backward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+                     @builtin(local_invocation_index) lid: u32) {
+    let e = linear_index(wid, nwg, lid);
+    if (e >= info[0]) {
+        return;
+    }
+    let oh = info[1];
+    let ow = info[2];
+    let in_h = info[3];
+    let in_w = info[4];
+    let ih = (e / in_w) % in_h;
+    let iw = e % in_w;
+    let plane = e / (in_w * in_h);
+    let rows = 8u;
+    let cols = rows + 3u * oh;
+    let rr = cols + 3u * ow + 2u * ih;
+    let cr = cols + 3u * ow + 2u * in_h + 2u * iw;
+    let at = vec2<u32>(ih * in_w + iw, 0u);
+    let o0 = plane * oh * ow;
+    let idx0 = info[cols + 3u * ow + 2u * in_h + 2u * in_w];
+    var s = T(0);
+    for (var oy = info[rr]; oy < info[rr + 1u]; oy = oy + 1u) {
+        let r = rows + 3u * oy;
+        if (info[r] > ih || ih >= info[r + 1u] || (ih - info[r]) % info[5] != 0u) {
+            continue;
+        }
+        for (var ox = info[cr]; ox < info[cr + 1u]; ox = ox + 1u) {
+            let c = cols + 3u * ox;
+            if (info[c] > iw || iw >= info[c + 1u] || (iw - info[c]) % info[6] != 0u) {
+                continue;
+            }
+            let o = o0 + oy * ow + ox;
+            if (all(idxs[idx0 + o] == at)) {
+                s = s + x[info[7] + o];
+            }
+        }
+    }
+    vals[e] = s;
+}

@@ -75,6 +75,10 @@ fn check_max(fx: &Fixtures, case: &str, k: P2, s: P2, p: P2, d: P2, ceil: bool) 
         let idx = &fx.outputs(case)[1];
         check_grad(fx, case, &Tensor::max_pool2d_backward(&gout, idx, x.shape()));
         check_grad(fx, case, &Tensor::max_pool2d_backward(&strided(&gout), &strided(idx), x.shape()));
+        // the gather by windows (the autograd's form): the same gradient
+        check_grad(fx, case, &Tensor::max_pool2d_with_indices_backward(&gout, idx, x.shape(), k, s, p, d, ceil));
+        let g = Tensor::max_pool2d_with_indices_backward(&strided(&gout), &strided(idx), x.shape(), k, s, p, d, ceil);
+        check_grad(fx, case, &g);
     }
 }
 

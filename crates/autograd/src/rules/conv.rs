@@ -64,6 +64,26 @@ fn conv2d_input_grad(g: &Variable, w: &Variable, x_shape: &[usize], o: Conv2dOpt
 /// The weight gradient of `conv2d`, recorded (differentiable in `g` and `x`).
 fn conv2d_weight_grad(g: &Variable, x: &Variable, w_shape: &[usize], o: Conv2dOpts) -> Variable {
     let t = Tensor::conv2d_backward_weight(&g.data(), &x.data(), w_shape, o.stride, o.padding, o.dilation, o.groups);
+    record_weight_grad(g, x, t, o)
+}
+
+/// The weight and bias gradients of `conv2d` from one kernel (on the GPU one product gives
+/// both), each recorded: the bias gradient is `g` summed over every dim but the channels, so its
+/// adjoint broadcasts back over `g`.
+fn conv2d_weight_bias_grad(g: &Variable, x: &Variable, w_shape: &[usize], o: Conv2dOpts) -> (Variable, Variable) {
+    let (tw, tb) =
+        Tensor::conv2d_backward_weight_bias(&g.data(), &x.data(), w_shape, o.stride, o.padding, o.dilation, o.groups);
+    let gs = g.shape();
+    let db = Variable::record("conv2d_backward_bias", &[g], tb, move |ctx| {
+        let mut s = vec![1; gs.len()];
+        s[gs.len() - 3] = gs[gs.len() - 3];
+        vec![Some(ctx.grad.reshape(&s).expand(&gs))]
+    });
+    (record_weight_grad(g, x, tw, o), db)
+}
+
+/// Records `t`, the weight gradient of `conv2d` for `g` and `x`.
+fn record_weight_grad(g: &Variable, x: &Variable, t: Tensor, o: Conv2dOpts) -> Variable {
     Variable::record("conv2d_backward_weight", &[g, x], t, move |ctx| {
         let (g, x, gg) = (&ctx.inputs[0], &ctx.inputs[1], ctx.grad);
         vec![ctx.needs(0).then(|| x.conv2d(gg, None, o)), ctx.needs(1).then(|| conv2d_input_grad(g, gg, &x.shape(), o))]
@@ -148,10 +168,12 @@ impl Variable {
         inputs.extend(bias);
         Ok(Variable::record("conv2d", &inputs, out, move |ctx| {
             let (x, w, g) = (&ctx.inputs[0], &ctx.inputs[1], ctx.grad);
-            let mut grads = vec![
-                ctx.needs(0).then(|| conv2d_input_grad(g, w, &x.shape(), o)),
-                ctx.needs(1).then(|| conv2d_weight_grad(g, x, &w.shape(), o)),
-            ];
+            let dx = ctx.needs(0).then(|| conv2d_input_grad(g, w, &x.shape(), o));
+            if ctx.inputs.len() == 3 && ctx.needs(1) && ctx.needs(2) {
+                let (dw, db) = conv2d_weight_bias_grad(g, x, &w.shape(), o);
+                return vec![dx, Some(dw), Some(db)];
+            }
+            let mut grads = vec![dx, ctx.needs(1).then(|| conv2d_weight_grad(g, x, &w.shape(), o))];
             if ctx.inputs.len() == 3 {
                 grads.push(ctx.needs(2).then(|| bias_grad(g)));
             }

@@ -1,6 +1,7 @@
-//! Pooling on Variables. The gradients run the tensor crate's dedicated backward kernels, recorded
-//! as ops whose own rules are their adjoints (a gather at the argmax positions for max pooling, the
-//! forward pool for the average pools), so pools differentiate any number of times.
+//! Pooling on Variables. The gradients run the tensor crate's dedicated backward kernels (gathers
+//! knowing the windows), recorded as ops whose own rules are their adjoints (a gather at the argmax
+//! positions for max pooling, the forward pool for the average pools), so pools differentiate any
+//! number of times.
 
 use ember_tensor::{Result, Tensor};
 
@@ -43,19 +44,37 @@ impl Argmax {
     }
 }
 
-/// The input gradient of a max pool: `g` scattered to the argmax positions, recorded (its own rule,
-/// needed only for second derivatives, reads the upstream gradient at those positions). Windows
-/// lying wholly in the padding (possible only with dilation) give -inf whatever the input: their
-/// gradient is dropped before the kernel, which rejects their out-of-plane indices.
-fn max_pool_grad(g: &Variable, idx: &Tensor, x_shape: Vec<usize>, dilated: bool) -> Variable {
+/// The arguments of a max pool.
+#[derive(Clone, Copy)]
+struct MaxOpts {
+    kernel: [usize; 2],
+    stride: [usize; 2],
+    padding: [usize; 2],
+    dilation: [usize; 2],
+    ceil_mode: bool,
+}
+
+/// The input gradient of a max pool: `g` gathered by each input element from the windows whose
+/// maximum it is (one kernel knowing the windows), recorded (its own rule, needed only for second
+/// derivatives, reads the upstream gradient at the argmax positions). Windows lying wholly in the
+/// padding (possible only with dilation) give -inf whatever the input, and an index outside the
+/// plane: the kernel drops their gradient.
+fn max_pool_grad(g: &Variable, idx: &Tensor, x_shape: Vec<usize>, o: MaxOpts) -> Variable {
+    let t = Tensor::max_pool2d_with_indices_backward(
+        &g.data(),
+        idx,
+        &x_shape,
+        o.kernel,
+        o.stride,
+        o.padding,
+        o.dilation,
+        o.ceil_mode,
+    );
     let plane = x_shape[x_shape.len() - 2] * x_shape[x_shape.len() - 1];
-    let am = Argmax::new(idx, plane, dilated);
-    let g = match &am.outside {
-        Some(m) => g.masked_fill(m, 0.0),
-        None => g.clone(),
-    };
-    let t = Tensor::max_pool2d_backward(&g.data(), &am.idx, &x_shape);
-    Variable::record("max_pool2d_backward", &[&g], t, move |ctx| vec![Some(am.take(ctx.grad))])
+    let (idx, dilated) = (idx.clone(), o.dilation != [1, 1]);
+    Variable::record("max_pool2d_backward", &[g], t, move |ctx| {
+        vec![Some(Argmax::new(&idx, plane, dilated).take(ctx.grad))]
+    })
 }
 
 /// The arguments of an average pool.
@@ -158,9 +177,9 @@ impl Variable {
     ) -> Result<(Variable, Tensor)> {
         let (out, idx) = self.data().try_max_pool2d_with_indices(kernel, stride, padding, dilation, ceil_mode)?;
         let ret = idx.clone();
-        let dilated = dilation != [1, 1];
+        let o = MaxOpts { kernel, stride, padding, dilation, ceil_mode };
         let v = Variable::record("max_pool2d", &[self], out, move |ctx| {
-            vec![Some(max_pool_grad(ctx.grad, &idx, ctx.inputs[0].shape(), dilated))]
+            vec![Some(max_pool_grad(ctx.grad, &idx, ctx.inputs[0].shape(), o))]
         });
         Ok((v, ret))
     }

@@ -346,6 +346,18 @@ pub(crate) trait Backend: Send + Sync {
         fallback(self.widened(), op, &[dy, x], |be, h| be.conv_backward_weight(op, h[0], h[1], g))
     }
 
+    /// The weight gradient and the bias gradient (`dy` `[n, o, oh, ow]` summed over all dims but
+    /// `o`) of [`Backend::conv`] together: the GPU gives both from one product.
+    fn conv_backward_weight_bias(
+        &self,
+        op: &'static str,
+        dy: &Tensor,
+        x: &Tensor,
+        g: &ConvGeom,
+    ) -> Result<(Tensor, Tensor)> {
+        Ok((self.conv_backward_weight(op, dy, x, g)?, dy.try_sum_dims(&[0, 2, 3], false)?))
+    }
+
     /// A max pool (float `x`), with the flat in-plane indices of the maxima when asked.
     fn max_pool(
         &self,
@@ -376,6 +388,19 @@ pub(crate) trait Backend: Send + Sync {
         fallback(self.widened(), op, &[grad_out, indices], |be, h| {
             be.max_pool_backward(op, h[0], h[1], input_shape, planes, hw)
         })
+    }
+
+    /// The max pool's input gradient knowing its windows (`plan`): each input element sums, in
+    /// output order, the `grad_out` of the outputs whose index names it as a tap of their window.
+    fn max_pool_backward_windows(
+        &self,
+        op: &'static str,
+        grad_out: &Tensor,
+        indices: &Tensor,
+        plan: &Pool2dPlan,
+        input_shape: &[usize],
+    ) -> Result<Tensor> {
+        host(op, &[grad_out, indices], |h| CPU.max_pool_backward_windows(op, h[0], h[1], plan, input_shape))
     }
 
     /// The average pool's input gradient, of `input_shape`.

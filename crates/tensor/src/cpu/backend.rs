@@ -287,6 +287,22 @@ impl Backend for CpuBackend {
         with_float!(op, grad_out.dtype(), T, super::pool::max_pool2d_backward::<T>(grad_out, indices, input_shape, hw))
     }
 
+    fn max_pool_backward_windows(
+        &self,
+        op: &'static str,
+        grad_out: &Tensor,
+        indices: &Tensor,
+        plan: &Pool2dPlan,
+        input_shape: &[usize],
+    ) -> Result<Tensor> {
+        with_float!(
+            op,
+            grad_out.dtype(),
+            T,
+            Ok(super::pool::max_pool2d_backward_windows::<T>(grad_out, indices, plan, input_shape))
+        )
+    }
+
     fn avg_pool_backward(
         &self,
         op: &'static str,

@@ -181,6 +181,39 @@ pub fn max_pool2d_backward<T: Float>(
     Ok(Tensor::from_vec_unchecked(out, input_shape))
 }
 
+/// The max pool's input gradient by the windows of `plan`: `grad_out` added, in output order, at
+/// each output's index where that index is a tap of its window (others, as those of windows
+/// wholly in the padding, are dropped).
+pub fn max_pool2d_backward_windows<T: Float>(
+    grad_out: &Tensor,
+    indices: &Tensor,
+    plan: &Pool2dPlan,
+    input_shape: &[usize],
+) -> Tensor {
+    let (g, ix) = (grad_out.contiguous(), indices.contiguous());
+    let (g, ix) = (g.cpu_data::<T>(), ix.cpu_data::<i64>());
+    let (w, in_plane) = (plan.in_w, plan.in_h * plan.in_w);
+    let mut out = super::alloc::filled("pool_backward", input_shape.iter().product(), T::ZERO);
+    let out_plane = plan.rows.len() * plan.cols.len();
+    let tap =
+        |win: &PoolWindow, i: usize, step: usize| win.start <= i && i < win.end && (i - win.start).is_multiple_of(step);
+    if out_plane > 0 {
+        chunks(&mut out, in_plane, out_plane, |p, gin| {
+            let span = p * out_plane..(p + 1) * out_plane;
+            for (o, (&v, &i)) in g[span.clone()].iter().zip(&ix[span]).enumerate() {
+                let (r, c) = (&plan.rows[o / plan.cols.len()], &plan.cols[o % plan.cols.len()]);
+                if i >= 0 && (i as usize) < in_plane {
+                    let (ih, iw) = (i as usize / w, i as usize % w);
+                    if tap(r, ih, plan.step[0]) && tap(c, iw, plan.step[1]) {
+                        gin[i as usize] += v;
+                    }
+                }
+            }
+        });
+    }
+    Tensor::from_vec_unchecked(out, input_shape)
+}
+
 /// One output row of an average pool: the mean of each window (0 for a window wholly in padding).
 fn avg_row<T: Float>(plane: &[T], plan: &Pool2dPlan, oh: usize, out: &mut [T]) {
     let w = plan.in_w;

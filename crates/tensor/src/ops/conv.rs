@@ -225,6 +225,11 @@ pub(crate) mod kern {
     pub fn backward_weight(op: &'static str, dy: &Tensor, x: &Tensor, g: &ConvGeom) -> Result<Tensor> {
         dy.backend().conv_backward_weight(op, dy, x, g)
     }
+
+    /// [`backward_weight`] and the bias gradient `[o]` together.
+    pub fn backward_weight_bias(op: &'static str, dy: &Tensor, x: &Tensor, g: &ConvGeom) -> Result<(Tensor, Tensor)> {
+        dy.backend().conv_backward_weight_bias(op, dy, x, g)
+    }
 }
 
 fn conv_nd(
@@ -262,21 +267,27 @@ fn backward_input_nd(
     kern::backward_input(op, &dy4, &w4, None, &g)?.try_reshape(xs)
 }
 
+/// The weight gradient of a convolution over `s` spatial dims (and with `with_bias` its bias
+/// gradient).
 fn backward_weight_nd(
     op: &'static str,
     dy: &Tensor,
     x: &Tensor,
     ws: &[usize],
     p: &ConvParams,
-    s: usize,
-) -> Result<Tensor> {
+    (s, with_bias): (usize, bool),
+) -> Result<(Tensor, Option<Tensor>)> {
     check_pair(op, dy, x)?;
     let (g, unbatched) = geom(op, x.shape(), ws, p, s)?;
     expect_shape(op, dy, &user_shape([g.n, g.o, g.oh, g.ow], s, unbatched))?;
     room(op, dy, &g)?;
     let dy4 = dy.try_reshape(&[g.n, g.o, g.oh, g.ow])?;
     let x4 = x.try_reshape(&[g.n, g.c, g.h, g.w])?;
-    kern::backward_weight(op, &dy4, &x4, &g)?.try_reshape(ws)
+    if !with_bias {
+        return Ok((kern::backward_weight(op, &dy4, &x4, &g)?.try_reshape(ws)?, None));
+    }
+    let (dw, db) = kern::backward_weight_bias(op, &dy4, &x4, &g)?;
+    Ok((dw.try_reshape(ws)?, Some(db)))
 }
 
 /// # Convolutions
@@ -422,7 +433,52 @@ impl Tensor {
         groups: usize,
     ) -> Result<Tensor> {
         let p = ConvParams { stride, padding, dilation, groups };
-        backward_weight_nd("conv2d_backward_weight", grad_out, input, weight_shape, &p, 2)
+        Ok(backward_weight_nd("conv2d_backward_weight", grad_out, input, weight_shape, &p, (2, false))?.0)
+    }
+
+    /// [`Tensor::conv2d_backward_weight`] and the bias gradient (`grad_out` summed over every dim
+    /// but the channels, shape `[O]`) together, as `(weight gradient, bias gradient)`. On the GPU
+    /// both come from one product (the bias gradient is its column against ones).
+    ///
+    /// **Panics** on the errors of [`Tensor::conv2d_backward_weight`]; see
+    /// [`Tensor::try_conv2d_backward_weight_bias`].
+    ///
+    /// ```
+    /// # use ember_tensor::Tensor;
+    /// let x = Tensor::ones(&[2, 1, 3, 3]);
+    /// let dy = Tensor::ones(&[2, 1, 2, 2]);
+    /// let (dw, db) = Tensor::conv2d_backward_weight_bias(&dy, &x, &[1, 1, 2, 2], [1, 1], [0, 0], [1, 1], 1);
+    /// assert_eq!(dw.to_vec::<f32>(), vec![8.0; 4]);
+    /// assert_eq!(db.to_vec::<f32>(), vec![8.0]);
+    /// ```
+    #[must_use]
+    #[track_caller]
+    pub fn conv2d_backward_weight_bias(
+        grad_out: &Tensor,
+        input: &Tensor,
+        weight_shape: &[usize],
+        stride: [usize; 2],
+        padding: [usize; 2],
+        dilation: [usize; 2],
+        groups: usize,
+    ) -> (Tensor, Tensor) {
+        ok(Tensor::try_conv2d_backward_weight_bias(grad_out, input, weight_shape, stride, padding, dilation, groups))
+    }
+
+    /// Checked form of [`Tensor::conv2d_backward_weight_bias`].
+    pub fn try_conv2d_backward_weight_bias(
+        grad_out: &Tensor,
+        input: &Tensor,
+        weight_shape: &[usize],
+        stride: [usize; 2],
+        padding: [usize; 2],
+        dilation: [usize; 2],
+        groups: usize,
+    ) -> Result<(Tensor, Tensor)> {
+        let p = ConvParams { stride, padding, dilation, groups };
+        let op = "conv2d_backward_weight_bias";
+        let (dw, db) = backward_weight_nd(op, grad_out, input, weight_shape, &p, (2, true))?;
+        Ok((dw, db.expect("asked for")))
     }
 
     /// The gradient of [`Tensor::conv1d`] with respect to its input (see
@@ -484,6 +540,6 @@ impl Tensor {
         groups: usize,
     ) -> Result<Tensor> {
         let p = ConvParams::d1(stride, padding, dilation, groups);
-        backward_weight_nd("conv1d_backward_weight", grad_out, input, weight_shape, &p, 1)
+        Ok(backward_weight_nd("conv1d_backward_weight", grad_out, input, weight_shape, &p, (1, false))?.0)
     }
 }

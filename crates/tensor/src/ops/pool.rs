@@ -311,6 +311,78 @@ impl Tensor {
         grad_out.backend().max_pool_backward(op, grad_out, indices, input_shape, planes, h * w)
     }
 
+    /// The gradient of [`Tensor::max_pool2d_with_indices`]'s input of `input_shape`, given that
+    /// pool's arguments and its `indices`: each input element sums, in output order, the
+    /// `grad_out` of the windows whose maximum it is (PyTorch's
+    /// `max_pool2d_with_indices_backward`). Knowing the windows, the GPU gathers in one kernel
+    /// (no zero fill, no scatter). An index that is not a tap of its own window contributes
+    /// nothing (windows lying wholly in the padding, possible with dilation, give such indices).
+    ///
+    /// **Panics** on the errors of [`Tensor::max_pool2d`] for `input_shape`, a `grad_out` or
+    /// `indices` not of the pool's output shape, or a non-I64 `indices`; see
+    /// [`Tensor::try_max_pool2d_with_indices_backward`].
+    ///
+    /// ```
+    /// # use ember_tensor::Tensor;
+    /// let x = Tensor::from_vec(vec![1.0f32, 5.0, 2.0, 3.0, 0.0, 4.0], &[1, 1, 2, 3]);
+    /// let (y, i) = x.max_pool2d_with_indices([2, 2], [1, 1], [0, 0], [1, 1], false);
+    /// let (k, s, p, d) = ([2, 2], [1, 1], [0, 0], [1, 1]);
+    /// let g = Tensor::max_pool2d_with_indices_backward(&y.ones_like(), &i, x.shape(), k, s, p, d, false);
+    /// assert_eq!(g.to_vec::<f32>(), vec![0.0, 2.0, 0.0, 0.0, 0.0, 0.0]);
+    /// ```
+    #[must_use]
+    #[track_caller]
+    #[allow(clippy::too_many_arguments)]
+    pub fn max_pool2d_with_indices_backward(
+        grad_out: &Tensor,
+        indices: &Tensor,
+        input_shape: &[usize],
+        kernel: [usize; 2],
+        stride: [usize; 2],
+        padding: [usize; 2],
+        dilation: [usize; 2],
+        ceil_mode: bool,
+    ) -> Tensor {
+        ok(Tensor::try_max_pool2d_with_indices_backward(
+            grad_out,
+            indices,
+            input_shape,
+            kernel,
+            stride,
+            padding,
+            dilation,
+            ceil_mode,
+        ))
+    }
+
+    /// Checked form of [`Tensor::max_pool2d_with_indices_backward`].
+    #[allow(clippy::too_many_arguments)]
+    pub fn try_max_pool2d_with_indices_backward(
+        grad_out: &Tensor,
+        indices: &Tensor,
+        input_shape: &[usize],
+        kernel: [usize; 2],
+        stride: [usize; 2],
+        padding: [usize; 2],
+        dilation: [usize; 2],
+        ceil_mode: bool,
+    ) -> Result<Tensor> {
+        let op = "max_pool2d_with_indices_backward";
+        grad_out.same_device(op, indices)?;
+        float_only(op, grad_out)?;
+        if indices.dtype != DType::I64 {
+            return Err(Error::DTypeMismatch { op, expected: DType::I64, got: indices.dtype });
+        }
+        let plan = plan_fixed(op, input_shape, kernel, stride, padding, dilation, ceil_mode, None)?;
+        for t in [grad_out, indices] {
+            if t.shape() != plan.out_shape.as_slice() {
+                return Err(Error::ShapeMismatch { op, lhs: t.shape().to_vec(), rhs: plan.out_shape.to_vec() });
+            }
+        }
+        try_room(op, grad_out, input_shape, grad_out.dtype)?;
+        grad_out.backend().max_pool_backward_windows(op, grad_out, indices, &plan, input_shape)
+    }
+
     /// 2-d average pooling over the last two dims of an `(N, C, H, W)` or `(C, H, W)` tensor, as
     /// `torch.nn.functional.avg_pool2d` (no divisor override). Padding counts as zeros; with
     /// `count_include_pad` the divisor is the window size clipped to the padded input, else the number

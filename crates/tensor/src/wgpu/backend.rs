@@ -340,7 +340,18 @@ impl Backend for WgpuBackend {
     }
 
     fn conv_backward_weight(&self, op: &'static str, dy: &Tensor, x: &Tensor, g: &ConvGeom) -> Result<Tensor> {
-        conv::backward_weight(op, dy, x, g)
+        Ok(conv::backward_weight_bias(op, dy, x, g, false)?.0)
+    }
+
+    fn conv_backward_weight_bias(
+        &self,
+        op: &'static str,
+        dy: &Tensor,
+        x: &Tensor,
+        g: &ConvGeom,
+    ) -> Result<(Tensor, Tensor)> {
+        let (dw, db) = conv::backward_weight_bias(op, dy, x, g, true)?;
+        Ok((dw, db.expect("asked for")))
     }
 
     fn max_pool(
@@ -374,6 +385,17 @@ impl Backend for WgpuBackend {
             Some(r) => r.try_reshape(input_shape),
             None => host(op, &[grad_out, indices], |h| CPU.max_pool_backward(op, h[0], h[1], input_shape, planes, hw)),
         }
+    }
+
+    fn max_pool_backward_windows(
+        &self,
+        op: &'static str,
+        grad_out: &Tensor,
+        indices: &Tensor,
+        plan: &Pool2dPlan,
+        input_shape: &[usize],
+    ) -> Result<Tensor> {
+        pooling::max_pool_backward(op, grad_out, indices, plan, input_shape)
     }
 
     fn avg_pool_backward(

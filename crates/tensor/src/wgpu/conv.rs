@@ -1,8 +1,10 @@
-//! GPU convolutions (`shaders/conv.wgsl` + the matmul kernel): im2col into columns laid out
-//! `[G, K, N * L]`, one batched matmul over the groups, and col2im (a gather, no atomics) for the
-//! input gradient. The three entry points mirror `cpu/conv.rs` (and serve `conv_transpose2d`).
+//! GPU convolutions as implicit GEMMs of the matmul kernel (`shaders/matmul.wgsl`): the forward
+//! and the weight gradient read the input's columns straight from `x` (no im2col buffer), the
+//! weight gradient reads `dy` in place and gives the bias gradient as one more column of the same
+//! product; the input gradient is `W^T @ dy` and col2im (`shaders/conv.wgsl`, a gather, no
+//! atomics). The entry points mirror `cpu/conv.rs` (and serve `conv_transpose2d`).
 
-use super::matmul::{matmul, matmul_bias, Bias};
+use super::matmul::{launch, matmul, Bias, Gemm, Implicit};
 use super::pipeline::KernelSpec;
 use super::{check_u32, groups_for, shaders, storage, tensor, GpuStorage};
 use crate::op_desc::ConvGeom;
@@ -30,7 +32,7 @@ fn run_with(
     let total: usize = shape.iter().product();
     let out = GpuStorage::new(&ctx, op, dtype, total)?;
     if total > 0 {
-        let src = src.try_contiguous()?;
+        let src = dense(src)?;
         let v = [
             total,
             g.n,
@@ -67,11 +69,13 @@ fn run_with(
     Ok(tensor(out, shape))
 }
 
-/// The columns of `x` (`[n, c, h, w]`) as `[G, K, N * L]`.
-fn im2col(op: &'static str, x: &Tensor, g: &ConvGeom) -> Result<Tensor> {
-    let kk = g.c / g.groups * g.kh * g.kw;
-    let cols = run(op, "im2col", x, g, &[g.c * g.kh * g.kw, g.n, g.oh * g.ow])?;
-    cols.try_reshape(&[g.groups, kk, g.n * g.oh * g.ow])
+/// `t` with dense strides, at any offset: `t` itself when it has them (a parameter that is a view
+/// into an optimizer's packed buffer is read in place), else a dense copy.
+pub(crate) fn dense(t: &Tensor) -> Result<Tensor> {
+    if t.is_contiguous() {
+        return Ok(t.clone());
+    }
+    t.try_contiguous()
 }
 
 /// `dy` (`[n, o, oh, ow]`) as `[G, O/G, N * L]` (a copy).
@@ -89,30 +93,90 @@ fn grouped_w(w: &Tensor, g: &ConvGeom) -> Result<Tensor> {
     w.try_reshape(&[g.groups, g.o / g.groups, g.c / g.groups * g.kh * g.kw])
 }
 
-/// The convolution `[n, c, h, w] * [o, c/G, kh, kw] (+ bias [o]) -> [n, o, oh, ow]`.
-pub(crate) fn forward(op: &'static str, x: &Tensor, w: &Tensor, bias: Option<&Tensor>, g: &ConvGeom) -> Result<Tensor> {
-    let cols = im2col(op, x, g)?;
-    let l = g.oh * g.ow;
-    if g.groups == 1 {
-        // One product batched over the images, `W [O, K] @ cols[:, n] [K, L]`, reading the columns
-        // in place (`[K, N, L]` seen as `[N, K, L]`) and writing `[N, O, L]`, the output's layout,
-        // with the bias (one per output channel, a row of each product) added by its epilogue.
-        let k = g.c * g.kh * g.kw;
-        let w2 = w.try_reshape(&[g.o, k])?;
-        let cols = cols.try_reshape(&[k, g.n, l])?.try_permute(&[1, 0, 2])?;
-        let y = match bias {
-            Some(t) => matmul_bias(&w2, &cols, Bias { t, per_row: true })?,
-            None => matmul(&w2, &cols)?,
-        };
-        return y.try_reshape(&[g.n, g.o, g.oh, g.ow]);
+/// Words 19 to 33 of the matmul kernel's info for geometry `g` (A's batch modulus `a_mod`).
+fn conv_words(op: &'static str, g: &ConvGeom, a_mod: usize) -> Result<[u32; 15]> {
+    let taps = g.c / g.groups * g.kh * g.kw;
+    let v = [
+        a_mod,
+        g.h,
+        g.w,
+        g.kh,
+        g.kw,
+        g.ow,
+        g.oh * g.ow,
+        g.stride[0],
+        g.stride[1],
+        g.padding[0],
+        g.padding[1],
+        g.dilation[0],
+        g.dilation[1],
+        g.c * g.h * g.w,
+        taps,
+    ];
+    let mut out = [0u32; 15];
+    for (o, x) in out.iter_mut().zip(v) {
+        *o = check_u32(op, x)?;
     }
-    let y = matmul(&grouped_w(w, g)?, &cols)?; // [G, O/G, N*L]
-    let y = y.try_reshape(&[g.o, g.n, l])?.try_permute(&[1, 0, 2])?;
-    let y = match bias {
-        Some(b) => y.try_add(&b.try_reshape(&[g.o, 1])?)?,
-        None => y.try_contiguous()?,
+    // the kernel finds the furthest tap of the furthest output position in i32 arithmetic
+    let reach = (g.oh * g.stride[0] + g.kh * g.dilation[0]).max(g.ow * g.stride[1] + g.kw * g.dilation[1]);
+    if reach > i32::MAX as usize || g.padding[0].max(g.padding[1]) > i32::MAX as usize {
+        crate::bail!(
+            op,
+            "a convolution reaching {reach} input positions (padding {:?}) exceeds the GPU kernel's 32-bit indices",
+            g.padding
+        );
+    }
+    check_u32(op, g.n * g.c * g.h * g.w)?;
+    Ok(out)
+}
+
+/// Fails unless `t` is F32 or F64 (the matmul kernel's dtypes), naming `op`.
+fn float(op: &'static str, t: &Tensor) -> Result<()> {
+    if t.dtype().is_float() {
+        return Ok(());
+    }
+    Err(Error::UnsupportedDType { op, dtype: t.dtype() })
+}
+
+/// The convolution `[n, c, h, w] * [o, c/G, kh, kw] (+ bias [o]) -> [n, o, oh, ow]`: one product
+/// per image and group, `W_g [O/G, K] @ cols [K, L]`, with the columns read from `x` by the kernel
+/// and the output written in its `[N, O, L]` layout; the bias (one per output channel, a row of
+/// each product) is added by the product's epilogue when there is one group.
+pub(crate) fn forward(op: &'static str, x: &Tensor, w: &Tensor, bias: Option<&Tensor>, g: &ConvGeom) -> Result<Tensor> {
+    float(op, x)?;
+    x.same_dtype(op, w)?;
+    let ctx = storage(x).ctx().clone();
+    ctx.require(op, x.dtype())?;
+    let (taps, og, l) = (g.c / g.groups * g.kh * g.kw, g.o / g.groups, g.oh * g.ow);
+    let shape = [g.n, g.o, g.oh, g.ow];
+    let add_bias = |y: Tensor| match bias {
+        Some(b) => y.try_add(&b.try_reshape(&[g.o, 1, 1])?),
+        None => Ok(y),
     };
-    y.try_reshape(&[g.n, g.o, g.oh, g.ow])
+    if g.n * g.o * l == 0 {
+        return Ok(tensor(GpuStorage::new(&ctx, op, x.dtype(), 0)?, &shape));
+    }
+    if taps == 0 {
+        return add_bias(super::fill::full(&shape, 0.0, x.dtype(), ctx.index)?);
+    }
+    let (x, w) = (dense(x)?, dense(w)?);
+    let one = g.groups == 1;
+    let gemm = Gemm {
+        a: &w,
+        b: &x,
+        mnk: [og, l, taps],
+        bsz: g.n * g.groups,
+        a_walk: [w.layout().offset, og * taps, taps, 1],
+        b_walk: [x.layout().offset, g.c / g.groups * g.h * g.w, 0, 0],
+        bias: bias.filter(|_| one).map(|t| Bias { t, per_row: true }),
+        implicit: Implicit { im2col: 1, conv: conv_words(op, g, g.groups)?, ..Implicit::default() },
+    };
+    let y = tensor(launch(&gemm, None)?, &shape);
+    if one {
+        Ok(y)
+    } else {
+        add_bias(y)
+    }
 }
 
 /// The input gradient `[n, c, h, w]` of `dy` `[n, o, oh, ow]`: `col2im(W_g^T @ dy_g)`, plus a
@@ -140,10 +204,46 @@ pub(crate) fn backward_input(
     }
 }
 
-/// The weight gradient `[o, c/G, kh, kw]` of `dy` `[n, o, oh, ow]` and `x` `[n, c, h, w]`:
-/// `dy_g @ cols_g^T`, summed over the batch by the product itself.
-pub(crate) fn backward_weight(op: &'static str, dy: &Tensor, x: &Tensor, g: &ConvGeom) -> Result<Tensor> {
-    let cols = im2col(op, x, g)?;
-    let dw = matmul(&grouped_dy(dy, g)?, &cols.try_transpose(1, 2)?)?; // [G, O/G, K]
-    dw.try_reshape(&[g.o, g.c / g.groups, g.kh, g.kw])
+/// The weight gradient `[o, c/G, kh, kw]` of `dy` `[n, o, oh, ow]` and `x` `[n, c, h, w]`, and
+/// with `with_bias` the bias gradient `[o]` (dy summed over images and positions): per group one
+/// product `dy_g [O/G, N * L] @ cols_g^T [N * L, K (+ 1)]` summed over the batch by the product
+/// itself, `dy` read in place as `[N, O, L]` and the columns (plus a column of ones, whose
+/// product is the bias gradient) from `x`. Both gradients are views of one buffer.
+pub(crate) fn backward_weight_bias(
+    op: &'static str,
+    dy: &Tensor,
+    x: &Tensor,
+    g: &ConvGeom,
+    with_bias: bool,
+) -> Result<(Tensor, Option<Tensor>)> {
+    float(op, dy)?;
+    dy.same_dtype(op, x)?;
+    let ctx = storage(dy).ctx().clone();
+    ctx.require(op, dy.dtype())?;
+    let (taps, og, l) = (g.c / g.groups * g.kh * g.kw, g.o / g.groups, g.oh * g.ow);
+    let ws = [g.o, g.c / g.groups, g.kh, g.kw];
+    let cols = taps + usize::from(with_bias);
+    let out = if g.o * cols == 0 {
+        tensor(GpuStorage::new(&ctx, op, dy.dtype(), 0)?, &[0])
+    } else if g.n * l == 0 {
+        super::fill::full(&[g.o * cols], 0.0, dy.dtype(), ctx.index)?
+    } else {
+        let dy3 = dy.try_reshape(&[g.n, g.o, l])?;
+        let x = dense(x)?;
+        let (ly, st) = (dy3.layout(), &dy3.layout().strides);
+        let gemm = Gemm {
+            a: &dy3,
+            b: &x,
+            mnk: [og, cols, g.n * l],
+            bsz: g.groups,
+            a_walk: [ly.offset, og * st[1], st[1], st[2]],
+            b_walk: [x.layout().offset, g.c / g.groups * g.h * g.w, 0, 0],
+            bias: None,
+            implicit: Implicit { a_k2: Some((l, st[0])), im2col: 2, conv: conv_words(op, g, 1)?, split_col: with_bias },
+        };
+        tensor(launch(&gemm, None)?, &[g.o * cols])
+    };
+    let dw = out.try_narrow(0, 0, g.o * taps)?.try_reshape(&ws)?;
+    let db = if with_bias { Some(out.try_narrow(0, g.o * taps, g.o)?) } else { None };
+    Ok((dw, db))
 }

@@ -146,54 +146,114 @@ fn product(a: &Tensor, b: &Tensor, forced: Option<(&'static str, usize)>, bias: 
         };
     }
     let (a3, b3) = (to3(a, &batch)?, to3(b, &batch)?);
-    let (la, lb) = (a3.layout(), b3.layout());
+    let walk = |t: &Tensor| {
+        let l = t.layout();
+        [l.offset, l.strides[0], l.strides[1], l.strides[2]]
+    };
+    let gemm = Gemm {
+        a: &a3,
+        b: &b3,
+        mnk: [m, n, k],
+        bsz,
+        a_walk: walk(&a3),
+        b_walk: walk(&b3),
+        bias,
+        implicit: Implicit::default(),
+    };
+    Ok(tensor(launch(&gemm, forced)?, &out_shape))
+}
+
+/// The implicit-convolution modes of `matmul.wgsl` (built by `conv.rs`; the default is a plain
+/// product of strided operands).
+#[derive(Clone, Copy, Default)]
+pub(crate) struct Implicit {
+    /// A's K as two dims: (inner length, outer stride); the inner stride is A's column stride.
+    pub a_k2: Option<(usize, usize)>,
+    /// B as implicit columns of a convolution input: 0 none, 1 forward, 2 weight gradient.
+    pub im2col: u32,
+    /// Words 19 to 33 of the kernel's info: A's batch modulus, then the convolution geometry.
+    pub conv: [u32; 15],
+    /// The final output's last column goes after all its other columns (weight and bias gradient).
+    pub split_col: bool,
+}
+
+/// One product for `matmul.wgsl`: `C[bsz, m, n] = A @ B`, A and B read from the buffers of `a` and
+/// `b` through (offset, batch stride, row stride, column stride) walks.
+pub(crate) struct Gemm<'a> {
+    /// The tensor whose buffer is A.
+    pub a: &'a Tensor,
+    /// The tensor whose buffer is B (the convolution input in the implicit modes).
+    pub b: &'a Tensor,
+    /// M, N, K.
+    pub mnk: [usize; 3],
+    /// The number of products.
+    pub bsz: usize,
+    /// A's offset, batch stride, row stride, column stride.
+    pub a_walk: [usize; 4],
+    /// B's offset, batch stride, row stride, column stride.
+    pub b_walk: [usize; 4],
+    /// A bias added by the epilogue.
+    pub bias: Option<Bias<'a>>,
+    /// The implicit-convolution modes.
+    pub implicit: Implicit,
+}
+
+/// Runs `g` (tiling `forced`, else tuned or the heuristic; K split where the output has few
+/// tiles) into a new dense buffer of `bsz * m * n` elements.
+pub(crate) fn launch(g: &Gemm<'_>, forced: Option<(&'static str, usize)>) -> Result<GpuStorage> {
+    let op = "matmul";
+    let ctx = storage(g.a).ctx().clone();
+    let dtype = g.a.dtype();
+    let ([m, n, k], bsz) = (g.mnk, g.bsz);
     check_u32(op, bsz * m * n)?;
     let mut info = vec![check_u32(op, m)?, check_u32(op, n)?, check_u32(op, k)?];
-    for l in [la, lb] {
-        info.push(check_u32(op, l.offset)?);
-        for &s in l.strides.iter() {
-            info.push(check_u32(op, s)?);
-        }
+    for w in g.a_walk.iter().chain(&g.b_walk) {
+        info.push(check_u32(op, *w)?);
     }
     let (entry, tile) = forced.unwrap_or_else(|| {
-        let adapter = super::matmul_tune::adapter_key(&ctx.info);
-        let shape = [bsz, m, n, k];
-        let run = |t| product(a, b, Some(t), bias).and_then(|_| ctx.synchronize());
-        super::matmul_tune::choose(&adapter, &format!("{dtype}"), shape, &[SMALL, BIG], tiling(bsz, m, n), run)
+        let run = |t| launch(g, Some(t)).and_then(|_| ctx.synchronize());
+        super::matmul_tune::choose(&ctx.info, dtype, [bsz, m, n, k], &[SMALL, BIG], tiling(bsz, m, n), run)
     });
     let (splits, chunk) = split_k(bsz * m.div_ceil(tile) * n.div_ceil(tile), k);
     info.extend([check_u32(op, splits)?, check_u32(op, chunk)?, check_u32(op, bsz)?]);
     // bias offset, column stride, row stride (zeros without a bias)
-    info.extend(match bias {
+    info.extend(match g.bias {
         Some(bv) => {
             let st = check_u32(op, bv.t.layout().strides[0])?;
             [check_u32(op, bv.t.layout().offset)?, if bv.per_row { 0 } else { st }, if bv.per_row { st } else { 0 }]
         }
         None => [0, 0, 0],
     });
-    let bias_buf = bias.map(|bv| storage(bv.t).buffer());
+    let im = g.implicit;
+    if im.a_k2.is_some() || im.im2col != 0 {
+        let (inner, outer) = im.a_k2.unwrap_or((1, 0));
+        info.extend([check_u32(op, inner)?, check_u32(op, outer)?]);
+        info.extend(im.conv);
+    }
+    let bias_buf = g.bias.map(|bv| storage(bv.t).buffer());
     if splits == 1 {
         let out = GpuStorage::new(&ctx, op, dtype, bsz * m * n)?;
-        dispatch(a, b, (&a3, &b3), &out, &info, (entry, tile), bias_buf)?;
-        return Ok(tensor(out, &out_shape));
+        dispatch(g, &out, &info, (entry, tile), bias_buf, im.split_col)?;
+        return Ok(out);
     }
     // Partial products [batch, split, M, N], summed over the splits (the bias added there).
     check_u32(op, bsz * splits * m * n)?;
     let partial = GpuStorage::new(&ctx, op, dtype, bsz * splits * m * n)?;
-    dispatch(a, b, (&a3, &b3), &partial, &info, (entry, tile), None)?;
+    dispatch(g, &partial, &info, (entry, tile), None, false)?;
     let out = GpuStorage::new(&ctx, op, dtype, bsz * m * n)?;
     let grid = ctx.grid(op, check_u32(op, (bsz * m * n).div_ceil(256))?)?;
     let info = ctx.upload_words(op, &info)?;
     let p = partial.buffer();
-    let constants = [("BIAS", f64::from(u8::from(bias_buf.is_some())))];
+    let constants =
+        [("BIAS", f64::from(u8::from(bias_buf.is_some()))), ("SPLIT_COL", f64::from(u8::from(im.split_col)))];
     let spec = KernelSpec { constants: &constants, ..spec(dtype, "split_sum") };
-    ctx.dispatch(&spec, &[p, p, out.buffer(), &info, bias_buf.unwrap_or(p)], grid);
+    ctx.dispatch(&spec, &[p, p, out.buffer(), &info, bias_buf.unwrap_or(p), p], grid);
     ctx.release(info);
-    Ok(tensor(out, &out_shape))
+    Ok(out)
 }
 
 /// The pipeline of `matmul.wgsl`'s `entry` for `dtype` (entry points: matmul, matmul_big,
-/// split_sum; bindings a, b, c, info, bias).
+/// split_sum; bindings a, b, c, info, bias, mask).
 fn spec(dtype: DType, entry: &'static str) -> KernelSpec<'static> {
     static NAMES: [&str; 2] = ["matmul (F32)", "matmul (F64)"];
     fn f32_source() -> String {
@@ -210,51 +270,83 @@ fn spec(dtype: DType, entry: &'static str) -> KernelSpec<'static> {
         source: if f64 { &f64_source } else { &f32_source },
         entry,
         constants: &[],
-        read_only: &[true, true, false, true, true],
+        read_only: &[true, true, false, true, true, true],
     }
 }
 
-/// Records the product of `a3 @ b3` (3-d views of `a` and `b`) into `out` with one tiling.
+/// Records the product `g` into `out` with one tiling (`split_col`: the kernel writes the final
+/// output with its last column apart).
 fn dispatch(
-    a: &Tensor,
-    b: &Tensor,
-    (a3, b3): (&Tensor, &Tensor),
+    g: &Gemm<'_>,
     out: &GpuStorage,
     info: &[u32],
     (entry, tile): (&'static str, usize),
     bias: Option<&::wgpu::Buffer>,
+    split_col: bool,
 ) -> Result<()> {
     let op = "matmul";
-    let ctx = storage(a3).ctx().clone();
-    let dtype = a3.dtype();
-    let (m, n, bsz) = (info[0] as usize, info[1] as usize, a3.shape()[0] * info[11] as usize);
+    let ctx = storage(g.a).ctx().clone();
+    let dtype = g.a.dtype();
+    let (m, n, bsz) = (g.mnk[0], g.mnk[1], g.bsz * info[11] as usize);
     let max = ctx.limits.max_compute_workgroups_per_dimension as usize;
     let grid = [n.div_ceil(tile), m.div_ceil(tile), bsz];
-    if grid.iter().any(|&g| g > max) {
+    if grid.iter().any(|&x| x > max) {
         crate::bail!(
             op,
-            "shapes {:?} @ {:?} need {grid:?} workgroups, above the limit {max} of gpu:{}",
-            a.shape(),
-            b.shape(),
+            "a product of {} x [{m}, {}] @ [{}, {n}] needs {grid:?} workgroups, above the limit {max} of gpu:{}",
+            g.bsz,
+            g.mnk[2],
+            g.mnk[2],
             ctx.index
         );
     }
-    // Coalescing: which way neighbouring invocations walk each operand (see matmul.wgsl).
-    let (sa, sb) = (a3.layout().strides.as_slice(), b3.layout().strides.as_slice());
-    let a_m_major = sa[1] == 1 && sa[2] != 1 && m > 1;
-    let b_k_major = sb[1] == 1 && sb[2] != 1 && n > 1;
+    // Coalescing: which way neighbouring invocations walk each operand (see matmul.wgsl); the
+    // weight gradient's implicit columns are read along K (neighbouring output positions).
+    // A pending relu gradient operand is read from its gradient, masked by relu's output.
+    let a_relu = relu_operand(g.a);
+    let b_relu = if a_relu.is_none() && g.implicit.im2col == 0 { relu_operand(g.b) } else { None };
+    let (sa, sb) = (&g.a_walk, &g.b_walk);
+    let a_m_major = sa[2] == 1 && sa[3] != 1 && m > 1;
+    let b_k_major = match g.implicit.im2col {
+        0 => sb[2] == 1 && sb[3] != 1 && n > 1,
+        mode => mode == 2,
+    };
+    let flag = |b: bool| f64::from(u8::from(b));
     let constants = [
-        ("A_M_MAJOR", a_m_major as u8 as f64),
-        ("B_K_MAJOR", b_k_major as u8 as f64),
-        ("BIAS", f64::from(u8::from(bias.is_some()))),
+        ("A_M_MAJOR", flag(a_m_major)),
+        ("B_K_MAJOR", flag(b_k_major)),
+        ("BIAS", flag(bias.is_some())),
+        ("A_K2", flag(g.implicit.a_k2.is_some())),
+        ("A_RELU", flag(a_relu.is_some())),
+        ("B_RELU", flag(b_relu.is_some())),
+        ("IM2COL", f64::from(g.implicit.im2col)),
+        ("SPLIT_COL", flag(split_col)),
     ];
     let info = ctx.upload_words(op, info)?;
     let grid = [grid[0] as u32, grid[1] as u32, grid[2] as u32];
     let spec = KernelSpec { constants: &constants, ..spec(dtype, entry) };
-    let ab = storage(a3).buffer();
-    ctx.dispatch(&spec, &[ab, storage(b3).buffer(), out.buffer(), &info, bias.unwrap_or(ab)], grid);
+    let pick = |t: &Tensor, relu: &Option<[Tensor; 2]>| relu.as_ref().map_or(t, |r| &r[0]).clone();
+    let (at, bt) = (pick(g.a, &a_relu), pick(g.b, &b_relu));
+    let (ab, bb) = (storage(&at).try_buffer()?, storage(&bt).try_buffer()?);
+    let mask = match a_relu.as_ref().or(b_relu.as_ref()) {
+        Some(r) => storage(&r[1]).try_buffer()?,
+        None => ab,
+    };
+    ctx.dispatch(&spec, &[ab, bb, out.buffer(), &info, bias.unwrap_or(ab), mask], grid);
     ctx.release(info);
     Ok(())
+}
+
+/// The gradient and relu's output of `t` when `t` is a pending relu gradient whose two operands
+/// are read element for element (so `t`'s walk indexes them as it indexes `t`).
+fn relu_operand(t: &Tensor) -> Option<[Tensor; 2]> {
+    let lazy = super::fusion::pending(t)?;
+    if !matches!(lazy.op, super::fusion::LazyOp::ReluGrad) {
+        return None;
+    }
+    let [g, o] = [&lazy.args[0], &lazy.args[1]];
+    let dense = |x: &Tensor| super::fusion::reads_in_order(x) && x.dtype() == t.dtype();
+    (dense(g) && dense(o)).then(|| [g.clone(), o.clone()])
 }
 
 #[cfg(test)]

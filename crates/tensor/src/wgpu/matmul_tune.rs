@@ -20,7 +20,7 @@ use std::path::PathBuf;
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-use crate::Result;
+use crate::{DType, Result};
 
 /// Products with fewer floating-point operations than this (2·B·M·N·K) are not timed.
 pub(crate) const TUNE_MIN_FLOP: f64 = 2.0 * 512.0 * 512.0 * 512.0;
@@ -105,10 +105,11 @@ fn remember(path: &Option<PathBuf>, key: &str, tile: usize) {
 /// The tiling for a product of shape `[bsz, m, n, k]` and `dtype` on `adapter`: `heuristic` when
 /// tuning is off or the product is small, else the remembered choice of its class, else the fastest
 /// candidate as timed by `run` (which runs the product with a given tiling and waits for it).
-/// A candidate whose run fails is skipped; if all fail, the heuristic.
+/// A candidate whose run fails is skipped; if all fail, the heuristic. The key's strings are
+/// built only past the size and opt-out checks, so small products format nothing.
 pub(crate) fn choose(
-    adapter: &str,
-    dtype: &str,
+    adapter: &::wgpu::AdapterInfo,
+    dtype: DType,
     shape: [usize; 4],
     candidates: &[Tiling],
     heuristic: Tiling,
@@ -118,7 +119,8 @@ pub(crate) fn choose(
     if !enabled() || 2.0 * (bsz as f64) * (m as f64) * (n as f64) * (k as f64) < TUNE_MIN_FLOP {
         return heuristic;
     }
-    choose_in(table(), &key(adapter, dtype, class(bsz, m, n, k)), candidates, heuristic, run)
+    let key = key(&adapter_key(adapter), &format!("{dtype}"), class(bsz, m, n, k));
+    choose_in(table(), &key, candidates, heuristic, run)
 }
 
 /// [`choose`] on a given table (tests use their own).

@@ -1,8 +1,11 @@
 //! GPU pooling (`shaders/pool.wgsl`): max pool with indices and average pools (fixed and adaptive)
-//! by the host's window plan, one invocation per output element; the max pool's backward is the
-//! index kernels' atomic `scatter_add` into zero planes; the average pools' backward gathers (one
-//! invocation per input element).
+//! by the host's window plan, one invocation per output element; the backward kernels gather, one
+//! invocation per input element: the average pools' over the windows covering it, the max pool's
+//! over the covering windows whose saved index names it (no zero fill, no scatter, no atomics).
+//! The max pool's backward from indices alone (no windows known) is the index kernels' atomic
+//! `scatter_add` into zero planes (`backend.rs`).
 
+use super::conv::dense;
 use super::pipeline::KernelSpec;
 use super::{check_u32, groups_for, shaders, storage, tensor, GpuStorage};
 use crate::op_desc::Pool2dPlan;
@@ -18,7 +21,7 @@ pub(crate) fn pool(op: &'static str, x: &Tensor, plan: &Pool2dPlan, max: bool) -
     let vals = GpuStorage::new(&ctx, op, dtype, total)?;
     let idxs = GpuStorage::new(&ctx, op, DType::I64, if max { total } else { 0 })?;
     if total > 0 {
-        let x = x.try_contiguous()?;
+        let x = dense(x)?;
         let mut info = vec![total, oh, ow, plan.in_h, plan.in_w, plan.step[0], plan.step[1], x.layout.offset];
         for w in plan.rows.iter().chain(&plan.cols) {
             info.extend([w.start, w.end, w.divisor]);
@@ -69,6 +72,30 @@ pub(crate) fn avg_pool_backward(
     plan: &Pool2dPlan,
     input_shape: &[usize],
 ) -> Result<Tensor> {
+    gather(op, grad_out, None, plan, input_shape)
+}
+
+/// The input gradient of a max pool by `plan` from its `indices`: each input element sums, in
+/// output order, the gradient of the covering windows whose index names it (as the CPU).
+pub(crate) fn max_pool_backward(
+    op: &'static str,
+    grad_out: &Tensor,
+    indices: &Tensor,
+    plan: &Pool2dPlan,
+    input_shape: &[usize],
+) -> Result<Tensor> {
+    gather(op, grad_out, Some(indices), plan, input_shape)
+}
+
+/// The backward gathers of `pool.wgsl` (`max_pool_backward` with `indices`, else
+/// `avg_pool_backward`): one invocation per input element.
+fn gather(
+    op: &'static str,
+    grad_out: &Tensor,
+    indices: Option<&Tensor>,
+    plan: &Pool2dPlan,
+    input_shape: &[usize],
+) -> Result<Tensor> {
     let dtype = grad_out.dtype();
     let ctx = storage(grad_out).ctx().clone();
     ctx.require(op, dtype)?;
@@ -76,14 +103,17 @@ pub(crate) fn avg_pool_backward(
     let total = plan.planes * plan.in_h * plan.in_w;
     let out = GpuStorage::new(&ctx, op, dtype, total)?;
     if total > 0 {
-        let g = grad_out.try_contiguous()?;
-        let mut info = vec![total, oh, ow, plan.in_h, plan.in_w, 0, 0, g.layout.offset];
+        let g = dense(grad_out)?;
+        let idxs = indices.map(dense).transpose()?;
+        let step = if idxs.is_some() { plan.step } else { [0, 0] };
+        let mut info = vec![total, oh, ow, plan.in_h, plan.in_w, step[0], step[1], g.layout.offset];
         for w in plan.rows.iter().chain(&plan.cols) {
             info.extend([w.start, w.end, w.divisor]);
         }
         for c in covering(&plan.rows, plan.in_h).into_iter().chain(covering(&plan.cols, plan.in_w)) {
             info.extend(c);
         }
+        info.push(idxs.as_ref().map_or(0, |i| i.layout.offset));
         check_u32(op, plan.planes * oh * ow)?;
         let info: Vec<u32> = info.into_iter().map(|v| check_u32(op, v)).collect::<Result<_>>()?;
         let info = ctx.upload_words(op, &info)?;
@@ -93,12 +123,21 @@ pub(crate) fn avg_pool_backward(
             checked: true,
             module: &module,
             source: &source,
-            entry: "avg_pool_backward",
+            entry: if idxs.is_some() { "max_pool_backward" } else { "avg_pool_backward" },
             constants: &[],
             read_only: &[true, false, false, true],
         };
-        let idxs = GpuStorage::new(&ctx, op, DType::I64, 0)?;
-        let bufs = [storage(&g).buffer(), out.buffer(), idxs.buffer(), &info];
+        // The average pool binds an empty index buffer it does not read.
+        let none = match &idxs {
+            Some(_) => None,
+            None => Some(GpuStorage::new(&ctx, op, DType::I64, 0)?),
+        };
+        let ib = match (&idxs, &none) {
+            (Some(i), _) => storage(i).buffer(),
+            (None, Some(e)) => e.buffer(),
+            (None, None) => unreachable!("one of them is set"),
+        };
+        let bufs = [storage(&g).buffer(), out.buffer(), ib, &info];
         ctx.dispatch(&spec, &bufs, ctx.grid(op, groups_for(total))?);
         ctx.release(info);
     }
