@@ -154,6 +154,10 @@ impl Layout {
     }
 }
 
+/// One step as [`composite_backward`] keeps it: the activated gates (GRU: `r, z, n` and
+/// `W_hn h + b_hn`), the previous hidden and cell states, the new hidden state.
+type SavedStep = (Vec<Variable>, Variable, Option<Variable>, Variable);
+
 /// The backward recorded for a further backward (`create_graph`): the same equations as the CPU
 /// kernels, written with Variable ops on the op's inputs and its upstream gradient (the forward
 /// recomputed), so the gradients are differentiable in both.
@@ -170,7 +174,7 @@ fn composite_backward(cell: Cell, ctx: &BackwardCtx<'_>, at: Layout, reverse: bo
     let steps = unbind_time(&x.linear(w_ih, b_ih));
     let mut h = v[1].clone();
     let mut c = at.lstm.then(|| v[2].clone());
-    let mut saved: Vec<Option<(Vec<Variable>, Variable, Option<Variable>, Variable)>> = vec![None; seq];
+    let mut saved: Vec<Option<SavedStep>> = vec![None; seq];
     for k in 0..seq {
         let t = if reverse { seq - 1 - k } else { k };
         let gh = h.linear(w_hh, b_hh);

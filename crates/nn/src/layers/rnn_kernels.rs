@@ -502,7 +502,7 @@ pub(crate) fn backward<T: Real>(
         let later = rows - nb;
         let (dg_off, h_off, first) = if reverse { (0, nb, seq - 1) } else { (nb, 0, 0) };
         let a = MatRef::dense(dgh, dg_off * g, later, g).t();
-        mm(a, MatRef::dense(&saved.hs, h_off * hid, later, hid), T::ZERO, &mut o);
+        mm(a, MatRef::dense(saved.hs, h_off * hid, later, hid), T::ZERO, &mut o);
         let a0 = MatRef::dense(dgh, first * sg, nb, g).t();
         mm(a0, MatRef::dense(h0, 0, nb, hid), T::ONE, &mut o);
         o
