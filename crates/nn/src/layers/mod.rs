@@ -25,6 +25,8 @@ mod resample;
 mod rms_norm;
 mod rnn;
 mod rnn_cell;
+mod rnn_fused;
+mod rnn_kernels;
 mod sequential;
 mod transformer;
 mod transformer_common;

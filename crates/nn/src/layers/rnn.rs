@@ -1,13 +1,13 @@
 //! `Rnn` (Elman RNN, tanh or ReLU) and the core shared by the recurrent layers `Rnn`, `Lstm`, `Gru`:
 //! PyTorch's parameter layout, input and state checks, the layer and direction loop.
 //!
-//! Speed: each layer and direction projects the whole input sequence in one matmul
-//! (`x @ W_ih^T + b_ih` over `[seq, batch, in]`), then loops over time with one small matmul per step
-//! (`h @ W_hh^T + b_hh`); the gates are narrow views of that product.
+//! Each layer in each direction runs as one op over the whole sequence (`rnn_fused.rs`: on the
+//! CPU a fused forward and backward, elsewhere the composite of Variable ops).
 
 use ember_autograd::Variable;
 use ember_tensor::{Error, Result, Tensor};
 
+use super::rnn_fused::{run_direction, DirVars};
 use crate::functional::dropout_train;
 use crate::{init, Module, TrainingFlag};
 
@@ -22,7 +22,7 @@ pub(crate) enum Cell {
 
 impl Cell {
     /// Gate blocks stacked in the weights (`[gates * hidden, in]`).
-    fn gates(self) -> usize {
+    pub(crate) fn gates(self) -> usize {
         match self {
             Cell::Tanh | Cell::Relu => 1,
             Cell::Lstm => 4,
@@ -257,7 +257,9 @@ impl RnnCore {
             for d in 0..self.dirs() {
                 let i = l * self.dirs() + d;
                 let c = (self.cell == Cell::Lstm).then(|| pick(&c0, i));
-                let (out, h, c) = self.run_direction(&self.params[i], &layer_in, pick(&h0, i), c, d == 1);
+                let p = &self.params[i];
+                let vars = DirVars { w_ih: &p.w_ih, w_hh: &p.w_hh, b_ih: p.b_ih.as_ref(), b_hh: p.b_hh.as_ref() };
+                let (out, h, c) = run_direction(self.cell, vars, &layer_in, pick(&h0, i), c, d == 1);
                 outs.push(out);
                 hn.push(h);
                 cn.extend(c);
@@ -277,73 +279,10 @@ impl RnnCore {
             (layer_in, hn, cn)
         })
     }
-
-    /// One layer in one direction over `x` ([seq, batch, in]): the outputs [seq, batch, hidden] in
-    /// time order, the last hidden state and (LSTM) the last cell state.
-    fn run_direction(
-        &self,
-        p: &DirParams,
-        x: &Variable,
-        mut h: Variable,
-        mut c: Option<Variable>,
-        reverse: bool,
-    ) -> (Variable, Variable, Option<Variable>) {
-        let proj = x.linear(&p.w_ih, p.b_ih.as_ref());
-        let steps = unbind_time(&proj);
-        let n = steps.len();
-        let mut outs: Vec<Option<Variable>> = vec![None; n];
-        for k in 0..n {
-            let t = if reverse { n - 1 - k } else { k };
-            let gi = &steps[t];
-            let gh = h.linear(&p.w_hh, p.b_hh.as_ref());
-            h = match self.cell {
-                Cell::Tanh => (gi + &gh).tanh(),
-                Cell::Relu => (gi + &gh).relu(),
-                Cell::Lstm => {
-                    let g = (gi + &gh).chunk(4, 1);
-                    let (i, f, gg, o) = (g[0].sigmoid(), g[1].sigmoid(), g[2].tanh(), g[3].sigmoid());
-                    let cy = &(&f * c.as_ref().expect("LSTM cell state")) + &(&i * &gg);
-                    let hy = &o * &cy.tanh();
-                    c = Some(cy);
-                    hy
-                }
-                Cell::Gru => {
-                    let (a, b) = (gi.chunk(3, 1), gh.chunk(3, 1));
-                    let r = (&a[0] + &b[0]).sigmoid();
-                    let z = (&a[1] + &b[1]).sigmoid();
-                    // PyTorch applies r to (W_hn h + b_hn)
-                    let nn = (&a[2] + &(&r * &b[2])).tanh();
-                    // (1 - z) * n + z * h
-                    &nn + &(&z * &(&h - &nn))
-                }
-            };
-            outs[t] = Some(h.clone());
-        }
-        let outs: Vec<Variable> = outs.into_iter().flatten().collect();
-        (Variable::stack(&outs, 0), h, c)
-    }
 }
 
 fn err(op: &'static str, msg: String) -> Error {
     Error::InvalidArgument { op, msg }
-}
-
-/// The time steps of `v` ([seq, ...]) as `seq` Variables, split in halves recursively: each step's
-/// gradient then flows back through O(log seq) narrow views, where slicing every step off the full
-/// sequence would pad each step's gradient to the full sequence, O(seq^2) in backward.
-fn unbind_time(v: &Variable) -> Vec<Variable> {
-    fn go(v: &Variable, len: usize, out: &mut Vec<Variable>) {
-        if len <= 4 {
-            out.extend((0..len).map(|t| v.select(0, t as i64)));
-        } else {
-            let mid = len / 2;
-            go(&v.narrow(0, 0, mid), mid, out);
-            go(&v.narrow(0, mid, len - mid), len - mid, out);
-        }
-    }
-    let mut out = Vec::with_capacity(v.shape()[0]);
-    go(v, v.shape()[0], &mut out);
-    out
 }
 
 /// The builder options, accessors and the `Module` impl shared by `Rnn`, `Lstm` and `Gru` (each a
