@@ -347,7 +347,27 @@ fn ops_match_the_cpus_half_path() {
             let (m, mi) = y.try_max_pool2d_with_indices([2, 2], [2, 2], [0, 0], [1, 1], false)?;
             let back = Tensor::try_max_pool2d_backward(&m, &mi, y.shape())?;
             let dx = Tensor::try_conv2d_backward_input(&y, &t[1], t[0].shape(), [1, 1], [1, 1], [1, 1], 1)?;
-            Ok(vec![y.clone(), m, back, y.try_avg_pool2d([3, 3], [2, 2], [1, 1], false, true)?, dx])
+            let (dw, db) = Tensor::try_conv2d_backward_weight_bias(&y, &t[0], t[1].shape(), [1, 1], [1, 1], [1, 1], 1)?;
+            let gather_back = Tensor::try_max_pool2d_with_indices_backward(
+                &m,
+                &mi,
+                y.shape(),
+                [2, 2],
+                [2, 2],
+                [0, 0],
+                [1, 1],
+                false,
+            )?;
+            Ok(vec![
+                y.clone(),
+                m,
+                back,
+                y.try_avg_pool2d([3, 3], [2, 2], [1, 1], false, true)?,
+                dx,
+                dw,
+                db,
+                gather_back,
+            ])
         });
         p("cross entropy", &[&a, &target], &|t| {
             let (loss, stats) = t[0].try_cross_entropy_fused(&t[1], None, CrossEntropyOpts::default())?;

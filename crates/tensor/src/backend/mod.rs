@@ -400,7 +400,9 @@ pub(crate) trait Backend: Send + Sync {
         plan: &Pool2dPlan,
         input_shape: &[usize],
     ) -> Result<Tensor> {
-        host(op, &[grad_out, indices], |h| CPU.max_pool_backward_windows(op, h[0], h[1], plan, input_shape))
+        fallback(self.widened(), op, &[grad_out, indices], |be, h| {
+            be.max_pool_backward_windows(op, h[0], h[1], plan, input_shape)
+        })
     }
 
     /// The average pool's input gradient, of `input_shape`.
