@@ -61,6 +61,25 @@ def mlp_step():
     return step
 
 
+def mlp_step_amp():
+    """mlp-step under mixed precision: forward and loss under torch.autocast(bfloat16), the
+    backward and step through GradScaler (bench/src/workloads_half.rs)."""
+    model = nn.Sequential(nn.Linear(784, 512), nn.ReLU(), nn.Linear(512, 512), nn.ReLU(), nn.Linear(512, 10)).to(DEV)
+    opt = torch.optim.Adam(model.parameters(), 1e-3)
+    scaler = torch.amp.GradScaler(DEV)
+    x, y = torch.randn(128, 784, device=DEV), torch.randint(0, 10, (128,), device=DEV)
+
+    def step():
+        with torch.autocast(DEV, dtype=torch.bfloat16):
+            loss = F.cross_entropy(model(x), y)
+        opt.zero_grad()
+        scaler.scale(loss).backward()
+        scaler.step(opt)
+        scaler.update()
+        loss.item()
+    return step
+
+
 def cnn_step():
     model = nn.Sequential(
         nn.Conv2d(1, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
@@ -188,6 +207,15 @@ def main():
         reps = 3 if n >= 4096 else 5 if n >= 2048 else 10 if n >= 1024 else 50
         t = runs(2, reps, lambda: (a @ b)[0, 0].item())
         report(f"matmul-{n}", "GFLOP/s", t, lambda s: 2 * n ** 3 / s / 1e9)
+    # 16-bit matmuls and mlp-step under autocast (issue 17; the CPU's, as in ember-bench)
+    for n, dt, suffix in ((1024, torch.bfloat16, "bf16"), (2048, torch.bfloat16, "bf16"), (1024, torch.float16, "f16")):
+        if DEV != "cpu" or not want(f"matmul-{n}-{suffix}"):
+            continue
+        a, b = torch.randn(n, n).to(dt), torch.randn(n, n).to(dt)
+        t = runs(2, 5 if n >= 2048 else 10, lambda: (a @ b)[0, 0].item())
+        report(f"matmul-{n}-{suffix}", "GFLOP/s", t, lambda s: 2 * n ** 3 / s / 1e9)
+    if DEV == "cpu" and want("mlp-step-amp"):
+        report("mlp-step-amp", "ms", runs(5, 30, mlp_step_amp()), lambda s: s * 1e3)
     if want("mlp-step"):
         report("mlp-step", "ms", runs(5, 30, mlp_step()), lambda s: s * 1e3)
     if want("cnn-step"):

@@ -2,4 +2,5 @@
 //! and `examples/cnn_ops.rs` takes them apart op by op.
 
 pub mod workloads;
+pub mod workloads_half;
 pub mod workloads_nlp;

@@ -9,7 +9,7 @@
 
 mod peak;
 
-use ember_bench::{workloads, workloads_nlp};
+use ember_bench::{workloads, workloads_half, workloads_nlp};
 
 use std::time::Instant;
 
@@ -109,6 +109,27 @@ fn main() {
         let flops = 2.0 * (n as f64).powi(3);
         report(&name, "GFLOP/s", dev_name, &mut t, |s| flops / s / 1e9);
         print_kernel_times(&name);
+    }
+    // 16-bit matmuls (issue 17): the CPU's; GPU storage of F16/BF16 is another branch's
+    let half: &[(usize, ember::DType, &str)] = if device.is_cpu() {
+        &[(1024, ember::DType::BF16, "bf16"), (2048, ember::DType::BF16, "bf16"), (1024, ember::DType::F16, "f16")]
+    } else {
+        &[]
+    };
+    for &(n, dtype, suffix) in half {
+        let name = format!("matmul-{n}-{suffix}");
+        if !want(&name) {
+            continue;
+        }
+        let mut run = workloads_half::matmul_half(&device, n, dtype);
+        let mut t = time_runs(2, if n >= 2048 { 5 } else { 10 }, &mut run);
+        let flops = 2.0 * (n as f64).powi(3);
+        report(&name, "GFLOP/s", dev_name, &mut t, |s| flops / s / 1e9);
+    }
+    if device.is_cpu() && want("mlp-step-amp") {
+        let mut step = workloads_half::mlp_step_amp(&device);
+        let mut t = time_runs(5, 30, &mut step);
+        report("mlp-step-amp", "ms", dev_name, &mut t, |s| s * 1e3);
     }
     if want("mlp-step") {
         let mut step = workloads::mlp_step(&device);

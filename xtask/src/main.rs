@@ -4,9 +4,10 @@
 //!   every test of the workspace (unit, integration, doc tests), ember-tensor's clippy and tests
 //!   without the `gpu` feature (no wgpu compiled), then the digits example in release
 //!   (`--min-accuracy 0.97`: a CNN trained end to end must reach 97% test accuracy), on the CPU and,
-//!   when `EMBER_REQUIRE_GPU=1`, on the GPU too. `ember-distributed` needs MPI to build, so the
-//!   workspace steps exclude it; where `mpirun` is installed, its clippy and tests run as their
-//!   own steps, then the digits example trains data-parallel on 2 processes (`mpi_steps`).
+//!   when `EMBER_REQUIRE_GPU=1`, on the GPU too, each also in mixed precision (`--amp`).
+//!   `ember-distributed` needs MPI to build, so the workspace steps exclude it; where `mpirun` is
+//!   installed, its clippy and tests run as their own steps, then the digits example trains
+//!   data-parallel on 2 processes (`mpi_steps`).
 //!   `package` checks that the publishable crates package (`cargo package --workspace
 //!   --no-verify`, the publish = false crates left out).
 //!   Then the fuzz targets (`fuzz`, 20 s each) and the soaks in release (`soak`: 100,000 CPU
@@ -165,6 +166,24 @@ fn test() -> bool {
             c.args(["--epochs", "30", "--device", "cpu", "--min-accuracy", "0.97", "--out", "target/digits"]);
             c
         }),
+        // The same training in mixed precision (`--amp`: autocast to BF16 with GradScaler) must
+        // reach the same accuracy (issue 17).
+        ("digits-amp", {
+            let mut c = cargo();
+            c.args(["run", "--release", "-p", "ember", "--example", "digits", "--"]);
+            c.args([
+                "--epochs",
+                "30",
+                "--device",
+                "cpu",
+                "--amp",
+                "--min-accuracy",
+                "0.97",
+                "--out",
+                "target/digits-amp",
+            ]);
+            c
+        }),
         // Every loader of untrusted bytes, mutation-fuzzed for 20 s each (100 s in all; the harness
         // was built by the test step): a panic, abort or hang fails CI.
         ("fuzz", fuzz_cmd(&["--seconds".into(), "20".into()])),
@@ -184,6 +203,21 @@ fn test() -> bool {
         c.args(["run", "--release", "-p", "ember", "--example", "digits", "--"]);
         c.args(["--epochs", "30", "--device", "gpu", "--min-accuracy", "0.97", "--out", "target/digits-gpu"]);
         steps.push(("digits-gpu", c));
+        // and in mixed precision (autocast to F16 on the GPU, GradScaler)
+        let mut c = cargo();
+        c.args(["run", "--release", "-p", "ember", "--example", "digits", "--"]);
+        c.args([
+            "--epochs",
+            "30",
+            "--device",
+            "gpu",
+            "--amp",
+            "--min-accuracy",
+            "0.97",
+            "--out",
+            "target/digits-gpu-amp",
+        ]);
+        steps.push(("digits-gpu-amp", c));
     }
     steps.extend(mpi_steps());
     let mut ok = loc();

@@ -117,6 +117,8 @@ pub fn run_backward(
     retain_graph: bool,
     create_graph: bool,
 ) -> Result<Vec<Option<Variable>>> {
+    // backward rules compute in the dtypes their forward saw, whatever autocast says now
+    let _autocast_off = crate::autocast::Restore::suspend();
     let mut sink = match targets {
         None => Sink::Leaves,
         Some(t) => Sink::Targets { targets: t, out: vec![None; t.len()] },

@@ -27,7 +27,7 @@ mod mode;
 mod rules;
 mod variable;
 
-pub use autocast::{autocast, autocast_dtype};
+pub use autocast::{autocast, autocast_dtype, autocast_inputs, autocast_policy, AutocastArgs, CastPolicy, POLICIES};
 pub use gradcheck::gradcheck;
 pub use graph::{grad, grad_with, run_backward, try_grad};
 pub use mode::{detect_anomaly, enable_grad, is_anomaly_enabled, is_grad_enabled, no_grad};

@@ -9,7 +9,9 @@
 //!
 //! Flags: `--epochs N` (30), `--device cpu|gpu|best` (best), `--out DIR` (target/digits),
 //! `--min-accuracy A` (exit with status 1 if the final test accuracy is below A, e.g. 0.97),
-//! `--data PATH` (the CSV, plain or gzip).
+//! `--data PATH` (the CSV, plain or gzip), `--amp` (mixed precision: the forward pass and the
+//! loss run under `ember::autocast`, BF16 on the CPU and F16 on a GPU, as PyTorch's defaults per
+//! device; the backward pass and the step go through `optim::GradScaler`; the parameters stay F32).
 //!
 //! Data-parallel: built with `--features distributed` (MPI installed), `mpirun -np N
 //! target/release/examples/digits --distributed` trains on N processes: each rank takes its shard
@@ -33,6 +35,7 @@ struct Args {
     min_accuracy: Option<f64>,
     data: PathBuf,
     distributed: bool,
+    amp: bool,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -43,18 +46,23 @@ fn parse_args() -> Result<Args, String> {
         min_accuracy: None,
         data: PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/data/digits.csv.gz")),
         distributed: false,
+        amp: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
         if flag == "--help" || flag == "-h" {
             return Err(
                 "usage: digits [--epochs N] [--device cpu|gpu|best] [--out DIR] [--min-accuracy A] [--data PATH] \
-                 [--distributed]"
+                 [--distributed] [--amp]"
                     .into(),
             );
         }
         if flag == "--distributed" {
             a.distributed = true;
+            continue;
+        }
+        if flag == "--amp" {
+            a.amp = true;
             continue;
         }
         let value = it.next().ok_or_else(|| format!("{flag} needs a value"))?;
@@ -88,12 +96,25 @@ fn model() -> nn::Sequential {
         .add(nn::Linear::new(32 * 2 * 2, 10))
 }
 
-/// Mean cross-entropy and accuracy of `model` on a whole dataset, without recording a graph.
-fn evaluate(model: &impl Module, ds: &TensorDataset, device: &Device) -> (f64, f64) {
+/// Runs `f` under autocast to `amp` (the 16-bit dtype) when given, else as it is.
+fn maybe_autocast<R>(amp: Option<DType>, f: impl FnOnce() -> R) -> R {
+    match amp {
+        Some(dtype) => ember::autocast(dtype, f),
+        None => f(),
+    }
+}
+
+/// Mean cross-entropy and accuracy of `model` on a whole dataset, without recording a graph
+/// (under autocast to `amp` when given, as the training forward).
+fn evaluate(model: &impl Module, ds: &TensorDataset, device: &Device, amp: Option<DType>) -> (f64, f64) {
     no_grad(|| {
         let y = ds.targets().to(device);
-        let logits = model.forward(&Variable::from(ds.inputs().to(device)));
-        let loss = nn::functional::cross_entropy(&logits, &Variable::from(y.clone()));
+        let x = Variable::from(ds.inputs().to(device));
+        let (logits, loss) = maybe_autocast(amp, || {
+            let logits = model.forward(&x);
+            let loss = nn::functional::cross_entropy(&logits, &Variable::from(y.clone()));
+            (logits, loss)
+        });
         let correct = logits.data().argmax(1, false).eq(&y).to_dtype(DType::F32).sum();
         (loss.data().item::<f32>() as f64, correct.item::<f32>() as f64 / ds.len() as f64)
     })
@@ -224,6 +245,13 @@ fn run(args: &Args) -> ember::Result<f64> {
     }
     let model = dist::wrap(model, args.distributed);
     let mut opt = optim::Adam::new(model.parameters(), 1e-3);
+    // Mixed precision: PyTorch's autocast dtype per device (bfloat16 on the CPU, float16 on CUDA)
+    // and dynamic loss scaling (needed for F16's narrow range; harmless for BF16).
+    let amp = args.amp.then(|| if device.is_cpu() { DType::BF16 } else { DType::F16 });
+    let mut scaler = optim::GradScaler::new().enabled(args.amp);
+    if lead && args.amp {
+        println!("mixed precision: autocast to {} with GradScaler", amp.expect("set with --amp"));
+    }
     let show_bar = lead && std::io::stderr().is_terminal();
     let (mut train_losses, mut test_losses, mut accuracies) = (Vec::new(), Vec::new(), Vec::new());
     let start = Instant::now();
@@ -233,11 +261,13 @@ fn run(args: &Args) -> ember::Result<f64> {
         sampler.set_epoch(epoch as u64);
         let (mut sum, mut seen) = (0.0, 0usize);
         for (step, (x, y)) in loader.iter().enumerate() {
-            let logits = model.forward(&Variable::from(x.to(&device)));
-            let loss = nn::functional::cross_entropy(&logits, &Variable::from(y.to(&device)));
+            let (x, target) = (Variable::from(x.to(&device)), Variable::from(y.to(&device)));
+            let loss = maybe_autocast(amp, || nn::functional::cross_entropy(&model.forward(&x), &target));
             opt.zero_grad();
-            loss.backward();
-            opt.step();
+            // without --amp the scaler is disabled: scale() is the identity and step() steps
+            scaler.scale(&loss).backward();
+            scaler.step(&mut opt);
+            scaler.update();
             sum += loss.data().item::<f32>() as f64 * y.shape()[0] as f64;
             seen += y.shape()[0];
             if show_bar {
@@ -247,7 +277,7 @@ fn run(args: &Args) -> ember::Result<f64> {
         let [sum, seen] = dist::sum([sum, seen as f64], args.distributed)?; // over the ranks
         let seen = seen as usize;
         model.eval();
-        let (test_loss, acc) = evaluate(&model, &test, &device);
+        let (test_loss, acc) = evaluate(&model, &test, &device, amp);
         if show_bar {
             eprint!("\r\x1b[2K");
         }

@@ -155,12 +155,8 @@ impl Variable {
     /// Checked form of [`Variable::conv2d`].
     #[track_caller]
     pub fn try_conv2d(&self, weight: &Variable, bias: Option<&Variable>, o: Conv2dOpts) -> Result<Variable> {
-        if crate::autocast::autocast_dtype().is_some() {
-            let (x, w, b) = (crate::autocast::low(self), crate::autocast::low(weight), bias.map(crate::autocast::low));
-            let changed = x.dtype() != self.dtype() || w.dtype() != weight.dtype();
-            if changed || b.as_ref().zip(bias).is_some_and(|(b, o)| b.dtype() != o.dtype()) {
-                return x.try_conv2d(&w, b.as_ref(), o);
-            }
+        if let Some(a) = crate::autocast::autocast_inputs("conv2d", &[Some(self), Some(weight), bias]) {
+            return a.var(0).try_conv2d(a.var(1), a.opt(2), o);
         }
         let bd = bias.map(|b| b.data());
         let out = self.data().try_conv2d(&weight.data(), bd.as_ref(), o.stride, o.padding, o.dilation, o.groups)?;
@@ -210,6 +206,9 @@ impl Variable {
         dilation: usize,
         groups: usize,
     ) -> Result<Variable> {
+        if let Some(a) = crate::autocast::autocast_inputs("conv1d", &[Some(self), Some(weight), bias]) {
+            return a.var(0).try_conv1d(a.var(1), a.opt(2), stride, padding, dilation, groups);
+        }
         let bd = bias.map(|b| b.data());
         self.data().try_conv1d(&weight.data(), bd.as_ref(), stride, padding, dilation, groups)?;
         let (x, w) = (self.unsqueeze(-2), weight.unsqueeze(-2));
@@ -259,6 +258,9 @@ impl Variable {
 
     #[track_caller]
     fn try_convt(&self, weight: &Variable, bias: Option<&Variable>, o: TransposeOpts) -> Result<Variable> {
+        if let Some(a) = crate::autocast::autocast_inputs("conv_transpose2d", &[Some(self), Some(weight), bias]) {
+            return a.var(0).try_convt(a.var(1), a.opt(2), o);
+        }
         let bd = bias.map(|b| b.data());
         let out = self.data().try_conv_transpose2d(
             &weight.data(),

@@ -41,6 +41,9 @@ macro_rules! unary {
                 #[must_use]
                 #[track_caller]
                 pub fn $name(&self) -> Variable {
+                    if let Some(x) = crate::autocast::cast1(stringify!($name), self) {
+                        return x.$name();
+                    }
                     let out = self.data().$name();
                     Variable::record(stringify!($name), &[self], out, |ctx| {
                         #[allow(unused_variables)]
@@ -93,6 +96,9 @@ impl Variable {
     #[must_use]
     #[track_caller]
     pub fn powf(&self, e: f64) -> Variable {
+        if let Some(x) = crate::autocast::cast1("pow", self) {
+            return x.powf(e);
+        }
         let out = self.data().powf(e);
         Variable::record("pow", &[self], out, move |ctx| {
             let x = &ctx.inputs[0];
@@ -193,6 +199,11 @@ macro_rules! binary {
                 #[doc = concat!("Checked form of [`Variable::", stringify!($name), "`].")]
                 #[track_caller]
                 pub fn $try(&self, other: &Variable) -> Result<Variable> {
+                    // `pow` is on CUDA's f32 list; otherwise mixed dtypes promote inside autocast
+                    let cast = crate::autocast::cast2(stringify!($name), self, other);
+                    if let Some((a, b)) = cast.or_else(|| crate::autocast::cast2("promote", self, other)) {
+                        return a.$try(&b);
+                    }
                     let out = self.data().$try(&other.data())?;
                     Ok(Variable::record(stringify!($name), &[self, other], out, |ctx| {
                         #[allow(unused_variables)]
@@ -284,6 +295,9 @@ impl Variable {
     #[must_use]
     #[track_caller]
     pub fn pow_scalar(&self, v: f64) -> Variable {
+        if let Some(x) = crate::autocast::cast1("pow", self) {
+            return x.pow_scalar(v);
+        }
         Variable::record("pow", &[self], self.data().pow_scalar(v), move |ctx| {
             if v == 0.0 {
                 return vec![Some(c(ctx.grad.data().zeros_like()))];

@@ -30,6 +30,13 @@ impl Variable {
 
     /// Checked form of [`Variable::cat`].
     pub fn try_cat(vars: &[Variable], dim: impl Dim) -> Result<Variable> {
+        if crate::autocast::autocast_dtype().is_some() {
+            let refs: Vec<Option<&Variable>> = vars.iter().map(Some).collect();
+            if let Some(a) = crate::autocast::autocast_inputs("cat", &refs) {
+                let cast: Vec<Variable> = (0..vars.len()).map(|i| a.var(i).clone()).collect();
+                return Variable::try_cat(&cast, dim);
+            }
+        }
         let datas: Vec<Tensor> = vars.iter().map(|v| v.data()).collect();
         let out = Tensor::try_cat(&datas, dim)?;
         let d = norm_dim(dim.to_isize(), out.rank());
@@ -97,6 +104,13 @@ impl Variable {
 
     /// Checked form of [`Variable::stack`].
     pub fn try_stack(vars: &[Variable], dim: impl Dim) -> Result<Variable> {
+        if crate::autocast::autocast_dtype().is_some() {
+            let refs: Vec<Option<&Variable>> = vars.iter().map(Some).collect();
+            if let Some(a) = crate::autocast::autocast_inputs("stack", &refs) {
+                let cast: Vec<Variable> = (0..vars.len()).map(|i| a.var(i).clone()).collect();
+                return Variable::try_stack(&cast, dim);
+            }
+        }
         let datas: Vec<Tensor> = vars.iter().map(|v| v.data()).collect();
         let out = Tensor::try_stack(&datas, dim)?;
         let d = norm_dim(dim.to_isize(), out.rank());

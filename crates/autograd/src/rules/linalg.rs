@@ -34,11 +34,8 @@ impl Variable {
     /// Checked form of [`Variable::matmul`].
     #[track_caller]
     pub fn try_matmul(&self, other: &Variable) -> Result<Variable> {
-        if crate::autocast::autocast_dtype().is_some() {
-            let (a, b) = (crate::autocast::low(self), crate::autocast::low(other));
-            if a.dtype() != self.dtype() || b.dtype() != other.dtype() {
-                return a.try_matmul(&b);
-            }
+        if let Some((a, b)) = crate::autocast::cast2("matmul", self, other) {
+            return a.try_matmul(&b);
         }
         let (ra, rb) = (self.rank(), other.rank());
         // 1-d operands become matrices, then the added dim is removed again: the views carry the
@@ -71,6 +68,9 @@ impl Variable {
     /// Checked form of [`Variable::mm`].
     #[track_caller]
     pub fn try_mm(&self, other: &Variable) -> Result<Variable> {
+        if let Some((a, b)) = crate::autocast::cast2("matmul", self, other) {
+            return a.try_mm(&b);
+        }
         self.data().try_mm(&other.data())?;
         self.try_matmul(other)
     }
@@ -85,6 +85,9 @@ impl Variable {
     /// Checked form of [`Variable::bmm`].
     #[track_caller]
     pub fn try_bmm(&self, other: &Variable) -> Result<Variable> {
+        if let Some((a, b)) = crate::autocast::cast2("matmul", self, other) {
+            return a.try_bmm(&b);
+        }
         self.data().try_bmm(&other.data())?;
         self.try_matmul(other)
     }
@@ -99,6 +102,9 @@ impl Variable {
     /// Checked form of [`Variable::dot`].
     #[track_caller]
     pub fn try_dot(&self, other: &Variable) -> Result<Variable> {
+        if let Some((a, b)) = crate::autocast::cast2("dot", self, other) {
+            return a.try_dot(&b);
+        }
         let out = self.data().try_dot(&other.data())?;
         Ok(Variable::record("dot", &[self, other], out, |ctx| {
             let (a, b, g) = (&ctx.inputs[0], &ctx.inputs[1], ctx.grad);
@@ -116,12 +122,8 @@ impl Variable {
     /// Checked form of [`Variable::linear`].
     #[track_caller]
     pub fn try_linear(&self, weight: &Variable, bias: Option<&Variable>) -> Result<Variable> {
-        if crate::autocast::autocast_dtype().is_some() {
-            let (x, w, b) = (crate::autocast::low(self), crate::autocast::low(weight), bias.map(crate::autocast::low));
-            let changed = x.dtype() != self.dtype() || w.dtype() != weight.dtype();
-            if changed || b.as_ref().zip(bias).is_some_and(|(b, o)| b.dtype() != o.dtype()) {
-                return x.try_linear(&w, b.as_ref());
-            }
+        if let Some(a) = crate::autocast::autocast_inputs("linear", &[Some(self), Some(weight), bias]) {
+            return a.var(0).try_linear(a.var(1), a.opt(2));
         }
         let bd = bias.map(|b| b.data());
         let out = self.data().try_linear(&weight.data(), bd.as_ref())?;

@@ -52,6 +52,9 @@ impl Variable {
     /// Checked form of [`Variable::sum`].
     #[track_caller]
     pub fn try_sum(&self) -> Result<Variable> {
+        if let Some(x) = crate::autocast::cast1("sum", self) {
+            return x.try_sum();
+        }
         let out = self.data().try_sum()?;
         Ok(Variable::record("sum", &[self], out, |ctx| vec![Some(ctx.grad.expand(&ctx.inputs[0].shape()))]))
     }
@@ -66,6 +69,9 @@ impl Variable {
     /// Checked form of [`Variable::sum_dim`].
     #[track_caller]
     pub fn try_sum_dim(&self, dim: impl Dim, keepdim: bool) -> Result<Variable> {
+        if let Some(x) = crate::autocast::cast1("sum", self) {
+            return x.try_sum_dim(dim, keepdim);
+        }
         let data = self.data();
         let out = data.try_sum_dim(dim, keepdim)?;
         let d = norm_dim(dim.to_isize(), data.rank());
@@ -84,6 +90,9 @@ impl Variable {
     /// Checked form of [`Variable::sum_dims`].
     #[track_caller]
     pub fn try_sum_dims<D: Dim>(&self, dims: &[D], keepdim: bool) -> Result<Variable> {
+        if let Some(x) = crate::autocast::cast1("sum", self) {
+            return x.try_sum_dims(dims, keepdim);
+        }
         let data = self.data();
         let out = data.try_sum_dims(dims, keepdim)?;
         let ds = norm_dims(dims, data.rank());
@@ -197,6 +206,9 @@ impl Variable {
     /// Checked form of [`Variable::prod_dim`].
     #[track_caller]
     pub fn try_prod_dim(&self, dim: impl Dim, keepdim: bool) -> Result<Variable> {
+        if let Some(x) = crate::autocast::cast1("prod", self) {
+            return x.try_prod_dim(dim, keepdim);
+        }
         let data = self.data();
         let out = data.try_prod_dim(dim, keepdim)?;
         let d = norm_dim(dim.to_isize(), data.rank());

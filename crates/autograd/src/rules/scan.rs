@@ -23,6 +23,9 @@ impl Variable {
     /// Checked form of [`Variable::cumsum`].
     #[track_caller]
     pub fn try_cumsum(&self, dim: impl Dim) -> Result<Variable> {
+        if let Some(x) = crate::autocast::cast1("cumsum", self) {
+            return x.try_cumsum(dim);
+        }
         let data = self.data();
         let out = data.try_cumsum(dim)?;
         let d = norm_dim(dim.to_isize(), data.rank());
@@ -55,6 +58,9 @@ impl Variable {
     /// Checked form of [`Variable::cumprod`].
     #[track_caller]
     pub fn try_cumprod(&self, dim: impl Dim) -> Result<Variable> {
+        if let Some(x) = crate::autocast::cast1("cumprod", self) {
+            return x.try_cumprod(dim);
+        }
         let data = self.data();
         let out = data.try_cumprod(dim)?;
         let d = norm_dim(dim.to_isize(), data.rank());
@@ -81,6 +87,9 @@ impl Variable {
     /// Checked form of [`Variable::logsumexp`].
     #[track_caller]
     pub fn try_logsumexp(&self, dim: impl Dim, keepdim: bool) -> Result<Variable> {
+        if let Some(x) = crate::autocast::cast1("logsumexp", self) {
+            return x.try_logsumexp(dim, keepdim);
+        }
         let data = self.data();
         let out = data.try_logsumexp(dim, keepdim)?;
         let d = norm_dim(dim.to_isize(), data.rank());
@@ -101,6 +110,9 @@ impl Variable {
     /// Checked form of [`Variable::softmax`].
     #[track_caller]
     pub fn try_softmax(&self, dim: impl Dim) -> Result<Variable> {
+        if let Some(x) = crate::autocast::cast1("softmax", self) {
+            return x.try_softmax(dim);
+        }
         let data = self.data();
         let out = data.try_softmax(dim)?;
         let d = norm_dim(dim.to_isize(), data.rank());
@@ -123,6 +135,9 @@ impl Variable {
     /// Checked form of [`Variable::log_softmax`].
     #[track_caller]
     pub fn try_log_softmax(&self, dim: impl Dim) -> Result<Variable> {
+        if let Some(x) = crate::autocast::cast1("log_softmax", self) {
+            return x.try_log_softmax(dim);
+        }
         let data = self.data();
         let out = data.try_log_softmax(dim)?;
         let d = norm_dim(dim.to_isize(), data.rank());

@@ -10,7 +10,7 @@
 //! assert_eq!(F::hardswish(&x).to_vec::<f32>()[3], 4.0);
 //! ```
 
-use ember_autograd::Variable;
+use ember_autograd::{autocast_inputs, Variable};
 use ember_tensor::{Error, Result};
 
 /// `clamp(x, min_val, max_val)`, PyTorch's `F.hardtanh` (its defaults -1, 1); the gradient is 1
@@ -57,6 +57,9 @@ pub fn prelu(x: &Variable, weight: &Variable) -> Variable {
 
 /// Checked form of [`prelu`].
 pub fn try_prelu(x: &Variable, weight: &Variable) -> Result<Variable> {
+    if let Some(a) = autocast_inputs("prelu", &[Some(x), Some(weight)]) {
+        return try_prelu(a.var(0), a.var(1));
+    }
     let (s, ws) = (x.shape(), weight.shape());
     let n = weight.numel();
     let channels = if s.len() >= 2 { s[1] } else { s.first().copied().unwrap_or(1) };

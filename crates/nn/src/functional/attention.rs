@@ -1,7 +1,7 @@
 //! Attention: `scaled_dot_product_attention`, and the masked softmax attention (with dropout on the
 //! weights) that `MultiheadAttention` runs, built from matmul, softmax and masks.
 
-use ember_autograd::{is_grad_enabled, Variable};
+use ember_autograd::{autocast_inputs, is_grad_enabled, Variable};
 use ember_tensor::shape::broadcast_shapes;
 use ember_tensor::{DType, Error, Result, Tensor};
 
@@ -67,6 +67,9 @@ pub fn try_scaled_dot_product_attention(
     is_causal: bool,
     scale: Option<f64>,
 ) -> Result<Variable> {
+    if let Some(a) = autocast_inputs(OP, &[Some(q), Some(k), Some(v)]) {
+        return try_scaled_dot_product_attention(a.var(0), a.var(1), a.var(2), attn_mask, dropout_p, is_causal, scale);
+    }
     let (qs, ks, vs) = (q.shape(), k.shape(), v.shape());
     if !(0.0..=1.0).contains(&dropout_p) {
         return Err(err(OP, format!("dropout_p must be in [0, 1], got {dropout_p}")));

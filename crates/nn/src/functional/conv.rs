@@ -15,7 +15,7 @@
 //! assert_eq!(y.to_vec::<f32>()[5], 9.0); // an interior pixel sums the full 3x3 window
 //! ```
 
-use ember_autograd::{Conv2dOpts, Variable};
+use ember_autograd::{autocast_inputs, Conv2dOpts, Variable};
 use ember_tensor::{DType, Error, Result, Tensor};
 
 use super::checked::{bail, ok};
@@ -73,6 +73,9 @@ pub fn try_bilinear(
     weight: &Variable,
     bias: Option<&Variable>,
 ) -> Result<Variable> {
+    if let Some(a) = autocast_inputs("bilinear", &[Some(input1), Some(input2), Some(weight), bias]) {
+        return try_bilinear(a.var(0), a.var(1), a.var(2), a.opt(3));
+    }
     let (s1, s2, ws) = (input1.shape(), input2.shape(), weight.shape());
     if ws.len() != 3 {
         return bail("bilinear", format!("weight must be 3-d [out, in1, in2], got shape {ws:?}"));

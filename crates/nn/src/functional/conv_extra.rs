@@ -13,8 +13,8 @@
 //! assert_eq!(y.to_vec::<f32>()[16 + 5], 27.0); // the centre voxel sums the full 3x3x3 window
 //! ```
 
-use ember_autograd::Variable;
-use ember_tensor::{Error, Result, Tensor};
+use ember_autograd::{autocast_inputs, Variable};
+use ember_tensor::{DType, Error, Result, Tensor};
 
 use super::checked::ok;
 
@@ -126,6 +126,9 @@ pub fn try_conv3d(
     dilation: impl Into<Size3>,
     groups: usize,
 ) -> Result<Variable> {
+    if let Some(a) = autocast_inputs("conv3d", &[Some(input), Some(weight), bias]) {
+        return try_conv3d(a.var(0), a.var(1), a.opt(2), stride, padding, dilation, groups);
+    }
     let ([sd, sh, sw], [pd, ph, pw], [dd, dh, dw]) = (stride.into().0, padding.into().0, dilation.into().0);
     let (s, ws) = (input.shape(), weight.shape());
     let err = |msg: String| Error::InvalidArgument { op: "conv3d", msg };
@@ -168,6 +171,10 @@ pub fn try_conv3d(
     }
     let x = x.try_pad_dim(2, pd, pd)?;
     let d_out = (padded - span) / sd + 1;
+    // 16-bit inputs: the per-depth partial sums and the bias add run in f32 and round once at the
+    // end, as PyTorch's single conv3d kernel accumulates in f32
+    let dtype = x.dtype();
+    let wide = |v: Variable| if dtype.is_half() { v.to_dtype(DType::F32) } else { v };
     let mut acc: Option<Variable> = None;
     for k in 0..kd {
         let idx: Vec<i64> = (0..d_out).map(|i| (i * sd + k * dd) as i64).collect();
@@ -185,6 +192,7 @@ pub fn try_conv3d(
                 Error::OutOfMemory(_) => e,
                 e => err(format!("input of shape {s:?} and weight of shape {ws:?} do not fit: {e}")),
             })?;
+        let y = wide(y);
         acc = Some(match acc {
             Some(a) => &a + &y,
             None => y,
@@ -195,7 +203,8 @@ pub fn try_conv3d(
     let mut y =
         y.reshape(&[n as isize, d_out as isize, o as isize, ys[2] as isize, ys[3] as isize]).permute(&[0, 2, 1, 3, 4]);
     if let Some(b) = bias {
-        y = &y + &b.reshape(&[1, o as isize, 1, 1, 1]);
+        y = &y + &wide(b.reshape(&[1, o as isize, 1, 1, 1]));
     }
+    let y = y.to_dtype(dtype);
     Ok(if batched { y } else { y.squeeze(0) })
 }

@@ -13,7 +13,7 @@
 //! assert!((c - 0.5f32.sqrt()).abs() < 1e-6);
 //! ```
 
-use ember_autograd::Variable;
+use ember_autograd::{autocast_inputs, Variable};
 use ember_tensor::shape::{broadcast_shapes, normalize_dim};
 use ember_tensor::{Dim, Error, Result, Tensor};
 
@@ -83,6 +83,9 @@ pub fn cosine_similarity(x1: &Variable, x2: &Variable, dim: impl Dim, eps: f64) 
 
 /// Checked form of [`cosine_similarity`].
 pub fn try_cosine_similarity(x1: &Variable, x2: &Variable, dim: impl Dim, eps: f64) -> Result<Variable> {
+    if let Some(a) = autocast_inputs("cosine_similarity", &[Some(x1), Some(x2)]) {
+        return try_cosine_similarity(a.var(0), a.var(1), dim, eps);
+    }
     let (s1, s2) = (x1.shape(), x2.shape());
     if x1.dtype() != x2.dtype() || !x1.dtype().is_float() {
         return bail(

@@ -18,7 +18,7 @@
 //! assert!((y[0] + 1.0).abs() < 1e-3 && (y[1] - 1.0).abs() < 1e-3);
 //! ```
 
-use ember_autograd::{is_grad_enabled, no_grad, Variable};
+use ember_autograd::{autocast_inputs, is_grad_enabled, no_grad, Variable};
 use ember_tensor::{DType, Result, Tensor};
 
 use super::checked::{bail, ok};
@@ -230,6 +230,9 @@ pub fn try_layer_norm(
     bias: Option<&Variable>,
     eps: f64,
 ) -> Result<Variable> {
+    if let Some(a) = autocast_inputs("layer_norm", &[Some(input), weight, bias]) {
+        return try_layer_norm(a.var(0), normalized_shape, a.opt(1), a.opt(2), eps);
+    }
     let op = "layer_norm";
     trailing_dims(op, input, normalized_shape)?;
     check_param(op, "weight", weight, normalized_shape)?;
@@ -341,6 +344,9 @@ pub fn try_group_norm(
     bias: Option<&Variable>,
     eps: f64,
 ) -> Result<Variable> {
+    if let Some(a) = autocast_inputs("group_norm", &[Some(input), weight, bias]) {
+        return try_group_norm(a.var(0), num_groups, a.opt(1), a.opt(2), eps);
+    }
     let op = "group_norm";
     let shape = input.shape();
     if shape.len() < 2 {
@@ -380,6 +386,9 @@ pub fn try_rms_norm(
     weight: Option<&Variable>,
     eps: Option<f64>,
 ) -> Result<Variable> {
+    if let Some(a) = autocast_inputs("rms_norm", &[Some(input), weight]) {
+        return try_rms_norm(a.var(0), normalized_shape, a.opt(1), eps);
+    }
     let op = "rms_norm";
     trailing_dims(op, input, normalized_shape)?;
     check_param(op, "weight", weight, normalized_shape)?;

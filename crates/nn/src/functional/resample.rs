@@ -15,7 +15,7 @@
 //! assert_eq!(up.to_vec::<f32>(), vec![1.0, 1.0, 2.0, 2.0, 3.0, 3.0]);
 //! ```
 
-use ember_autograd::Variable;
+use ember_autograd::{autocast_inputs, Variable};
 use ember_tensor::{Result, Tensor};
 
 use super::checked::{bail, ok};
@@ -41,6 +41,15 @@ pub fn pad(input: &Variable, pad: &[usize], mode: &str, value: f64) -> Variable 
 
 /// Checked form of [`pad`].
 pub fn try_pad(input: &Variable, pad: &[usize], mode: &str, value: f64) -> Result<Variable> {
+    // PyTorch's CPU autocast list has reflection_pad1d/2d and replication_pad1d/2d/3d
+    let autocast_op = match (mode, pad.len() / 2) {
+        ("reflect", 1 | 2) => "reflection_pad",
+        ("replicate", 1..=3) => "replication_pad",
+        _ => "",
+    };
+    if let Some(a) = autocast_inputs(autocast_op, &[Some(input)]) {
+        return try_pad(a.var(0), pad, mode, value);
+    }
     let shape = input.shape();
     if !pad.len().is_multiple_of(2) || pad.len() / 2 > shape.len() {
         return bail(
@@ -138,6 +147,9 @@ pub fn try_interpolate(
     mode: &str,
     align_corners: Option<bool>,
 ) -> Result<Variable> {
+    if let Some(a) = autocast_inputs("interpolate", &[Some(input)]) {
+        return try_interpolate(a.var(0), size, scale_factor, mode, align_corners);
+    }
     let shape = input.shape();
     let r = shape.len();
     let want_rank = match mode {

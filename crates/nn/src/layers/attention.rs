@@ -230,7 +230,9 @@ impl MultiheadAttention {
             return Err(err(format!("key shape {ks:?} does not match value shape {vs:?} in its leading dims")));
         }
         let pdt = self.out_proj.weight.dtype();
-        if query.dtype() != pdt || key.dtype() != pdt || value.dtype() != pdt {
+        // inside autocast the projections cast their inputs (PyTorch's lower-precision list)
+        let mixed = query.dtype() != pdt || key.dtype() != pdt || value.dtype() != pdt;
+        if mixed && ember_autograd::autocast_dtype().is_none() {
             return Err(err(format!(
                 "query, key and value must have the parameters' dtype {pdt}, got {}, {}, {}",
                 query.dtype(),

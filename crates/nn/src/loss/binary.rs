@@ -47,6 +47,18 @@ impl BceLoss {
     /// Checked form of [`forward`](Self::forward): errors on mismatched shapes or dtypes, a weight
     /// that does not broadcast, or input values outside `[0, 1]`.
     pub fn try_forward(&self, input: &Variable, target: &Variable) -> Result<Variable> {
+        if let Some((a, b)) = super::autocast2("binary_cross_entropy", input, target) {
+            return self.try_forward(&a, &b);
+        }
+        if ember_autograd::autocast_dtype().is_some() && !input.device().is_cpu() {
+            // PyTorch's CUDA autocast bans it: a 16-bit sigmoid output saturates to 0 or 1
+            return Err(err(
+                "binary_cross_entropy",
+                "binary_cross_entropy is unsafe to autocast on a GPU (as with PyTorch's CUDA autocast); \
+                 combine the sigmoid and the loss with binary_cross_entropy_with_logits (BceWithLogitsLoss)"
+                    .into(),
+            ));
+        }
         const OP: &str = "binary_cross_entropy";
         // PyTorch's clamp of the denominator is the f32 constant 1e-12, in every dtype
         const EPSILON: f64 = 1e-12f32 as f64;
@@ -132,6 +144,9 @@ impl BceWithLogitsLoss {
     /// Checked form of [`forward`](Self::forward): errors on mismatched shapes or dtypes, or weights
     /// that do not broadcast to the input's shape.
     pub fn try_forward(&self, input: &Variable, target: &Variable) -> Result<Variable> {
+        if let Some((a, b)) = super::autocast2("binary_cross_entropy_with_logits", input, target) {
+            return self.try_forward(&a, &b);
+        }
         const OP: &str = "binary_cross_entropy_with_logits";
         check_like(OP, "input", input, "target", target)?;
         let (shape, dt) = (input.shape(), input.dtype());

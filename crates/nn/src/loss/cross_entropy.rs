@@ -81,6 +81,9 @@ impl CrossEntropyLoss {
     /// indices of the right shape nor probabilities of the input's shape, a class index out of range,
     /// weights of the wrong length, or a label smoothing outside `[0, 1]`.
     pub fn try_forward(&self, input: &Variable, target: &Variable) -> Result<Variable> {
+        if let Some((a, b)) = super::autocast2("cross_entropy", input, target) {
+            return self.try_forward(&a, &b);
+        }
         const OP: &str = "cross_entropy";
         let eps = self.label_smoothing;
         if !(0.0..=1.0).contains(&eps) {

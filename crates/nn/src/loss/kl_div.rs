@@ -45,6 +45,9 @@ impl KlDivLoss {
 
     /// Checked form of [`forward`](Self::forward): errors on mismatched shapes or dtypes.
     pub fn try_forward(&self, input: &Variable, target: &Variable) -> Result<Variable> {
+        if let Some((a, b)) = super::autocast2("kl_div", input, target) {
+            return self.try_forward(&a, &b);
+        }
         check_like("kl_div", "input", input, "target", target)?;
         let l = if self.log_target {
             target.exp() * (target - input)

@@ -64,6 +64,9 @@ impl PoissonNllLoss {
 
     /// Checked form of [`forward`](Self::forward): errors on mismatched shapes or dtypes.
     pub fn try_forward(&self, input: &Variable, target: &Variable) -> Result<Variable> {
+        if let Some((a, b)) = super::autocast2("poisson_nll_loss", input, target) {
+            return self.try_forward(&a, &b);
+        }
         const OP: &str = "poisson_nll_loss";
         check_like(OP, "input", input, "target", target)?;
         let mut l =
@@ -138,6 +141,9 @@ impl GaussianNllLoss {
     /// Checked form of [`forward`](Self::forward): errors on mismatched input and target, a `var`
     /// shape that does not fit, or negative variances.
     pub fn try_forward(&self, input: &Variable, target: &Variable, var: &Variable) -> Result<Variable> {
+        if let Some((a, b, c)) = super::autocast3("gaussian_nll_loss", input, target, var) {
+            return self.try_forward(&a, &b, &c);
+        }
         const OP: &str = "gaussian_nll_loss";
         check_like(OP, "input", input, "target", target)?;
         let dt = input.dtype();

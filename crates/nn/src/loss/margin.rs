@@ -55,6 +55,9 @@ impl CosineEmbeddingLoss {
     /// Checked form of [`forward`](Self::forward): errors on inputs of different shapes or dtypes, or
     /// a label shape that does not fit them.
     pub fn try_forward(&self, x1: &Variable, x2: &Variable, y: &Variable) -> Result<Variable> {
+        if let Some((a, b, c)) = super::autocast3("cosine_embedding_loss", x1, x2, y) {
+            return self.try_forward(&a, &b, &c);
+        }
         const OP: &str = "cosine_embedding_loss";
         check_like(OP, "input1", x1, "input2", x2)?;
         check_label(OP, y)?;
@@ -121,6 +124,9 @@ impl MarginRankingLoss {
     /// Checked form of [`forward`](Self::forward): errors on shapes that differ or dtypes that do not
     /// fit.
     pub fn try_forward(&self, x1: &Variable, x2: &Variable, y: &Variable) -> Result<Variable> {
+        if let Some((a, b, c)) = super::autocast3("margin_ranking_loss", x1, x2, y) {
+            return self.try_forward(&a, &b, &c);
+        }
         const OP: &str = "margin_ranking_loss";
         check_like(OP, "input1", x1, "input2", x2)?;
         check_label(OP, y)?;
@@ -178,6 +184,9 @@ impl HingeEmbeddingLoss {
     /// Checked form of [`forward`](Self::forward): errors on a shape mismatch or a float input
     /// missing.
     pub fn try_forward(&self, input: &Variable, target: &Variable) -> Result<Variable> {
+        if let Some((a, b)) = super::autocast2("hinge_embedding_loss", input, target) {
+            return self.try_forward(&a, &b);
+        }
         const OP: &str = "hinge_embedding_loss";
         super::check_float(OP, "input", input)?;
         check_label(OP, target)?;

@@ -71,6 +71,18 @@ pub(crate) fn ok<T>(r: Result<T>) -> T {
     }
 }
 
+/// The autocast hook of a two-input loss (PyTorch's autocast lists, see
+/// [`ember_autograd::POLICIES`]): the inputs cast, when autocast is on and casts any.
+pub(crate) fn autocast2(op: &str, a: &Variable, b: &Variable) -> Option<(Variable, Variable)> {
+    ember_autograd::autocast_inputs(op, &[Some(a), Some(b)]).map(|c| (c.var(0).clone(), c.var(1).clone()))
+}
+
+/// The autocast hook of a three-input loss (see [`autocast2`]).
+pub(crate) fn autocast3(op: &str, a: &Variable, b: &Variable, c: &Variable) -> Option<(Variable, Variable, Variable)> {
+    ember_autograd::autocast_inputs(op, &[Some(a), Some(b), Some(c)])
+        .map(|v| (v.var(0).clone(), v.var(1).clone(), v.var(2).clone()))
+}
+
 /// A constant Variable (no gradient flows into it).
 pub(crate) fn c(t: Tensor) -> Variable {
     Variable::from(t)

@@ -61,6 +61,9 @@ impl NllLoss {
     /// Checked form of [`forward`](Self::forward): errors on a non-`I64` target, a target shape that
     /// does not fit the input, a class index out of range, or weights of the wrong length.
     pub fn try_forward(&self, input: &Variable, target: &Variable) -> Result<Variable> {
+        if let Some((a, b)) = super::autocast2("nll_loss", input, target) {
+            return self.try_forward(&a, &b);
+        }
         const OP: &str = "nll_loss";
         let ct = ClassTargets::new(OP, input, target, self.weight.as_ref(), self.ignore_index)?;
         let elems = ct.nll_elems(&ct.batched(input));

@@ -32,6 +32,9 @@ impl MseLoss {
 
     /// Checked form of [`forward`](Self::forward).
     pub fn try_forward(&self, input: &Variable, target: &Variable) -> Result<Variable> {
+        if let Some((a, b)) = super::autocast2("mse_loss", input, target) {
+            return self.try_forward(&a, &b);
+        }
         check_like("mse_loss", "input", input, "target", target)?;
         reduce("mse_loss", (input - target).square(), self.reduction)
     }
@@ -55,6 +58,9 @@ impl L1Loss {
 
     /// Checked form of [`forward`](Self::forward).
     pub fn try_forward(&self, input: &Variable, target: &Variable) -> Result<Variable> {
+        if let Some((a, b)) = super::autocast2("l1_loss", input, target) {
+            return self.try_forward(&a, &b);
+        }
         check_like("l1_loss", "input", input, "target", target)?;
         reduce("l1_loss", (input - target).abs(), self.reduction)
     }
@@ -92,6 +98,9 @@ impl SmoothL1Loss {
 
     /// Checked form of [`forward`](Self::forward).
     pub fn try_forward(&self, input: &Variable, target: &Variable) -> Result<Variable> {
+        if let Some((a, b)) = super::autocast2("smooth_l1_loss", input, target) {
+            return self.try_forward(&a, &b);
+        }
         const OP: &str = "smooth_l1_loss";
         let beta = self.beta;
         if beta.is_nan() || beta < 0.0 {
@@ -142,6 +151,9 @@ impl HuberLoss {
 
     /// Checked form of [`forward`](Self::forward).
     pub fn try_forward(&self, input: &Variable, target: &Variable) -> Result<Variable> {
+        if let Some((a, b)) = super::autocast2("huber_loss", input, target) {
+            return self.try_forward(&a, &b);
+        }
         const OP: &str = "huber_loss";
         let delta = self.delta;
         if delta.is_nan() || delta <= 0.0 {

@@ -95,6 +95,9 @@ impl TripletMarginLoss {
     /// Checked form of [`forward`](Self::forward): errors on shapes or dtypes that differ, inputs that
     /// are 0-d, a non-positive margin or norm degree.
     pub fn try_forward(&self, anchor: &Variable, positive: &Variable, negative: &Variable) -> Result<Variable> {
+        if let Some((a, b, c)) = super::autocast3("triplet_margin_loss", anchor, positive, negative) {
+            return self.try_forward(&a, &b, &c);
+        }
         const OP: &str = "triplet_margin_loss";
         if self.margin.is_nan() || self.margin <= 0.0 {
             return Err(err(OP, format!("margin must be greater than 0, got {}", self.margin)));
