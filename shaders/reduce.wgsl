@@ -10,8 +10,9 @@
 // STRIDED (override; the first pass of a reduction over dims of a strided view): element j of row r
 // is x[offset + r * row stride + (j / inner length) * outer stride + (j % inner length) * inner
 // stride], so a column sum or a conv bias gradient reads its input in place (no copy first).
-// OP (override): 0 sum, 1 max, 2 min, 3 product; max and min propagate NaN; I64 sums and products
-// wrap (exact in any order).
+// OP (override): RED_SUM, RED_MAX, RED_MIN or RED_PROD, constants written before this file from the
+// table `ReduceKind::KERNELS` (op_desc.rs); max and min propagate NaN; I64 sums and products wrap
+// (exact in any order).
 
 @group(0) @binding(0) var<storage, read> x: array<T>;
 @group(0) @binding(1) var<storage, read_write> y: array<T>;
@@ -38,49 +39,55 @@ var<workgroup> acc: array<T, 256>;
 var<workgroup> acci: array<I64, 256>;
 
 fn identity_float() -> T {
-    switch OP {
-        case 1u: { return -t_inf(); }
-        case 2u: { return t_inf(); }
-        case 3u: { return 1.0; }
-        default: { return 0.0; }
+    if (OP == RED_MAX) {
+        return -t_inf();
     }
+    if (OP == RED_MIN) {
+        return t_inf();
+    }
+    if (OP == RED_PROD) {
+        return 1.0;
+    }
+    return 0.0;
 }
 
 fn combine_float(a: T, b: T) -> T {
-    switch OP {
-        case 1u: {
-            if (is_nan(a) || is_nan(b)) {
-                return select(b, a, is_nan(a));
-            }
-            return select(a, b, b > a);
+    if (OP == RED_MAX || OP == RED_MIN) {
+        if (is_nan(a) || is_nan(b)) {
+            return select(b, a, is_nan(a));
         }
-        case 2u: {
-            if (is_nan(a) || is_nan(b)) {
-                return select(b, a, is_nan(a));
-            }
-            return select(a, b, b < a);
-        }
-        case 3u: { return a * b; }
-        default: { return a + b; }
+        return select(a, b, select(b < a, b > a, OP == RED_MAX));
     }
+    if (OP == RED_PROD) {
+        return a * b;
+    }
+    return a + b;
 }
 
 fn identity_i64() -> I64 {
-    switch OP {
-        case 1u: { return I64(0u, 0x80000000u); }
-        case 2u: { return I64(0xffffffffu, 0x7fffffffu); }
-        case 3u: { return I64(1u, 0u); }
-        default: { return I64(0u, 0u); }
+    if (OP == RED_MAX) {
+        return I64(0u, 0x80000000u);
     }
+    if (OP == RED_MIN) {
+        return I64(0xffffffffu, 0x7fffffffu);
+    }
+    if (OP == RED_PROD) {
+        return I64(1u, 0u);
+    }
+    return I64(0u, 0u);
 }
 
 fn combine_i64(a: I64, b: I64) -> I64 {
-    switch OP {
-        case 1u: { return i64_max(a, b); }
-        case 2u: { return i64_min(a, b); }
-        case 3u: { return i64_mul(a, b); }
-        default: { return i64_add(a, b); }
+    if (OP == RED_MAX) {
+        return i64_max(a, b);
     }
+    if (OP == RED_MIN) {
+        return i64_min(a, b);
+    }
+    if (OP == RED_PROD) {
+        return i64_mul(a, b);
+    }
+    return i64_add(a, b);
 }
 
 @compute @workgroup_size(256)

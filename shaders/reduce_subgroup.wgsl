@@ -1,5 +1,5 @@
 // Subgroup variants of reduce.wgsl's sum, max and min entry points (same bindings, info, chunking
-// and OP), composed after reduce.wgsl into a separate module built only on devices with
+// and OP, tested against the RED_* constants), composed after reduce.wgsl into a separate module built only on devices with
 // wgpu::Features::SUBGROUP. Each invocation folds its strided part of the chunk as before; then each
 // subgroup combines its values with one subgroup operation, subgroup s stores its partial in
 // part[s], and after a barrier every invocation folds the num_subgroups partials (uniform control
@@ -17,34 +17,32 @@ var<workgroup> part: array<T, 256>;
 var<workgroup> parti: array<I64, 256>;
 
 fn subgroup_float(a: T) -> T {
-    switch OP {
-        case 1u: { return select(subgroupMax(a), t_nan(), subgroupAny(is_nan(a))); }
-        case 2u: { return select(subgroupMin(a), t_nan(), subgroupAny(is_nan(a))); }
-        default: { return subgroupAdd(a); }
+    if (OP == RED_MAX) {
+        return select(subgroupMax(a), t_nan(), subgroupAny(is_nan(a)));
     }
+    if (OP == RED_MIN) {
+        return select(subgroupMin(a), t_nan(), subgroupAny(is_nan(a)));
+    }
+    return subgroupAdd(a);
 }
 
 fn subgroup_i64(a: I64) -> I64 {
-    switch OP {
-        case 1u: {
-            let hi = subgroupMax(bitcast<i32>(a.y));
-            let lo = subgroupMax(select(0u, a.x, bitcast<i32>(a.y) == hi));
-            return I64(lo, bitcast<u32>(hi));
-        }
-        case 2u: {
-            let hi = subgroupMin(bitcast<i32>(a.y));
-            let lo = subgroupMin(select(0xffffffffu, a.x, bitcast<i32>(a.y) == hi));
-            return I64(lo, bitcast<u32>(hi));
-        }
-        default: {
-            let s0 = subgroupAdd(a.x & 0xffffu);
-            let s1 = subgroupAdd(a.x >> 16u);
-            let s2 = subgroupAdd(a.y & 0xffffu);
-            let s3 = subgroupAdd(a.y >> 16u);
-            let low = i64_add(I64(s0, 0u), I64(s1 << 16u, s1 >> 16u));
-            return i64_add(low, I64(0u, s2 + (s3 << 16u)));
-        }
+    if (OP == RED_MAX) {
+        let hi = subgroupMax(bitcast<i32>(a.y));
+        let lo = subgroupMax(select(0u, a.x, bitcast<i32>(a.y) == hi));
+        return I64(lo, bitcast<u32>(hi));
     }
+    if (OP == RED_MIN) {
+        let hi = subgroupMin(bitcast<i32>(a.y));
+        let lo = subgroupMin(select(0xffffffffu, a.x, bitcast<i32>(a.y) == hi));
+        return I64(lo, bitcast<u32>(hi));
+    }
+    let s0 = subgroupAdd(a.x & 0xffffu);
+    let s1 = subgroupAdd(a.x >> 16u);
+    let s2 = subgroupAdd(a.y & 0xffffu);
+    let s3 = subgroupAdd(a.y >> 16u);
+    let low = i64_add(I64(s0, 0u), I64(s1 << 16u, s1 >> 16u));
+    return i64_add(low, I64(0u, s2 + (s3 << 16u)));
 }
 
 @compute @workgroup_size(256)

@@ -253,6 +253,24 @@ impl ReduceKind {
             ReduceKind::Prod => "prod",
         }
     }
+
+    /// The reduction kernels' operations in the order of their `OP` numbers, each with the WGSL
+    /// constant `reduce.wgsl` and `reduce_subgroup.wgsl` know it by (`wgpu/shaders.rs` writes the
+    /// constants from this table), so the kernels' numbers are the table's by construction. `Mean`
+    /// has no row: it runs the sum kernel and divides.
+    pub const KERNELS: [(ReduceKind, &'static str); 4] = [
+        (ReduceKind::Sum, "RED_SUM"),
+        (ReduceKind::Max, "RED_MAX"),
+        (ReduceKind::Min, "RED_MIN"),
+        (ReduceKind::Prod, "RED_PROD"),
+    ];
+
+    /// The `OP` of the kernel computing this reduction: its row in [`ReduceKind::KERNELS`] (the
+    /// sum's for `Mean`).
+    pub fn kernel_op(self) -> u32 {
+        let k = if self == ReduceKind::Mean { ReduceKind::Sum } else { self };
+        ReduceKind::KERNELS.iter().position(|(r, _)| *r == k).unwrap_or(0) as u32
+    }
 }
 
 /// The geometry of a reduction: `outer` independent slabs of `n` rows of `inner` elements.

@@ -18,17 +18,6 @@ std::thread_local! {
     pub(crate) static FORCE_PLAIN: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
-impl ReduceKind {
-    fn code(self) -> u32 {
-        match self {
-            ReduceKind::Sum | ReduceKind::Mean => 0,
-            ReduceKind::Max => 1,
-            ReduceKind::Min => 2,
-            ReduceKind::Prod => 3,
-        }
-    }
-}
-
 /// Elements one workgroup reduces per pass.
 const CHUNK: usize = 4096;
 
@@ -162,8 +151,8 @@ fn run(kind: ReduceKind, x: &Tensor, out_shape: &[usize], len: usize, strided: O
         (format!("reduce ({float})"), entry)
     };
     let source =
-        move || if subgroups { shaders::reduce_subgroup(float) } else { shaders::plain(shaders::REDUCE, float) };
-    let code = f64::from(kind.code());
+        move || if subgroups { shaders::reduce_subgroup(float) } else { shaders::reduce(float) };
+    let code = f64::from(kind.kernel_op());
     let plain_constants = [("OP", code), ("STRIDED", 0.0)];
     let strided_constants = [("OP", code), ("STRIDED", 1.0)];
     let spec = KernelSpec {

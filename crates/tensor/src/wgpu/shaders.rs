@@ -3,7 +3,7 @@
 //! of the library files; the host prepends `alias T = f32;` or `alias T = f64;` and the libraries it
 //! needs, so one source serves both float widths (F64 only on adapters with SHADER_F64).
 
-use crate::op_desc::{BinaryOp, CmpOp, UnaryOp};
+use crate::op_desc::{BinaryOp, CmpOp, ReduceKind, UnaryOp};
 use crate::DType;
 
 pub(crate) use ember_shaders::{
@@ -102,7 +102,19 @@ pub(crate) fn plain(kernel: &str, float: DType) -> String {
 
 /// The reduction module with its subgroup entry points (devices with `wgpu::Features::SUBGROUP`).
 pub(crate) fn reduce_subgroup(float: DType) -> String {
-    compose(float, &[I64], &[REDUCE, REDUCE_SUBGROUP])
+    compose(float, &[I64], &[&reduce_ops(), REDUCE, REDUCE_SUBGROUP])
+}
+
+/// The reduction module (`reduce.wgsl`, no subgroups) over float type `float`, after the constants
+/// naming its `OP` numbers.
+pub(crate) fn reduce(float: DType) -> String {
+    compose(float, &[I64], &[&reduce_ops(), REDUCE])
+}
+
+/// `const RED_SUM: u32 = 0u;` and the others: the reduction kernels' `OP` numbers, from the table
+/// [`ReduceKind::KERNELS`] (row `k` is `OP` `k`).
+fn reduce_ops() -> String {
+    ReduceKind::KERNELS.iter().enumerate().map(|(k, (_, name))| format!("const {name}: u32 = {k}u;\n")).collect()
 }
 
 /// The WGSL storage type of one element of `dtype` (Bool is a u32 0/1, I64 two u32 words).
@@ -157,7 +169,7 @@ pub fn all_modules() -> Vec<(String, String)> {
     for f in [DType::F32, DType::F64] {
         v.push((format!("unary.wgsl ({f})"), unary(f)));
         v.push((format!("binary.wgsl ({f})"), binary(f)));
-        v.push((format!("reduce.wgsl ({f})"), plain(REDUCE, f)));
+        v.push((format!("reduce.wgsl ({f})"), reduce(f)));
         v.push((format!("matmul.wgsl ({f})"), plain(MATMUL, f)));
         v.push((format!("reduce.wgsl + reduce_subgroup.wgsl ({f}, subgroups)"), reduce_subgroup(f)));
         v.push((format!("stats.wgsl ({f})"), plain(STATS, f)));
