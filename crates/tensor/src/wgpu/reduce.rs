@@ -150,8 +150,7 @@ fn run(kind: ReduceKind, x: &Tensor, out_shape: &[usize], len: usize, strided: O
     } else {
         (format!("reduce ({float})"), entry)
     };
-    let source =
-        move || if subgroups { shaders::reduce_subgroup(float) } else { shaders::reduce(float) };
+    let source = move || if subgroups { shaders::reduce_subgroup(float) } else { shaders::reduce(float) };
     let code = f64::from(kind.kernel_op());
     let plain_constants = [("OP", code), ("STRIDED", 0.0)];
     let strided_constants = [("OP", code), ("STRIDED", 1.0)];
