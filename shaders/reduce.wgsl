@@ -56,7 +56,10 @@ fn combine_float(a: T, b: T) -> T {
         if (is_nan(a) || is_nan(b)) {
             return select(b, a, is_nan(a));
         }
-        return select(a, b, select(b < a, b > a, OP == RED_MAX));
+        if (OP == RED_MAX) {
+            return select(a, b, b > a);
+        }
+        return select(a, b, b < a);
     }
     if (OP == RED_PROD) {
         return a * b;
