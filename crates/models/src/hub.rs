@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use ember_autograd::Variable;
 use ember_nn::{functional as F, Embedding, LayerNorm, Linear};
-use ember_tensor::{Error, Result, Tensor};
+use ember_tensor::{DType, Error, Result, Tensor};
 use serde::de::DeserializeOwned;
 use tokenizers::Tokenizer;
 
@@ -210,10 +210,19 @@ pub(crate) fn merge_heads(x: &Variable) -> Variable {
 }
 
 /// Scaled dot-product attention, `softmax(q k^T / sqrt(d) + mask) v`, with an additive mask that
-/// broadcasts to `[b, h, lq, lk]` (0 where allowed, a large negative number where not). Composed
-/// of Variable ops: the fused kernel of `F::scaled_dot_product_attention` measured slower on
-/// BERT's shape (docs/performance.md, sixth session).
+/// broadcasts to `[b, h, lq, lk]` (0 where allowed, a large negative number where not). On the
+/// CPU in F32/F64 (and a mask that is a constant) it is `F::scaled_dot_product_attention`'s fused
+/// kernel, measured faster than the composite on BERT's shape (docs/performance.md, issue 13 in
+/// session 9); elsewhere (GPU, 16-bit) the composite of Variable ops.
 pub(crate) fn attention(q: &Variable, k: &Variable, v: &Variable, mask: Option<&Variable>) -> Variable {
+    let cpu_float = q.device().is_cpu() && matches!(q.dtype(), DType::F32 | DType::F64);
+    if cpu_float && !mask.is_some_and(|m| m.requires_grad()) {
+        let m = mask.map(|m| m.data());
+        // any shape or dtype the fused op refuses (a mask of another dtype) takes the composite
+        if let Ok(y) = F::try_scaled_dot_product_attention(q, k, v, m.as_ref(), 0.0, false, None) {
+            return y;
+        }
+    }
     let d = *q.shape().last().unwrap_or(&1) as f64;
     let scores = &q.matmul(&k.transpose(-2, -1)) * (1.0 / d.sqrt());
     let scores = match mask {

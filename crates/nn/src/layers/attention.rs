@@ -4,7 +4,7 @@
 use ember_autograd::Variable;
 use ember_tensor::{Error, Result, Tensor};
 
-use crate::functional::{attention, to_additive};
+use crate::functional::{attention, fusable, fused_attention, to_additive};
 use crate::{init, Linear, Module, TrainingFlag};
 
 const OP: &str = "MultiheadAttention";
@@ -277,9 +277,13 @@ impl MultiheadAttention {
         let p = if self.training.get() { self.dropout } else { 0.0 };
         let scale = 1.0 / (hd.max(1) as f64).sqrt();
         let (qh, kh, vh) = (heads(&qp, l), heads(&kp, s), heads(&vp, s));
-        // The fused kernel (`fused_attention`) is not used here yet: on BERT's shape it measured
-        // slower than these composite ops (docs/performance.md, sixth session).
-        let (o, w) = {
+        // Without weights to return or dropout to apply, the fused CPU kernel (one pass per block
+        // of batch x heads, measured faster than the composite on a quiet machine:
+        // docs/performance.md, issue 13 in session 9); it gives zeros for fully masked queries as
+        // the composite does with `safe`.
+        let (o, w) = if !need_weights && p == 0.0 && fusable(&qh) {
+            (fused_attention(&qh, &kh, &vh, bias, false, scale), None)
+        } else {
             let (o, w) = attention(&qh, &kh, &vh, bias.as_ref(), p, !need_weights, scale);
             (o, Some(w))
         };
