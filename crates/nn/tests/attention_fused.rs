@@ -108,3 +108,39 @@ fn inference_needs_no_probabilities_and_bad_inputs_fail() {
     let e = ember_nn::functional::try_scaled_dot_product_attention(&q, &q, &q, None, 1.5, false, None).unwrap_err();
     assert!(e.to_string().contains("dropout_p"), "{e}");
 }
+
+#[test]
+fn strided_views_read_in_place_match_contiguous_copies() {
+    ember_tensor::manual_seed(11);
+    // q, k, v as multi-head attention makes them: [N, H, L, D] permuted views of [N, L, H, D]
+    // (read in place, gradients written in that order); v also as a transposed view whose
+    // columns are not adjacent (copied first)
+    let (n, h, l, s, dd) = (2, 3, 4, 5, 6);
+    let q = r64(&[n, l, h, dd]).permute(&[0, 2, 1, 3]);
+    let k = r64(&[n, s, h, dd]).permute(&[0, 2, 1, 3]);
+    let v = r64(&[n, h, dd, s]).transpose(-1, -2);
+    let mask = r64(&[n, 1, 1, s]);
+    let w = r64(&[n, h, l, dd]);
+    let run = |q: &Tensor, k: &Tensor, v: &Tensor| {
+        let (q, k, v) =
+            (Variable::new(q.clone(), true), Variable::new(k.clone(), true), Variable::new(v.clone(), true));
+        let out = sdpa(&q, &k, &v, Some(&mask), 0.0, false, None);
+        let g = grad(&(&out * &Variable::from(w.clone())).sum(), &[&q, &k, &v], false);
+        (
+            out.data().contiguous().to_vec::<f64>(),
+            g.iter().map(|g| g.data().contiguous().to_vec::<f64>()).collect::<Vec<_>>(),
+        )
+    };
+    let (o1, g1) = run(&q, &k, &v);
+    let (o2, g2) = run(&q.contiguous(), &k.contiguous(), &v.contiguous());
+    let close = |a: &[f64], b: &[f64]| a.len() == b.len() && a.iter().zip(b).all(|(x, y)| (x - y).abs() < 1e-12);
+    assert!(close(&o1, &o2), "forward differs");
+    for (i, (a, b)) in g1.iter().zip(&g2).enumerate() {
+        assert!(close(a, b), "gradient {i} differs");
+    }
+    gradcheck(
+        |x| (&sdpa(&x[0], &x[1], &x[2], Some(&mask), 0.0, false, None) * &Variable::from(w.clone())).sum(),
+        &[q, k, v],
+    )
+    .unwrap();
+}

@@ -16,8 +16,10 @@
 use rayon::prelude::*;
 
 use super::alloc::try_filled;
+use super::attention_layout::{Blocks, Placement};
 use super::matmul::{GemmElem, MatRef};
 use super::vmath;
+use super::SharedPtr;
 use crate::{Float, Result};
 
 /// Element types with a fused attention kernel: a GEMM and an in-place `exp` over a row.
@@ -69,12 +71,31 @@ pub struct Bias<'a, T> {
     pub cs: usize,
 }
 
-/// `dst = src_bᵀ` for a dense `rows x cols` block (into a `cols x rows` row-major scratch).
-fn transpose_into<T: Copy>(src: &[T], rows: usize, cols: usize, dst: &mut Vec<T>) {
+/// `dst = mᵀ` for block `b` of `m` (`rows x cols`), into a dense `cols x rows` row-major scratch.
+fn transpose_into<T: Copy>(m: &Blocks<'_, T>, b: usize, rows: usize, cols: usize, dst: &mut Vec<T>) {
     dst.clear();
     dst.reserve(rows * cols);
+    let (data, off, rs) = (m.data, m.offsets[b], m.rs);
     for j in 0..cols {
-        dst.extend((0..rows).map(|i| src[i * cols + j]));
+        dst.extend((0..rows).map(|i| data[off + i * rs + j]));
+    }
+}
+
+/// Copies the dense `rows x cols` block `src` into block `b` of the output `out` placed by `place`.
+///
+/// # Safety
+/// `out` points to the `place.len` elements `place` describes, and no other thread writes block
+/// `b` (the blocks of a [`Placement`] never share an element).
+unsafe fn scatter<T: Copy>(src: &[T], out: SharedPtr<T>, place: &Placement, b: usize, rows: usize, cols: usize) {
+    if cols == 0 {
+        return;
+    }
+    for (i, row) in src.chunks_exact(cols).take(rows).enumerate() {
+        let at = place.offsets[b] + i * place.rs;
+        debug_assert!(at + cols <= place.len);
+        // SAFETY: the row lies inside the buffer (a Placement's rows do) and belongs to block b,
+        // which only this call writes.
+        unsafe { out.slice(at..at + cols) }.copy_from_slice(row);
     }
 }
 
@@ -127,10 +148,24 @@ fn softmax_rows<T: AttnElem>(p: &mut [T], b: usize, d: Dims, bias: Option<&Bias<
     }
 }
 
+/// The operands of one attention: `q`, `k`, `v` read in place.
+pub struct Operands<'a, T> {
+    /// `[B][L, E]`.
+    pub q: Blocks<'a, T>,
+    /// `[B][S, E]`.
+    pub k: Blocks<'a, T>,
+    /// `[B][S, Ev]`.
+    pub v: Blocks<'a, T>,
+}
+
+/// Per-thread scratch of the forward: `kᵀ`, the score block (when the probabilities are not
+/// kept), the output block.
+type FwdScratch<T> = (Vec<T>, Vec<T>, Vec<T>);
+
 #[allow(clippy::too_many_arguments)]
 /// The forward of one block: probabilities into `p` (`l x s`), output into `o` (`l x ev`).
 fn block_forward<T: AttnElem>(
-    (q, k, v): (&[T], &[T], &[T]),
+    x: &Operands<'_, T>,
     b: usize,
     d: Dims,
     bias: Option<&Bias<'_, T>>,
@@ -141,111 +176,133 @@ fn block_forward<T: AttnElem>(
     kt: &mut Vec<T>,
 ) {
     let (l, s, e, ev) = (d.l, d.s, d.e, d.ev);
-    let qb = MatRef::dense(q, b * l * e, l, e);
     // kᵀ as a dense `e x s` matrix: GEMM packs a row-major operand fastest
-    transpose_into(&k[b * s * e..(b + 1) * s * e], s, e, kt);
-    T::gemm(qb, MatRef::dense(kt, 0, e, s), T::ZERO, p, s, 1);
+    transpose_into(&x.k, b, s, e, kt);
+    T::gemm(x.q.mat(b, l, e), MatRef::dense(kt, 0, e, s), T::ZERO, p, s, 1);
     softmax_rows(p, b, d, bias, causal, scale);
-    T::gemm(MatRef::dense(p, 0, l, s), MatRef::dense(v, b * s * ev, s, ev), T::ZERO, o, ev, 1);
+    T::gemm(MatRef::dense(p, 0, l, s), x.v.mat(b, s, ev), T::ZERO, o, ev, 1);
 }
 
-/// `softmax(scale · q kᵀ + bias) v` for dense `q` `[B, L, E]`, `k` `[B, S, E]`, `v` `[B, S, Ev]`:
-/// the output `[B, L, Ev]` and, when `keep_probs`, the probabilities `[B, L, S]`.
+/// `softmax(scale · q kᵀ + bias) v` for `q` `[B][L, E]`, `k` `[B][S, E]`, `v` `[B][S, Ev]`: the
+/// output `[B][L, Ev]` in a buffer laid out by `place` and, when `keep_probs`, the probabilities
+/// `[B, L, S]` (dense).
 #[allow(clippy::too_many_arguments)]
 pub fn forward<T: AttnElem>(
-    q: &[T],
-    k: &[T],
-    v: &[T],
+    x: &Operands<'_, T>,
     bias: Option<&Bias<'_, T>>,
     causal: bool,
     scale: T,
     d: Dims,
+    place: &Placement,
     keep_probs: bool,
 ) -> Result<(Vec<T>, Option<Vec<T>>)> {
     let op = "scaled_dot_product_attention";
-    let mut out = try_filled(op, d.batch * d.l * d.ev, T::ZERO)?;
-    let (ls, lev) = ((d.l * d.s).max(1), (d.l * d.ev).max(1));
+    assert_eq!(place.len, d.batch * d.l * d.ev, "{op}: output placement of another size");
+    let mut out = try_filled(op, place.len, T::ZERO)?;
+    let ls = (d.l * d.s).max(1);
     if d.s == 0 || d.l == 0 {
         // no keys (or no queries): zero outputs and no probabilities to speak of
         return Ok((out, keep_probs.then(Vec::new)));
     }
+    let optr = SharedPtr(out.as_mut_ptr());
+    let one = |(kt, ps, o): &mut FwdScratch<T>, b: usize, p: Option<&mut [T]>| {
+        o.resize(d.l * d.ev, T::ZERO);
+        let p = match p {
+            Some(p) => p,
+            None => {
+                ps.resize(d.l * d.s, T::ZERO);
+                &mut ps[..]
+            }
+        };
+        block_forward(x, b, d, bias, causal, scale, p, o, kt);
+        // SAFETY: `out` holds `place.len` elements and block b is written by this item only.
+        unsafe { scatter(o, optr, place, b, d.l, d.ev) };
+    };
     if keep_probs {
         let mut probs = try_filled(op, d.batch * d.l * d.s, T::ZERO)?;
-        out.par_chunks_mut(lev)
-            .zip(probs.par_chunks_mut(ls))
-            .enumerate()
-            .for_each_init(Vec::new, |kt, (b, (o, p))| block_forward((q, k, v), b, d, bias, causal, scale, p, o, kt));
+        probs.par_chunks_mut(ls).enumerate().for_each_init(FwdScratch::default, |sc, (b, p)| one(sc, b, Some(p)));
         Ok((out, Some(probs)))
     } else {
-        out.par_chunks_mut(lev).enumerate().for_each_init(
-            || (Vec::new(), vec![T::ZERO; d.l * d.s]),
-            |(kt, p), (b, o)| block_forward((q, k, v), b, d, bias, causal, scale, p, o, kt),
-        );
+        (0..d.batch).into_par_iter().for_each_init(FwdScratch::default, |sc, b| one(sc, b, None));
         Ok((out, None))
     }
 }
 
-/// The gradients `(dq, dk, dv)` of [`forward`] from the output gradient `go` `[B, L, Ev]` and the
-/// saved probabilities `p` `[B, L, S]` (the bias and mask are inside `p`).
-#[allow(clippy::too_many_arguments)]
+/// Where the backward's three gradients go: `dq` like `q`, `dk` like `k`, `dv` like `v`.
+pub struct GradPlacements {
+    /// `dq`'s layout, `[B][L, E]`.
+    pub q: Placement,
+    /// `dk`'s layout, `[B][S, E]`.
+    pub k: Placement,
+    /// `dv`'s layout, `[B][S, Ev]`.
+    pub v: Placement,
+}
+
+/// Per-thread scratch of the backward: `vᵀ`, `dS`, and the `dq`, `dk`, `dv` blocks.
+type BwdScratch<T> = (Vec<T>, Vec<T>, Vec<T>, Vec<T>, Vec<T>);
+
+/// The gradients `(dq, dk, dv)` of [`forward`] from the output gradient `go` `[B][L, Ev]` and the
+/// saved probabilities `p` `[B, L, S]` (dense; the bias and mask are inside `p`), each in a buffer
+/// laid out by its placement in `place`.
 pub fn backward<T: AttnElem>(
-    go: &[T],
-    q: &[T],
-    k: &[T],
-    v: &[T],
+    go: &Blocks<'_, T>,
+    x: &Operands<'_, T>,
     p: &[T],
     scale: T,
     d: Dims,
+    place: &GradPlacements,
 ) -> Result<(Vec<T>, Vec<T>, Vec<T>)> {
     let op = "scaled_dot_product_attention_backward";
     let (l, s, e, ev) = (d.l, d.s, d.e, d.ev);
-    let mut dq = try_filled(op, d.batch * l * e, T::ZERO)?;
-    let mut dk = try_filled(op, d.batch * s * e, T::ZERO)?;
-    let mut dv = try_filled(op, d.batch * s * ev, T::ZERO)?;
-    // One item per batch entry even where a gradient is empty (E = 0 still has dV = Pᵀ dO).
-    let items: Vec<_> = per_batch(&mut dq, l * e, d.batch)
-        .into_iter()
-        .zip(per_batch(&mut dk, s * e, d.batch))
-        .zip(per_batch(&mut dv, s * ev, d.batch))
-        .collect();
-    items.into_par_iter().enumerate().for_each_init(
-        || (Vec::new(), vec![T::ZERO; l * s]),
-        |(vt, ds), (b, ((dqb, dkb), dvb))| {
-            let pb = MatRef::dense(p, b * l * s, l, s);
-            let gob = MatRef::dense(go, b * l * ev, l, ev);
-            // dV = Pᵀ dO
-            T::gemm(pb.t(), gob, T::ZERO, dvb, ev, 1);
-            // dP = dO Vᵀ
-            transpose_into(&v[b * s * ev..(b + 1) * s * ev], s, ev, vt);
-            T::gemm(gob, MatRef::dense(vt, 0, ev, s), T::ZERO, ds, s, 1);
-            // dS = P ∘ (dP - rowsum(dP ∘ P)), times the scale
-            for (row, prow) in ds.chunks_mut(s.max(1)).zip(p[b * l * s..(b + 1) * l * s].chunks(s.max(1))) {
-                let mut dot = T::ZERO;
-                for (&g, &pv) in row.iter().zip(prow) {
-                    dot += g * pv;
-                }
-                for (g, &pv) in row.iter_mut().zip(prow) {
-                    *g = pv * (*g - dot) * scale;
-                }
-            }
-            let dsm = MatRef::dense(ds, 0, l, s);
-            if e == 0 {
-                return;
-            }
-            // dQ = dS K, dK = dSᵀ Q
-            T::gemm(dsm, MatRef::dense(k, b * s * e, s, e), T::ZERO, dqb, e, 1);
-            T::gemm(dsm.t(), MatRef::dense(q, b * l * e, l, e), T::ZERO, dkb, e, 1);
-        },
+    assert!(
+        place.q.len == d.batch * l * e && place.k.len == d.batch * s * e && place.v.len == d.batch * s * ev,
+        "{op}: gradient placements of other sizes"
     );
+    assert!(p.len() >= d.batch * l * s, "{op}: probabilities of another size");
+    let mut dq = try_filled(op, place.q.len, T::ZERO)?;
+    let mut dk = try_filled(op, place.k.len, T::ZERO)?;
+    let mut dv = try_filled(op, place.v.len, T::ZERO)?;
+    let ptrs = (SharedPtr(dq.as_mut_ptr()), SharedPtr(dk.as_mut_ptr()), SharedPtr(dv.as_mut_ptr()));
+    // One item per batch entry even where a gradient is empty (E = 0 still has dV = Pᵀ dO).
+    (0..d.batch).into_par_iter().for_each_init(BwdScratch::default, |(vt, ds, dqb, dkb, dvb), b| {
+        let (dqp, dkp, dvp) = ptrs;
+        ds.resize(l * s, T::ZERO);
+        dvb.resize(s * ev, T::ZERO);
+        let pb = MatRef::dense(p, b * l * s, l, s);
+        let gob = go.mat(b, l, ev);
+        // dV = Pᵀ dO
+        T::gemm(pb.t(), gob, T::ZERO, dvb, ev, 1);
+        // SAFETY: each buffer holds its placement's `len` elements; block b is this item's only.
+        unsafe { scatter(dvb, dvp, &place.v, b, s, ev) };
+        // dP = dO Vᵀ
+        transpose_into(&x.v, b, s, ev, vt);
+        T::gemm(gob, MatRef::dense(vt, 0, ev, s), T::ZERO, ds, s, 1);
+        // dS = P ∘ (dP - rowsum(dP ∘ P)), times the scale
+        for (row, prow) in ds.chunks_mut(s.max(1)).zip(p[b * l * s..(b + 1) * l * s].chunks(s.max(1))) {
+            let mut dot = T::ZERO;
+            for (&g, &pv) in row.iter().zip(prow) {
+                dot += g * pv;
+            }
+            for (g, &pv) in row.iter_mut().zip(prow) {
+                *g = pv * (*g - dot) * scale;
+            }
+        }
+        let dsm = MatRef::dense(ds, 0, l, s);
+        if e == 0 {
+            return;
+        }
+        dqb.resize(l * e, T::ZERO);
+        dkb.resize(s * e, T::ZERO);
+        // dQ = dS K, dK = dSᵀ Q
+        T::gemm(dsm, x.k.mat(b, s, e), T::ZERO, dqb, e, 1);
+        T::gemm(dsm.t(), x.q.mat(b, l, e), T::ZERO, dkb, e, 1);
+        // SAFETY: as above.
+        unsafe {
+            scatter(dqb, dqp, &place.q, b, l, e);
+            scatter(dkb, dkp, &place.k, b, s, e);
+        }
+    });
     Ok((dq, dk, dv))
-}
-
-/// `buf` cut into `parts` consecutive slices of `n` elements each (empty slices when `n` is 0).
-fn per_batch<T>(buf: &mut [T], n: usize, parts: usize) -> Vec<&mut [T]> {
-    if n == 0 {
-        return (0..parts).map(|_| <&mut [T]>::default()).collect();
-    }
-    buf.chunks_mut(n).collect()
 }
 
 #[cfg(test)]
@@ -260,7 +317,14 @@ mod tests {
         let p = vec![0.25f64; b * l * s];
         let go: Vec<f64> = (0..b * l * ev).map(|i| i as f64 + 1.0).collect();
         let v: Vec<f64> = (0..b * s * ev).map(|i| 0.5 * i as f64).collect();
-        let (dq, dk, dv) = backward::<f64>(&go, &[], &[], &v, &p, 1.0, d).unwrap();
+        let x =
+            Operands { q: Blocks::dense(&[], b, l, 0), k: Blocks::dense(&[], b, s, 0), v: Blocks::dense(&v, b, s, ev) };
+        let place = GradPlacements {
+            q: Placement::following(&[b, l, 0], &[0, 0, 1]),
+            k: Placement::following(&[b, s, 0], &[0, 0, 1]),
+            v: Placement::following(&[b, s, ev], &[s * ev, ev, 1]),
+        };
+        let (dq, dk, dv) = backward::<f64>(&Blocks::dense(&go, b, l, ev), &x, &p, 1.0, d, &place).unwrap();
         assert!(dq.is_empty() && dk.is_empty());
         for bi in 0..b {
             for j in 0..s {

@@ -7,6 +7,7 @@
 pub mod activation;
 pub(crate) mod alloc;
 pub mod attention;
+pub mod attention_layout;
 pub(crate) mod backend;
 pub mod binary;
 pub mod cast;

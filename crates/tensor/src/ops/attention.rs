@@ -2,7 +2,8 @@
 //! kernels behind `ember_nn::functional::scaled_dot_product_attention` (`cpu/attention.rs`). GPU
 //! tensors run the CPU kernel through the host.
 
-use crate::cpu::attention::{self as kernel, Bias, Dims};
+use crate::cpu::attention::{self as kernel, Bias, Dims, GradPlacements, Operands};
+use crate::cpu::attention_layout::{batch_offsets, Blocks, Placement};
 use crate::shape::Layout;
 use crate::tensor::ok;
 use crate::{DType, Element, Error, Result, Tensor};
@@ -51,27 +52,39 @@ fn bias_view<'a, T: Element>(m: &'a Tensor, target: &[usize]) -> Result<Bias<'a,
     let (data, _) = m.cpu_raw::<T>();
     let lay: &Layout = b.layout();
     let n = target.len();
-    let mut offsets = Vec::with_capacity(target[..n - 2].iter().product());
-    // every index of the batch dims in row-major order
-    let mut idx = vec![0usize; n - 2];
-    loop {
-        offsets.push(lay.offset + idx.iter().zip(&lay.strides).map(|(i, s)| i * s).sum::<usize>());
-        let mut d = n - 2;
-        loop {
-            if d == 0 {
-                return Ok(Bias { data, offsets, rs: lay.strides[n - 2], cs: lay.strides[n - 1] });
-            }
-            d -= 1;
-            idx[d] += 1;
-            if idx[d] < target[d] {
-                break;
-            }
-            idx[d] = 0;
-        }
+    let offsets = batch_offsets(&target[..n - 2], &lay.strides[..n - 2], lay.offset);
+    Ok(Bias { data, offsets, rs: lay.strides[n - 2], cs: lay.strides[n - 1] })
+}
+
+/// `t` itself when its columns are adjacent (read in place by the kernel), else a contiguous copy.
+fn readable(t: &Tensor) -> Result<Tensor> {
+    let lay = t.layout();
+    let n = lay.shape.len();
+    if lay.shape[n - 1] <= 1 || lay.strides[n - 1] == 1 {
+        Ok(t.clone())
+    } else {
+        t.try_contiguous()
     }
 }
 
-/// # Fused attention
+/// The kernel's view of a CPU tensor made [`readable`].
+fn blocks<T: Element>(t: &Tensor) -> Blocks<'_, T> {
+    let (data, lay) = t.cpu_raw::<T>();
+    Blocks::of_layout(data, &lay.shape, &lay.strides, lay.offset).expect("attention: columns made adjacent first")
+}
+
+/// A tensor of logical `shape` over the kernel's output `buf`, laid out by `place`: a permuted
+/// view of a dense tensor in memory order.
+fn placed<T: Element>(buf: Vec<T>, shape: &[usize], place: &Placement) -> Tensor {
+    let (mem, perm) = place.memory_shape_and_permutation(shape);
+    let t = Tensor::from_vec_unchecked(buf, &mem);
+    if perm.iter().enumerate().all(|(i, &p)| i == p) {
+        t
+    } else {
+        t.permute(&perm)
+    }
+}
+
 impl Tensor {
     /// `softmax(scale · q kᵀ + bias) v` in one fused kernel: `q` `[..., L, E]`, `k` `[..., S, E]`,
     /// `v` `[..., S, Ev]` with equal batch dims; `bias` (optional, the query's dtype) broadcasts to
@@ -131,13 +144,15 @@ impl Tensor {
         let mut ins = vec![q, k, v];
         ins.extend(bias);
         let mut res = crate::backend::host(OP, &ins, |t| -> Result<Vec<Tensor>> {
-            let (q, k, v) = (t[0].try_contiguous()?, t[1].try_contiguous()?, t[2].try_contiguous()?);
+            let (q, k, v) = (readable(&t[0])?, readable(&t[1])?, readable(&t[2])?);
+            // the output in q's memory order: multi-head attention's heads merge for free after
+            let place = Placement::following(&oshape, &q.layout().strides);
             crate::with_float!(OP, q.dtype(), T, {
-                let (qd, kd, vd) = (q.try_cpu_data::<T>()?, k.try_cpu_data::<T>()?, v.try_cpu_data::<T>()?);
+                let x = Operands { q: blocks::<T>(&q), k: blocks::<T>(&k), v: blocks::<T>(&v) };
                 let bias = t.get(3).map(|b| bias_view::<T>(b, &pshape)).transpose()?;
                 let (o, p) =
-                    kernel::forward::<T>(&qd, &kd, &vd, bias.as_ref(), causal, T::from_f64(scale), d, keep_probs)?;
-                let mut r = vec![Tensor::from_vec_unchecked(o, &oshape)];
+                    kernel::forward::<T>(&x, bias.as_ref(), causal, T::from_f64(scale), d, &place, keep_probs)?;
+                let mut r = vec![placed(o, &oshape, &place)];
                 r.extend(p.map(|p| Tensor::from_vec_unchecked(p, &pshape)));
                 Ok(r)
             })
@@ -183,20 +198,22 @@ impl Tensor {
         }
         let shapes = [q.shape().to_vec(), k.shape().to_vec(), v.shape().to_vec()];
         let mut r = crate::backend::host(op, &[grad, q, k, v, probs], |t| -> Result<Vec<Tensor>> {
-            let c: Vec<Tensor> = t.iter().map(|x| x.try_contiguous()).collect::<Result<_>>()?;
+            let (g, q, k, v) = (readable(&t[0])?, readable(&t[1])?, readable(&t[2])?, readable(&t[3])?);
+            let p = t[4].try_contiguous()?;
+            // each gradient in its input's memory order
+            let place = GradPlacements {
+                q: Placement::following(&shapes[0], &q.layout().strides),
+                k: Placement::following(&shapes[1], &k.layout().strides),
+                v: Placement::following(&shapes[2], &v.layout().strides),
+            };
             crate::with_float!(op, q.dtype(), T, {
-                let g = c[0].try_cpu_data::<T>()?;
-                let (qd, kd, vd, pd) = (
-                    c[1].try_cpu_data::<T>()?,
-                    c[2].try_cpu_data::<T>()?,
-                    c[3].try_cpu_data::<T>()?,
-                    c[4].try_cpu_data::<T>()?,
-                );
-                let (dq, dk, dv) = kernel::backward::<T>(&g, &qd, &kd, &vd, &pd, T::from_f64(scale), d)?;
+                let x = Operands { q: blocks::<T>(&q), k: blocks::<T>(&k), v: blocks::<T>(&v) };
+                let pd = p.try_cpu_data::<T>()?;
+                let (dq, dk, dv) = kernel::backward::<T>(&blocks::<T>(&g), &x, &pd, T::from_f64(scale), d, &place)?;
                 Ok(vec![
-                    Tensor::from_vec_unchecked(dq, &shapes[0]),
-                    Tensor::from_vec_unchecked(dk, &shapes[1]),
-                    Tensor::from_vec_unchecked(dv, &shapes[2]),
+                    placed(dq, &shapes[0], &place.q),
+                    placed(dk, &shapes[1], &place.k),
+                    placed(dv, &shapes[2], &place.v),
                 ])
             })
         })?;
