@@ -144,7 +144,7 @@ impl Tensor {
         let mut ins = vec![q, k, v];
         ins.extend(bias);
         let mut res = crate::backend::host(OP, &ins, |t| -> Result<Vec<Tensor>> {
-            let (q, k, v) = (readable(&t[0])?, readable(&t[1])?, readable(&t[2])?);
+            let (q, k, v) = (readable(t[0])?, readable(t[1])?, readable(t[2])?);
             // the output in q's memory order: multi-head attention's heads merge for free after
             let place = Placement::following(&oshape, &q.layout().strides);
             crate::with_float!(OP, q.dtype(), T, {
@@ -198,7 +198,7 @@ impl Tensor {
         }
         let shapes = [q.shape().to_vec(), k.shape().to_vec(), v.shape().to_vec()];
         let mut r = crate::backend::host(op, &[grad, q, k, v, probs], |t| -> Result<Vec<Tensor>> {
-            let (g, q, k, v) = (readable(&t[0])?, readable(&t[1])?, readable(&t[2])?, readable(&t[3])?);
+            let (g, q, k, v) = (readable(t[0])?, readable(t[1])?, readable(t[2])?, readable(t[3])?);
             let p = t[4].try_contiguous()?;
             // each gradient in its input's memory order
             let place = GradPlacements {
