@@ -81,7 +81,10 @@ fn main() {
         println!("cpu: {}", peak::cpu_model());
     }
     if device.is_cpu() && want("cpu-peak-fma") {
-        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+        // the threads this run computes with (RAYON_NUM_THREADS=1 gives one core's peak), so
+        // that the GFLOP/s of the products compare with the peak they can reach
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let threads = rayon::current_num_threads().clamp(1, cores);
         let mut runs: Vec<f64> = (0..5).filter_map(|_| peak::peak_fma_gflops(threads)).collect();
         if !runs.is_empty() {
             // report() takes seconds; pass GFLOP/s through unchanged
