@@ -26,6 +26,7 @@ mod rms_norm;
 mod rnn;
 mod rnn_cell;
 mod rnn_fused;
+mod rnn_gemm;
 mod rnn_kernels;
 mod sequential;
 mod transformer;

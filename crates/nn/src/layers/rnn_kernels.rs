@@ -13,12 +13,19 @@
 //! gradients, and one product `dG W_hh` carries the gradient to the previous step; after the loop
 //! `dW_ih`, `dW_hh` and `dx` are one product each over the whole sequence and the biases one
 //! column sum.
+//!
+//! The per-step products (`h W_hh^T`, `dG W_hh`: 32 rows for a batch of 32) are the recurrence's
+//! cost. In `f32` they run through `rnn_gemm.rs`: the weight packed once per sequence, a
+//! register-tiled microkernel per instruction set, the output columns split over rayon's threads,
+//! and the step loop itself on a thread of the pool (so each split is an in-pool `join`). `f64`
+//! keeps `ember_tensor`'s GEMM.
 
 use ember_tensor::cpu::matmul::{GemmElem, MatRef};
 use ember_tensor::cpu::vmath::{self, Fm};
 use ember_tensor::Float;
 
 use super::rnn::Cell;
+use super::rnn_gemm::Packed;
 
 /// Sizes of one layer-direction run.
 #[derive(Clone, Copy, Debug)]
@@ -87,6 +94,22 @@ pub(crate) trait Real: GemmElem + Float {
     fn forward_pass(cell: Cell, p: FwdStep<'_, Self>);
     /// The backward pointwise pass of one step (see [`Pass`]).
     fn backward_pass(cell: Cell, p: BwdStep<'_, Self>);
+    /// The weight of the per-step product, prepared once per sequence (`f32`: packed for
+    /// `rnn_gemm`'s microkernel; `f64`: the view, for `ember_tensor`'s GEMM).
+    fn step_weight(b: MatRef<'_, Self>) -> StepWeight<'_, Self> {
+        StepWeight { b, packed: None }
+    }
+    /// `c = a @ w` (`beta` 0) or `c += a @ w` (`beta` 1), `a` row-major with `rows` rows.
+    fn step_mm(a: &[Self], rows: usize, w: &StepWeight<'_, Self>, beta: Self, c: &mut [Self]) {
+        mm(MatRef::dense(a, 0, rows, w.b.rows), w.b, beta, c);
+    }
+}
+
+/// The weight of the per-step recurrent product (`W_hh^T` forward, `W_hh` backward), with its
+/// `f32` packing.
+pub(crate) struct StepWeight<'a, T> {
+    b: MatRef<'a, T>,
+    packed: Option<Packed>,
 }
 
 /// The buffers of one forward step, each `[batch, width]`: `g` the gate pre-activations in
@@ -349,12 +372,32 @@ impl Real for f32 {
     fn backward_pass(cell: Cell, p: BwdStep<'_, f32>) {
         multiversion!(bwd, BwdStep, cell, p)
     }
+    fn step_weight(b: MatRef<'_, f32>) -> StepWeight<'_, f32> {
+        StepWeight { b, packed: Some(Packed::new(b)) }
+    }
+    fn step_mm(a: &[f32], rows: usize, w: &StepWeight<'_, f32>, beta: f32, c: &mut [f32]) {
+        match &w.packed {
+            Some(p) => p.matmul(a, rows, c, beta != 0.0),
+            None => mm(MatRef::dense(a, 0, rows, w.b.rows), w.b, beta, c),
+        }
+    }
 }
 
 /// `c = a @ b + beta * c` for a row-major `c` (`ember_tensor`'s GEMM, threaded when large).
 fn mm<T: Real>(a: MatRef<'_, T>, b: MatRef<'_, T>, beta: T, c: &mut [T]) {
     let n = b.cols;
     T::gemm(a, b, beta, c, n, 1);
+}
+
+/// Runs `f` (a loop over the steps) on a thread of rayon's pool when the pool has several, so
+/// that each step's product splits over the threads with an in-pool `join` (the other thread
+/// steals half the panels) instead of injecting a job into the pool and blocking on it per step.
+fn in_pool(f: impl FnOnce() + Send) {
+    if rayon::current_num_threads() > 1 && rayon::current_thread_index().is_none() {
+        rayon::scope(|_| f());
+    } else {
+        f();
+    }
 }
 
 /// The slot of processing step `k`.
@@ -393,7 +436,7 @@ pub(crate) fn forward<T: Real>(
         gates.extend_from_slice(&bias);
     }
     let w_ih_t = MatRef::dense(w.w_ih, 0, g, d.input).t();
-    let w_hh_t = MatRef::dense(w.w_hh, 0, g, hid).t();
+    let w_hh_t = T::step_weight(MatRef::dense(w.w_hh, 0, g, hid).t());
     mm(MatRef::dense(x, 0, rows, d.input), w_ih_t, T::ONE, &mut gates);
     let mut hs = vec![T::ZERO; rows * hid];
     let aux_len = if matches!(cell, Cell::Lstm | Cell::Gru) { rows * hid } else { 0 };
@@ -402,22 +445,24 @@ pub(crate) fn forward<T: Real>(
     let mut gh = if cell == Cell::Gru { vec![T::ZERO; nb * g] } else { Vec::new() };
     let b_hn = if cell == Cell::Gru { w.b_hh.map(|b| &b[2 * hid..]) } else { None };
     let (sg, sh) = (nb * g, nb * hid);
-    for k in 0..seq {
-        let t = slot(k, seq, reverse);
-        let gt = &mut gates[t * sg..(t + 1) * sg];
-        if cell == Cell::Gru {
-            mm(MatRef::dense(&h, 0, nb, hid), w_hh_t, T::ZERO, &mut gh);
-        } else {
-            mm(MatRef::dense(&h, 0, nb, hid), w_hh_t, T::ONE, gt);
+    in_pool(|| {
+        for k in 0..seq {
+            let t = slot(k, seq, reverse);
+            let gt = &mut gates[t * sg..(t + 1) * sg];
+            if cell == Cell::Gru {
+                T::step_mm(&h, nb, &w_hh_t, T::ZERO, &mut gh);
+            } else {
+                T::step_mm(&h, nb, &w_hh_t, T::ONE, gt);
+            }
+            let mut none: [T; 0] = [];
+            let aux_t = if cell == Cell::Gru { &mut aux[t * sh..(t + 1) * sh] } else { &mut none[..] };
+            T::forward_pass(cell, FwdStep { hidden: hid, g: gt, h: &mut h, c: &mut c, gh: &gh, b_hn, aux: aux_t });
+            hs[t * sh..(t + 1) * sh].copy_from_slice(&h);
+            if cell == Cell::Lstm {
+                aux[t * sh..(t + 1) * sh].copy_from_slice(&c);
+            }
         }
-        let mut none: [T; 0] = [];
-        let aux_t = if cell == Cell::Gru { &mut aux[t * sh..(t + 1) * sh] } else { &mut none[..] };
-        T::forward_pass(cell, FwdStep { hidden: hid, g: gt, h: &mut h, c: &mut c, gh: &gh, b_hn, aux: aux_t });
-        hs[t * sh..(t + 1) * sh].copy_from_slice(&h);
-        if cell == Cell::Lstm {
-            aux[t * sh..(t + 1) * sh].copy_from_slice(&c);
-        }
-    }
+    });
     let c_last = if cell == Cell::Lstm { c } else { Vec::new() };
     Saved { gates, aux, hs, c_last }
 }
@@ -445,45 +490,47 @@ pub(crate) fn backward<T: Real>(
     let mut dg = vec![T::ZERO; rows * g];
     let mut dgh_all = if gru { vec![T::ZERO; rows * g] } else { Vec::new() };
     let mut dc = if cell == Cell::Lstm { dy[rows * hid..rows * hid + sh].to_vec() } else { Vec::new() };
-    let w_hh = MatRef::dense(w.w_hh, 0, g, hid);
+    let w_hh = T::step_weight(MatRef::dense(w.w_hh, 0, g, hid));
     // dh: the gradient reaching h_t (its own output's, plus what flows back from step t + 1)
     let mut dh = vec![T::ZERO; sh];
     let mut dh_next = vec![T::ZERO; sh];
-    for k in (0..seq).rev() {
-        let t = slot(k, seq, reverse);
-        for (a, &b) in dh.iter_mut().zip(&dy[t * sh..(t + 1) * sh]) {
-            *a += b;
+    in_pool(|| {
+        for k in (0..seq).rev() {
+            let t = slot(k, seq, reverse);
+            for (a, &b) in dh.iter_mut().zip(&dy[t * sh..(t + 1) * sh]) {
+                *a += b;
+            }
+            let prev = (k > 0).then(|| slot(k - 1, seq, reverse));
+            let h_prev = prev.map_or(h0, |p| &saved.hs[p * sh..(p + 1) * sh]);
+            let c_prev = match (cell, prev) {
+                (Cell::Lstm, Some(p)) => &saved.aux[p * sh..(p + 1) * sh],
+                (Cell::Lstm, None) => c0,
+                _ => &[][..],
+            };
+            let aux = if saved.aux.is_empty() { &[][..] } else { &saved.aux[t * sh..(t + 1) * sh] };
+            dh_next.iter_mut().for_each(|v| *v = T::ZERO);
+            let mut none: [T; 0] = [];
+            let dgh_t = if gru { &mut dgh_all[t * sg..(t + 1) * sg] } else { &mut none[..] };
+            T::backward_pass(
+                cell,
+                BwdStep {
+                    hidden: hid,
+                    g: &saved.gates[t * sg..(t + 1) * sg],
+                    aux,
+                    h_prev,
+                    c_prev,
+                    dh: &dh,
+                    dc: &mut dc,
+                    dg: &mut dg[t * sg..(t + 1) * sg],
+                    dgh: dgh_t,
+                    dh_next: &mut dh_next,
+                },
+            );
+            let dgh_t = if gru { &dgh_all[t * sg..(t + 1) * sg] } else { &dg[t * sg..(t + 1) * sg] };
+            T::step_mm(dgh_t, nb, &w_hh, T::ONE, &mut dh_next);
+            std::mem::swap(&mut dh, &mut dh_next);
         }
-        let prev = (k > 0).then(|| slot(k - 1, seq, reverse));
-        let h_prev = prev.map_or(h0, |p| &saved.hs[p * sh..(p + 1) * sh]);
-        let c_prev = match (cell, prev) {
-            (Cell::Lstm, Some(p)) => &saved.aux[p * sh..(p + 1) * sh],
-            (Cell::Lstm, None) => c0,
-            _ => &[][..],
-        };
-        let aux = if saved.aux.is_empty() { &[][..] } else { &saved.aux[t * sh..(t + 1) * sh] };
-        dh_next.iter_mut().for_each(|v| *v = T::ZERO);
-        let mut none: [T; 0] = [];
-        let dgh_t = if gru { &mut dgh_all[t * sg..(t + 1) * sg] } else { &mut none[..] };
-        T::backward_pass(
-            cell,
-            BwdStep {
-                hidden: hid,
-                g: &saved.gates[t * sg..(t + 1) * sg],
-                aux,
-                h_prev,
-                c_prev,
-                dh: &dh,
-                dc: &mut dc,
-                dg: &mut dg[t * sg..(t + 1) * sg],
-                dgh: dgh_t,
-                dh_next: &mut dh_next,
-            },
-        );
-        let dgh_t = if gru { &dgh_all[t * sg..(t + 1) * sg] } else { &dg[t * sg..(t + 1) * sg] };
-        mm(MatRef::dense(dgh_t, 0, nb, g), w_hh, T::ONE, &mut dh_next);
-        std::mem::swap(&mut dh, &mut dh_next);
-    }
+    });
     let dgh: &[T] = if gru { &dgh_all } else { &dg };
     // the parameter and input gradients, each one product over the whole sequence
     let w_ih_g = want.w_ih.then(|| {
