@@ -28,6 +28,7 @@ mod rnn_cell;
 mod rnn_fused;
 mod rnn_gemm;
 mod rnn_kernels;
+mod rnn_parts;
 mod sequential;
 mod transformer;
 mod transformer_common;

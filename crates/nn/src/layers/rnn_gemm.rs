@@ -113,12 +113,13 @@ impl Packed {
     }
 
     /// `c = a @ B`, or `c += a @ B` when `accumulate`: `a` is `[m, k]` and `c` `[m, n]`, both
-    /// row-major and dense. Threaded over the panels when the product is large enough.
+    /// row-major and dense. With `threaded`, split over rayon's threads by panels when the product
+    /// is large enough.
     ///
     /// **Panics** when `a` or `c` is shorter than those sizes.
     #[track_caller]
-    pub(crate) fn matmul(&self, a: &[f32], m: usize, c: &mut [f32], accumulate: bool) {
-        self.matmul_split(a, m, c, accumulate, PAR_MADDS);
+    pub(crate) fn matmul(&self, a: &[f32], m: usize, c: &mut [f32], accumulate: bool, threaded: bool) {
+        self.matmul_split(a, m, c, accumulate, if threaded { PAR_MADDS } else { usize::MAX });
     }
 
     /// [`Packed::matmul`], threaded from `par_madds` multiply-adds on.
@@ -422,7 +423,7 @@ mod tests {
                             if threaded {
                                 pool.install(|| packed.matmul_split(&a, m, &mut c, acc, 0));
                             } else {
-                                packed.matmul(&a, m, &mut c, acc);
+                                packed.matmul(&a, m, &mut c, acc, false);
                             }
                             for (idx, (x, y)) in c.iter().zip(&want).enumerate() {
                                 let tol = 1e-5 * (k as f32).sqrt() * (1.0 + y.abs());
@@ -443,6 +444,6 @@ mod tests {
     fn short_output_panics() {
         let w = values(6, 1);
         let packed = Packed::new(MatRef::dense(&w, 0, 2, 3));
-        packed.matmul(&values(4, 2), 2, &mut [0.0; 5], false);
+        packed.matmul(&values(4, 2), 2, &mut [0.0; 5], false, true);
     }
 }
