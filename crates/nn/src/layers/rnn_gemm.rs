@@ -102,10 +102,21 @@ impl Packed {
         for (jp, panel) in data.chunks_exact_mut((k * nr).max(1)).enumerate().take(panels) {
             let j0 = jp * nr;
             let w = nr.min(n - j0);
-            for (p, row) in panel.chunks_exact_mut(nr).enumerate() {
-                let base = b.off + p * b.rs + j0 * b.cs;
-                for (j, v) in row[..w].iter_mut().enumerate() {
-                    *v = b.data[base + j * b.cs];
+            if b.cs <= b.rs {
+                // rows of `b` lie contiguously (row-major): copy row by row
+                for (p, row) in panel.chunks_exact_mut(nr).enumerate() {
+                    let base = b.off + p * b.rs + j0 * b.cs;
+                    for (j, v) in row[..w].iter_mut().enumerate() {
+                        *v = b.data[base + j * b.cs];
+                    }
+                }
+            } else {
+                // columns lie contiguously (a transposed view): read each column in order
+                for j in 0..w {
+                    let base = b.off + (j0 + j) * b.cs;
+                    for (p, row) in panel.chunks_exact_mut(nr).enumerate() {
+                        row[j] = b.data[base + p * b.rs];
+                    }
                 }
             }
         }

@@ -423,13 +423,19 @@ pub(crate) fn forward<T: Real>(
             *b += v;
         }
     }
-    let mut gates: Vec<T> = Vec::with_capacity(rows * g);
-    for _ in 0..rows {
-        gates.extend_from_slice(&bias);
-    }
     let w_ih_t = MatRef::dense(w.w_ih, 0, g, d.input).t();
     let w_hh_t = T::step_weight(MatRef::dense(w.w_hh, 0, g, hid).t());
-    mm(MatRef::dense(x, 0, rows, d.input), w_ih_t, T::ONE, &mut gates);
+    // x W_ih^T + bias written straight into the new buffer (no fill pass first)
+    let mut gates: Vec<T> = Vec::with_capacity(rows * g);
+    T::gemm_uninit(
+        MatRef::dense(x, 0, rows, d.input),
+        w_ih_t,
+        Some(&bias),
+        &mut gates.spare_capacity_mut()[..rows * g],
+    );
+    // SAFETY: `gemm_uninit` writes every element of the `rows x g` matrix it is given, which is
+    // the first `rows * g` elements of the capacity.
+    unsafe { gates.set_len(rows * g) };
     let mut hs = vec![T::ZERO; rows * hid];
     let aux_len = if matches!(cell, Cell::Lstm | Cell::Gru) { rows * hid } else { 0 };
     let mut aux = vec![T::ZERO; aux_len];
