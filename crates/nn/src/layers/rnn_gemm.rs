@@ -16,6 +16,7 @@ use ember_tensor::cpu::vmath::{self, Fm};
 
 /// An instruction-set path of the microkernel.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
 pub(crate) enum Isa {
     /// AVX-512 (F, VL, DQ) with FMA: 8-lane vectors, 32 registers of them.
     Avx512,
@@ -64,10 +65,12 @@ impl Isa {
 const NV512: usize = 4;
 /// Rows of the AVX-512 tile: `MR512 * NV512` accumulators of the 32 registers, `NV512` for the
 /// panel row and one for the broadcast.
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
 const MR512: usize = 6;
 /// Vectors of 8 lanes per tile row of the AVX2 path.
 const NV256: usize = 2;
 /// Rows of the AVX2 tile (12 accumulators of the 16 registers).
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
 const MR256: usize = 6;
 /// Panel width of the baseline.
 const NR_PLAIN: usize = 16;
