@@ -15,10 +15,10 @@
 //! column sum.
 //!
 //! The per-step products (`h W_hh^T`, `dG W_hh`: 32 rows for a batch of 32) are the recurrence's
-//! cost. In `f32` they run through `rnn_gemm.rs`: the weight packed once per sequence, a
-//! register-tiled microkernel per instruction set, the output columns split over rayon's threads,
-//! and the step loop itself on a thread of the pool (so each split is an in-pool `join`). `f64`
-//! keeps `ember_tensor`'s GEMM.
+//! cost. In `f32` they run through `rnn_gemm.rs`: the weight packed once per sequence and a
+//! register-tiled microkernel per instruction set (`f64` keeps `ember_tensor`'s GEMM). The step
+//! loops live in `rnn_parts.rs`: on several threads each thread runs the whole recurrence for its
+//! own rows of the batch (rows are independent over the steps).
 
 use ember_tensor::cpu::matmul::{GemmElem, MatRef};
 use ember_tensor::cpu::vmath::{self, Fm};
