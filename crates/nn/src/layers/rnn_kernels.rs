@@ -13,12 +13,20 @@
 //! gradients, and one product `dG W_hh` carries the gradient to the previous step; after the loop
 //! `dW_ih`, `dW_hh` and `dx` are one product each over the whole sequence and the biases one
 //! column sum.
+//!
+//! The per-step products (`h W_hh^T`, `dG W_hh`: 32 rows for a batch of 32) are the recurrence's
+//! cost. In `f32` they run through `rnn_gemm.rs`: the weight packed once per sequence and a
+//! register-tiled microkernel per instruction set (`f64` keeps `ember_tensor`'s GEMM). The step
+//! loops live in `rnn_parts.rs`: on several threads each thread runs the whole recurrence for its
+//! own rows of the batch (rows are independent over the steps).
 
 use ember_tensor::cpu::matmul::{GemmElem, MatRef};
 use ember_tensor::cpu::vmath::{self, Fm};
 use ember_tensor::Float;
 
 use super::rnn::Cell;
+use super::rnn_gemm::Packed;
+use super::rnn_parts as parts;
 
 /// Sizes of one layer-direction run.
 #[derive(Clone, Copy, Debug)]
@@ -87,6 +95,24 @@ pub(crate) trait Real: GemmElem + Float {
     fn forward_pass(cell: Cell, p: FwdStep<'_, Self>);
     /// The backward pointwise pass of one step (see [`Pass`]).
     fn backward_pass(cell: Cell, p: BwdStep<'_, Self>);
+    /// The weight of the per-step product, prepared once per sequence (`f32`: packed for
+    /// `rnn_gemm`'s microkernel; `f64`: the view, for `ember_tensor`'s GEMM).
+    fn step_weight(b: MatRef<'_, Self>) -> StepWeight<'_, Self> {
+        StepWeight { b, packed: None }
+    }
+    /// `c = a @ w` (`beta` 0) or `c += a @ w` (`beta` 1), `a` row-major with `rows` rows;
+    /// `threaded`: the product may split over rayon's threads.
+    fn step_mm(a: &[Self], rows: usize, w: &StepWeight<'_, Self>, beta: Self, c: &mut [Self], threaded: bool) {
+        let _ = threaded;
+        mm(MatRef::dense(a, 0, rows, w.b.rows), w.b, beta, c);
+    }
+}
+
+/// The weight of the per-step recurrent product (`W_hh^T` forward, `W_hh` backward), with its
+/// `f32` packing.
+pub(crate) struct StepWeight<'a, T> {
+    b: MatRef<'a, T>,
+    packed: Option<Packed>,
 }
 
 /// The buffers of one forward step, each `[batch, width]`: `g` the gate pre-activations in
@@ -349,6 +375,15 @@ impl Real for f32 {
     fn backward_pass(cell: Cell, p: BwdStep<'_, f32>) {
         multiversion!(bwd, BwdStep, cell, p)
     }
+    fn step_weight(b: MatRef<'_, f32>) -> StepWeight<'_, f32> {
+        StepWeight { b, packed: Some(Packed::new(b)) }
+    }
+    fn step_mm(a: &[f32], rows: usize, w: &StepWeight<'_, f32>, beta: f32, c: &mut [f32], threaded: bool) {
+        match &w.packed {
+            Some(p) => p.matmul(a, rows, c, beta != 0.0, threaded),
+            None => mm(MatRef::dense(a, 0, rows, w.b.rows), w.b, beta, c),
+        }
+    }
 }
 
 /// `c = a @ b + beta * c` for a row-major `c` (`ember_tensor`'s GEMM, threaded when large).
@@ -358,7 +393,7 @@ fn mm<T: Real>(a: MatRef<'_, T>, b: MatRef<'_, T>, beta: T, c: &mut [T]) {
 }
 
 /// The slot of processing step `k`.
-fn slot(k: usize, seq: usize, reverse: bool) -> usize {
+pub(crate) fn slot(k: usize, seq: usize, reverse: bool) -> usize {
     if reverse {
         seq - 1 - k
     } else {
@@ -388,36 +423,40 @@ pub(crate) fn forward<T: Real>(
             *b += v;
         }
     }
-    let mut gates: Vec<T> = Vec::with_capacity(rows * g);
-    for _ in 0..rows {
-        gates.extend_from_slice(&bias);
-    }
     let w_ih_t = MatRef::dense(w.w_ih, 0, g, d.input).t();
-    let w_hh_t = MatRef::dense(w.w_hh, 0, g, hid).t();
-    mm(MatRef::dense(x, 0, rows, d.input), w_ih_t, T::ONE, &mut gates);
+    let w_hh_t = T::step_weight(MatRef::dense(w.w_hh, 0, g, hid).t());
+    // x W_ih^T + bias written straight into the new buffer (no fill pass first)
+    let mut gates: Vec<T> = Vec::with_capacity(rows * g);
+    T::gemm_uninit(
+        MatRef::dense(x, 0, rows, d.input),
+        w_ih_t,
+        Some(&bias),
+        &mut gates.spare_capacity_mut()[..rows * g],
+    );
+    // SAFETY: `gemm_uninit` writes every element of the `rows x g` matrix it is given, which is
+    // the first `rows * g` elements of the capacity.
+    unsafe { gates.set_len(rows * g) };
     let mut hs = vec![T::ZERO; rows * hid];
     let aux_len = if matches!(cell, Cell::Lstm | Cell::Gru) { rows * hid } else { 0 };
     let mut aux = vec![T::ZERO; aux_len];
     let (mut h, mut c) = (h0.to_vec(), c0.to_vec());
-    let mut gh = if cell == Cell::Gru { vec![T::ZERO; nb * g] } else { Vec::new() };
     let b_hn = if cell == Cell::Gru { w.b_hh.map(|b| &b[2 * hid..]) } else { None };
-    let (sg, sh) = (nb * g, nb * hid);
-    for k in 0..seq {
-        let t = slot(k, seq, reverse);
-        let gt = &mut gates[t * sg..(t + 1) * sg];
-        if cell == Cell::Gru {
-            mm(MatRef::dense(&h, 0, nb, hid), w_hh_t, T::ZERO, &mut gh);
-        } else {
-            mm(MatRef::dense(&h, 0, nb, hid), w_hh_t, T::ONE, gt);
-        }
-        let mut none: [T; 0] = [];
-        let aux_t = if cell == Cell::Gru { &mut aux[t * sh..(t + 1) * sh] } else { &mut none[..] };
-        T::forward_pass(cell, FwdStep { hidden: hid, g: gt, h: &mut h, c: &mut c, gh: &gh, b_hn, aux: aux_t });
-        hs[t * sh..(t + 1) * sh].copy_from_slice(&h);
-        if cell == Cell::Lstm {
-            aux[t * sh..(t + 1) * sh].copy_from_slice(&c);
-        }
-    }
+    let bounds = parts::row_parts(nb);
+    let mut aux_p = parts::split_rows(&mut aux, seq, nb, hid, &bounds).into_iter();
+    let mut hs_p = parts::split_rows(&mut hs, seq, nb, hid, &bounds).into_iter();
+    let mut c_p = parts::split_state(&mut c, hid, &bounds).into_iter();
+    let work: Vec<(usize, parts::FwdPart<'_, T>)> = parts::split_rows(&mut gates, seq, nb, g, &bounds)
+        .into_iter()
+        .zip(parts::split_state(&mut h, hid, &bounds))
+        .zip(bounds.windows(2))
+        .map(|((gates, h), r)| {
+            let (hs, aux, c) = (hs_p.next(), aux_p.next(), c_p.next());
+            let part = parts::FwdPart { gates, hs: hs.expect("part"), aux: aux.expect("part"), h, c: c.expect("part") };
+            (r[1] - r[0], part)
+        })
+        .collect();
+    let l = parts::Loop { cell, seq, hidden: hid, reverse, w: &w_hh_t };
+    parts::for_parts(work, |(rows, p), threaded| parts::forward_part(l, b_hn, rows, p, threaded));
     let c_last = if cell == Cell::Lstm { c } else { Vec::new() };
     Saved { gates, aux, hs, c_last }
 }
@@ -445,45 +484,23 @@ pub(crate) fn backward<T: Real>(
     let mut dg = vec![T::ZERO; rows * g];
     let mut dgh_all = if gru { vec![T::ZERO; rows * g] } else { Vec::new() };
     let mut dc = if cell == Cell::Lstm { dy[rows * hid..rows * hid + sh].to_vec() } else { Vec::new() };
-    let w_hh = MatRef::dense(w.w_hh, 0, g, hid);
-    // dh: the gradient reaching h_t (its own output's, plus what flows back from step t + 1)
-    let mut dh = vec![T::ZERO; sh];
-    let mut dh_next = vec![T::ZERO; sh];
-    for k in (0..seq).rev() {
-        let t = slot(k, seq, reverse);
-        for (a, &b) in dh.iter_mut().zip(&dy[t * sh..(t + 1) * sh]) {
-            *a += b;
-        }
-        let prev = (k > 0).then(|| slot(k - 1, seq, reverse));
-        let h_prev = prev.map_or(h0, |p| &saved.hs[p * sh..(p + 1) * sh]);
-        let c_prev = match (cell, prev) {
-            (Cell::Lstm, Some(p)) => &saved.aux[p * sh..(p + 1) * sh],
-            (Cell::Lstm, None) => c0,
-            _ => &[][..],
-        };
-        let aux = if saved.aux.is_empty() { &[][..] } else { &saved.aux[t * sh..(t + 1) * sh] };
-        dh_next.iter_mut().for_each(|v| *v = T::ZERO);
-        let mut none: [T; 0] = [];
-        let dgh_t = if gru { &mut dgh_all[t * sg..(t + 1) * sg] } else { &mut none[..] };
-        T::backward_pass(
-            cell,
-            BwdStep {
-                hidden: hid,
-                g: &saved.gates[t * sg..(t + 1) * sg],
-                aux,
-                h_prev,
-                c_prev,
-                dh: &dh,
-                dc: &mut dc,
-                dg: &mut dg[t * sg..(t + 1) * sg],
-                dgh: dgh_t,
-                dh_next: &mut dh_next,
-            },
-        );
-        let dgh_t = if gru { &dgh_all[t * sg..(t + 1) * sg] } else { &dg[t * sg..(t + 1) * sg] };
-        mm(MatRef::dense(dgh_t, 0, nb, g), w_hh, T::ONE, &mut dh_next);
-        std::mem::swap(&mut dh, &mut dh_next);
-    }
+    let mut dh0 = vec![T::ZERO; sh];
+    let w_hh = T::step_weight(MatRef::dense(w.w_hh, 0, g, hid));
+    let bounds = parts::row_parts(nb);
+    let mut dgh_p = parts::split_rows(&mut dgh_all, seq, nb, g, &bounds).into_iter();
+    let mut dc_p = parts::split_state(&mut dc, hid, &bounds).into_iter();
+    let work: Vec<parts::BwdPart<'_, T>> = parts::split_rows(&mut dg, seq, nb, g, &bounds)
+        .into_iter()
+        .zip(parts::split_state(&mut dh0, hid, &bounds))
+        .zip(bounds.windows(2))
+        .map(|((dg, dh0), r)| {
+            let (dgh, dc) = (dgh_p.next().expect("part"), dc_p.next().expect("part"));
+            parts::BwdPart { r0: r[0], r1: r[1], dg, dgh, dc, dh0 }
+        })
+        .collect();
+    let l = parts::Loop { cell, seq, hidden: hid, reverse, w: &w_hh };
+    let input = parts::BwdIn { h0, c0, saved, dy, nb };
+    parts::for_parts(work, |p, threaded| parts::backward_part(l, input, p, threaded));
     let dgh: &[T] = if gru { &dgh_all } else { &dg };
     // the parameter and input gradients, each one product over the whole sequence
     let w_ih_g = want.w_ih.then(|| {
@@ -523,5 +540,5 @@ pub(crate) fn backward<T: Real>(
     } else {
         (None, None)
     };
-    Grads { x: x_g, h0: dh, c0: dc, w_ih: w_ih_g, w_hh: w_hh_g, b_ih, b_hh }
+    Grads { x: x_g, h0: dh0, c0: dc, w_ih: w_ih_g, w_hh: w_hh_g, b_ih, b_hh }
 }
