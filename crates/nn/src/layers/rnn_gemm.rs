@@ -6,10 +6,11 @@
 //! Here `B` is packed once per sequence ([`Packed::new`]) into panels of `NR` columns (each panel
 //! `k x NR`, row by row, the last one zero-padded), and each step runs a register-blocked
 //! microkernel: an `MR x NR` tile of `c` held in registers over the whole `k`, one broadcast of `a`
-//! and `NR` contiguous values of the panel per multiply-add row. The microkernel is plain Rust on
-//! fixed-size arrays, compiled three times (`#[target_feature]`: AVX-512, AVX2 with FMA, the
-//! baseline) with tile sizes that fit each register file; the widest the CPU has runs. On several
-//! threads the panels (output columns) are split between them.
+//! and `NR` contiguous values of the panel per multiply-add row. Three paths with tile sizes that
+//! fit each register file, the widest the CPU has running: AVX-512 and AVX2 with FMA (`core::arch`
+//! 256-bit intrinsics under `#[target_feature]`: plain loops were vectorised across the wrong
+//! dimension) and a baseline of plain loops. On several threads the panels (output columns) are
+//! split between them.
 
 use ember_tensor::cpu::matmul::MatRef;
 use ember_tensor::cpu::vmath::{self, Fm};
