@@ -390,30 +390,19 @@ pub(crate) trait Backend: Send + Sync {
         })
     }
 
-    /// The max pool's input gradient knowing its windows (`plan`): each input element sums, in
-    /// output order, the `grad_out` of the outputs whose index names it as a tap of their window.
-    fn max_pool_backward_windows(
+    /// A pool's input gradient (of `input_shape`) knowing its windows (`plan`). With the max
+    /// pool's `indices`, each input element sums, in output order, the `grad_out` of the outputs
+    /// whose index names it as a tap of their window; without, the average pool's gradient.
+    fn pool_backward(
         &self,
         op: &'static str,
         grad_out: &Tensor,
-        indices: &Tensor,
+        indices: Option<&Tensor>,
         plan: &Pool2dPlan,
         input_shape: &[usize],
     ) -> Result<Tensor> {
-        fallback(self.widened(), op, &[grad_out, indices], |be, h| {
-            be.max_pool_backward_windows(op, h[0], h[1], plan, input_shape)
-        })
-    }
-
-    /// The average pool's input gradient, of `input_shape`.
-    fn avg_pool_backward(
-        &self,
-        op: &'static str,
-        grad_out: &Tensor,
-        plan: &Pool2dPlan,
-        input_shape: &[usize],
-    ) -> Result<Tensor> {
-        fallback(self.widened(), op, &[grad_out], |be, h| be.avg_pool_backward(op, h[0], plan, input_shape))
+        let inputs: Vec<&Tensor> = std::iter::once(grad_out).chain(indices).collect();
+        fallback(self.widened(), op, &inputs, |be, h| be.pool_backward(op, h[0], h.get(1).copied(), plan, input_shape))
     }
 
     // ----- fused kernels

@@ -387,25 +387,15 @@ impl Backend for WgpuBackend {
         }
     }
 
-    fn max_pool_backward_windows(
+    fn pool_backward(
         &self,
         op: &'static str,
         grad_out: &Tensor,
-        indices: &Tensor,
+        indices: Option<&Tensor>,
         plan: &Pool2dPlan,
         input_shape: &[usize],
     ) -> Result<Tensor> {
-        pooling::max_pool_backward(op, grad_out, indices, plan, input_shape)
-    }
-
-    fn avg_pool_backward(
-        &self,
-        op: &'static str,
-        grad_out: &Tensor,
-        plan: &Pool2dPlan,
-        input_shape: &[usize],
-    ) -> Result<Tensor> {
-        pooling::avg_pool_backward(op, grad_out, plan, input_shape)
+        pooling::pool_backward(op, grad_out, indices, plan, input_shape)
     }
 
     fn fused_map(
