@@ -257,8 +257,16 @@ impl Backend for CpuBackend {
         super::conv::backward_input(op, dy, w, init, g)
     }
 
-    fn conv_backward_weight(&self, op: &'static str, dy: &Tensor, x: &Tensor, g: &ConvGeom) -> Result<Tensor> {
-        super::conv::backward_weight(op, dy, x, g)
+    fn conv_backward_weight(
+        &self,
+        op: &'static str,
+        dy: &Tensor,
+        x: &Tensor,
+        g: &ConvGeom,
+        with_bias: bool,
+    ) -> Result<(Tensor, Option<Tensor>)> {
+        let dw = super::conv::backward_weight(op, dy, x, g)?;
+        Ok((dw, with_bias.then(|| dy.try_sum_dims(&[0, 2, 3], false)).transpose()?))
     }
 
     fn max_pool(

@@ -339,19 +339,15 @@ impl Backend for WgpuBackend {
         conv::backward_input(op, dy, w, init, g)
     }
 
-    fn conv_backward_weight(&self, op: &'static str, dy: &Tensor, x: &Tensor, g: &ConvGeom) -> Result<Tensor> {
-        Ok(conv::backward_weight_bias(op, dy, x, g, false)?.0)
-    }
-
-    fn conv_backward_weight_bias(
+    fn conv_backward_weight(
         &self,
         op: &'static str,
         dy: &Tensor,
         x: &Tensor,
         g: &ConvGeom,
-    ) -> Result<(Tensor, Tensor)> {
-        let (dw, db) = conv::backward_weight_bias(op, dy, x, g, true)?;
-        Ok((dw, db.expect("asked for")))
+        with_bias: bool,
+    ) -> Result<(Tensor, Option<Tensor>)> {
+        conv::backward_weight_bias(op, dy, x, g, with_bias)
     }
 
     fn max_pool(
