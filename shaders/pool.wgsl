@@ -82,6 +82,36 @@ fn avg_pool(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg:
     vals[e] = s;
 }
 
+// Where an input element of a backward pass sits: its plane, row and column, the output shape,
+// the offset of the output columns' (start, end, divisor) in `info` (the rows' start at 8), and
+// the offsets of the (first, last + 1) output row covering its row (`rr`) and output column
+// covering its column (`cr`).
+struct Gather {
+    oh: u32,
+    ow: u32,
+    in_h: u32,
+    in_w: u32,
+    plane: u32,
+    ih: u32,
+    iw: u32,
+    cols: u32,
+    rr: u32,
+    cr: u32,
+}
+
+fn gather(e: u32) -> Gather {
+    let oh = info[1];
+    let ow = info[2];
+    let in_h = info[3];
+    let in_w = info[4];
+    let ih = (e / in_w) % in_h;
+    let iw = e % in_w;
+    let cols = 8u + 3u * oh;
+    let rr = cols + 3u * ow + 2u * ih;
+    let cr = cols + 3u * ow + 2u * in_h + 2u * iw;
+    return Gather(oh, ow, in_h, in_w, e / (in_w * in_h), ih, iw, cols, rr, cr);
+}
+
 // Average pool backward (fixed or adaptive windows), gather style: one invocation per input
 // element of [planes, in_h, in_w] (written to `vals`) sums grad / divisor over the output windows
 // covering it, in the CPU's order (output rows, then columns), so the result is the CPU's.
@@ -95,30 +125,20 @@ fn avg_pool_backward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgro
     if (e >= info[0]) {
         return;
     }
-    let oh = info[1];
-    let ow = info[2];
-    let in_h = info[3];
-    let in_w = info[4];
-    let ih = (e / in_w) % in_h;
-    let iw = e % in_w;
-    let plane = e / (in_w * in_h);
-    let rows = 8u;
-    let cols = rows + 3u * oh;
-    let rr = cols + 3u * ow + 2u * ih;
-    let cr = cols + 3u * ow + 2u * in_h + 2u * iw;
-    let base = info[7] + plane * oh * ow;
+    let g = gather(e);
+    let base = info[7] + g.plane * g.oh * g.ow;
     var s = T(0);
-    for (var oy = info[rr]; oy < info[rr + 1u]; oy = oy + 1u) {
-        let r = rows + 3u * oy;
-        if (info[r] > ih || ih >= info[r + 1u]) {
+    for (var oy = info[g.rr]; oy < info[g.rr + 1u]; oy = oy + 1u) {
+        let r = 8u + 3u * oy;
+        if (info[r] > g.ih || g.ih >= info[r + 1u]) {
             continue;
         }
-        for (var ox = info[cr]; ox < info[cr + 1u]; ox = ox + 1u) {
-            let c = cols + 3u * ox;
-            if (info[c] > iw || iw >= info[c + 1u]) {
+        for (var ox = info[g.cr]; ox < info[g.cr + 1u]; ox = ox + 1u) {
+            let c = g.cols + 3u * ox;
+            if (info[c] > g.iw || g.iw >= info[c + 1u]) {
                 continue;
             }
-            s = s + x[base + oy * ow + ox] / T(info[r + 2u] * info[c + 2u]);
+            s = s + x[base + oy * g.ow + ox] / T(info[r + 2u] * info[c + 2u]);
         }
     }
     vals[e] = s;
@@ -139,32 +159,22 @@ fn max_pool_backward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgro
     if (e >= info[0]) {
         return;
     }
-    let oh = info[1];
-    let ow = info[2];
-    let in_h = info[3];
-    let in_w = info[4];
-    let ih = (e / in_w) % in_h;
-    let iw = e % in_w;
-    let plane = e / (in_w * in_h);
-    let rows = 8u;
-    let cols = rows + 3u * oh;
-    let rr = cols + 3u * ow + 2u * ih;
-    let cr = cols + 3u * ow + 2u * in_h + 2u * iw;
-    let at = vec2<u32>(ih * in_w + iw, 0u);
-    let o0 = plane * oh * ow;
-    let idx0 = info[cols + 3u * ow + 2u * in_h + 2u * in_w];
+    let g = gather(e);
+    let at = vec2<u32>(g.ih * g.in_w + g.iw, 0u);
+    let o0 = g.plane * g.oh * g.ow;
+    let idx0 = info[g.cols + 3u * g.ow + 2u * g.in_h + 2u * g.in_w];
     var s = T(0);
-    for (var oy = info[rr]; oy < info[rr + 1u]; oy = oy + 1u) {
-        let r = rows + 3u * oy;
-        if (info[r] > ih || ih >= info[r + 1u] || (ih - info[r]) % info[5] != 0u) {
+    for (var oy = info[g.rr]; oy < info[g.rr + 1u]; oy = oy + 1u) {
+        let r = 8u + 3u * oy;
+        if (info[r] > g.ih || g.ih >= info[r + 1u] || (g.ih - info[r]) % info[5] != 0u) {
             continue;
         }
-        for (var ox = info[cr]; ox < info[cr + 1u]; ox = ox + 1u) {
-            let c = cols + 3u * ox;
-            if (info[c] > iw || iw >= info[c + 1u] || (iw - info[c]) % info[6] != 0u) {
+        for (var ox = info[g.cr]; ox < info[g.cr + 1u]; ox = ox + 1u) {
+            let c = g.cols + 3u * ox;
+            if (info[c] > g.iw || g.iw >= info[c + 1u] || (g.iw - info[c]) % info[6] != 0u) {
                 continue;
             }
-            let o = o0 + oy * ow + ox;
+            let o = o0 + oy * g.ow + ox;
             if (all(idxs[idx0 + o] == at)) {
                 s = s + x[info[7] + o];
             }

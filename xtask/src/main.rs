@@ -159,30 +159,10 @@ fn test() -> bool {
         ("package", package_cmd(false)),
         // End to end, in release: the digits CNN must train to 97% test accuracy (about 10 s of
         // training on 2 cores, after the release build).
-        ("digits", {
-            let mut c = cargo();
-            c.args(["run", "--release", "-p", "ember", "--example", "digits", "--"]);
-            c.args(["--epochs", "30", "--device", "cpu", "--min-accuracy", "0.97", "--out", "target/digits"]);
-            c
-        }),
+        ("digits", digits_cmd("cpu", false)),
         // The same training in mixed precision (`--amp`: autocast to BF16 with GradScaler) must
         // reach the same accuracy (issue 17).
-        ("digits-amp", {
-            let mut c = cargo();
-            c.args(["run", "--release", "-p", "ember", "--example", "digits", "--"]);
-            c.args([
-                "--epochs",
-                "30",
-                "--device",
-                "cpu",
-                "--amp",
-                "--min-accuracy",
-                "0.97",
-                "--out",
-                "target/digits-amp",
-            ]);
-            c
-        }),
+        ("digits-amp", digits_cmd("cpu", true)),
         // Every loader of untrusted bytes, mutation-fuzzed for 20 s each (100 s in all; the harness
         // was built by the test step): a panic, abort or hang fails CI.
         ("fuzz", fuzz_cmd(&["--seconds".into(), "20".into()])),
@@ -198,25 +178,9 @@ fn test() -> bool {
     // Where a GPU is required (CI sets EMBER_REQUIRE_GPU=1 with lavapipe installed), the same
     // training must reach the same accuracy on the GPU (about 2 minutes on lavapipe).
     if std::env::var("EMBER_REQUIRE_GPU").is_ok_and(|v| v == "1") {
-        let mut c = cargo();
-        c.args(["run", "--release", "-p", "ember", "--example", "digits", "--"]);
-        c.args(["--epochs", "30", "--device", "gpu", "--min-accuracy", "0.97", "--out", "target/digits-gpu"]);
-        steps.push(("digits-gpu", c));
+        steps.push(("digits-gpu", digits_cmd("gpu", false)));
         // and in mixed precision (autocast to F16 on the GPU, GradScaler)
-        let mut c = cargo();
-        c.args(["run", "--release", "-p", "ember", "--example", "digits", "--"]);
-        c.args([
-            "--epochs",
-            "30",
-            "--device",
-            "gpu",
-            "--amp",
-            "--min-accuracy",
-            "0.97",
-            "--out",
-            "target/digits-gpu-amp",
-        ]);
-        steps.push(("digits-gpu-amp", c));
+        steps.push(("digits-gpu-amp", digits_cmd("gpu", true)));
     }
     steps.extend(mpi_steps());
     let mut ok = loc();
@@ -232,6 +196,21 @@ fn test() -> bool {
         }
     }
     ok
+}
+
+/// The digits example in release: 30 epochs on `device` (`cpu` or `gpu`; with `amp`, in mixed
+/// precision), failing below 97% test accuracy, writing to `target/digits[-gpu][-amp]`.
+fn digits_cmd(device: &str, amp: bool) -> Command {
+    let mut c = cargo();
+    c.args(["run", "--release", "-p", "ember", "--example", "digits", "--"]);
+    c.args(["--epochs", "30", "--device", device]);
+    if amp {
+        c.arg("--amp");
+    }
+    let gpu = if device == "gpu" { "-gpu" } else { "" };
+    let half = if amp { "-amp" } else { "" };
+    c.args(["--min-accuracy", "0.97", "--out", &format!("target/digits{gpu}{half}")]);
+    c
 }
 
 /// `cargo package` of every publishable crate of the workspace (with `verify`, each is built from

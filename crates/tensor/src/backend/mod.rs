@@ -341,21 +341,20 @@ pub(crate) trait Backend: Send + Sync {
         fallback(self.widened(), op, &ins, |be, h| be.conv_backward_input(op, h[0], h[1], h.get(2).copied(), g))
     }
 
-    /// The weight gradient of [`Backend::conv`] from `dy` and the input `x`.
-    fn conv_backward_weight(&self, op: &'static str, dy: &Tensor, x: &Tensor, g: &ConvGeom) -> Result<Tensor> {
-        fallback(self.widened(), op, &[dy, x], |be, h| be.conv_backward_weight(op, h[0], h[1], g))
-    }
-
-    /// The weight gradient and the bias gradient (`dy` `[n, o, oh, ow]` summed over all dims but
-    /// `o`) of [`Backend::conv`] together: the GPU gives both from one product.
-    fn conv_backward_weight_bias(
+    /// The weight gradient of [`Backend::conv`] from `dy` and the input `x`, and with `with_bias`
+    /// the bias gradient (`dy` `[n, o, oh, ow]` summed over all dims but `o`) too: the GPU gives
+    /// both from one product.
+    fn conv_backward_weight(
         &self,
         op: &'static str,
         dy: &Tensor,
         x: &Tensor,
         g: &ConvGeom,
-    ) -> Result<(Tensor, Tensor)> {
-        Ok((self.conv_backward_weight(op, dy, x, g)?, dy.try_sum_dims(&[0, 2, 3], false)?))
+        with_bias: bool,
+    ) -> Result<(Tensor, Option<Tensor>)> {
+        let dw =
+            fallback(self.widened(), op, &[dy, x], |be, h| Ok(be.conv_backward_weight(op, h[0], h[1], g, false)?.0))?;
+        Ok((dw, with_bias.then(|| dy.try_sum_dims(&[0, 2, 3], false)).transpose()?))
     }
 
     /// A max pool (float `x`), with the flat in-plane indices of the maxima when asked.
@@ -390,30 +389,19 @@ pub(crate) trait Backend: Send + Sync {
         })
     }
 
-    /// The max pool's input gradient knowing its windows (`plan`): each input element sums, in
-    /// output order, the `grad_out` of the outputs whose index names it as a tap of their window.
-    fn max_pool_backward_windows(
+    /// A pool's input gradient (of `input_shape`) knowing its windows (`plan`). With the max
+    /// pool's `indices`, each input element sums, in output order, the `grad_out` of the outputs
+    /// whose index names it as a tap of their window; without, the average pool's gradient.
+    fn pool_backward(
         &self,
         op: &'static str,
         grad_out: &Tensor,
-        indices: &Tensor,
+        indices: Option<&Tensor>,
         plan: &Pool2dPlan,
         input_shape: &[usize],
     ) -> Result<Tensor> {
-        fallback(self.widened(), op, &[grad_out, indices], |be, h| {
-            be.max_pool_backward_windows(op, h[0], h[1], plan, input_shape)
-        })
-    }
-
-    /// The average pool's input gradient, of `input_shape`.
-    fn avg_pool_backward(
-        &self,
-        op: &'static str,
-        grad_out: &Tensor,
-        plan: &Pool2dPlan,
-        input_shape: &[usize],
-    ) -> Result<Tensor> {
-        fallback(self.widened(), op, &[grad_out], |be, h| be.avg_pool_backward(op, h[0], plan, input_shape))
+        let inputs: Vec<&Tensor> = std::iter::once(grad_out).chain(indices).collect();
+        fallback(self.widened(), op, &inputs, |be, h| be.pool_backward(op, h[0], h.get(1).copied(), plan, input_shape))
     }
 
     // ----- fused kernels

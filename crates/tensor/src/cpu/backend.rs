@@ -257,8 +257,16 @@ impl Backend for CpuBackend {
         super::conv::backward_input(op, dy, w, init, g)
     }
 
-    fn conv_backward_weight(&self, op: &'static str, dy: &Tensor, x: &Tensor, g: &ConvGeom) -> Result<Tensor> {
-        super::conv::backward_weight(op, dy, x, g)
+    fn conv_backward_weight(
+        &self,
+        op: &'static str,
+        dy: &Tensor,
+        x: &Tensor,
+        g: &ConvGeom,
+        with_bias: bool,
+    ) -> Result<(Tensor, Option<Tensor>)> {
+        let dw = super::conv::backward_weight(op, dy, x, g)?;
+        Ok((dw, with_bias.then(|| dy.try_sum_dims(&[0, 2, 3], false)).transpose()?))
     }
 
     fn max_pool(
@@ -287,11 +295,11 @@ impl Backend for CpuBackend {
         with_float!(op, grad_out.dtype(), T, super::pool::max_pool2d_backward::<T>(grad_out, indices, input_shape, hw))
     }
 
-    fn max_pool_backward_windows(
+    fn pool_backward(
         &self,
         op: &'static str,
         grad_out: &Tensor,
-        indices: &Tensor,
+        indices: Option<&Tensor>,
         plan: &Pool2dPlan,
         input_shape: &[usize],
     ) -> Result<Tensor> {
@@ -299,18 +307,11 @@ impl Backend for CpuBackend {
             op,
             grad_out.dtype(),
             T,
-            Ok(super::pool::max_pool2d_backward_windows::<T>(grad_out, indices, plan, input_shape))
+            Ok(match indices {
+                Some(i) => super::pool::max_pool2d_backward_windows::<T>(grad_out, i, plan, input_shape),
+                None => super::pool::avg_pool2d_backward::<T>(grad_out, plan, input_shape),
+            })
         )
-    }
-
-    fn avg_pool_backward(
-        &self,
-        op: &'static str,
-        grad_out: &Tensor,
-        plan: &Pool2dPlan,
-        input_shape: &[usize],
-    ) -> Result<Tensor> {
-        with_float!(op, grad_out.dtype(), T, Ok(super::pool::avg_pool2d_backward::<T>(grad_out, plan, input_shape)))
     }
 
     fn norm_rows(

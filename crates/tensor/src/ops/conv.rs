@@ -223,12 +223,18 @@ pub(crate) mod kern {
 
     /// The weight gradient `[o, c/groups, kh, kw]` of `dy` `[n, o, oh, ow]` and `x` `[n, c, h, w]`.
     pub fn backward_weight(op: &'static str, dy: &Tensor, x: &Tensor, g: &ConvGeom) -> Result<Tensor> {
-        dy.backend().conv_backward_weight(op, dy, x, g)
+        Ok(backward_weights(op, dy, x, g, false)?.0)
     }
 
-    /// [`backward_weight`] and the bias gradient `[o]` together.
-    pub fn backward_weight_bias(op: &'static str, dy: &Tensor, x: &Tensor, g: &ConvGeom) -> Result<(Tensor, Tensor)> {
-        dy.backend().conv_backward_weight_bias(op, dy, x, g)
+    /// [`backward_weight`] and with `with_bias` the bias gradient `[o]` together.
+    pub fn backward_weights(
+        op: &'static str,
+        dy: &Tensor,
+        x: &Tensor,
+        g: &ConvGeom,
+        with_bias: bool,
+    ) -> Result<(Tensor, Option<Tensor>)> {
+        dy.backend().conv_backward_weight(op, dy, x, g, with_bias)
     }
 }
 
@@ -283,11 +289,8 @@ fn backward_weight_nd(
     room(op, dy, &g)?;
     let dy4 = dy.try_reshape(&[g.n, g.o, g.oh, g.ow])?;
     let x4 = x.try_reshape(&[g.n, g.c, g.h, g.w])?;
-    if !with_bias {
-        return Ok((kern::backward_weight(op, &dy4, &x4, &g)?.try_reshape(ws)?, None));
-    }
-    let (dw, db) = kern::backward_weight_bias(op, &dy4, &x4, &g)?;
-    Ok((dw.try_reshape(ws)?, Some(db)))
+    let (dw, db) = kern::backward_weights(op, &dy4, &x4, &g, with_bias)?;
+    Ok((dw.try_reshape(ws)?, db))
 }
 
 /// # Convolutions

@@ -297,11 +297,7 @@ impl Tensor {
     /// Checked form of [`Tensor::max_pool2d_backward`].
     pub fn try_max_pool2d_backward(grad_out: &Tensor, indices: &Tensor, input_shape: &[usize]) -> Result<Tensor> {
         let op = "max_pool2d_backward";
-        grad_out.same_device(op, indices)?;
-        float_only(op, grad_out)?;
-        if indices.dtype != DType::I64 {
-            return Err(Error::DTypeMismatch { op, expected: DType::I64, got: indices.dtype });
-        }
+        check_grad_indices(op, grad_out, indices)?;
         if grad_out.shape() != indices.shape() {
             return Err(Error::ShapeMismatch { op, lhs: grad_out.shape().to_vec(), rhs: indices.shape().to_vec() });
         }
@@ -368,11 +364,7 @@ impl Tensor {
         ceil_mode: bool,
     ) -> Result<Tensor> {
         let op = "max_pool2d_with_indices_backward";
-        grad_out.same_device(op, indices)?;
-        float_only(op, grad_out)?;
-        if indices.dtype != DType::I64 {
-            return Err(Error::DTypeMismatch { op, expected: DType::I64, got: indices.dtype });
-        }
+        check_grad_indices(op, grad_out, indices)?;
         let plan = plan_fixed(op, input_shape, kernel, stride, padding, dilation, ceil_mode, None)?;
         for t in [grad_out, indices] {
             if t.shape() != plan.out_shape.as_slice() {
@@ -380,7 +372,7 @@ impl Tensor {
             }
         }
         try_room(op, grad_out, input_shape, grad_out.dtype)?;
-        grad_out.backend().max_pool_backward_windows(op, grad_out, indices, &plan, input_shape)
+        grad_out.backend().pool_backward(op, grad_out, Some(indices), &plan, input_shape)
     }
 
     /// 2-d average pooling over the last two dims of an `(N, C, H, W)` or `(C, H, W)` tensor, as
@@ -565,11 +557,22 @@ fn same_batch(op: &'static str, grad_out: &[usize], input_shape: &[usize]) -> Re
     Ok(())
 }
 
+/// Checks a max pool backward's operands: `grad_out` a float tensor on `indices`' device and
+/// `indices` of dtype I64.
+fn check_grad_indices(op: &'static str, grad_out: &Tensor, indices: &Tensor) -> Result<()> {
+    grad_out.same_device(op, indices)?;
+    float_only(op, grad_out)?;
+    if indices.dtype != DType::I64 {
+        return Err(Error::DTypeMismatch { op, expected: DType::I64, got: indices.dtype });
+    }
+    Ok(())
+}
+
 /// Runs an average pool's backward after checking `grad_out` against the plan's output shape.
 fn avg_backward(op: &'static str, grad_out: &Tensor, plan: &Pool2dPlan, input_shape: &[usize]) -> Result<Tensor> {
     if grad_out.shape() != plan.out_shape.as_slice() {
         return Err(Error::ShapeMismatch { op, lhs: grad_out.shape().to_vec(), rhs: plan.out_shape.to_vec() });
     }
     try_room(op, grad_out, input_shape, grad_out.dtype)?;
-    grad_out.backend().avg_pool_backward(op, grad_out, plan, input_shape)
+    grad_out.backend().pool_backward(op, grad_out, None, plan, input_shape)
 }

@@ -339,19 +339,15 @@ impl Backend for WgpuBackend {
         conv::backward_input(op, dy, w, init, g)
     }
 
-    fn conv_backward_weight(&self, op: &'static str, dy: &Tensor, x: &Tensor, g: &ConvGeom) -> Result<Tensor> {
-        Ok(conv::backward_weight_bias(op, dy, x, g, false)?.0)
-    }
-
-    fn conv_backward_weight_bias(
+    fn conv_backward_weight(
         &self,
         op: &'static str,
         dy: &Tensor,
         x: &Tensor,
         g: &ConvGeom,
-    ) -> Result<(Tensor, Tensor)> {
-        let (dw, db) = conv::backward_weight_bias(op, dy, x, g, true)?;
-        Ok((dw, db.expect("asked for")))
+        with_bias: bool,
+    ) -> Result<(Tensor, Option<Tensor>)> {
+        conv::backward_weight_bias(op, dy, x, g, with_bias)
     }
 
     fn max_pool(
@@ -387,25 +383,15 @@ impl Backend for WgpuBackend {
         }
     }
 
-    fn max_pool_backward_windows(
+    fn pool_backward(
         &self,
         op: &'static str,
         grad_out: &Tensor,
-        indices: &Tensor,
+        indices: Option<&Tensor>,
         plan: &Pool2dPlan,
         input_shape: &[usize],
     ) -> Result<Tensor> {
-        pooling::max_pool_backward(op, grad_out, indices, plan, input_shape)
-    }
-
-    fn avg_pool_backward(
-        &self,
-        op: &'static str,
-        grad_out: &Tensor,
-        plan: &Pool2dPlan,
-        input_shape: &[usize],
-    ) -> Result<Tensor> {
-        pooling::avg_pool_backward(op, grad_out, plan, input_shape)
+        pooling::pool_backward(op, grad_out, indices, plan, input_shape)
     }
 
     fn fused_map(

@@ -33,25 +33,8 @@ fn run_with(
     let out = GpuStorage::new(&ctx, op, dtype, total)?;
     if total > 0 {
         let src = dense(src)?;
-        let v = [
-            total,
-            g.n,
-            g.c,
-            g.h,
-            g.w,
-            g.kh,
-            g.kw,
-            g.oh,
-            g.ow,
-            g.stride[0],
-            g.stride[1],
-            g.padding[0],
-            g.padding[1],
-            g.dilation[0],
-            g.dilation[1],
-            src.layout.offset,
-        ];
-        let info: Vec<u32> = v.iter().map(|&x| check_u32(op, x)).collect::<Result<_>>()?;
+        let v = [total, g.n, g.c, g.h, g.w, g.kh, g.kw, g.oh, g.ow].into_iter().chain(steps(g));
+        let info: Vec<u32> = v.chain([src.layout.offset]).map(|x| check_u32(op, x)).collect::<Result<_>>()?;
         let info = ctx.upload_words(op, &info)?;
         let module = format!("conv ({dtype})");
         let source = move || shaders::elementwise(shaders::CONV, dtype);
@@ -93,26 +76,16 @@ fn grouped_w(w: &Tensor, g: &ConvGeom) -> Result<Tensor> {
     w.try_reshape(&[g.groups, g.o / g.groups, g.c / g.groups * g.kh * g.kw])
 }
 
+/// The geometry's stride, padding and dilation (rows, then columns, of each), as the kernels'
+/// info words have them.
+fn steps(g: &ConvGeom) -> [usize; 6] {
+    [g.stride[0], g.stride[1], g.padding[0], g.padding[1], g.dilation[0], g.dilation[1]]
+}
+
 /// Words 19 to 33 of the matmul kernel's info for geometry `g` (A's batch modulus `a_mod`).
 fn conv_words(op: &'static str, g: &ConvGeom, a_mod: usize) -> Result<[u32; 15]> {
     let taps = g.c / g.groups * g.kh * g.kw;
-    let v = [
-        a_mod,
-        g.h,
-        g.w,
-        g.kh,
-        g.kw,
-        g.ow,
-        g.oh * g.ow,
-        g.stride[0],
-        g.stride[1],
-        g.padding[0],
-        g.padding[1],
-        g.dilation[0],
-        g.dilation[1],
-        g.c * g.h * g.w,
-        taps,
-    ];
+    let v = [a_mod, g.h, g.w, g.kh, g.kw, g.ow, g.oh * g.ow].into_iter().chain(steps(g)).chain([g.c * g.h * g.w, taps]);
     let mut out = [0u32; 15];
     for (o, x) in out.iter_mut().zip(v) {
         *o = check_u32(op, x)?;

@@ -63,33 +63,12 @@ fn covering(windows: &[crate::op_desc::PoolWindow], len: usize) -> Vec<[usize; 2
     r.into_iter().map(|[a, b]| if b == 0 { [0, 0] } else { [a, b] }).collect()
 }
 
-/// The input gradient of an average pool by `plan` (fixed or adaptive) of a float GPU `grad_out`
-/// (of `plan.out_shape`): each input element sums `grad / divisor` over the windows covering it,
-/// in the CPU's order.
-pub(crate) fn avg_pool_backward(
-    op: &'static str,
-    grad_out: &Tensor,
-    plan: &Pool2dPlan,
-    input_shape: &[usize],
-) -> Result<Tensor> {
-    gather(op, grad_out, None, plan, input_shape)
-}
-
-/// The input gradient of a max pool by `plan` from its `indices`: each input element sums, in
-/// output order, the gradient of the covering windows whose index names it (as the CPU).
-pub(crate) fn max_pool_backward(
-    op: &'static str,
-    grad_out: &Tensor,
-    indices: &Tensor,
-    plan: &Pool2dPlan,
-    input_shape: &[usize],
-) -> Result<Tensor> {
-    gather(op, grad_out, Some(indices), plan, input_shape)
-}
-
-/// The backward gathers of `pool.wgsl` (`max_pool_backward` with `indices`, else
-/// `avg_pool_backward`): one invocation per input element.
-fn gather(
+/// The input gradient of a pool by `plan` of a float GPU `grad_out` (of `plan.out_shape`), by the
+/// backward gathers of `pool.wgsl`, one invocation per input element. With a max pool's `indices`
+/// (`max_pool_backward`) each input element sums, in output order, the gradient of the covering
+/// windows whose index names it (as the CPU); without (`avg_pool_backward`, fixed or adaptive
+/// windows) it sums `grad / divisor` over the windows covering it, in the CPU's order.
+pub(crate) fn pool_backward(
     op: &'static str,
     grad_out: &Tensor,
     indices: Option<&Tensor>,
