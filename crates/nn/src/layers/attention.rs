@@ -34,7 +34,9 @@ const OP: &str = "MultiheadAttention";
 /// let w = w.unwrap(); // [batch, L, S], averaged over the heads
 /// assert_eq!(w.shape(), vec![3, 5, 5]);
 /// assert!((w.data().sum_dim(-1, false).to_vec::<f32>()[0] - 1.0).abs() < 1e-5);
-/// assert_eq!(out.to_vec::<f32>(), mha.forward(&x).to_vec::<f32>());
+/// // the same output (to rounding: without weights to return, the fused CPU kernel runs)
+/// let same = out.to_vec::<f32>().iter().zip(mha.forward(&x).to_vec::<f32>()).all(|(a, b)| (a - b).abs() < 1e-5);
+/// assert!(same);
 /// ```
 pub struct MultiheadAttention {
     embed_dim: usize,
