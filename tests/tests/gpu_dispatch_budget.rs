@@ -78,7 +78,10 @@ fn check(name: &str, make: &dyn Fn() -> nn::Sequential, opt: &MakeOpt, x: &Tenso
     let init = make().state_dict();
     let (cpu, _, _) = two_steps(&Device::Cpu, make, &init, opt, x, y);
     let (gpu_loss, counts, tally) = two_steps(&dev, make, &init, opt, x, y);
-    println!("{name}: {} dispatches, {} submissions per step", counts.dispatches, counts.submissions);
+    println!(
+        "{name}: {} dispatches, {} submissions, {} compute passes, {} bind groups created per step",
+        counts.dispatches, counts.submissions, counts.passes, counts.bind_groups
+    );
     for (kernel, n) in &tally {
         println!("  {n:>4}  {kernel}");
     }
@@ -86,6 +89,9 @@ fn check(name: &str, make: &dyn Fn() -> nn::Sequential, opt: &MakeOpt, x: &Tenso
         assert!((a - b).abs() <= 1e-4 * (1.0 + a.abs()), "{name}: step {i}: cpu loss {a}, gpu loss {b}");
     }
     assert_eq!(tally.iter().map(|t| t.1).sum::<u64>(), counts.dispatches, "{name}: the tally counts every dispatch");
+    // Consecutive dispatches share a compute pass: a step's passes are ended only by its
+    // submissions and buffer copies (the optimizer packing its gradients), not one per dispatch.
+    assert!(counts.passes <= 3, "{name}: {} compute passes for {} dispatches", counts.passes, counts.dispatches);
     counts.dispatches
 }
 

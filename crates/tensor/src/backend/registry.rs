@@ -144,6 +144,11 @@ pub struct GpuCounters {
     pub dispatches: u64,
     /// Command buffers submitted to a queue (batches of dispatches, readbacks included).
     pub submissions: u64,
+    /// Compute passes begun (consecutive dispatches share one; a copy or a submission ends it).
+    pub passes: u64,
+    /// Bind groups created: dispatches whose buffers the bind-group cache had not seen bound
+    /// together (a steady training loop creates none after its first steps).
+    pub bind_groups: u64,
 }
 
 impl std::ops::Sub for GpuCounters {
@@ -154,12 +159,14 @@ impl std::ops::Sub for GpuCounters {
         GpuCounters {
             dispatches: self.dispatches - earlier.dispatches,
             submissions: self.submissions - earlier.submissions,
+            passes: self.passes - earlier.passes,
+            bind_groups: self.bind_groups - earlier.bind_groups,
         }
     }
 }
 
-/// Dispatches and submissions issued so far (zero without the `gpu` feature); counting is two
-/// relaxed atomic adds, always on. Subtract two readings to count a piece of work:
+/// Dispatches, submissions, compute passes and bind groups created so far (zero without the `gpu`
+/// feature); counting is relaxed atomic adds, always on. Subtract two readings to count a piece of work:
 ///
 /// ```
 /// use ember_tensor::{gpu_counters, Device, Tensor};
@@ -173,8 +180,8 @@ impl std::ops::Sub for GpuCounters {
 pub fn gpu_counters() -> GpuCounters {
     #[cfg(feature = "gpu")]
     {
-        let (dispatches, submissions) = gpu::counters::totals();
-        GpuCounters { dispatches, submissions }
+        let [dispatches, submissions, passes, bind_groups] = gpu::counters::totals();
+        GpuCounters { dispatches, submissions, passes, bind_groups }
     }
     #[cfg(not(feature = "gpu"))]
     GpuCounters::default()

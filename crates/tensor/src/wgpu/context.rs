@@ -8,6 +8,7 @@
 
 use std::sync::{Arc, Mutex, OnceLock};
 
+use super::bind_cache::BindGroupCache;
 use super::encoder::Batch;
 use super::pipeline::PipelineCache;
 use super::pool::Pool;
@@ -26,6 +27,7 @@ pub(crate) struct Context {
     pub(crate) pool: Mutex<Pool>,
     pub(crate) pipelines: Mutex<PipelineCache>,
     pub(crate) batch: Mutex<Batch>,
+    pub(crate) bind_groups: Mutex<BindGroupCache>,
     /// Kernel timestamps, with `EMBER_GPU_PROFILE=1` on adapters that have them.
     pub(crate) profiler: Option<Mutex<Profiler>>,
 }
@@ -172,6 +174,7 @@ fn create(index: usize) -> Result<Context> {
         pool: Mutex::new(Pool::default()),
         pipelines: Mutex::new(PipelineCache::default()),
         batch: Mutex::new(Batch::default()),
+        bind_groups: Mutex::new(BindGroupCache::default()),
         profiler,
     })
 }

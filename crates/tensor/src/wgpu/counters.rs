@@ -1,5 +1,6 @@
-//! Dispatch and submission counters: two relaxed atomics bumped where a dispatch is recorded and
-//! where a batch is submitted (`encoder.rs`), so counting costs one atomic add per dispatch. A
+//! Dispatch, submission, compute-pass and bind-group counters: relaxed atomics bumped where a
+//! dispatch is recorded, a batch submitted, a pass begun and a bind group created (`encoder.rs`), so
+//! counting costs one atomic add per event. A
 //! per-kernel tally (a mutex and a map, for finding which kernels a step issues) is kept only while
 //! switched on with [`set_tally`].
 
@@ -11,6 +12,8 @@ use super::context::lock;
 
 static DISPATCHES: AtomicU64 = AtomicU64::new(0);
 static SUBMISSIONS: AtomicU64 = AtomicU64::new(0);
+static PASSES: AtomicU64 = AtomicU64::new(0);
+static BIND_GROUPS: AtomicU64 = AtomicU64::new(0);
 static TALLY_ON: AtomicBool = AtomicBool::new(false);
 
 fn tally() -> &'static Mutex<HashMap<String, u64>> {
@@ -31,9 +34,20 @@ pub(crate) fn count_submission() {
     SUBMISSIONS.fetch_add(1, Ordering::Relaxed);
 }
 
-/// Dispatches and submissions since the process started, over every GPU device.
-pub(crate) fn totals() -> (u64, u64) {
-    (DISPATCHES.load(Ordering::Relaxed), SUBMISSIONS.load(Ordering::Relaxed))
+/// Counts one compute pass begun.
+pub(crate) fn count_pass() {
+    PASSES.fetch_add(1, Ordering::Relaxed);
+}
+
+/// Counts one bind group created (a miss of the bind-group cache).
+pub(crate) fn count_bind_group() {
+    BIND_GROUPS.fetch_add(1, Ordering::Relaxed);
+}
+
+/// Dispatches, submissions, compute passes and bind groups created since the process started,
+/// over every GPU device.
+pub(crate) fn totals() -> [u64; 4] {
+    [&DISPATCHES, &SUBMISSIONS, &PASSES, &BIND_GROUPS].map(|c| c.load(Ordering::Relaxed))
 }
 
 /// Switches the per-kernel tally on or off (it keeps its counts either way).

@@ -1,6 +1,11 @@
 //! Lazy submission: dispatches are recorded into one pending `CommandEncoder` and submitted when a
 //! result is read back, or every [`MAX_PENDING`] dispatches so the GPU starts early on long op
 //! chains. Reads go through pooled MAP_READ staging buffers.
+//!
+//! Host work per dispatch is kept small: consecutive dispatches share one compute pass (a buffer
+//! copy or the submission ends it; wgpu still orders each dispatch after the writes it reads), and
+//! bind groups come from the cache of `bind_cache.rs`. With `EMBER_GPU_PROFILE=1` each dispatch gets
+//! its own pass, which carries its timestamps.
 
 use super::context::{lock, Context};
 use super::pipeline::{KernelSpec, Pipeline};
@@ -12,18 +17,42 @@ pub(crate) const MAX_PENDING: usize = 32;
 /// The pending commands of one context.
 #[derive(Default)]
 pub(crate) struct Batch {
+    /// The open compute pass of `encoder` (declared first: it ends before the encoder drops).
+    pass: Option<::wgpu::ComputePass<'static>>,
     encoder: Option<::wgpu::CommandEncoder>,
     ops: usize,
 }
 
 impl Context {
+    /// The pending encoder, with its compute pass ended (for copies, resolves and finishing).
     fn encoder<'a>(&self, b: &'a mut Batch) -> &'a mut ::wgpu::CommandEncoder {
+        b.pass = None;
         b.encoder.get_or_insert_with(|| {
             self.device.create_command_encoder(&::wgpu::CommandEncoderDescriptor { label: Some("ember") })
         })
     }
 
+    /// The open compute pass of the pending encoder, begun when there is none; `timestamps` (when
+    /// profiling) always begins a pass of its own, which the caller ends after its one dispatch.
+    fn pass<'a>(
+        &self,
+        b: &'a mut Batch,
+        timestamps: Option<::wgpu::ComputePassTimestampWrites<'_>>,
+    ) -> &'a mut ::wgpu::ComputePass<'static> {
+        if b.pass.is_none() || timestamps.is_some() {
+            let enc = self.encoder(b);
+            let pass = enc.begin_compute_pass(&::wgpu::ComputePassDescriptor {
+                label: Some("ember"),
+                timestamp_writes: timestamps,
+            });
+            super::counters::count_pass();
+            b.pass = Some(pass.forget_lifetime());
+        }
+        b.pass.as_mut().expect("a pass was just begun")
+    }
+
     fn submit(&self, b: &mut Batch) {
+        b.pass = None;
         let mut profiler = self.profiler.as_ref().map(lock);
         if let (Some(p), Some(enc)) = (profiler.as_mut(), b.encoder.as_mut()) {
             p.resolve(enc);
@@ -81,28 +110,32 @@ impl Context {
     pub(crate) fn dispatch(&self, spec: &KernelSpec<'_>, buffers: &[&::wgpu::Buffer], grid: [u32; 3]) {
         debug_assert_eq!(buffers.len(), spec.read_only.len());
         let Pipeline { pipeline, layout } = self.pipeline(spec);
-        let entries: Vec<::wgpu::BindGroupEntry> = buffers
-            .iter()
-            .enumerate()
-            .map(|(i, b)| ::wgpu::BindGroupEntry { binding: i as u32, resource: b.as_entire_binding() })
-            .collect();
-        let bg = self.device.create_bind_group(&::wgpu::BindGroupDescriptor {
-            label: Some(spec.entry),
-            layout: &layout,
-            entries: &entries,
+        let bg = lock(&self.bind_groups).get_or_create(spec.read_only, buffers, || {
+            super::counters::count_bind_group();
+            let entries: Vec<::wgpu::BindGroupEntry> = buffers
+                .iter()
+                .enumerate()
+                .map(|(i, b)| ::wgpu::BindGroupEntry { binding: i as u32, resource: b.as_entire_binding() })
+                .collect();
+            self.device.create_bind_group(&::wgpu::BindGroupDescriptor {
+                label: Some(spec.entry),
+                layout: &layout,
+                entries: &entries,
+            })
         });
         let mut b = lock(&self.batch);
         {
             let slot = b.ops;
             let mut profiler = self.profiler.as_ref().map(lock);
-            let timestamp_writes =
-                profiler.as_mut().map(|p| p.writes(slot, format!("{}: {}", spec.module, spec.entry)));
-            let enc = self.encoder(&mut b);
-            let mut pass =
-                enc.begin_compute_pass(&::wgpu::ComputePassDescriptor { label: Some(spec.entry), timestamp_writes });
+            let timestamps = profiler.as_mut().map(|p| p.writes(slot, format!("{}: {}", spec.module, spec.entry)));
+            let own_pass = timestamps.is_some();
+            let pass = self.pass(&mut b, timestamps);
             pass.set_pipeline(&pipeline);
             pass.set_bind_group(0, &bg, &[]);
             pass.dispatch_workgroups(grid[0], grid[1], grid[2]);
+            if own_pass {
+                b.pass = None;
+            }
         }
         b.ops += 1;
         super::counters::count_dispatch(spec.module, spec.entry);

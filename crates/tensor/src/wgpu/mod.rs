@@ -3,7 +3,8 @@
 //! - [`context`]: one lazily created device + queue per adapter index (`Device::Gpu(i)`).
 //! - [`pool`]: a caching buffer pool; a GPU storage returns its buffer to the pool when dropped.
 //! - [`pipeline`]: compiled pipelines cached by shader module, entry point and override constants.
-//! - [`encoder`]: lazy submission; dispatches batch into one command encoder, submitted on readback.
+//! - [`encoder`]: lazy submission; dispatches batch into one command encoder (consecutive ones into
+//!   one compute pass), submitted on readback; bind groups cached by `bind_cache`.
 //! - kernels, one file per op family, with their WGSL in the `ember-shaders` crate (top-level `shaders/`).
 //!
 //! Dtypes on the GPU: F32 as `f32`, F64 as `f64` (adapters with SHADER_F64 only), I64 as two u32
@@ -14,6 +15,7 @@
 pub(crate) mod argreduce;
 pub(crate) mod backend;
 pub(crate) mod binary;
+mod bind_cache;
 pub(crate) mod compare;
 pub(crate) mod context;
 pub(crate) mod conv;

@@ -92,7 +92,7 @@ impl Context {
                     // Give the cached buffers back to the driver and try once more.
                     let _ = e;
                     buf.destroy();
-                    lock(&self.pool).trim();
+                    self.trim();
                 }
                 Some(e) => {
                     buf.destroy();
@@ -156,6 +156,12 @@ impl Context {
     /// Submits pending work and frees every cached buffer.
     pub(crate) fn empty_cache(&self) {
         self.flush();
+        self.trim();
+    }
+
+    /// Frees every cached buffer, first dropping the cached bind groups that reference them.
+    fn trim(&self) {
+        lock(&self.bind_groups).clear();
         lock(&self.pool).trim();
     }
 }
