@@ -13,7 +13,9 @@
 //! F64 and I64 only); the widened operands and the F32 results fuse as any other.
 
 use super::compare::Test;
-use super::{argreduce, binary, compare, conv, copy, fill, fused_map, fusion, index, index_misc, join, matmul, matmul_half};
+use super::{
+    argreduce, binary, compare, conv, copy, fill, fused_map, fusion, index, index_misc, join, matmul, matmul_half,
+};
 use super::{pooling, random, reduce, scan, scatter, softmax, sort, stats, unary};
 use crate::backend::{fallback, host, Backend};
 use crate::cpu::backend::CPU;

@@ -227,8 +227,7 @@ pub(crate) fn launch(g: &Gemm<'_>, forced: Option<(&'static str, usize)>) -> Res
         super::matmul_tune::choose(&ctx.info, dtype, [bsz, m, n, k], &[SMALL, BIG], tiling(bsz, m, n), run)
     });
     // 16-bit products never split K (`matmul_half.rs` takes only those that would not).
-    let (splits, chunk) =
-        if dtype.is_half() { (1, k) } else { split_k(bsz * m.div_ceil(tile) * n.div_ceil(tile), k) };
+    let (splits, chunk) = if dtype.is_half() { (1, k) } else { split_k(bsz * m.div_ceil(tile) * n.div_ceil(tile), k) };
     info.extend([check_u32(op, splits)?, check_u32(op, chunk)?, check_u32(op, bsz)?]);
     // bias offset, column stride, row stride (zeros without a bias)
     info.extend(match g.bias {

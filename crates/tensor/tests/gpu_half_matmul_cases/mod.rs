@@ -34,7 +34,12 @@ fn close(got: &Tensor, want: &Tensor, ulps: i32, what: &str) {
     assert_eq!(got.dtype(), want.dtype(), "{what}: dtype");
     let (g, w) = (ordered(got), ordered(want));
     for (i, (a, b)) in g.iter().zip(&w).enumerate() {
-        assert!((a - b).abs() <= ulps, "{what} [{i}]: got {:?}, want {:?} (more than {ulps} ulp apart)", got.to_vec::<f32>()[i], want.to_vec::<f32>()[i]);
+        assert!(
+            (a - b).abs() <= ulps,
+            "{what} [{i}]: got {:?}, want {:?} (more than {ulps} ulp apart)",
+            got.to_vec::<f32>()[i],
+            want.to_vec::<f32>()[i]
+        );
     }
 }
 
@@ -42,9 +47,8 @@ fn close(got: &Tensor, want: &Tensor, ulps: i32, what: &str) {
 fn rnd(shape: &[usize], seed: u64, dtype: DType, int: bool) -> Tensor {
     let n: usize = shape.iter().product();
     let mut r = Rng::new(seed);
-    let v: Vec<f32> = (0..n)
-        .map(|_| if int { (r.uniform(-4.0, 5.0).floor()) as f32 } else { r.uniform(0.05, 1.0) as f32 })
-        .collect();
+    let v: Vec<f32> =
+        (0..n).map(|_| if int { (r.uniform(-4.0, 5.0).floor()) as f32 } else { r.uniform(0.05, 1.0) as f32 }).collect();
     Tensor::from_vec(v, shape).to_dtype(dtype)
 }
 
