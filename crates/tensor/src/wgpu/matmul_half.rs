@@ -108,7 +108,7 @@ fn source(v: usize) -> String {
 
 /// Which variant a 16-bit product of `dtype` with `n` output columns takes on `ctx`.
 fn variant(ctx: &Context, dtype: DType, n: usize) -> usize {
-    match (dtype, ctx.has_f16(), n % 2 == 0) {
+    match (dtype, ctx.has_f16(), n.is_multiple_of(2)) {
         (DType::F16, true, _) => 0,
         (DType::F16, false, true) => 1,
         (DType::F16, false, false) => 2,
