@@ -9,8 +9,9 @@
 //! floats (compute and accumulate in `f32`, round once), one conversion dispatch per operand and
 //! result, without a trip to the host. Matrix products (`matmul`, `linear` with its bias) are the
 //! exception: they run the native 16-bit kernel (`matmul_half.rs`: 16-bit operands read directly,
-//! f32 sums, one rounding), one dispatch instead of four or five. The lazy fusion never holds a 16-bit tensor (it records F32,
-//! F64 and I64 only); the widened operands and the F32 results fuse as any other.
+//! f32 sums, one rounding), one dispatch instead of four or five. The lazy fusion never holds a
+//! 16-bit tensor (it records F32, F64 and I64 only); the widened operands and the F32 results fuse
+//! as any other.
 
 use super::compare::Test;
 use super::{

@@ -82,7 +82,8 @@ fn to3(a: &Tensor, batch: &[usize]) -> Result<Tensor> {
 /// The matrix product of two GPU tensors of one float dtype: `[.., M, K] @ [.., K, N] -> [.., M, N]`.
 ///
 /// Errors: ranks below 2, mismatched inner dims, batch dims that do not broadcast, dtypes other than
-/// F32/F64 (or F64 without SHADER_F64), devices or dtypes that differ.
+/// F32/F64/F16/BF16 (or F64 without SHADER_F64), devices or dtypes that differ. F16/BF16 products
+/// run the 16-bit modules of `matmul_half.rs` (f32 sums, one rounding) and never split K.
 pub(crate) fn matmul(a: &Tensor, b: &Tensor) -> Result<Tensor> {
     product(a, b, None, None)
 }
