@@ -15,6 +15,9 @@
 //!
 //! Rounding is never WGSL's `f16(x)` (the spec lets it round either way): the f32 sum's bits go
 //! through `half_bits.wgsl`'s `f32_to_f16` / `f32_to_bf16`, bit for bit the `half` crate's.
+//! Subnormal F16 values: the packed path is exact (an f16 subnormal is a normal f32, and rounding
+//! is on the bits); the `array<f16>` path converts f16 <-> f32 in the shader, where WGSL lets an
+//! implementation flush f16 subnormals (lavapipe keeps them: `gpu_half_matmul*.rs` checks).
 //!
 //! Not covered (the caller takes the widened path): products whose K the F32 kernel would split
 //! (few output tiles, K >= 1024: the split partials and their sum are F32 kernels), and the
@@ -50,7 +53,7 @@ const ROUND_F16: &str = "fn round16(v: f32) -> u32 { return f32_to_f16(bitcast<u
 const ROUND_BF16: &str = "fn round16(v: f32) -> u32 { return f32_to_bf16(bitcast<u32>(v)); }\n";
 
 /// Output `array<f16>`: every element its own store, of the value rounded on the bits and widened
-/// back exactly, so the `f16(x)` conversion is exact.
+/// back exactly, so the `f16(x)` conversion is exact (naga 30 rejects `bitcast<vec2<f16>>`).
 const OUT_F16: &str = "alias OUT = f16;
 fn put_c(i: u32, v: T) { c[i] = f16(bitcast<f32>(f16_to_f32(round16(v)))); }
 fn put_c2(i: u32, x: T, y: T) { put_c(i, x); put_c(i + 1u, y); }
