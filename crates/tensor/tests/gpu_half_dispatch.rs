@@ -1,7 +1,8 @@
 //! Dispatch counts of 16-bit GPU tensors (`gpu_dispatch_count`): a conversion is one dispatch, an
 //! op widens each 16-bit operand once and rounds its result once, except the matrix products (one
-//! native kernel). One test in this binary, so no
-//! other test records dispatches while it counts.
+//! native kernel). One test in this binary, so no other test records dispatches while it counts.
+
+#![cfg(feature = "gpu")]
 
 mod gpu_util;
 

@@ -1,6 +1,8 @@
 //! The native 16-bit GPU matrix products with the adapter's defaults (on an adapter with
 //! SHADER_F16, F16 runs on `array<f16>` storage): cases in `gpu_half_matmul_cases`.
 
+#![cfg(feature = "gpu")]
+
 mod gpu_half_matmul_cases;
 mod gpu_util;
 

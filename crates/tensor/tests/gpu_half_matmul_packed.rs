@@ -1,6 +1,8 @@
 //! The native 16-bit GPU matrix products with SHADER_F16 left off (`EMBER_NO_SHADER_F16=1`, set
 //! before the first GPU use: one test in this binary): F16 as packed words, as BF16.
 
+#![cfg(feature = "gpu")]
+
 mod gpu_half_matmul_cases;
 mod gpu_util;
 
