@@ -95,7 +95,7 @@ pub(crate) fn compare(float: DType) -> String {
     compose(float, &[MATH, I64, STRIDED], &[&tests, COMPARE, &order, &nan])
 }
 
-/// A kernel file that needs only the float primitives and the i64 helpers (reduce, matmul).
+/// A kernel file that needs only the float primitives and the i64 helpers (stats, scan, argreduce).
 pub(crate) fn plain(kernel: &str, float: DType) -> String {
     compose(float, &[I64], &[kernel])
 }
