@@ -207,11 +207,15 @@ def main():
         reps = 3 if n >= 4096 else 5 if n >= 2048 else 10 if n >= 1024 else 50
         t = runs(2, reps, lambda: (a @ b)[0, 0].item())
         report(f"matmul-{n}", "GFLOP/s", t, lambda s: 2 * n ** 3 / s / 1e9)
-    # 16-bit matmuls and mlp-step under autocast (issue 17; the CPU's, as in ember-bench)
-    for n, dt, suffix in ((1024, torch.bfloat16, "bf16"), (2048, torch.bfloat16, "bf16"), (1024, torch.float16, "f16")):
-        if DEV != "cpu" or not want(f"matmul-{n}-{suffix}"):
+    # 16-bit matmuls and mlp-step under autocast (issue 17; the sizes ember-bench runs on the device)
+    halves = ((1024, torch.bfloat16, "bf16"), (2048, torch.bfloat16, "bf16"), (1024, torch.float16, "f16"))
+    if DEV == "cuda":
+        halves = ((1024, torch.float16, "f16"), (2048, torch.float16, "f16"),
+                  (1024, torch.bfloat16, "bf16"), (2048, torch.bfloat16, "bf16"))
+    for n, dt, suffix in halves:
+        if not want(f"matmul-{n}-{suffix}"):
             continue
-        a, b = torch.randn(n, n).to(dt), torch.randn(n, n).to(dt)
+        a, b = torch.randn(n, n, device=DEV).to(dt), torch.randn(n, n, device=DEV).to(dt)
         t = runs(2, 5 if n >= 2048 else 10, lambda: (a @ b)[0, 0].item())
         report(f"matmul-{n}-{suffix}", "GFLOP/s", t, lambda s: 2 * n ** 3 / s / 1e9)
     if DEV == "cpu" and want("mlp-step-amp"):

@@ -27,6 +27,9 @@ timeout 90 /tmp/b/ember-bench --device gpu 2>&1 | tee $OUT/bench_gpu.json
 for w in mlp-step cnn-step; do
   EMBER_GPU_PROFILE=1 timeout 60 /tmp/b/ember-bench --device gpu --only $w 2>&1 | tee $OUT/profile_$w.txt
 done
+# the native 16-bit matmul without SHADER_F16 (F16 as packed words, as BF16); with it: bench_gpu.json
+EMBER_NO_SHADER_F16=1 timeout 60 /tmp/b/ember-bench --device gpu --only matmul-1024-f16 2>&1 | tee $OUT/bench_gpu_f16_packed.json
+EMBER_NO_SHADER_F16=1 timeout 60 /tmp/b/ember-bench --device gpu --only matmul-2048-f16 2>&1 | tee -a $OUT/bench_gpu_f16_packed.json
 timeout 60 python3 bench/torch_ref.py --device cuda 2>&1 | tee $OUT/torch_cuda.json
 timeout 90 /tmp/b/digits --device gpu --epochs 30 --out /tmp/d 2>&1 | tail -4 | tee $OUT/digits.txt
 {

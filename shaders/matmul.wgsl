@@ -41,13 +41,19 @@
 //         H, W, kh, kw, ow, L = oh * ow, stride h, stride w, padding h, padding w,
 //         dilation h, dilation w, image stride C * H * W, taps C/G * kh * kw];
 // grid = (ceil(N / tile), ceil(M / tile), batch * S).
+// Storage is read and written through accessors the host puts before this file (wgpu/shaders.rs
+// for F32/F64: `T` elements as they are; wgpu/matmul_half.rs for F16/BF16: 16-bit elements read
+// into f32, the f32 sums rounded once when written): IN and OUT are the element types of the
+// operands' and the output's arrays, get_a/get_b/get_bias/get_mask(i) read element i as T,
+// put_c(i, v) writes element i, put_c2(i, x, y) elements i and i + 1, put_c4(i, v) i..i+3 (i even
+// in these two where the output is packed 16-bit words, so each invocation writes whole words).
 
-@group(0) @binding(0) var<storage, read> a: array<T>;
-@group(0) @binding(1) var<storage, read> b: array<T>;
-@group(0) @binding(2) var<storage, read_write> c: array<T>;
+@group(0) @binding(0) var<storage, read> a: array<IN>;
+@group(0) @binding(1) var<storage, read> b: array<IN>;
+@group(0) @binding(2) var<storage, read_write> c: array<OUT>;
 @group(0) @binding(3) var<storage, read> info: array<u32>;
-@group(0) @binding(4) var<storage, read> bias: array<T>;
-@group(0) @binding(5) var<storage, read> mask: array<T>;
+@group(0) @binding(4) var<storage, read> bias: array<IN>;
+@group(0) @binding(5) var<storage, read> mask: array<IN>;
 
 override A_M_MAJOR: bool = false;
 override B_K_MAJOR: bool = false;
@@ -61,7 +67,7 @@ override SPLIT_COL: bool = false;
 // The bias of row r, column n (0 past the last column, or without BIAS).
 fn bias_at(r: u32, n: u32) -> T {
     if (BIAS && n < info[1]) {
-        return bias[info[14] + n * info[15] + r * info[16]];
+        return get_bias(info[14] + n * info[15] + r * info[16]);
     }
     return 0.0;
 }
@@ -74,9 +80,9 @@ fn load_a(base: u32, r: u32, k: u32, k_end: u32) -> T {
             i = base + r * info[5] + (k / info[17]) * info[18] + (k % info[17]) * info[6];
         }
         if (A_RELU) {
-            return select(a[i], 0.0, mask[i] <= 0.0);
+            return select(get_a(i), 0.0, get_mask(i) <= 0.0);
         }
-        return a[i];
+        return get_a(i);
     }
     return 0.0;
 }
@@ -92,7 +98,7 @@ fn conv_x(base: u32, j: u32, l: u32) -> T {
     let y = i32((l / ow) * info[26] + (t / kw) * info[30]) - i32(info[28]);
     let x = i32((l % ow) * info[27] + (t % kw) * info[31]) - i32(info[29]);
     if (y >= 0 && u32(y) < info[20] && x >= 0 && u32(x) < info[21]) {
-        return b[base + (c * info[20] + u32(y)) * info[21] + u32(x)];
+        return get_b(base + (c * info[20] + u32(y)) * info[21] + u32(x));
     }
     return 0.0;
 }
@@ -111,9 +117,9 @@ fn load_b(base: u32, k: u32, n: u32, k_end: u32) -> T {
         }
         let i = base + k * info[9] + n * info[10];
         if (B_RELU) {
-            return select(b[i], 0.0, mask[i] <= 0.0);
+            return select(get_b(i), 0.0, get_mask(i) <= 0.0);
         }
-        return b[i];
+        return get_b(i);
     }
     return 0.0;
 }
@@ -154,9 +160,9 @@ fn put_split(batch: u32, r: u32, n: u32, v: T) {
     let m_size = info[0];
     let n1 = info[1] - 1u;
     if (n == n1) {
-        c[info[13] * m_size * n1 + batch * m_size + r] = v;
+        put_c(info[13] * m_size * n1 + batch * m_size + r, v);
     } else {
-        c[(batch * m_size + r) * n1 + n] = v;
+        put_c((batch * m_size + r) * n1 + n, v);
     }
 }
 
@@ -182,20 +188,17 @@ fn store4(base: u32, r: u32, n: u32, acc: vec4<T>) {
     }
     let o = base + r * n_size;
     if (n + 3u < n_size) {
-        c[o + n] = v.x;
-        c[o + n + 1u] = v.y;
-        c[o + n + 2u] = v.z;
-        c[o + n + 3u] = v.w;
+        put_c4(o + n, v);
         return;
     }
-    if (n < n_size) {
-        c[o + n] = v.x;
-    }
+    // 1 to 3 columns left (with an even N and packed output: exactly 2, one whole word)
     if (n + 1u < n_size) {
-        c[o + n + 1u] = v.y;
-    }
-    if (n + 2u < n_size) {
-        c[o + n + 2u] = v.z;
+        put_c2(o + n, v.x, v.y);
+        if (n + 2u < n_size) {
+            put_c(o + n + 2u, v.z);
+        }
+    } else if (n < n_size) {
+        put_c(o + n, v.x);
     }
 }
 
@@ -379,11 +382,11 @@ fn split_sum(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg
     let e = i % mn;
     var acc: T = 0.0;
     for (var s = 0u; s < splits; s = s + 1u) {
-        acc = acc + a[(batch * splits + s) * mn + e];
+        acc = acc + get_a((batch * splits + s) * mn + e);
     }
     if (SPLIT_COL) {
         put_split(batch, e / info[1], e % info[1], acc);
         return;
     }
-    c[i] = acc + bias_at(e / info[1], e % info[1]);
+    put_c(i, acc + bias_at(e / info[1], e % info[1]));
 }

@@ -113,11 +113,16 @@ fn main() {
         report(&name, "GFLOP/s", dev_name, &mut t, |s| flops / s / 1e9);
         print_kernel_times(&name);
     }
-    // 16-bit matmuls (issue 17): the CPU's; GPU storage of F16/BF16 is another branch's
+    // 16-bit matmuls (issue 17): on a GPU the native 16-bit kernel (wgpu/matmul_half.rs)
     let half: &[(usize, ember::DType, &str)] = if device.is_cpu() {
         &[(1024, ember::DType::BF16, "bf16"), (2048, ember::DType::BF16, "bf16"), (1024, ember::DType::F16, "f16")]
     } else {
-        &[]
+        &[
+            (1024, ember::DType::F16, "f16"),
+            (2048, ember::DType::F16, "f16"),
+            (1024, ember::DType::BF16, "bf16"),
+            (2048, ember::DType::BF16, "bf16"),
+        ]
     };
     for &(n, dtype, suffix) in half {
         let name = format!("matmul-{n}-{suffix}");

@@ -1,6 +1,7 @@
-//! The half-precision workloads of issue 17 (CPU): `matmul-N-bf16` / `matmul-N-f16` (a 16-bit
-//! `[N,N] @ [N,N]`, GFLOP/s) and `mlp-step-amp` (mlp-step with its forward and loss under
-//! `autocast(BF16)` and the backward and step through `GradScaler`, ms).
+//! The half-precision workloads of issue 17: `matmul-N-bf16` / `matmul-N-f16` (a 16-bit
+//! `[N,N] @ [N,N]`, GFLOP/s; on the CPU and, through the native 16-bit kernel, on a GPU) and
+//! `mlp-step-amp` (CPU: mlp-step with its forward and loss under `autocast(BF16)` and the backward
+//! and step through `GradScaler`, ms).
 
 use ember::prelude::*;
 

@@ -22,6 +22,8 @@ pub const CROSS_ENTROPY_BACKWARD: &str = include_str!("../cross_entropy_backward
 pub const FILL: &str = include_str!("../fill.wgsl");
 /// `half.wgsl`.
 pub const HALF: &str = include_str!("../half.wgsl");
+/// `half_bits.wgsl`.
+pub const HALF_BITS: &str = include_str!("../half_bits.wgsl");
 /// `i64.wgsl`.
 pub const I64: &str = include_str!("../i64.wgsl");
 /// `index.wgsl`.

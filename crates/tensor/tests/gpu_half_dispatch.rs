@@ -1,6 +1,8 @@
 //! Dispatch counts of 16-bit GPU tensors (`gpu_dispatch_count`): a conversion is one dispatch, an
-//! op widens each 16-bit operand once and rounds its result once. One test in this binary, so no
-//! other test records dispatches while it counts.
+//! op widens each 16-bit operand once and rounds its result once, except the matrix products (one
+//! native kernel). One test in this binary, so no other test records dispatches while it counts.
+
+#![cfg(feature = "gpu")]
 
 mod gpu_util;
 
@@ -42,5 +44,37 @@ fn conversions_are_one_dispatch_and_ops_widen_once() {
         // uploads and fills of small tensors dispatch nothing
         let (n, _) = dispatches(|| Tensor::ones(&[7]).to_dtype(dt).to(&dev));
         assert_eq!(n, 0, "{dt}: upload");
+        products_are_one_kernel(dev, dt);
+    }
+}
+
+/// A 16-bit matmul or linear (bias included) is one dispatch of the native kernel (two where the
+/// output has an odd number of columns and is packed words: the product in F32, then one
+/// rounding), where widening took four (five with a bias): widen, widen, the F32 product, round.
+fn products_are_one_kernel(dev: ember_tensor::Device, dt: DType) {
+    let r = |shape: &[usize], s: f64| {
+        let n: usize = shape.iter().product();
+        let t = Tensor::arange(0.0, n as f64, 1.0).mul_scalar(s).sin().reshape(shape).to(&dev).to_dtype(dt);
+        gpu_realize(&t).unwrap();
+        t
+    };
+    let f16_storage = dt == DType::F16 && ember_tensor::wgpu::f16_storage(dev);
+    for (n_cols, packed_words) in [(48, true), (47, false)] {
+        let (a, b) = (r(&[64, 96], 0.1), r(&[96, n_cols], 0.2));
+        let (widened, _) =
+            dispatches(|| gpu_realize(&a.to_dtype(DType::F32).matmul(&b.to_dtype(DType::F32)).to_dtype(dt)).unwrap());
+        assert_eq!(widened, 4, "{dt}: widen, widen, matmul, round");
+        let want = if packed_words || f16_storage { 1 } else { 2 };
+        let (n, c) = dispatches(|| {
+            let c = a.matmul(&b);
+            gpu_realize(&c).unwrap();
+            c
+        });
+        assert_eq!(n, want, "{dt}: [64, 96] @ [96, {n_cols}] (f16 storage: {f16_storage})");
+        assert!(n < widened);
+        assert_eq!(c.dtype(), dt);
+        let (w, bias) = (r(&[n_cols, 96], 0.3), r(&[n_cols], 0.4));
+        let (n, _) = dispatches(|| gpu_realize(&a.linear(&w, Some(&bias))).unwrap());
+        assert_eq!(n, want, "{dt}: linear with bias, {n_cols} outputs");
     }
 }

@@ -25,6 +25,10 @@ fn every_module_validates() {
         if name.contains("subgroups") {
             caps |= naga::valid::Capabilities::SUBGROUP;
         }
+        // Only the f16-storage matmul (built for devices with wgpu::Features::SHADER_F16) may use f16.
+        if name.contains("f16 storage") {
+            caps |= naga::valid::Capabilities::SHADER_FLOAT16;
+        }
         validate(&name, &src, caps);
     }
 }

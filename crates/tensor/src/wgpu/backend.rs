@@ -7,13 +7,18 @@
 //! op on them widens its 16-bit operands to F32 on the device, runs the F32 method below (kernel,
 //! fusion or host fallback alike) and rounds the F32 results back: the CPU's semantics for 16-bit
 //! floats (compute and accumulate in `f32`, round once), one conversion dispatch per operand and
-//! result, without a trip to the host. The lazy fusion never holds a 16-bit tensor (it records F32,
-//! F64 and I64 only); the widened operands and the F32 results fuse as any other.
+//! result, without a trip to the host. Matrix products (`matmul`, `linear` with its bias) are the
+//! exception: they run the native 16-bit kernel (`matmul_half.rs`: 16-bit operands read directly,
+//! f32 sums, one rounding), one dispatch instead of four or five. The lazy fusion never holds a
+//! 16-bit tensor (it records F32, F64 and I64 only); the widened operands and the F32 results fuse
+//! as any other.
 
 use super::compare::Test;
-use super::{argreduce, binary, compare, conv, copy, fill, fused_map, fusion, index, index_misc, join, matmul};
+use super::{
+    argreduce, binary, compare, conv, copy, fill, fused_map, fusion, index, index_misc, join, matmul, matmul_half,
+};
 use super::{pooling, random, reduce, scan, scatter, softmax, sort, stats, unary};
-use crate::backend::{host, Backend};
+use crate::backend::{fallback, host, Backend};
 use crate::cpu::backend::CPU;
 use crate::op_desc::{Axis, BinaryOp, CmpOp, ConvGeom, Pool2dPlan, ReduceKind, ScatterMode, UnaryOp};
 use crate::ops::creation::try_full_on;
@@ -61,6 +66,34 @@ impl Backend for WgpuHalfBackend {
 
     fn widened(&self) -> Option<&'static dyn Backend> {
         Some(&WGPU)
+    }
+
+    /// The native 16-bit product (`matmul_half.rs`); the widened F32 product only where that
+    /// kernel does not cover the product (K split over few output tiles).
+    fn matmul(
+        &self,
+        op: &'static str,
+        a: &Tensor,
+        b: &Tensor,
+        batch: &[usize],
+        mkn: (usize, usize, usize),
+    ) -> Result<Tensor> {
+        match matmul_half::product(a, b, None)? {
+            Some(t) => Ok(t),
+            None => fallback(self.widened(), op, &[a, b], |be, h| be.matmul(op, h[0], h[1], batch, mkn)),
+        }
+    }
+
+    /// `x @ weight^T` plus the bias in the native 16-bit product's epilogue (one dispatch); the
+    /// widened path where [`WgpuHalfBackend::matmul`] takes it.
+    fn linear(&self, x: &Tensor, weight: &Tensor, bias: Option<&Tensor>) -> Result<Tensor> {
+        match matmul_half::product(x, &weight.t(), bias)? {
+            Some(t) => Ok(t),
+            None => {
+                let ins: Vec<&Tensor> = [Some(x), Some(weight), bias].into_iter().flatten().collect();
+                fallback(self.widened(), "linear", &ins, |be, h| be.linear(h[0], h[1], h.get(2).copied()))
+            }
+        }
     }
 }
 

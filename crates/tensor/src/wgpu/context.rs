@@ -150,6 +150,10 @@ fn create(index: usize) -> Result<Context> {
     } else {
         ::wgpu::Features::SHADER_F64 | ::wgpu::Features::SUBGROUP
     };
+    // f16 shaders run the F16 matmul on `array<f16>` storage; `EMBER_NO_SHADER_F16=1` leaves them off
+    // (packed words, as BF16 and adapters without the feature).
+    let no_f16 = std::env::var("EMBER_NO_SHADER_F16").is_ok_and(|v| v == "1");
+    let wanted = if no_f16 { wanted } else { wanted | ::wgpu::Features::SHADER_F16 };
     // Timestamps only when profiling was asked for (`EMBER_GPU_PROFILE=1`, see profile.rs).
     let wanted = if profile::requested() { wanted | ::wgpu::Features::TIMESTAMP_QUERY } else { wanted };
     let features = adapter.features() & wanted;
@@ -202,6 +206,11 @@ impl Context {
     /// True when the device runs subgroup operations (`wgpu::Features::SUBGROUP` was requested).
     pub fn has_subgroups(&self) -> bool {
         self.features.contains(::wgpu::Features::SUBGROUP)
+    }
+
+    /// True when the device runs f16 shaders (`wgpu::Features::SHADER_F16` was requested).
+    pub fn has_f16(&self) -> bool {
+        self.features.contains(::wgpu::Features::SHADER_F16)
     }
 
     /// Fails with a clear error when `op` would need f64 shaders this adapter lacks.

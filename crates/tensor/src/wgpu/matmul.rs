@@ -56,6 +56,13 @@ fn split_k(tiles: usize, k: usize) -> (usize, usize) {
     (k.div_ceil(chunk), chunk)
 }
 
+/// How many K splits the F32 kernel would take for a `[bsz, m, n]` output of inner length `k` with
+/// the 64 x 64 tiling (the most tiles, so the fewest splits; `matmul_half.rs` leaves products that
+/// split to the widened path).
+pub(crate) fn splits(bsz: usize, m: usize, n: usize, k: usize) -> usize {
+    split_k(bsz * m.div_ceil(SMALL.1) * n.div_ceil(SMALL.1), k).0
+}
+
 /// `a` (shape `batch_a + [r, c]`) broadcast to `batch + [r, c]`, as a 3-d tensor `[B, r, c]`
 /// (a view when the batch dims flatten without a copy).
 fn to3(a: &Tensor, batch: &[usize]) -> Result<Tensor> {
@@ -75,7 +82,8 @@ fn to3(a: &Tensor, batch: &[usize]) -> Result<Tensor> {
 /// The matrix product of two GPU tensors of one float dtype: `[.., M, K] @ [.., K, N] -> [.., M, N]`.
 ///
 /// Errors: ranks below 2, mismatched inner dims, batch dims that do not broadcast, dtypes other than
-/// F32/F64 (or F64 without SHADER_F64), devices or dtypes that differ.
+/// F32/F64/F16/BF16 (or F64 without SHADER_F64), devices or dtypes that differ. F16/BF16 products
+/// run the 16-bit modules of `matmul_half.rs` (f32 sums, one rounding) and never split K.
 pub(crate) fn matmul(a: &Tensor, b: &Tensor) -> Result<Tensor> {
     product(a, b, None, None)
 }
@@ -160,7 +168,12 @@ fn product(a: &Tensor, b: &Tensor, forced: Option<(&'static str, usize)>, bias: 
         bias,
         implicit: Implicit::default(),
     };
-    Ok(tensor(launch(&gemm, forced)?, &out_shape))
+    let c = tensor(launch(&gemm, forced)?, &out_shape);
+    if c.dtype() != dtype {
+        // a 16-bit product written as F32 (`matmul_half.rs`): rounded once
+        return super::convert::cast(&c, dtype);
+    }
+    Ok(c)
 }
 
 /// The implicit-convolution modes of `matmul.wgsl` (built by `conv.rs`; the default is a plain
@@ -214,7 +227,8 @@ pub(crate) fn launch(g: &Gemm<'_>, forced: Option<(&'static str, usize)>) -> Res
         let run = |t| launch(g, Some(t)).and_then(|_| ctx.synchronize());
         super::matmul_tune::choose(&ctx.info, dtype, [bsz, m, n, k], &[SMALL, BIG], tiling(bsz, m, n), run)
     });
-    let (splits, chunk) = split_k(bsz * m.div_ceil(tile) * n.div_ceil(tile), k);
+    // 16-bit products never split K (`matmul_half.rs` takes only those that would not).
+    let (splits, chunk) = if dtype.is_half() { (1, k) } else { split_k(bsz * m.div_ceil(tile) * n.div_ceil(tile), k) };
     info.extend([check_u32(op, splits)?, check_u32(op, chunk)?, check_u32(op, bsz)?]);
     // bias offset, column stride, row stride (zeros without a bias)
     info.extend(match g.bias {
@@ -232,7 +246,8 @@ pub(crate) fn launch(g: &Gemm<'_>, forced: Option<(&'static str, usize)>) -> Res
     }
     let bias_buf = g.bias.map(|bv| storage(bv.t).buffer());
     if splits == 1 {
-        let out = GpuStorage::new(&ctx, op, dtype, bsz * m * n)?;
+        let out_dtype = super::matmul_half::out_dtype(&ctx, dtype, n);
+        let out = GpuStorage::new(&ctx, op, out_dtype, bsz * m * n)?;
         dispatch(g, &out, &info, (entry, tile), bias_buf, im.split_col)?;
         return Ok(out);
     }
@@ -246,28 +261,34 @@ pub(crate) fn launch(g: &Gemm<'_>, forced: Option<(&'static str, usize)>) -> Res
     let p = partial.buffer();
     let constants =
         [("BIAS", f64::from(u8::from(bias_buf.is_some()))), ("SPLIT_COL", f64::from(u8::from(im.split_col)))];
-    let spec = KernelSpec { constants: &constants, ..spec(dtype, "split_sum") };
+    let spec = KernelSpec { constants: &constants, ..spec(&ctx, dtype, n, "split_sum") };
     ctx.dispatch(&spec, &[p, p, out.buffer(), &info, bias_buf.unwrap_or(p), p], grid);
     ctx.release(info);
     Ok(out)
 }
 
-/// The pipeline of `matmul.wgsl`'s `entry` for `dtype` (entry points: matmul, matmul_big,
-/// split_sum; bindings a, b, c, info, bias, mask).
-fn spec(dtype: DType, entry: &'static str) -> KernelSpec<'static> {
+/// The pipeline of `matmul.wgsl`'s `entry` for `dtype` and `n` output columns (entry points:
+/// matmul, matmul_big, split_sum; bindings a, b, c, info, bias, mask); the 16-bit modules are
+/// `matmul_half.rs`'s.
+fn spec(ctx: &super::context::Context, dtype: DType, n: usize, entry: &'static str) -> KernelSpec<'static> {
     static NAMES: [&str; 2] = ["matmul (F32)", "matmul (F64)"];
     fn f32_source() -> String {
-        shaders::plain(shaders::MATMUL, DType::F32)
+        shaders::matmul(DType::F32)
     }
     fn f64_source() -> String {
-        shaders::plain(shaders::MATMUL, DType::F64)
+        shaders::matmul(DType::F64)
     }
     let f64 = dtype == DType::F64;
+    let (module, source): (&'static str, &'static dyn Fn() -> String) = if dtype.is_half() {
+        super::matmul_half::module(ctx, dtype, n)
+    } else {
+        (NAMES[f64 as usize], if f64 { &f64_source } else { &f32_source })
+    };
     KernelSpec {
         // Every global access in matmul.wgsl is guarded and workgroup indices are bounded.
         checked: false,
-        module: NAMES[f64 as usize],
-        source: if f64 { &f64_source } else { &f32_source },
+        module,
+        source,
         entry,
         constants: &[],
         read_only: &[true, true, false, true, true, true],
@@ -324,7 +345,7 @@ fn dispatch(
     ];
     let info = ctx.upload_words(op, info)?;
     let grid = [grid[0] as u32, grid[1] as u32, grid[2] as u32];
-    let spec = KernelSpec { constants: &constants, ..spec(dtype, entry) };
+    let spec = KernelSpec { constants: &constants, ..spec(&ctx, dtype, n, entry) };
     let pick = |t: &Tensor, relu: &Option<[Tensor; 2]>| relu.as_ref().map_or(t, |r| &r[0]).clone();
     let (at, bt) = (pick(g.a, &a_relu), pick(g.b, &b_relu));
     let (ab, bb) = (storage(&at).try_buffer()?, storage(&bt).try_buffer()?);

@@ -7,9 +7,9 @@ use crate::op_desc::{BinaryOp, CmpOp, ReduceKind, UnaryOp};
 use crate::DType;
 
 pub(crate) use ember_shaders::{
-    ARGREDUCE, BINARY, COMPARE, CONV, COPY, CROSS_ENTROPY, CROSS_ENTROPY_BACKWARD, FILL, HALF, I64, INDEX, INDEX_MISC,
-    JOIN, MATH, MATH_F32, MATH_F64, MATMUL, POOL, RANDOM, REDUCE, REDUCE_SUBGROUP, SCAN, SCATTER, SOFTMAX, SORT, STATS,
-    STRIDED, UNARY,
+    ARGREDUCE, BINARY, COMPARE, CONV, COPY, CROSS_ENTROPY, CROSS_ENTROPY_BACKWARD, FILL, HALF, HALF_BITS, I64, INDEX,
+    INDEX_MISC, JOIN, MATH, MATH_F32, MATH_F64, MATMUL, POOL, RANDOM, REDUCE, REDUCE_SUBGROUP, SCAN, SCATTER, SOFTMAX,
+    SORT, STATS, STRIDED, UNARY,
 };
 
 /// The WGSL name of the float type for `dtype` (F64 -> f64, everything else f32).
@@ -95,9 +95,38 @@ pub(crate) fn compare(float: DType) -> String {
     compose(float, &[MATH, I64, STRIDED], &[&tests, COMPARE, &order, &nan])
 }
 
-/// A kernel file that needs only the float primitives and the i64 helpers (reduce, matmul).
+/// A kernel file that needs only the float primitives and the i64 helpers (stats, scan, argreduce).
 pub(crate) fn plain(kernel: &str, float: DType) -> String {
     compose(float, &[I64], &[kernel])
+}
+
+/// `matmul.wgsl`'s storage accessors for the F32/F64 kernels: elements of `T`, read and written as
+/// they are (the 16-bit ones are `matmul_half.rs`'s).
+const MATMUL_IO: &str = "alias IN = T;
+alias OUT = T;
+fn get_a(i: u32) -> T { return a[i]; }
+fn get_b(i: u32) -> T { return b[i]; }
+fn get_bias(i: u32) -> T { return bias[i]; }
+fn get_mask(i: u32) -> T { return mask[i]; }
+fn put_c(i: u32, v: T) { c[i] = v; }
+fn put_c2(i: u32, x: T, y: T) { c[i] = x; c[i + 1u] = y; }
+fn put_c4(i: u32, v: vec4<T>) { c[i] = v.x; c[i + 1u] = v.y; c[i + 2u] = v.z; c[i + 3u] = v.w; }
+";
+
+/// The matrix-product module (`matmul.wgsl`) over float type `float` (F32 or F64).
+pub(crate) fn matmul(float: DType) -> String {
+    compose(float, &[I64], &[MATMUL_IO, MATMUL])
+}
+
+/// The 16-bit matrix-product module: `matmul.wgsl` with the accessors `io` (from `matmul_half.rs`),
+/// computing in f32; `f16` puts `enable f16;` first (storage typed `array<f16>`).
+pub(crate) fn matmul_half(io: &str, f16: bool) -> String {
+    let body = compose(DType::F32, &[I64], &[HALF_BITS, io, MATMUL]);
+    if f16 {
+        format!("enable f16;\n{body}")
+    } else {
+        body
+    }
 }
 
 /// The reduction module with its subgroup entry points (devices with `wgpu::Features::SUBGROUP`).
@@ -157,7 +186,7 @@ pub(crate) fn copy(src: DType, dst: DType) -> String {
 /// The 16-bit float conversion module (`half.wgsl`: integer bit manipulation only, so it needs
 /// neither `f16` nor the float library).
 pub(crate) fn half() -> String {
-    format!("{STRIDED}\n{HALF}")
+    format!("{STRIDED}\n{HALF_BITS}\n{HALF}")
 }
 
 /// Every module the backend can build, by name, for validation (tests compile each with naga, with
@@ -170,7 +199,7 @@ pub fn all_modules() -> Vec<(String, String)> {
         v.push((format!("unary.wgsl ({f})"), unary(f)));
         v.push((format!("binary.wgsl ({f})"), binary(f)));
         v.push((format!("reduce.wgsl ({f})"), reduce(f)));
-        v.push((format!("matmul.wgsl ({f})"), plain(MATMUL, f)));
+        v.push((format!("matmul.wgsl ({f})"), matmul(f)));
         v.push((format!("reduce.wgsl + reduce_subgroup.wgsl ({f}, subgroups)"), reduce_subgroup(f)));
         v.push((format!("stats.wgsl ({f})"), plain(STATS, f)));
         v.push((format!("compare.wgsl ({f})"), compare(f)));
@@ -189,6 +218,7 @@ pub fn all_modules() -> Vec<(String, String)> {
         }
         v.push((format!("sort.wgsl ({s})"), super::sort::source(s)));
     }
+    v.extend(super::matmul_half::all_modules());
     v.push(("fill.wgsl".to_string(), FILL.to_string()));
     v.push(("half.wgsl".to_string(), half()));
     v.push(("index.wgsl".to_string(), elementwise(INDEX, DType::F32)));
@@ -212,6 +242,7 @@ pub fn files() -> Vec<(&'static str, &'static str)> {
         ("copy.wgsl", COPY),
         ("fill.wgsl", FILL),
         ("half.wgsl", HALF),
+        ("half_bits.wgsl", HALF_BITS),
         ("reduce.wgsl", REDUCE),
         ("matmul.wgsl", MATMUL),
         ("reduce_subgroup.wgsl", REDUCE_SUBGROUP),
