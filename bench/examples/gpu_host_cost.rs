@@ -63,6 +63,12 @@ fn tiny_ops(dev: &Device, n: usize) -> f64 {
 fn main() {
     let steps: usize = std::env::args().nth(1).and_then(|s| s.parse().ok()).unwrap_or(20);
     let dev = Device::gpu().expect("gpu_host_cost needs a GPU adapter (lavapipe will do)");
+    if std::env::args().nth(2).as_deref() == Some("mlp-only") {
+        // for profiling the host side of one workload (perf record --tid ...)
+        let (us, d) = measure(steps, mlp_step(&dev));
+        println!("mlp-step: {us:.0} us host CPU per step, {d} dispatches");
+        return;
+    }
     println!("tiny add: {:.1} us host CPU per dispatch", tiny_ops(&dev, 2000));
     ember::manual_seed(0);
     let (mlp, mlp_d) = measure(steps, mlp_step(&dev));
