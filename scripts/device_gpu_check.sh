@@ -3,7 +3,8 @@
 # an NVIDIA GPU, no Rust toolchain, no network). Prepare on the development machine:
 #   cargo test --release -p ember-tensor -p ember-tests --no-run
 #   cargo build --release -p ember-bench && cargo build --release -p ember --example digits
-#   strip each gpu_*/parity_* test binary, ember-bench and examples/digits, `xz` them into .devbin/
+#   cargo build --release -p ember-bench --example gpu_host_cost
+#   strip each gpu_*/parity_* test binary, ember-bench, examples/digits and examples/gpu_host_cost, `xz` them into .devbin/
 #   (apt-get download libvulkan1 libglvnd0 ... into .gl/, as the device tool's README says)
 # then run this script there with `.gl` and `.devbin` carried. Results land in $OUT.
 export ROOT=$PWD
@@ -30,6 +31,8 @@ done
 # the native 16-bit matmul without SHADER_F16 (F16 as packed words, as BF16); with it: bench_gpu.json
 EMBER_NO_SHADER_F16=1 timeout 60 /tmp/b/ember-bench --device gpu --only matmul-1024-f16 2>&1 | tee $OUT/bench_gpu_f16_packed.json
 EMBER_NO_SHADER_F16=1 timeout 60 /tmp/b/ember-bench --device gpu --only matmul-2048-f16 2>&1 | tee -a $OUT/bench_gpu_f16_packed.json
+# host CPU per step and per dispatch (one compute pass per run of dispatches, cached bind groups)
+timeout 60 /tmp/b/gpu_host_cost 20 2>&1 | tee $OUT/host_cost.txt
 timeout 60 python3 bench/torch_ref.py --device cuda 2>&1 | tee $OUT/torch_cuda.json
 timeout 90 /tmp/b/digits --device gpu --epochs 30 --out /tmp/d 2>&1 | tail -4 | tee $OUT/digits.txt
 {
