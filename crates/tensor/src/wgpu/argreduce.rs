@@ -1,6 +1,7 @@
 //! GPU max / min with indices (`shaders/argreduce.wgsl`): one workgroup per row, a tree over
 //! (value, index) pairs with the CPU's rules (first occurrence, first NaN wins).
 
+use super::meta::{Binding, Meta};
 use super::pipeline::KernelSpec;
 use super::{check_u32, shaders, storage, tensor, GpuStorage};
 use crate::op_desc::Axis;
@@ -35,7 +36,7 @@ pub(crate) fn extreme(
     if rows > 0 {
         let info =
             [check_u32(op, rows)?, check_u32(op, ax.n)?, check_u32(op, ax.inner)?, check_u32(op, x.layout.offset)?];
-        let info = ctx.upload_words(op, &info)?;
+        let info = Meta::words(&info);
         let module = format!("argreduce ({float})");
         let source = move || shaders::plain(shaders::ARGREDUCE, float);
         let spec = KernelSpec {
@@ -46,9 +47,8 @@ pub(crate) fn extreme(
             constants: &[("MAX", f64::from(u8::from(max)))],
             read_only: &[true, false, false, true],
         };
-        let bufs = [storage(&x).buffer(), vals.buffer(), idxs.buffer(), &info];
-        ctx.dispatch(&spec, &bufs, ctx.grid(op, check_u32(op, rows)?)?);
-        ctx.release(info);
+        let bufs: &[&dyn Binding] = &[storage(&x).buffer(), vals.buffer(), idxs.buffer(), &info];
+        ctx.dispatch(&spec, bufs, ctx.grid(op, check_u32(op, rows)?)?);
     }
     Ok((tensor(vals, out), tensor(idxs, out)))
 }

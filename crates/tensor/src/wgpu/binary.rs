@@ -1,6 +1,7 @@
 //! GPU kernels for [`BinaryOp`] (`shaders/binary.wgsl`): both operands read through their broadcast
 //! strides, so views and broadcasting need no copy.
 
+use super::meta::Meta;
 use super::pipeline::KernelSpec;
 use super::{groups_for, shaders, storage, strided_meta, tensor, GpuStorage};
 use crate::op_desc::BinaryOp;
@@ -24,7 +25,7 @@ pub(crate) fn binary(op: BinaryOp, a: &Tensor, b: &Tensor, shape: &[usize]) -> R
     let n: usize = shape.iter().product();
     let out = GpuStorage::new(ctx, name, dtype, n)?;
     if n > 0 {
-        let meta = ctx.upload_words(name, &strided_meta(name, shape, &[&la, &lb])?)?;
+        let meta = Meta::words(&strided_meta(name, shape, &[&la, &lb])?);
         let module = format!("binary ({float})");
         let source = move || shaders::binary(float);
         let spec = KernelSpec {
@@ -36,7 +37,6 @@ pub(crate) fn binary(op: BinaryOp, a: &Tensor, b: &Tensor, shape: &[usize]) -> R
             read_only: &[true, true, false, true],
         };
         ctx.dispatch(&spec, &[sa.buffer(), sb.buffer(), out.buffer(), &meta], ctx.grid(name, groups_for(n))?);
-        ctx.release(meta);
     }
     Ok(tensor(out, shape))
 }

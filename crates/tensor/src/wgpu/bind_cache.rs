@@ -19,7 +19,8 @@ pub(crate) const CAPACITY: usize = 4096;
 #[derive(Clone, PartialEq, Eq, Hash)]
 struct Key {
     read_only: SmallVec<[bool; 8]>,
-    buffers: SmallVec<[::wgpu::Buffer; 8]>,
+    /// (buffer, offset, size; 0 = the whole buffer) per binding.
+    buffers: SmallVec<[(::wgpu::Buffer, u64, u64); 8]>,
 }
 
 /// Bind groups by layout and buffers (misses are counted by `counters::count_bind_group`).
@@ -29,16 +30,17 @@ pub(crate) struct BindGroupCache {
 }
 
 impl BindGroupCache {
-    /// The bind group of `buffers` for the layout of `read_only`, made by `create` when new.
+    /// The bind group of `buffers` (each with its offset and size, 0 for the whole buffer) for the
+    /// layout of `read_only`, made by `create` when new.
     pub(crate) fn get_or_create(
         &mut self,
         read_only: &[bool],
-        buffers: &[&::wgpu::Buffer],
+        buffers: &[(&::wgpu::Buffer, u64, u64)],
         create: impl FnOnce() -> ::wgpu::BindGroup,
     ) -> ::wgpu::BindGroup {
         let key = Key {
             read_only: read_only.iter().copied().collect(),
-            buffers: buffers.iter().map(|&b| b.clone()).collect(),
+            buffers: buffers.iter().map(|&(b, o, s)| (b.clone(), o, s)).collect(),
         };
         if let Some(bg) = self.map.get(&key) {
             return bg.clone();

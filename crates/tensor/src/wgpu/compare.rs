@@ -2,6 +2,7 @@
 //! operands read through their broadcast strides; `where` selects raw storage words, so it runs on
 //! every dtype without f64 support.
 
+use super::meta::{Binding, Meta};
 use super::pipeline::KernelSpec;
 use super::{elem_bytes, groups_for, shaders, storage, strided_meta, strided_meta_k, tensor, GpuStorage};
 use crate::op_desc::CmpOp;
@@ -67,7 +68,7 @@ pub(crate) fn compare(test: Test, a: &Tensor, b: &Tensor, shape: &[usize]) -> Re
     let n: usize = shape.iter().product();
     let out = GpuStorage::new(ctx, op, DType::Bool, n)?;
     if n > 0 {
-        let meta = ctx.upload_words(op, &strided_meta(op, shape, &[&la, &lb])?)?;
+        let meta = Meta::words(&strided_meta(op, shape, &[&la, &lb])?);
         let module = format!("compare ({float})");
         let source = move || shaders::compare(float);
         let spec = KernelSpec {
@@ -79,7 +80,6 @@ pub(crate) fn compare(test: Test, a: &Tensor, b: &Tensor, shape: &[usize]) -> Re
             read_only: &[true, true, false, true],
         };
         ctx.dispatch(&spec, &[sa.buffer(), sb.buffer(), out.buffer(), &meta], ctx.grid(op, groups_for(n))?);
-        ctx.release(meta);
     }
     Ok(tensor(out, shape))
 }
@@ -94,7 +94,7 @@ pub(crate) fn where_(op: &'static str, cond: &Tensor, a: &Tensor, b: &Tensor, sh
     let n: usize = shape.iter().product();
     let out = GpuStorage::new(ctx, op, dtype, n)?;
     if n > 0 {
-        let meta = ctx.upload_words(op, &strided_meta_k::<3>(op, shape, &[&lc, &la, &lb])?)?;
+        let meta = Meta::words(&strided_meta_k::<3>(op, shape, &[&lc, &la, &lb])?);
         let entry = if elem_bytes(dtype) == 8 { "where_w2" } else { "where_w1" };
         let source = move || shaders::compare(DType::F32);
         let spec = KernelSpec {
@@ -105,9 +105,9 @@ pub(crate) fn where_(op: &'static str, cond: &Tensor, a: &Tensor, b: &Tensor, sh
             constants: &[],
             read_only: &[true, true, true, false, true],
         };
-        let bufs = [storage(cond).buffer(), storage(a).buffer(), storage(b).buffer(), out.buffer(), &meta];
-        ctx.dispatch(&spec, &bufs, ctx.grid(op, groups_for(n))?);
-        ctx.release(meta);
+        let bufs: &[&dyn Binding] =
+            &[storage(cond).buffer(), storage(a).buffer(), storage(b).buffer(), out.buffer(), &meta];
+        ctx.dispatch(&spec, bufs, ctx.grid(op, groups_for(n))?);
     }
     Ok(tensor(out, shape))
 }

@@ -5,6 +5,7 @@
 //! atomics). The entry points mirror `cpu/conv.rs` (and serve `conv_transpose2d`).
 
 use super::matmul::{launch, matmul, Bias, Gemm, Implicit};
+use super::meta::Meta;
 use super::pipeline::KernelSpec;
 use super::{check_u32, groups_for, shaders, storage, tensor, GpuStorage};
 use crate::op_desc::ConvGeom;
@@ -35,7 +36,7 @@ fn run_with(
         let src = dense(src)?;
         let v = [total, g.n, g.c, g.h, g.w, g.kh, g.kw, g.oh, g.ow].into_iter().chain(steps(g));
         let info: Vec<u32> = v.chain([src.layout.offset]).map(|x| check_u32(op, x)).collect::<Result<_>>()?;
-        let info = ctx.upload_words(op, &info)?;
+        let info = Meta::words(&info);
         let module = format!("conv ({dtype})");
         let source = move || shaders::elementwise(shaders::CONV, dtype);
         let spec = KernelSpec {
@@ -47,7 +48,6 @@ fn run_with(
             read_only: &[true, false, true],
         };
         ctx.dispatch(&spec, &[storage(&src).buffer(), out.buffer(), &info], ctx.grid(op, groups_for(total))?);
-        ctx.release(info);
     }
     Ok(tensor(out, shape))
 }

@@ -10,6 +10,7 @@
 //! `from_f64` rounding through `f32`): I64, F64 and Bool -> F32 -> 16-bit, and 16-bit -> F32 -> I64
 //! or F64, by the existing casts of `copy.rs`.
 
+use super::meta::Meta;
 use super::pipeline::KernelSpec;
 use super::{copy, groups_for, shaders, storage, strided_meta, tensor, GpuStorage};
 use crate::{DType, Result, Tensor};
@@ -33,7 +34,7 @@ fn run(op: &'static str, entry: &'static str, t: &Tensor, dst: DType) -> Result<
     let n = t.numel();
     let out = GpuStorage::new(ctx, op, dst, n)?;
     if n > 0 {
-        let meta = ctx.upload_words(op, &strided_meta(op, t.shape(), &[&t.layout])?)?;
+        let meta = Meta::words(&strided_meta(op, t.shape(), &[&t.layout])?);
         let invocations = if entry == "narrow" { n.div_ceil(2) } else { n };
         let source = shaders::half;
         let spec = KernelSpec {
@@ -45,7 +46,6 @@ fn run(op: &'static str, entry: &'static str, t: &Tensor, dst: DType) -> Result<
             read_only: &[true, false, true],
         };
         ctx.dispatch(&spec, &[src.try_buffer()?, out.buffer(), &meta], ctx.grid(op, groups_for(invocations))?);
-        ctx.release(meta);
     }
     Ok(tensor(out, t.shape()))
 }

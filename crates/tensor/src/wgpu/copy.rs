@@ -1,6 +1,7 @@
 //! Transfers (upload, download), `contiguous()` and dtype casts on the GPU (`shaders/copy.wgsl`;
 //! the 16-bit floats' packed words in `convert.rs`).
 
+use super::meta::Meta;
 use super::pipeline::KernelSpec;
 use super::{context, convert, elem_bytes, groups_for, shaders, storage, strided_meta, tensor, GpuStorage};
 use crate::storage::CpuStorage;
@@ -64,7 +65,7 @@ fn gather(op: &'static str, t: &Tensor, dst: DType) -> Result<Tensor> {
     let n = t.numel();
     let out = GpuStorage::new(ctx, op, dst, n)?;
     if n > 0 {
-        let meta = ctx.upload_words(op, &strided_meta(op, t.shape(), &[&t.layout])?)?;
+        let meta = Meta::words(&strided_meta(op, t.shape(), &[&t.layout])?);
         let name = format!("copy ({} -> {dst})", t.dtype());
         let (s, d) = (t.dtype(), dst);
         let source = move || shaders::copy(s, d);
@@ -77,7 +78,6 @@ fn gather(op: &'static str, t: &Tensor, dst: DType) -> Result<Tensor> {
             read_only: &[true, false, true],
         };
         ctx.dispatch(&spec, &[src.buffer(), out.buffer(), &meta], ctx.grid(op, groups_for(n))?);
-        ctx.release(meta);
     }
     Ok(tensor(out, t.shape()))
 }

@@ -3,6 +3,7 @@
 //! tree-reduced), the backward in one dispatch of one invocation per logit. The forward's check of
 //! the targets comes back as one status word, read after the dispatch (the loss's only readback).
 
+use super::meta::{Binding, Meta};
 use super::pipeline::KernelSpec;
 use super::{check_u32, elem_bytes, groups_for, shaders, storage, tensor, GpuStorage};
 use crate::ops::cross_entropy::{out_of_bounds, CrossEntropyOpts};
@@ -87,6 +88,7 @@ pub(crate) fn forward(
     let eps = o.label_smoothing;
     let eps_bytes = if dtype == DType::F64 { eps.to_le_bytes().to_vec() } else { (eps as f32).to_le_bytes().to_vec() };
     ctx.queue.write_buffer(stats.buffer(), 3 * elem_bytes(dtype), &eps_bytes);
+    // read-write (the kernel writes the status word), so a buffer of its own, not arena metadata
     let meta = ctx.upload_words(op, &meta(op, &x, &t, w.as_ref(), o, 0)?)?;
     let xb = storage(&x).buffer();
     let wb = w.as_ref().map_or(xb, |w| storage(w).buffer());
@@ -126,13 +128,13 @@ pub(crate) fn backward(
     let mut words = meta(op, &x, &t, w.as_ref(), o, check_u32(op, grad.layout().offset)?)?;
     // The backward has no status: its last word is where the statistics start.
     words[9] = check_u32(op, stats.layout().offset)?;
-    let meta = ctx.upload_words(op, &words)?;
+    let meta = Meta::words(&words);
     let xb = storage(&x).buffer();
     let wb = w.as_ref().map_or(xb, |w| storage(w).buffer());
     let spec = spec(dtype, true, &[true, true, true, true, true, true, false]);
     let grid = ctx.grid(op, groups_for(n * c))?;
-    let bufs = [xb, storage(&t).buffer(), wb, storage(&stats).buffer(), &meta, storage(grad).buffer(), dx.buffer()];
-    ctx.dispatch(&spec, &bufs, grid);
-    ctx.release(meta);
+    let bufs: &[&dyn Binding] =
+        &[xb, storage(&t).buffer(), wb, storage(&stats).buffer(), &meta, storage(grad).buffer(), dx.buffer()];
+    ctx.dispatch(&spec, bufs, grid);
     Ok(tensor(dx, &[n, c]))
 }

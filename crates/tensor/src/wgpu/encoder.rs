@@ -7,7 +7,10 @@
 //! bind groups come from the cache of `bind_cache.rs`. With `EMBER_GPU_PROFILE=1` each dispatch gets
 //! its own pass, which carries its timestamps.
 
+use smallvec::SmallVec;
+
 use super::context::{lock, Context};
+use super::meta::{slot_size, Arena, Binding, Bound};
 use super::pipeline::{KernelSpec, Pipeline};
 use crate::{Error, Result};
 
@@ -21,6 +24,8 @@ pub(crate) struct Batch {
     pass: Option<::wgpu::ComputePass<'static>>,
     encoder: Option<::wgpu::CommandEncoder>,
     ops: usize,
+    /// The metadata of the recorded dispatches (`meta.rs`), written at submission.
+    arena: Arena,
 }
 
 impl Context {
@@ -53,6 +58,10 @@ impl Context {
 
     fn submit(&self, b: &mut Batch) {
         b.pass = None;
+        if let (Some(buf), false) = (&b.arena.buffer, b.arena.staged.is_empty()) {
+            self.queue.write_buffer(buf, 0, &b.arena.staged);
+            b.arena.staged.clear();
+        }
         let mut profiler = self.profiler.as_ref().map(lock);
         if let (Some(p), Some(enc)) = (profiler.as_mut(), b.encoder.as_mut()) {
             p.resolve(enc);
@@ -106,16 +115,79 @@ impl Context {
         Ok(buf)
     }
 
-    /// Records one dispatch of `spec` over `grid` workgroups with `buffers` bound in order.
-    pub(crate) fn dispatch(&self, spec: &KernelSpec<'_>, buffers: &[&::wgpu::Buffer], grid: [u32; 3]) {
-        debug_assert_eq!(buffers.len(), spec.read_only.len());
+    /// Makes room for `need` bytes of metadata in the batch's arena: submits the batch when they
+    /// would not fit after its staged bytes, and grows the arena when they exceed it.
+    fn reserve(&self, b: &mut Batch, need: u64) {
+        if b.arena.capacity == 0 {
+            b.arena.capacity = super::meta::initial_capacity();
+        }
+        if need > 0 && !b.arena.fits(need) {
+            self.submit(b);
+        }
+        if need > b.arena.capacity {
+            b.arena.capacity = need.next_power_of_two();
+            b.arena.buffer = None;
+        }
+        if need > 0 && b.arena.buffer.is_none() {
+            b.arena.buffer = Some(self.device.create_buffer(&::wgpu::BufferDescriptor {
+                label: Some("ember metadata"),
+                size: b.arena.capacity,
+                usage: ::wgpu::BufferUsages::STORAGE | ::wgpu::BufferUsages::COPY_DST,
+                mapped_at_creation: false,
+            }));
+        }
+    }
+
+    /// Records one dispatch of `spec` over `grid` workgroups with `bindings` bound in order:
+    /// buffers whole, metadata at its slot of the batch's arena.
+    pub(crate) fn dispatch(&self, spec: &KernelSpec<'_>, bindings: &[&dyn Binding], grid: [u32; 3]) {
+        debug_assert_eq!(bindings.len(), spec.read_only.len());
         let Pipeline { pipeline, layout } = self.pipeline(spec);
-        let bg = lock(&self.bind_groups).get_or_create(spec.read_only, buffers, || {
+        let align = u64::from(self.limits.min_storage_buffer_offset_alignment);
+        let mut b = lock(&self.batch);
+        let need: u64 = bindings
+            .iter()
+            .map(|x| match x.bound() {
+                Bound::Meta(m) => slot_size(m.len(), align),
+                Bound::Buffer(_) => 0,
+            })
+            .sum();
+        self.reserve(&mut b, need);
+        let mut placed: SmallVec<[(u64, u64); 8]> = SmallVec::new();
+        for x in bindings {
+            placed.push(match x.bound() {
+                Bound::Meta(m) => {
+                    let slot = slot_size(m.len(), align);
+                    (b.arena.place(m, slot), slot)
+                }
+                Bound::Buffer(_) => (0, 0),
+            });
+        }
+        let resolved: SmallVec<[(&::wgpu::Buffer, u64, u64); 8]> = bindings
+            .iter()
+            .zip(&placed)
+            .map(|(x, &(offset, size))| match x.bound() {
+                Bound::Buffer(buf) => (buf, 0, 0),
+                Bound::Meta(_) => (b.arena.buffer.as_ref().expect("reserved above"), offset, size),
+            })
+            .collect();
+        let bg = lock(&self.bind_groups).get_or_create(spec.read_only, &resolved, || {
             super::counters::count_bind_group();
-            let entries: Vec<::wgpu::BindGroupEntry> = buffers
+            let entries: Vec<::wgpu::BindGroupEntry> = resolved
                 .iter()
                 .enumerate()
-                .map(|(i, b)| ::wgpu::BindGroupEntry { binding: i as u32, resource: b.as_entire_binding() })
+                .map(|(i, &(buf, offset, size))| ::wgpu::BindGroupEntry {
+                    binding: i as u32,
+                    resource: if size == 0 {
+                        buf.as_entire_binding()
+                    } else {
+                        ::wgpu::BindingResource::Buffer(::wgpu::BufferBinding {
+                            buffer: buf,
+                            offset,
+                            size: ::wgpu::BufferSize::new(size),
+                        })
+                    },
+                })
                 .collect();
             self.device.create_bind_group(&::wgpu::BindGroupDescriptor {
                 label: Some(spec.entry),
@@ -123,7 +195,7 @@ impl Context {
                 entries: &entries,
             })
         });
-        let mut b = lock(&self.batch);
+        drop(resolved);
         {
             let slot = b.ops;
             let mut profiler = self.profiler.as_ref().map(lock);

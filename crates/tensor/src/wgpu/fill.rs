@@ -2,6 +2,7 @@
 //! scalar operands of binary ops, created on the device without an upload.
 
 use super::context::{self, Context};
+use super::meta::Meta;
 use super::pipeline::KernelSpec;
 use super::{check_u32, shaders, tensor, GpuStorage};
 use crate::{DType, Result, Tensor};
@@ -58,7 +59,7 @@ pub(crate) fn fill_buffer(ctx: &Context, buf: &::wgpu::Buffer, n: usize, v: f64,
         ctx.queue.write_buffer(buf, 0, bytemuck::cast_slice(&data));
         return Ok(());
     }
-    let meta = ctx.upload_words(op, &[n_words, wpe, w0, w1])?;
+    let meta = Meta::words(&[n_words, wpe, w0, w1]);
     let source = || shaders::FILL.to_string();
     let spec = KernelSpec {
         checked: true,
@@ -69,6 +70,5 @@ pub(crate) fn fill_buffer(ctx: &Context, buf: &::wgpu::Buffer, n: usize, v: f64,
         read_only: &[false, true],
     };
     ctx.dispatch(&spec, &[buf, &meta], ctx.grid(op, n_words.div_ceil(256))?);
-    ctx.release(meta);
     Ok(())
 }

@@ -8,6 +8,7 @@
 
 use std::fmt::Write;
 
+use super::meta::{Binding, Meta};
 use super::pipeline::KernelSpec;
 use super::{check_u32, groups_for, shaders, storage, tensor, GpuStorage};
 use crate::ops::fused_expr::{Flat, Inst, MapBinary, MapUnary};
@@ -48,8 +49,8 @@ pub(crate) fn run(
             DType::F64 => bytemuck::cast_slice(&values.iter().copied().chain([0.0]).collect::<Vec<f64>>()).to_vec(),
             d => return Err(Error::UnsupportedDType { op, dtype: d }),
         };
-        let info = ctx.upload_words(op, &info)?;
-        let sc = ctx.upload_bytes(op, &sc)?;
+        let info = Meta::words(&info);
+        let sc = Meta::bytes(sc);
         let module = format!("fused_map ({dtype}) {key}");
         let source = || shaders::plain(&wgsl(flat, n_in), dtype);
         let read_only: Vec<bool> = (0..bindings).map(|b| b < n_in || b >= n_in + n_out).collect();
@@ -61,12 +62,10 @@ pub(crate) fn run(
             constants: &[],
             read_only: &read_only,
         };
-        let mut bufs: Vec<&::wgpu::Buffer> = ins.iter().map(|t| storage(t).buffer()).collect();
-        bufs.extend(outs.iter().map(GpuStorage::buffer));
-        bufs.extend([&info, &sc]);
+        let mut bufs: Vec<&dyn Binding> = ins.iter().map(|t| storage(t).buffer() as &dyn Binding).collect();
+        bufs.extend(outs.iter().map(|o| o.buffer() as &dyn Binding));
+        bufs.extend([&info as &dyn Binding, &sc]);
         ctx.dispatch(&spec, &bufs, ctx.grid(op, groups_for(n))?);
-        ctx.release(info);
-        ctx.release(sc);
     }
     let shape = inputs[0].shape();
     Ok(Some(outs.into_iter().map(|s| tensor(s, shape)).collect()))

@@ -18,6 +18,7 @@ use std::sync::Arc;
 
 use super::context::{lock, Context};
 use super::fusion::{addr, max_inputs, pending, reads_in_order, Lazy, LazyOp};
+use super::meta::{Binding, Meta};
 use super::pipeline::KernelSpec;
 use super::{elem_bytes, fill, groups_for, shaders, storage, strided_meta_k};
 use crate::op_desc::{BinaryOp, UnaryOp};
@@ -341,8 +342,8 @@ pub(crate) fn run(ctx: &Context, root: &Lazy, dtype: DType, n: usize, out: &::wg
     if p.words.is_empty() {
         p.words.extend([0, 0]); // a binding may not be empty
     }
-    let info = ctx.upload_words(op, &p.info(super::check_u32(op, n)?))?;
-    let vals = ctx.upload_words(op, &p.words)?;
+    let info = Meta::words(&p.info(super::check_u32(op, n)?));
+    let vals = Meta::words(&p.words);
     let module = format!("fused ({dtype}) {}", p.key(&outputs));
     let float = if dtype == DType::F64 { DType::F64 } else { DType::F32 };
     let source = || shaders::elementwise(&p.wgsl(&outputs), float);
@@ -356,13 +357,11 @@ pub(crate) fn run(ctx: &Context, root: &Lazy, dtype: DType, n: usize, out: &::wg
         constants: &[],
         read_only: &read_only,
     };
-    let mut bufs: Vec<&::wgpu::Buffer> = p.inputs.iter().map(|(t, _, _)| storage(t).buffer()).collect();
+    let mut bufs: Vec<&dyn Binding> = p.inputs.iter().map(|(t, _, _)| storage(t).buffer() as &dyn Binding).collect();
     bufs.push(out);
-    bufs.extend(extra_bufs.iter());
-    bufs.extend([&info, &vals]);
+    bufs.extend(extra_bufs.iter().map(|b| b as &dyn Binding));
+    bufs.extend([&info as &dyn Binding, &vals]);
     ctx.dispatch(&spec, &bufs, ctx.grid(op, groups_for(n))?);
-    ctx.release(info);
-    ctx.release(vals);
     for ((t, _), b) in extras.iter().zip(extra_bufs) {
         let s = storage(t);
         let mut g = lock(&s.lazy);

@@ -7,6 +7,7 @@
 //! when set, reads that one index to return the CPU's `Error::IndexOutOfRange`. Checking on the
 //! host instead would download the whole index tensor; the flag costs 4 bytes whatever its size.
 
+use super::meta::{Binding, Meta};
 use super::pipeline::KernelSpec;
 use super::{check_u32, copy, elem_bytes, groups_for, shaders, storage, tensor, GpuStorage};
 use crate::shape::{contiguous_strides, Layout};
@@ -41,12 +42,11 @@ fn run(
     n: usize,
 ) -> Result<()> {
     let ctx = out.ctx();
-    let info = ctx.upload_words(op, info)?;
+    let info = Meta::words(info);
     let flag = ctx.upload_words(op, &[u32::MAX])?;
     let spec = spec(entry, &source);
-    let bufs = [storage(src).buffer(), storage(index).buffer(), out.buffer(), &info, &flag];
-    ctx.dispatch(&spec, &bufs, ctx.grid(op, groups_for(total))?);
-    ctx.release(info);
+    let bufs: &[&dyn Binding] = &[storage(src).buffer(), storage(index).buffer(), out.buffer(), &info, &flag];
+    ctx.dispatch(&spec, bufs, ctx.grid(op, groups_for(total))?);
     let word = ctx.read(&flag, 0, 4);
     ctx.release(flag);
     let word = word?;

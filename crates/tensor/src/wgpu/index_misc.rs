@@ -6,6 +6,7 @@
 //! bytes: the output size is data dependent), then compacts in row-major order.
 
 use super::join::{copy_into, gather_view};
+use super::meta::{Binding, Meta};
 use super::pipeline::KernelSpec;
 use super::{check_u32, elem_bytes, groups_for, shaders, storage, strided_meta_k, tensor, GpuStorage};
 use crate::shape::{Dims, Layout};
@@ -85,7 +86,6 @@ pub(crate) fn one_hot(t: &Tensor, num_classes: i64) -> Result<Tensor> {
         let flag = ctx.upload_words(op, &[u32::MAX])?;
         let spec = spec("one_hot", &source, &[true, true, false, false]);
         ctx.dispatch(&spec, &[storage(&t).buffer(), &info, &flag, out.buffer()], ctx.grid(op, groups_for(total))?);
-        ctx.release(info);
         check_flag(op, flag, &t, classes)?;
     }
     Ok(tensor(out, &shape))
@@ -103,7 +103,7 @@ pub(crate) fn masked_select(t: &Tensor, mask: &Tensor, shape: &[usize]) -> Resul
     let (lt, lm) = (t.layout().broadcast_to(op, shape)?, mask.layout().broadcast_to(op, shape)?);
     let meta = strided_meta_k::<2>(op, shape, &[&lt, &lm])?;
     let groups = groups_for(n);
-    let info = ctx.upload_words(op, &meta)?;
+    let info = Meta::words(&meta);
     let counts = ctx.acquire(op, (groups as u64 + 1) * 4)?;
     let mbuf = storage(mask).buffer();
     let rw3 = [true, true, false];
@@ -115,12 +115,11 @@ pub(crate) fn masked_select(t: &Tensor, mask: &Tensor, shape: &[usize]) -> Resul
         let out = GpuStorage::new(&ctx, op, t.dtype(), total)?;
         if total > 0 {
             let entry = if elem_bytes(t.dtype()) == 8 { "mask_compact_w2" } else { "mask_compact_w1" };
-            let bufs = [mbuf, &info, &counts, out.buffer(), storage(t).buffer()];
-            ctx.dispatch(&spec(entry, &source, &[true, true, false, false, true]), &bufs, ctx.grid(op, groups)?);
+            let bufs: &[&dyn Binding] = &[mbuf, &info, &counts, out.buffer(), storage(t).buffer()];
+            ctx.dispatch(&spec(entry, &source, &[true, true, false, false, true]), bufs, ctx.grid(op, groups)?);
         }
         Ok(tensor(out, &[total]))
     });
-    ctx.release(info);
     ctx.release(counts);
     result
 }

@@ -2,6 +2,7 @@
 //! strided-copy dispatch per input into its slice of the output, and the copy helper `flip` and
 //! `repeat` ([`super::index_misc`]) run with their own source layouts.
 
+use super::meta::Meta;
 use super::pipeline::KernelSpec;
 use super::{check_u32, elem_bytes, groups_for, shaders, storage, strided_meta_k, tensor, GpuStorage};
 use crate::shape::{contiguous_strides, Layout};
@@ -19,7 +20,7 @@ pub(crate) fn copy_into(op: &'static str, src: &Tensor, dst: &GpuStorage, meta: 
         return Ok(());
     }
     let ctx = dst.ctx();
-    let info = ctx.upload_words(op, meta)?;
+    let info = Meta::words(meta);
     let entry = if elem_bytes(src.dtype()) == 8 { "copy_into_w2" } else { "copy_into_w1" };
     let spec = KernelSpec {
         checked: true,
@@ -30,7 +31,6 @@ pub(crate) fn copy_into(op: &'static str, src: &Tensor, dst: &GpuStorage, meta: 
         read_only: &[true, false, true],
     };
     ctx.dispatch(&spec, &[storage(src).buffer(), dst.buffer(), &info], ctx.grid(op, groups_for(n))?);
-    ctx.release(info);
     Ok(())
 }
 

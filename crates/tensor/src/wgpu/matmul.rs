@@ -7,6 +7,7 @@
 //! batch dims broadcast as `torch.matmul`), giving `[batch.., M, N]`. 1-d operands are the caller's
 //! (unsqueeze / squeeze around this call).
 
+use super::meta::Meta;
 use super::pipeline::KernelSpec;
 use super::{check_u32, shaders, storage, tensor, GpuStorage};
 use crate::shape::broadcast_shapes;
@@ -257,13 +258,12 @@ pub(crate) fn launch(g: &Gemm<'_>, forced: Option<(&'static str, usize)>) -> Res
     dispatch(g, &partial, &info, (entry, tile), None, false)?;
     let out = GpuStorage::new(&ctx, op, dtype, bsz * m * n)?;
     let grid = ctx.grid(op, check_u32(op, (bsz * m * n).div_ceil(256))?)?;
-    let info = ctx.upload_words(op, &info)?;
+    let info = Meta::words(&info);
     let p = partial.buffer();
     let constants =
         [("BIAS", f64::from(u8::from(bias_buf.is_some()))), ("SPLIT_COL", f64::from(u8::from(im.split_col)))];
     let spec = KernelSpec { constants: &constants, ..spec(&ctx, dtype, n, "split_sum") };
     ctx.dispatch(&spec, &[p, p, out.buffer(), &info, bias_buf.unwrap_or(p), p], grid);
-    ctx.release(info);
     Ok(out)
 }
 
@@ -343,7 +343,7 @@ fn dispatch(
         ("IM2COL", f64::from(g.implicit.im2col)),
         ("SPLIT_COL", flag(split_col)),
     ];
-    let info = ctx.upload_words(op, info)?;
+    let info = Meta::words(info);
     let grid = [grid[0] as u32, grid[1] as u32, grid[2] as u32];
     let spec = KernelSpec { constants: &constants, ..spec(&ctx, dtype, n, entry) };
     let pick = |t: &Tensor, relu: &Option<[Tensor; 2]>| relu.as_ref().map_or(t, |r| &r[0]).clone();
@@ -354,7 +354,6 @@ fn dispatch(
         None => ab,
     };
     ctx.dispatch(&spec, &[ab, bb, out.buffer(), &info, bias.unwrap_or(ab), mask], grid);
-    ctx.release(info);
     Ok(())
 }
 

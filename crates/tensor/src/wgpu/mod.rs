@@ -35,6 +35,7 @@ pub(crate) mod join;
 pub(crate) mod matmul;
 pub(crate) mod matmul_half;
 pub(crate) mod matmul_tune;
+pub(crate) mod meta;
 pub(crate) mod pipeline;
 pub(crate) mod pool;
 pub(crate) mod pooling;

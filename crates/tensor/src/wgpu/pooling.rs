@@ -6,6 +6,7 @@
 //! `scatter_add` into zero planes (`backend.rs`).
 
 use super::conv::dense;
+use super::meta::{Binding, Meta};
 use super::pipeline::KernelSpec;
 use super::{check_u32, groups_for, shaders, storage, tensor, GpuStorage};
 use crate::op_desc::Pool2dPlan;
@@ -29,7 +30,7 @@ pub(crate) fn pool(op: &'static str, x: &Tensor, plan: &Pool2dPlan, max: bool) -
         // The first tap of a window must be addressable as a u32 plane index.
         check_u32(op, (plan.in_h + 1) * (plan.in_w + 1))?;
         let info: Vec<u32> = info.into_iter().map(|v| check_u32(op, v)).collect::<Result<_>>()?;
-        let info = ctx.upload_words(op, &info)?;
+        let info = Meta::words(&info);
         let module = format!("pool ({dtype})");
         let source = move || shaders::elementwise(shaders::POOL, dtype);
         let entry = if max { "max_pool" } else { "avg_pool" };
@@ -42,9 +43,8 @@ pub(crate) fn pool(op: &'static str, x: &Tensor, plan: &Pool2dPlan, max: bool) -
             read_only: &[true, false, false, true],
         };
         // The average pool binds the (empty, still 256-byte) index buffer it does not write.
-        let bufs = [storage(&x).buffer(), vals.buffer(), idxs.buffer(), &info];
-        ctx.dispatch(&spec, &bufs, ctx.grid(op, groups_for(total))?);
-        ctx.release(info);
+        let bufs: &[&dyn Binding] = &[storage(&x).buffer(), vals.buffer(), idxs.buffer(), &info];
+        ctx.dispatch(&spec, bufs, ctx.grid(op, groups_for(total))?);
     }
     let v = tensor(vals, &plan.out_shape);
     Ok((v, if max { Some(tensor(idxs, &plan.out_shape)) } else { None }))
@@ -95,7 +95,7 @@ pub(crate) fn pool_backward(
         info.push(idxs.as_ref().map_or(0, |i| i.layout.offset));
         check_u32(op, plan.planes * oh * ow)?;
         let info: Vec<u32> = info.into_iter().map(|v| check_u32(op, v)).collect::<Result<_>>()?;
-        let info = ctx.upload_words(op, &info)?;
+        let info = Meta::words(&info);
         let module = format!("pool ({dtype})");
         let source = move || shaders::elementwise(shaders::POOL, dtype);
         let spec = KernelSpec {
@@ -116,9 +116,8 @@ pub(crate) fn pool_backward(
             (None, Some(e)) => e.buffer(),
             (None, None) => unreachable!("one of them is set"),
         };
-        let bufs = [storage(&g).buffer(), out.buffer(), ib, &info];
-        ctx.dispatch(&spec, &bufs, ctx.grid(op, groups_for(total))?);
-        ctx.release(info);
+        let bufs: &[&dyn Binding] = &[storage(&g).buffer(), out.buffer(), ib, &info];
+        ctx.dispatch(&spec, bufs, ctx.grid(op, groups_for(total))?);
     }
     Ok(tensor(out, input_shape))
 }

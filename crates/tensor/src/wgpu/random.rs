@@ -3,6 +3,7 @@
 //! device, and a random tensor for a GPU tensor (`rand_like`, dropout masks) needs no upload. The
 //! values differ from the CPU stream's (as PyTorch's CUDA generator differs from its CPU one).
 
+use super::meta::Meta;
 use super::pipeline::KernelSpec;
 use super::{check_u32, context, groups_for, shaders, tensor, GpuStorage};
 use crate::random::with_generator;
@@ -21,7 +22,7 @@ pub(crate) fn random(shape: &[usize], dtype: DType, index: usize, normal: bool) 
     let out = GpuStorage::new(&ctx, op, dtype, n)?;
     if n > 0 {
         let key = with_generator(|g| g.next_u64());
-        let info = ctx.upload_words(op, &[check_u32(op, n)?, key as u32, (key >> 32) as u32])?;
+        let info = Meta::words(&[check_u32(op, n)?, key as u32, (key >> 32) as u32]);
         let module = format!("random ({dtype})");
         let source = move || shaders::elementwise(shaders::RANDOM, dtype);
         let spec = KernelSpec {
@@ -33,7 +34,6 @@ pub(crate) fn random(shape: &[usize], dtype: DType, index: usize, normal: bool) 
             read_only: &[false, true],
         };
         ctx.dispatch(&spec, &[out.buffer(), &info], ctx.grid(op, groups_for(n))?);
-        ctx.release(info);
     }
     Ok(tensor(out, shape))
 }

@@ -7,6 +7,7 @@
 //! - [`reduce_last_dim`]`(kind, x)`: reduces the last dim of `x` (any layout): `[.., n] -> [..]`.
 //! - [`reduce_all`]`(kind, x)`: reduces every element to a 0-d tensor.
 
+use super::meta::Meta;
 use super::pipeline::KernelSpec;
 use super::{check_u32, shaders, storage, tensor, GpuStorage};
 use crate::op_desc::ReduceKind;
@@ -181,9 +182,8 @@ fn run(kind: ReduceKind, x: &Tensor, out_shape: &[usize], len: usize, strided: O
             }
             None => KernelSpec { ..spec },
         };
-        let info = ctx.upload_words(op, &info)?;
+        let info = Meta::words(&info);
         ctx.dispatch(&pass_spec, &[src.buffer(), out.buffer(), &info], ctx.grid(op, groups)?);
-        ctx.release(info);
         cur = tensor(out, &[rows * cpr]);
         if cpr == 1 {
             break;

@@ -4,6 +4,7 @@
 //! workgroup of 256 scans `256 / M` short lines at once; long lines go in chunks of 256 scanned in
 //! workgroup memory plus a running carry, so any length is one pass.
 
+use super::meta::Meta;
 use super::pipeline::KernelSpec;
 use super::{check_u32, shaders, storage, tensor, GpuStorage};
 use crate::op_desc::Axis;
@@ -38,7 +39,7 @@ pub(crate) fn cumulative(x: &Tensor, ax: Axis, prod: bool) -> Result<Tensor> {
         check_u32(op, x.layout.offset)?,
         m as u32,
     ];
-    let info = ctx.upload_words(op, &info)?;
+    let info = Meta::words(&info);
     let groups = check_u32(op, ax.out_len().div_ceil(WG / m))?;
     let module = format!("scan ({float})");
     let source = move || shaders::plain(shaders::SCAN, float);
@@ -51,6 +52,5 @@ pub(crate) fn cumulative(x: &Tensor, ax: Axis, prod: bool) -> Result<Tensor> {
         read_only: &[true, false, true],
     };
     ctx.dispatch(&spec, &[storage(&x).buffer(), out.buffer(), &info], ctx.grid(op, groups)?);
-    ctx.release(info);
     Ok(tensor(out, x.shape()))
 }

@@ -5,6 +5,7 @@
 //! checked by the kernel with the 4-byte flag of [`super::index_misc::check_flag`].
 
 use super::index_misc::check_flag;
+use super::meta::{Binding, Meta};
 use super::pipeline::KernelSpec;
 use super::{check_u32, copy, elem_bytes, fill, groups_for, shaders, storage};
 use crate::shape::{contiguous_strides, Layout};
@@ -43,17 +44,17 @@ pub(crate) fn scatter(op: &'static str, dst: &Tensor, dim: usize, index: &Tensor
     let ctx = st.ctx().clone();
     // One zeroed u32 per output element (a Bool tensor's storage is u32 words).
     let win = fill::full(&[dst.numel()], 0.0, DType::Bool, ctx.index)?;
-    let info = ctx.upload_words(op, &info)?;
+    let info = Meta::words(&info);
     let flag = ctx.upload_words(op, &[u32::MAX])?;
     let grid = ctx.grid(op, groups_for(total))?;
-    let bufs = [storage(src).buffer(), storage(index).buffer(), st.buffer(), &info, &flag, storage(&win).buffer()];
+    let bufs: &[&dyn Binding] =
+        &[storage(src).buffer(), storage(index).buffer(), st.buffer(), &info, &flag, storage(&win).buffer()];
     let ro = [true, true, false, true, false, false];
     for entry in ["scatter_claim", if elem_bytes(dst.dtype()) == 8 { "scatter_w2" } else { "scatter_w1" }] {
         let spec =
             KernelSpec { checked: true, module: "scatter", source: &source, entry, constants: &[], read_only: &ro };
-        ctx.dispatch(&spec, &bufs, grid);
+        ctx.dispatch(&spec, bufs, grid);
     }
-    ctx.release(info);
     check_flag(op, flag, index, n)?;
     Ok(out)
 }

@@ -2,6 +2,7 @@
 //! three tree-reduced passes (max, sum of exponentials, output). Other dims than the last are read
 //! `inner` apart in place, so no permute or copy is needed beyond making the input dense.
 
+use super::meta::Meta;
 use super::pipeline::KernelSpec;
 use super::{check_u32, shaders, storage, tensor, GpuStorage};
 use crate::op_desc::Axis;
@@ -24,7 +25,7 @@ pub(crate) fn softmax(x: &Tensor, ax: Axis, log: bool) -> Result<Tensor> {
     let x = x.try_contiguous()?;
     let rows = ax.out_len();
     let info = [check_u32(op, rows)?, check_u32(op, ax.n)?, check_u32(op, ax.inner)?, check_u32(op, x.layout.offset)?];
-    let info = ctx.upload_words(op, &info)?;
+    let info = Meta::words(&info);
     let module = format!("softmax ({dtype})");
     let source = move || shaders::elementwise(shaders::SOFTMAX, dtype);
     let spec = KernelSpec {
@@ -36,6 +37,5 @@ pub(crate) fn softmax(x: &Tensor, ax: Axis, log: bool) -> Result<Tensor> {
         read_only: &[true, false, true],
     };
     ctx.dispatch(&spec, &[storage(&x).buffer(), out.buffer(), &info], ctx.grid(op, check_u32(op, rows)?)?);
-    ctx.release(info);
     Ok(tensor(out, x.shape()))
 }

@@ -9,6 +9,7 @@
 //! tile (the last writes the outputs): `1 + sum(log2(k / 1024))` dispatches, 36 for 70000.
 //! The kernels move raw words only, so F64 sorts even without f64 shader support.
 
+use super::meta::Meta;
 use super::pipeline::KernelSpec;
 use super::{check_u32, groups_for, shaders, storage, tensor, GpuStorage};
 use crate::op_desc::Axis;
@@ -41,7 +42,7 @@ fn dispatch(x: &Tensor, entry: &'static str, bufs: [&::wgpu::Buffer; 5], info: &
     let op = "sort";
     let ctx = storage(x).ctx();
     let dtype = x.dtype();
-    let info = ctx.upload_words(op, info)?;
+    let info = Meta::words(info);
     let module = format!("sort ({dtype})");
     let src = move || source(dtype);
     let spec = KernelSpec {
@@ -54,7 +55,6 @@ fn dispatch(x: &Tensor, entry: &'static str, bufs: [&::wgpu::Buffer; 5], info: &
     };
     let [x, keys, ids, vals, idxs] = bufs;
     ctx.dispatch(&spec, &[x, keys, ids, vals, idxs, &info], ctx.grid(op, groups)?);
-    ctx.release(info);
     Ok(())
 }
 

@@ -5,6 +5,7 @@
 //! of a row are summed by `reduce.wgsl`, and `finish` divides (and takes the square root) or takes the
 //! log and adds the centre back. Entry points for `ops/stats.rs`, which validates dims and dtypes.
 
+use super::meta::{Binding, Meta};
 use super::pipeline::KernelSpec;
 use super::reduce::reduce_last_dim;
 use super::{check_u32, groups_for, shaders, storage, tensor, GpuStorage};
@@ -113,10 +114,9 @@ fn run(mode: Mode, x: &Tensor, mask: &[bool], unbiased: bool, out: &[usize]) -> 
         check_u32(op, p.layout.offset)?,
         check_u32(op, centres.layout.offset)?,
     ];
-    let info = ctx.upload_words(op, &info)?;
-    let bufs = [storage(&p).buffer(), storage(&centres).buffer(), partials.buffer(), &info];
-    ctx.dispatch(&spec("centered"), &bufs, ctx.grid(op, groups)?);
-    ctx.release(info);
+    let info = Meta::words(&info);
+    let bufs: &[&dyn Binding] = &[storage(&p).buffer(), storage(&centres).buffer(), partials.buffer(), &info];
+    ctx.dispatch(&spec("centered"), bufs, ctx.grid(op, groups)?);
     let mut sums = tensor(partials, &[rows, cpr]);
     if cpr > 1 {
         sums = reduce_last_dim(ReduceKind::Sum, &sums)?.try_contiguous()?;
@@ -131,9 +131,8 @@ fn run(mode: Mode, x: &Tensor, mask: &[bool], unbiased: bool, out: &[usize]) -> 
         check_u32(op, centres.layout.offset)?,
         check_u32(op, div)?,
     ];
-    let info = ctx.upload_words(op, &info)?;
-    let bufs = [storage(&sums).buffer(), storage(&centres).buffer(), result.buffer(), &info];
-    ctx.dispatch(&spec("finish"), &bufs, ctx.grid(op, groups_for(rows))?);
-    ctx.release(info);
+    let info = Meta::words(&info);
+    let bufs: &[&dyn Binding] = &[storage(&sums).buffer(), storage(&centres).buffer(), result.buffer(), &info];
+    ctx.dispatch(&spec("finish"), bufs, ctx.grid(op, groups_for(rows))?);
     tensor(result, &[rows]).try_reshape(out)
 }

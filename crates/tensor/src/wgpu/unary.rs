@@ -2,6 +2,7 @@
 //! pipeline per op (the op's row in the table of `op_desc.rs` is an override constant; the WGSL of
 //! each op comes from that table, see [`shaders::unary`]).
 
+use super::meta::Meta;
 use super::pipeline::KernelSpec;
 use super::{groups_for, shaders, storage, strided_meta, tensor, GpuStorage};
 use crate::op_desc::UnaryOp;
@@ -44,8 +45,8 @@ pub(crate) fn unary(op: UnaryOp, a: &Tensor) -> Result<Tensor> {
     let n = a.numel();
     let out = GpuStorage::new(ctx, name, dtype, n)?;
     if n > 0 {
-        let meta = ctx.upload_words(name, &strided_meta(name, a.shape(), &[&a.layout])?)?;
-        let sc = ctx.upload_bytes(name, &sc)?;
+        let meta = Meta::words(&strided_meta(name, a.shape(), &[&a.layout])?);
+        let sc = Meta::bytes(sc);
         let module = format!("unary ({float})");
         let source = move || shaders::unary(float);
         let spec = KernelSpec {
@@ -57,8 +58,6 @@ pub(crate) fn unary(op: UnaryOp, a: &Tensor) -> Result<Tensor> {
             read_only: &[true, false, true, true],
         };
         ctx.dispatch(&spec, &[src.buffer(), out.buffer(), &meta, &sc], ctx.grid(name, groups_for(n))?);
-        ctx.release(meta);
-        ctx.release(sc);
     }
     Ok(tensor(out, a.shape()))
 }
