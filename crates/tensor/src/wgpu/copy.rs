@@ -11,13 +11,18 @@ use crate::{DType, Result, Tensor};
 pub(crate) fn upload(t: &Tensor, index: usize) -> Result<Tensor> {
     let ctx = context::get(index)?;
     let n = t.numel();
-    let s = GpuStorage::new(&ctx, "to", t.dtype(), n)?;
+    let mut s = GpuStorage::new(&ctx, "to", t.dtype(), n)?;
     if n > 0 {
         let t = t.contiguous();
         let bytes: Vec<u8> = match t.dtype() {
             DType::F32 => bytemuck::cast_slice(&t.cpu_data::<f32>()).to_vec(),
             DType::F64 => bytemuck::cast_slice(&t.cpu_data::<f64>()).to_vec(),
-            DType::I64 => bytemuck::cast_slice(&t.cpu_data::<i64>()).to_vec(),
+            DType::I64 => {
+                let v = t.cpu_data::<i64>();
+                let bounds = v.iter().fold((i64::MAX, i64::MIN), |(lo, hi), &x| (lo.min(x), hi.max(x)));
+                s = s.with_bounds(Some(bounds));
+                bytemuck::cast_slice(&v).to_vec()
+            }
             DType::Bool => {
                 let w: Vec<u32> = t.cpu_data::<bool>().iter().map(|&b| u32::from(b)).collect();
                 bytemuck::cast_slice(&w).to_vec()
@@ -63,7 +68,9 @@ fn gather(op: &'static str, t: &Tensor, dst: DType) -> Result<Tensor> {
         ctx.require(op, dst)?;
     }
     let n = t.numel();
-    let out = GpuStorage::new(ctx, op, dst, n)?;
+    // A same-dtype copy holds a subset of the source's values, so within its bounds.
+    let bounds = if t.dtype() == dst { src.bounds() } else { None };
+    let out = GpuStorage::new(ctx, op, dst, n)?.with_bounds(bounds);
     if n > 0 {
         let meta = Meta::words(&strided_meta(op, t.shape(), &[&t.layout])?);
         let name = format!("copy ({} -> {dst})", t.dtype());

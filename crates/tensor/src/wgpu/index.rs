@@ -6,10 +6,12 @@
 //! flag back after the dispatch (one small readback, so these ops synchronise with the GPU) and,
 //! when set, reads that one index to return the CPU's `Error::IndexOutOfRange`. Checking on the
 //! host instead would download the whole index tensor; the flag costs 4 bytes whatever its size.
+//! Indices whose range the host already knows (uploaded from host memory: `GpuStorage`'s bounds)
+//! skip the readback, so an embedding lookup of uploaded token ids does not synchronise.
 
 use super::meta::{Binding, Meta};
 use super::pipeline::KernelSpec;
-use super::{check_u32, copy, elem_bytes, groups_for, shaders, storage, tensor, GpuStorage};
+use super::{check_u32, copy, elem_bytes, groups_for, known_within, shaders, storage, tensor, GpuStorage};
 use crate::shape::{contiguous_strides, Layout};
 use crate::{DType, Error, Result, Tensor};
 
@@ -47,6 +49,11 @@ fn run(
     let spec = spec(entry, &source);
     let bufs: &[&dyn Binding] = &[storage(src).buffer(), storage(index).buffer(), out.buffer(), &info, &flag];
     ctx.dispatch(&spec, bufs, ctx.grid(op, groups_for(total))?);
+    if known_within(index, 0, n as i64) {
+        // Indices uploaded from host memory, all in range: no readback, no synchronisation.
+        ctx.release(flag);
+        return Ok(());
+    }
     let word = ctx.read(&flag, 0, 4);
     ctx.release(flag);
     let word = word?;

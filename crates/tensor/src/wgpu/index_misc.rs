@@ -8,7 +8,7 @@
 use super::join::{copy_into, gather_view};
 use super::meta::{Binding, Meta};
 use super::pipeline::KernelSpec;
-use super::{check_u32, elem_bytes, groups_for, shaders, storage, strided_meta_k, tensor, GpuStorage};
+use super::{check_u32, elem_bytes, groups_for, known_within, shaders, storage, strided_meta_k, tensor, GpuStorage};
 use crate::shape::{Dims, Layout};
 use crate::{DType, Error, Result, Tensor};
 
@@ -23,10 +23,14 @@ fn spec<'a>(entry: &'static str, source: &'a dyn Fn() -> String, read_only: &'a 
 }
 
 /// Reads the bounds flag `flag` (released here) written by a kernel over `index` (row-major
-/// positions): `Ok` when unset, else the CPU's `Error::IndexOutOfRange` for the flagged index of an
+/// positions), unless the host knows `index` is within `0..n` (no readback then): `Ok` when unset, else the CPU's `Error::IndexOutOfRange` for the flagged index of an
 /// indexed size `n`, read back alone.
 pub(crate) fn check_flag(op: &'static str, flag: ::wgpu::Buffer, index: &Tensor, n: usize) -> Result<()> {
     let ctx = storage(index).ctx().clone();
+    if known_within(index, 0, n as i64) {
+        ctx.release(flag);
+        return Ok(());
+    }
     let word = ctx.read(&flag, 0, 4);
     ctx.release(flag);
     let word = word?;
@@ -60,7 +64,12 @@ pub(crate) fn one_hot(t: &Tensor, num_classes: i64) -> Result<Tensor> {
         if n == 0 {
             crate::bail!(op, "can not infer the total number of classes from an empty tensor");
         }
-        let m = t.try_max()?.try_to(&crate::Device::Cpu)?.to_vec::<i64>()[0];
+        // The storage's bounds are exact for a tensor over all of it (a view may hold fewer values).
+        let whole = t.is_contiguous() && t.layout().offset == 0 && t.numel() == storage(t).len();
+        let m = match storage(t).bounds() {
+            Some((_, max)) if whole => max,
+            _ => t.try_max()?.try_to(&crate::Device::Cpu)?.to_vec::<i64>()[0],
+        };
         m.max(-1).saturating_add(1) as usize
     } else if num_classes < 0 {
         crate::bail!(op, "num_classes must be -1 or non-negative, got {num_classes}");

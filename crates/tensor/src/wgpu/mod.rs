@@ -91,6 +91,11 @@ pub struct GpuStorage {
     dtype: DType,
     len: usize,
     ctx: Arc<Context>,
+    /// The smallest and largest value of an I64 storage when the host knows them (an upload from
+    /// host memory, or a copy of such a storage): bounds checks that the host can decide from them
+    /// skip their readback, so an indexing op or a loss does not synchronise with the GPU. Sound
+    /// because a storage's buffer never changes once written (see `ops/inplace.rs`).
+    bounds: Option<(i64, i64)>,
 }
 
 impl GpuStorage {
@@ -99,12 +104,37 @@ impl GpuStorage {
         let bytes = buffer_bytes(dtype, len)
             .ok_or_else(|| Error::OutOfMemory(format!("{op}: {len} elements of {dtype} do not fit a GPU buffer")))?;
         let buffer = ctx.acquire(op, bytes)?;
-        Ok(GpuStorage { buffer: OnceLock::from(buffer), lazy: Mutex::new(None), dtype, len, ctx: ctx.clone() })
+        Ok(GpuStorage {
+            buffer: OnceLock::from(buffer),
+            lazy: Mutex::new(None),
+            dtype,
+            len,
+            ctx: ctx.clone(),
+            bounds: None,
+        })
     }
 
     /// A storage of `len` elements whose buffer is computed later from `lazy`.
     pub(crate) fn pending(ctx: &Arc<Context>, dtype: DType, len: usize, lazy: fusion::Lazy) -> GpuStorage {
-        GpuStorage { buffer: OnceLock::new(), lazy: Mutex::new(Some(Arc::new(lazy))), dtype, len, ctx: ctx.clone() }
+        GpuStorage {
+            buffer: OnceLock::new(),
+            lazy: Mutex::new(Some(Arc::new(lazy))),
+            dtype,
+            len,
+            ctx: ctx.clone(),
+            bounds: None,
+        }
+    }
+
+    /// This storage, recording that its values lie in `min..=max` (known on the host).
+    pub(crate) fn with_bounds(mut self, bounds: Option<(i64, i64)>) -> GpuStorage {
+        self.bounds = bounds;
+        self
+    }
+
+    /// The host-known smallest and largest value, if any (see the field).
+    pub(crate) fn bounds(&self) -> Option<(i64, i64)> {
+        self.bounds
     }
 
     /// True while the buffer is still a pending expression.
@@ -219,6 +249,12 @@ pub(crate) fn storage(t: &Tensor) -> &GpuStorage {
         Storage::Device(s) => s.as_any().downcast_ref().expect("wgpu kernels are only called with wgpu tensors"),
         Storage::Cpu(_) => unreachable!("wgpu kernels are only called with GPU tensors"),
     }
+}
+
+/// True when the host knows that every value of the I64 tensor `t` lies in `lo..hi` (its
+/// storage's bounds: see [`GpuStorage`]), so a kernel's bounds flag need not be read back.
+pub(crate) fn known_within(t: &Tensor, lo: i64, hi: i64) -> bool {
+    t.numel() == 0 || storage(t).bounds().is_some_and(|(min, max)| min >= lo && max < hi)
 }
 
 /// A contiguous GPU tensor of `shape` over `s`.
