@@ -212,6 +212,7 @@ unsafe fn split_gemm<T: GemmElem + 'static>(a: MatRef<'_, T>, b: MatRef<'_, T>, 
         unsafe { raw_gemm(a, b, init, c) };
         return;
     }
+    super::pin::pin_workers_once();
     let per = len.div_ceil(blocks).next_multiple_of(SPLIT_ALIGN);
     (0..len.div_ceil(per)).into_par_iter().for_each(|i| {
         let (lo, hi) = (i * per, ((i + 1) * per).min(len));

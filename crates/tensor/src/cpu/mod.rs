@@ -24,6 +24,7 @@ pub mod malloc;
 pub mod math;
 pub mod matmul;
 pub mod norm;
+pub mod pin;
 pub mod pool;
 mod product;
 pub mod reduce;
