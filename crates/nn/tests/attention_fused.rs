@@ -2,7 +2,8 @@
 //! `F::scaled_dot_product_attention` and `MultiheadAttention`): gradients by finite differences
 //! in f64 (masks, causal, an explicit scale, key length != query length, broadcast batch dims,
 //! fully masked rows), second derivatives through the create_graph rule, and agreement with the
-//! composite of Variable ops (the dropout path) in F32. The PyTorch fixtures are in
+//! composite of Variable ops (the dropout path) in F32; the same for `MultiheadAttention`'s packed
+//! self-attention (`fused_attention_packed`). The PyTorch fixtures are in
 //! `attention.rs`.
 
 use ember_autograd::{grad, gradcheck, Variable};
@@ -143,4 +144,54 @@ fn strided_views_read_in_place_match_contiguous_copies() {
         &[q, k, v],
     )
     .unwrap();
+}
+
+/// `MultiheadAttention`'s self-attention without weights (what the transformer layers ask) runs
+/// the fused op on the packed projection (`fused_attention_packed`: q, k, v read in place, one
+/// `[N, L, 3E]` gradient): gradients by finite differences in f64 with and without a padding mask,
+/// second derivatives through create_graph, and the output and every parameter's gradient equal
+/// to the unpacked composite path (`need_weights = true`) up to rounding.
+#[test]
+fn packed_self_attention_gradchecks_and_matches_the_composite() {
+    use ember_nn::{Module, MultiheadAttention};
+    ember_tensor::manual_seed(10);
+    let mha = MultiheadAttention::new(6, 3).batch_first(true);
+    mha.to_dtype(DType::F64);
+    let x = r64(&[2, 4, 6]);
+    let w = r64(&[2, 4, 6]);
+    let kpm = Tensor::from_vec(vec![0.0f64, 0.0, 0.0, 1.0, 0.0, 0.0, 1.0, 1.0], &[2, 4]).gt_scalar(0.5);
+    let packed = |x: &Variable, m: Option<&Tensor>| mha.forward_qkv(x, x, x, m, None, false).0;
+    let loss = |o: Variable| (&o * &Variable::from(w.clone())).sum();
+    gradcheck(|v| loss(packed(&v[0], None)), &[x.clone()]).unwrap();
+    gradcheck(|v| loss(packed(&v[0], Some(&kpm))), &[x.clone()]).unwrap();
+    gradcheck(
+        |v| {
+            let g = grad(&packed(&v[0], Some(&kpm)).square().sum(), &[&v[0]], true);
+            g[0].square().sum()
+        },
+        &[x.clone()],
+    )
+    .unwrap();
+    // against the composite (need_weights = true computes the weights, so no fused op)
+    let mut runs = Vec::new();
+    for need_weights in [false, true] {
+        mha.zero_grad();
+        let xv = Variable::new(x.clone(), true);
+        let o = mha.forward_qkv(&xv, &xv, &xv, Some(&kpm), None, need_weights).0;
+        loss(o.clone()).backward();
+        let grads: Vec<Vec<f64>> =
+            mha.parameters().iter().map(|p| p.grad().expect("parameter grad").to_vec::<f64>()).collect();
+        runs.push((o.data().to_vec::<f64>(), xv.grad().expect("input grad").to_vec::<f64>(), grads));
+    }
+    let near = |a: &[f64], b: &[f64], what: &str| {
+        assert_eq!(a.len(), b.len(), "{what}");
+        for (i, (x, y)) in a.iter().zip(b).enumerate() {
+            assert!((x - y).abs() <= 1e-12 * (1.0 + x.abs()), "{what}[{i}]: packed {x}, composite {y}");
+        }
+    };
+    near(&runs[0].0, &runs[1].0, "output");
+    near(&runs[0].1, &runs[1].1, "input gradient");
+    for (i, (a, b)) in runs[0].2.iter().zip(&runs[1].2).enumerate() {
+        near(a, b, &format!("parameter {i} gradient"));
+    }
 }

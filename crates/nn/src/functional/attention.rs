@@ -148,18 +148,68 @@ pub(crate) fn fused_attention(
     Variable::record(OP, &[q, k, v], out, move |ctx| {
         let (q, k, v, g) = (&ctx.inputs[0], &ctx.inputs[1], &ctx.inputs[2], ctx.grad);
         if is_grad_enabled() {
-            // create_graph: the probabilities recomputed as a function of q and k
-            let (l, s) = (q.shape()[q.shape().len() - 2], k.shape()[k.shape().len() - 2]);
-            let b =
-                if causal { Some(additive_mask(&causal_mask(l, s).logical_not(), q.dtype())) } else { bias.clone() };
-            let (_, p) = attention(q, k, v, b.as_ref(), 0.0, true, scale);
-            let dv = p.transpose(-1, -2).matmul(g);
-            let dp = g.matmul(&v.transpose(-1, -2));
-            let ds = &p * &(&dp - &(&dp * &p).sum_dim(-1, true)) * scale;
-            return vec![Some(ds.matmul(k)), Some(ds.transpose(-1, -2).matmul(q)), Some(dv)];
+            return composite_grads(q, k, v, g, bias.as_ref(), causal, scale).into_iter().map(Some).collect();
         }
         let (dq, dk, dv) = Tensor::attention_backward(&g.data(), &q.data(), &k.data(), &v.data(), &probs, scale);
         vec![Some(Variable::from(dq)), Some(Variable::from(dk)), Some(Variable::from(dv))]
+    })
+}
+
+/// The fused op's gradients `[dq, dk, dv]` as Variable ops (differentiable again, for
+/// `create_graph`): the probabilities recomputed as a function of `q` and `k`.
+fn composite_grads(
+    q: &Variable,
+    k: &Variable,
+    v: &Variable,
+    g: &Variable,
+    bias: Option<&Tensor>,
+    causal: bool,
+    scale: f64,
+) -> [Variable; 3] {
+    let (l, s) = (q.shape()[q.shape().len() - 2], k.shape()[k.shape().len() - 2]);
+    let b = if causal { Some(additive_mask(&causal_mask(l, s).logical_not(), q.dtype())) } else { bias.cloned() };
+    let (_, p) = attention(q, k, v, b.as_ref(), 0.0, true, scale);
+    let dv = p.transpose(-1, -2).matmul(g);
+    let dp = g.matmul(&v.transpose(-1, -2));
+    let ds = &p * &(&dp - &(&dp * &p).sum_dim(-1, true)) * scale;
+    [ds.matmul(k), ds.transpose(-1, -2).matmul(q), dv]
+}
+
+/// Self-attention over one packed projection `qkv [N, L, 3E]` (query, key and value side by side
+/// along the last dim) in `heads` heads: the fused op reads `q`, `k`, `v` in place as views of
+/// `qkv`, and its gradient is one `[N, L, 3E]` tensor with `dq`, `dk`, `dv` side by side, written
+/// once. (Chunking `qkv` into three Variables instead gives three gradients that `narrow`'s
+/// backward each pads to `[N, L, 3E]` with zeros and the graph then sums.) The output is
+/// `[N, heads, L, E / heads]` as [`fused_attention`]'s; `bias` as there.
+pub(crate) fn fused_attention_packed(qkv: &Variable, heads: usize, bias: Option<Tensor>, scale: f64) -> Variable {
+    let shape = qkv.shape();
+    let (n, l, e) = (shape[0], shape[1], shape[2] / 3);
+    let hd = e / heads;
+    // [N, heads, L, E / heads] views of the three thirds of the last dim
+    let split = move |t: &Tensor| -> Vec<Tensor> {
+        (0..3).map(|i| t.narrow(2, i * e, e).reshape(&[n, l, heads, hd]).permute(&[0, 2, 1, 3])).collect()
+    };
+    let need = is_grad_enabled() && qkv.requires_grad();
+    let p = split(&qkv.data());
+    let (out, probs) = Tensor::attention(&p[0], &p[1], &p[2], bias.as_ref(), false, scale, need);
+    let Some(probs) = probs else {
+        return Variable::from(out);
+    };
+    Variable::record(OP, &[qkv], out, move |ctx| {
+        let (x, g) = (&ctx.inputs[0], ctx.grad);
+        // each gradient back from [N, heads, L, E / heads] to [N, L, E] (free: the kernel writes
+        // them in the memory order of its inputs, [N, L, heads, E / heads])
+        if is_grad_enabled() {
+            let h = |t: &Variable| t.reshape(&[n, l, heads, hd]).permute(&[0, 2, 1, 3]);
+            let p = x.chunk(3, -1);
+            let d = composite_grads(&h(&p[0]), &h(&p[1]), &h(&p[2]), g, bias.as_ref(), false, scale);
+            let m: Vec<Variable> = d.iter().map(|t| t.permute(&[0, 2, 1, 3]).reshape(&[n, l, e])).collect();
+            return vec![Some(Variable::cat(&m, -1))];
+        }
+        let p = split(&x.data());
+        let (dq, dk, dv) = Tensor::attention_backward(&g.data(), &p[0], &p[1], &p[2], &probs, scale);
+        let m = |t: Tensor| t.permute(&[0, 2, 1, 3]).reshape(&[n, l, e]);
+        vec![Some(Variable::from(Tensor::cat(&[m(dq), m(dk), m(dv)], -1)))]
     })
 }
 

@@ -4,7 +4,7 @@
 use ember_autograd::Variable;
 use ember_tensor::{Error, Result, Tensor};
 
-use crate::functional::{attention, fusable, fused_attention, to_additive};
+use crate::functional::{attention, fusable, fused_attention, fused_attention_packed, to_additive};
 use crate::{init, Linear, Module, TrainingFlag};
 
 const OP: &str = "MultiheadAttention";
@@ -261,6 +261,24 @@ impl MultiheadAttention {
         }
         let bias = self.mask_bias(key_padding_mask, attn_mask, batched, (n, l, s), pdt)?;
 
+        let hd = e / nh;
+        let p = if self.training.get() { self.dropout } else { 0.0 };
+        let scale = 1.0 / (hd.max(1) as f64).sqrt();
+        // Self-attention with the packed projection, no weights to return and no dropout (what
+        // the transformer layers ask): the fused kernel reads q, k, v in place from the one
+        // projection and gives its gradient in one piece (functional::fused_attention_packed).
+        if let (true, Some(w), false, true) = (self_attn, &self.in_proj_weight, need_weights, p == 0.0) {
+            if fusable(&q) {
+                let qkv = q.linear(w, self.in_proj_bias.as_ref());
+                let o = fused_attention_packed(&qkv, nh, bias, scale);
+                let o = self.out_proj.forward(&o.permute(&[0, 2, 1, 3]).reshape(&[n, l, e]));
+                return Ok(match (batched, self.batch_first) {
+                    (false, _) => (o.squeeze(0), None),
+                    (true, true) => (o, None),
+                    (true, false) => (o.transpose(0, 1), None),
+                });
+            }
+        }
         // input projections: one matmul for self-attention, else one per input
         let (qp, kp, vp) = if let (true, Some(w)) = (self_attn, &self.in_proj_weight) {
             let p = q.linear(w, self.in_proj_bias.as_ref()).chunk(3, -1);
@@ -274,10 +292,7 @@ impl MultiheadAttention {
             let v = to_nle(value);
             (q.linear(&w[0], b[0].as_ref()), k.linear(&w[1], b[1].as_ref()), v.linear(&w[2], b[2].as_ref()))
         };
-        let hd = e / nh;
         let heads = |t: &Variable, len: usize| t.reshape(&[n, len, nh, hd]).permute(&[0, 2, 1, 3]);
-        let p = if self.training.get() { self.dropout } else { 0.0 };
-        let scale = 1.0 / (hd.max(1) as f64).sqrt();
         let (qh, kh, vh) = (heads(&qp, l), heads(&kp, s), heads(&vp, s));
         // Without weights to return or dropout to apply, the fused CPU kernel (one pass per block
         // of batch x heads, measured faster than the composite on a quiet machine:
