@@ -162,14 +162,14 @@ fn packed_self_attention_gradchecks_and_matches_the_composite() {
     let kpm = Tensor::from_vec(vec![0.0f64, 0.0, 0.0, 1.0, 0.0, 0.0, 1.0, 1.0], &[2, 4]).gt_scalar(0.5);
     let packed = |x: &Variable, m: Option<&Tensor>| mha.forward_qkv(x, x, x, m, None, false).0;
     let loss = |o: Variable| (&o * &Variable::from(w.clone())).sum();
-    gradcheck(|v| loss(packed(&v[0], None)), &[x.clone()]).unwrap();
-    gradcheck(|v| loss(packed(&v[0], Some(&kpm))), &[x.clone()]).unwrap();
+    gradcheck(|v| loss(packed(&v[0], None)), std::slice::from_ref(&x)).unwrap();
+    gradcheck(|v| loss(packed(&v[0], Some(&kpm))), std::slice::from_ref(&x)).unwrap();
     gradcheck(
         |v| {
             let g = grad(&packed(&v[0], Some(&kpm)).square().sum(), &[&v[0]], true);
             g[0].square().sum()
         },
-        &[x.clone()],
+        std::slice::from_ref(&x),
     )
     .unwrap();
     // against the composite (need_weights = true computes the weights, so no fused op)
