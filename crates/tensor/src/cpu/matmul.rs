@@ -242,10 +242,20 @@ unsafe fn split_gemm<T: GemmElem + 'static>(a: MatRef<'_, T>, b: MatRef<'_, T>, 
 unsafe fn raw_gemm<T: GemmElem + 'static>(a: MatRef<'_, T>, b: MatRef<'_, T>, init: Init<'_, T>, c: Dst<T>) {
     let (c_ptr, rsc, csc) = (c.ptr.0, c.rs, c.cs);
     if let Init::Bias(bias) = init {
-        for i in 0..a.rows {
-            for (j, &v) in bias.iter().enumerate().take(b.cols) {
-                // SAFETY: (i, j) lies in the output, which the caller guarantees is in bounds.
-                unsafe { c_ptr.add(i * rsc + j * csc).write(v) };
+        let bias = &bias[..b.cols];
+        if csc == 1 {
+            // rows of the output are dense: one copy of the bias per row
+            for i in 0..a.rows {
+                // SAFETY: row i's b.cols elements lie in the output (the caller's bounds), which
+                // aliases no input, and the bias has b.cols entries.
+                unsafe { std::ptr::copy_nonoverlapping(bias.as_ptr(), c_ptr.add(i * rsc), b.cols) };
+            }
+        } else {
+            for i in 0..a.rows {
+                for (j, &v) in bias.iter().enumerate() {
+                    // SAFETY: (i, j) lies in the output, which the caller guarantees is in bounds.
+                    unsafe { c_ptr.add(i * rsc + j * csc).write(v) };
+                }
             }
         }
     }
