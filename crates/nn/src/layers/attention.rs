@@ -267,10 +267,15 @@ impl MultiheadAttention {
         // Self-attention with the packed projection, no weights to return and no dropout (what
         // the transformer layers ask): the fused kernel reads q, k, v in place from the one
         // projection and gives its gradient in one piece (functional::fused_attention_packed).
-        if let (true, Some(w), false, true) = (self_attn, &self.in_proj_weight, need_weights, p == 0.0) {
-            if fusable(&q) {
-                let qkv = q.linear(w, self.in_proj_bias.as_ref());
-                let o = fused_attention_packed(&qkv, nh, bias, scale);
+        let packed = match (self_attn, &self.in_proj_weight) {
+            (true, Some(w)) => Some(q.linear(w, self.in_proj_bias.as_ref())),
+            _ => None,
+        };
+        if let (Some(qkv), false, true) = (&packed, need_weights, p == 0.0) {
+            // (the projection's dtype: under autocast it is the low precision, which the fused
+            // kernel does not take)
+            if fusable(qkv) {
+                let o = fused_attention_packed(qkv, nh, bias, scale);
                 let o = self.out_proj.forward(&o.permute(&[0, 2, 1, 3]).reshape(&[n, l, e]));
                 return Ok(match (batched, self.batch_first) {
                     (false, _) => (o.squeeze(0), None),
@@ -280,8 +285,8 @@ impl MultiheadAttention {
             }
         }
         // input projections: one matmul for self-attention, else one per input
-        let (qp, kp, vp) = if let (true, Some(w)) = (self_attn, &self.in_proj_weight) {
-            let p = q.linear(w, self.in_proj_bias.as_ref()).chunk(3, -1);
+        let (qp, kp, vp) = if let Some(qkv) = &packed {
+            let p = qkv.chunk(3, -1);
             (p[0].clone(), p[1].clone(), p[2].clone())
         } else {
             let w = self.projection_weights();

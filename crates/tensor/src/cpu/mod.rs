@@ -9,6 +9,7 @@ pub(crate) mod alloc;
 pub mod attention;
 pub mod attention_layout;
 pub(crate) mod backend;
+pub mod bf16_gemm;
 pub mod binary;
 pub mod cast;
 pub mod compare;
