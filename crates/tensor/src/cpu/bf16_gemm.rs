@@ -85,8 +85,23 @@ fn pack(
                     dst[p * width + lane] = u32::from(w[0]) | u32::from(*w.get(1).unwrap_or(&0)) << 16;
                 }
             }
+        } else if lane_stride == 1 {
+            // lanes side by side (B row-major): interleave two rows of K per step
+            let first = base + panel * width;
+            for p in 0..kp {
+                let lo = &d[first + 2 * p * k_stride..][..count];
+                let out = &mut dst[p * width..p * width + count];
+                if 2 * p + 1 < k {
+                    let hi = &d[first + (2 * p + 1) * k_stride..][..count];
+                    for ((o, &l), &h) in out.iter_mut().zip(lo).zip(hi) {
+                        *o = u32::from(l) | u32::from(h) << 16;
+                    }
+                } else {
+                    out.iter_mut().zip(lo).for_each(|(o, &l)| *o = u32::from(l));
+                }
+            }
         } else {
-            // lanes side by side (or any other layout): walk step by step
+            // any other layout: walk step by step
             for p in 0..kp {
                 let lo = base + 2 * p * k_stride;
                 let hi = (2 * p + 1 < k).then(|| lo + k_stride);
