@@ -36,6 +36,7 @@ fn the_first_split_product_pins_each_worker_to_its_own_cpu() {
         let want: f32 = (0..300).map(|k| av[i * 300 + k] * bv[k * 256 + j]).sum();
         assert_eq!(c[i * 256 + j], want, "c[{i}, {j}]");
     }
+    // (the pinning is queued on each worker ahead of this broadcast)
     let after: Vec<Vec<usize>> = rayon::broadcast(|_| allowed());
     if std::env::var_os("EMBER_NO_PIN").is_some() || workers < 2 || cpus.len() < workers {
         assert!(after.iter().all(|s| s == &cpus), "nothing pinned here: {after:?}");

@@ -26,7 +26,9 @@ pub fn pin_workers_once() {
         if workers < 2 || std::env::var_os("EMBER_NO_PIN").is_some() {
             return;
         }
-        rayon::broadcast(|ctx| imp::pin_to_nth_allowed(ctx.index(), workers));
+        // Queued, not waited for: a worker busy with someone else's long job pins itself when
+        // it gets to this, and the product does not stall behind that job.
+        rayon::spawn_broadcast(move |ctx| imp::pin_to_nth_allowed(ctx.index(), workers));
     });
 }
 
