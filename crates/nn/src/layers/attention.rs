@@ -264,50 +264,43 @@ impl MultiheadAttention {
         let hd = e / nh;
         let p = if self.training.get() { self.dropout } else { 0.0 };
         let scale = 1.0 / (hd.max(1) as f64).sqrt();
-        // Self-attention with the packed projection, no weights to return and no dropout (what
-        // the transformer layers ask): the fused kernel reads q, k, v in place from the one
-        // projection and gives its gradient in one piece (functional::fused_attention_packed).
+        // Without weights to return or dropout to apply, the fused CPU kernel (one pass per block
+        // of batch x heads, measured faster than the composite on a quiet machine:
+        // docs/performance.md, issue 13 in session 9); it gives zeros for fully masked queries as
+        // the composite does with `safe`. Its operands' dtype decides (under autocast the
+        // projections are the low precision, which it does not take).
+        let fused = !need_weights && p == 0.0;
+        // input projections: one matmul for self-attention, else one per input
         let packed = match (self_attn, &self.in_proj_weight) {
             (true, Some(w)) => Some(q.linear(w, self.in_proj_bias.as_ref())),
             _ => None,
         };
-        if let (Some(qkv), false, true) = (&packed, need_weights, p == 0.0) {
-            // (the projection's dtype: under autocast it is the low precision, which the fused
-            // kernel does not take)
-            if fusable(qkv) {
-                let o = fused_attention_packed(qkv, nh, bias, scale);
-                let o = self.out_proj.forward(&o.permute(&[0, 2, 1, 3]).reshape(&[n, l, e]));
-                return Ok(match (batched, self.batch_first) {
-                    (false, _) => (o.squeeze(0), None),
-                    (true, true) => (o, None),
-                    (true, false) => (o.transpose(0, 1), None),
-                });
+        let (o, w) = match &packed {
+            // Self-attention (what the transformer layers ask): the fused kernel reads q, k, v in
+            // place from the one projection and gives its gradient in one piece.
+            Some(qkv) if fused && fusable(qkv) => (fused_attention_packed(qkv, nh, bias, scale), None),
+            _ => {
+                let (qp, kp, vp) = if let Some(qkv) = &packed {
+                    let p = qkv.chunk(3, -1);
+                    (p[0].clone(), p[1].clone(), p[2].clone())
+                } else {
+                    let w = self.projection_weights();
+                    let b: Vec<Option<Variable>> = match &self.in_proj_bias {
+                        Some(b) => b.chunk(3, 0).into_iter().map(Some).collect(),
+                        None => vec![None, None, None],
+                    };
+                    let v = to_nle(value);
+                    (q.linear(&w[0], b[0].as_ref()), k.linear(&w[1], b[1].as_ref()), v.linear(&w[2], b[2].as_ref()))
+                };
+                let heads = |t: &Variable, len: usize| t.reshape(&[n, len, nh, hd]).permute(&[0, 2, 1, 3]);
+                let (qh, kh, vh) = (heads(&qp, l), heads(&kp, s), heads(&vp, s));
+                if fused && fusable(&qh) {
+                    (fused_attention(&qh, &kh, &vh, bias, false, scale), None)
+                } else {
+                    let (o, w) = attention(&qh, &kh, &vh, bias.as_ref(), p, !need_weights, scale);
+                    (o, Some(w))
+                }
             }
-        }
-        // input projections: one matmul for self-attention, else one per input
-        let (qp, kp, vp) = if let Some(qkv) = &packed {
-            let p = qkv.chunk(3, -1);
-            (p[0].clone(), p[1].clone(), p[2].clone())
-        } else {
-            let w = self.projection_weights();
-            let b: Vec<Option<Variable>> = match &self.in_proj_bias {
-                Some(b) => b.chunk(3, 0).into_iter().map(Some).collect(),
-                None => vec![None, None, None],
-            };
-            let v = to_nle(value);
-            (q.linear(&w[0], b[0].as_ref()), k.linear(&w[1], b[1].as_ref()), v.linear(&w[2], b[2].as_ref()))
-        };
-        let heads = |t: &Variable, len: usize| t.reshape(&[n, len, nh, hd]).permute(&[0, 2, 1, 3]);
-        let (qh, kh, vh) = (heads(&qp, l), heads(&kp, s), heads(&vp, s));
-        // Without weights to return or dropout to apply, the fused CPU kernel (one pass per block
-        // of batch x heads, measured faster than the composite on a quiet machine:
-        // docs/performance.md, issue 13 in session 9); it gives zeros for fully masked queries as
-        // the composite does with `safe`.
-        let (o, w) = if !need_weights && p == 0.0 && fusable(&qh) {
-            (fused_attention(&qh, &kh, &vh, bias, false, scale), None)
-        } else {
-            let (o, w) = attention(&qh, &kh, &vh, bias.as_ref(), p, !need_weights, scale);
-            (o, Some(w))
         };
         let o = self.out_proj.forward(&o.permute(&[0, 2, 1, 3]).reshape(&[n, l, e]));
         let w = if need_weights { w.map(|w| w.mean_dim(1, false)) } else { None };

@@ -18,6 +18,7 @@ use std::sync::OnceLock;
 use rayon::prelude::*;
 
 use crate::cpu::attention_layout::batch_offsets;
+use crate::cpu::SharedPtr;
 use crate::shape::Layout;
 use crate::{DType, Result, Tensor};
 
@@ -128,11 +129,7 @@ pub(crate) fn matmul(
     if !applies(a, b, m * k * n) {
         return Ok(None);
     }
-    let shape = |x: usize, y: usize| batch.iter().copied().chain([x, y]).collect::<Vec<usize>>();
-    let la = a.layout.broadcast_to(op, &shape(m, k))?;
-    let lb = b.layout.broadcast_to(op, &shape(k, n))?;
-    let out = shape(m, n);
-    crate::shape::checked_numel(op, &out)?;
+    let (la, lb, out) = super::product::product_layouts(op, a, b, batch, (m, k, n))?;
     let c = run(&Operand::of(a, &la), &Operand::of(b, &lb), None, (m, k, n));
     Ok(Some(Tensor::from_vec_unchecked(c, &out)))
 }
@@ -144,12 +141,7 @@ pub(crate) fn linear(x: &Tensor, weight: &Tensor, bias: Option<&Tensor>) -> Resu
     if !applies(x, weight, rows * in_f * out_f) || bias.is_some_and(|b| b.dtype() != DType::BF16) {
         return Ok(None);
     }
-    let w = &weight.layout;
-    let wt = Layout {
-        shape: [in_f, out_f].as_slice().into(),
-        strides: [w.strides[1], w.strides[0]].as_slice().into(),
-        offset: w.offset,
-    };
+    let wt = super::product::transposed(&weight.layout);
     let bias: Option<Vec<f32>> = bias.map(|b| b.to_vec::<f32>());
     let c = run(&Operand::of(x, &x.layout), &Operand::of(weight, &wt), bias.as_deref(), (rows, in_f, out_f));
     Ok(Some(Tensor::from_vec_unchecked(c, &[rows, out_f])))
@@ -159,21 +151,13 @@ fn applies(a: &Tensor, b: &Tensor, work: usize) -> bool {
     a.dtype() == DType::BF16 && b.dtype() == DType::BF16 && a.is_host() && work >= MIN_WORK && available()
 }
 
-/// A `*mut` that crosses threads; each task writes only its own elements through it.
-#[derive(Clone, Copy)]
-struct Out(*mut half::bf16);
-// SAFETY: the tasks that share it write disjoint elements (see `run`).
-unsafe impl Send for Out {}
-// SAFETY: as above.
-unsafe impl Sync for Out {}
-
 /// Every batch entry's `m x n` product, row-major, entries one after the other.
 fn run(a: &Operand<'_>, b: &Operand<'_>, bias: Option<&[f32]>, (m, k, n): (usize, usize, usize)) -> Vec<half::bf16> {
     let count = a.offsets.len();
     let kp = k.div_ceil(2);
     let (mp, np) = (m.div_ceil(MR), n.div_ceil(NR));
     let mut c = vec![half::bf16::ZERO; count * m * n];
-    let out = Out(c.as_mut_ptr());
+    let out = SharedPtr(c.as_mut_ptr());
     super::pin::pin_workers_once();
     for e in 0..count {
         let ap = pack(a, a.offsets[e], a.rs, a.cs, m, k, MR);
@@ -189,7 +173,7 @@ fn run(a: &Operand<'_>, b: &Operand<'_>, bias: Option<&[f32]>, (m, k, n): (usize
                 let at = base + (pi * MR + r) * n + pj * NR;
                 // SAFETY: elements (pi * MR + r, pj * NR ..) of entry e lie inside `c`, and no
                 // other task touches this tile.
-                let dst = unsafe { std::slice::from_raw_parts_mut({ out }.0.add(at), cols) };
+                let dst = unsafe { out.slice(at..at + cols) };
                 imp::round_row(row, bias, dst);
             }
         };

@@ -19,6 +19,32 @@ fn gemm_operand(t: &Tensor) -> Tensor {
     }
 }
 
+/// The layouts of `a` broadcast to `batch + [m, k]` and `b` to `batch + [k, n]`, and the output
+/// shape `batch + [m, n]` (checked to fit in memory).
+pub(super) fn product_layouts(
+    op: &'static str,
+    a: &Tensor,
+    b: &Tensor,
+    batch: &[usize],
+    (m, k, n): (usize, usize, usize),
+) -> Result<(Layout, Layout, Dims)> {
+    let with = |x: usize, y: usize| -> Dims { batch.iter().copied().chain([x, y]).collect() };
+    let la = a.layout.broadcast_to(op, &with(m, k))?;
+    let lb = b.layout.broadcast_to(op, &with(k, n))?;
+    let out = with(m, n);
+    crate::shape::checked_numel(op, &out)?;
+    Ok((la, lb, out))
+}
+
+/// The `[in, out]` view of a linear layer's weight layout `[out, in]` (its transpose, no copy).
+pub(super) fn transposed(w: &Layout) -> Layout {
+    Layout {
+        shape: SmallVec::from_slice(&[w.shape[1], w.shape[0]]),
+        strides: SmallVec::from_slice(&[w.strides[1], w.strides[0]]),
+        offset: w.offset,
+    }
+}
+
 /// The CPU product of checked operands (`batch` the broadcast batch dims).
 pub(crate) fn matmul(
     op: &'static str,
@@ -28,15 +54,7 @@ pub(crate) fn matmul(
     (m, k, n): (usize, usize, usize),
 ) -> Result<Tensor> {
     let (a, b) = (gemm_operand(a), gemm_operand(b));
-    let mut sa: Dims = batch.into();
-    sa.extend_from_slice(&[m, k]);
-    let mut sb: Dims = batch.into();
-    sb.extend_from_slice(&[k, n]);
-    let la = a.layout.broadcast_to(op, &sa)?;
-    let lb = b.layout.broadcast_to(op, &sb)?;
-    let mut out: Dims = batch.into();
-    out.extend_from_slice(&[m, n]);
-    crate::shape::checked_numel(op, &out)?;
+    let (la, lb, out) = product_layouts(op, &a, &b, batch, (m, k, n))?;
     with_numeric!(op, a.dtype, T, {
         let v = matmul_tensors::<T>(&a, &la, &b, &lb, (m, k, n), None)?;
         Ok(Tensor::from_vec_unchecked(v, &out))
@@ -50,11 +68,7 @@ pub(crate) fn linear(x: &Tensor, weight: &Tensor, bias: Option<&Tensor>) -> Resu
     let out_f = weight.shape()[0];
     let x = gemm_operand(x);
     let w = gemm_operand(weight);
-    let wt = Layout {
-        shape: SmallVec::from_slice(&[in_f, out_f]),
-        strides: SmallVec::from_slice(&[w.strides()[1], w.strides()[0]]),
-        offset: w.layout.offset,
-    };
+    let wt = transposed(&w.layout);
     with_numeric!(OP, x.dtype, T, {
         let v = matmul_tensors::<T>(&x, &x.layout, &w, &wt, (rows, in_f, out_f), bias)?;
         Ok(Tensor::from_vec_unchecked(v, &[rows, out_f]))
