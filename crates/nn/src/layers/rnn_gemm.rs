@@ -7,9 +7,11 @@
 //! `k x NR`, row by row, the last one zero-padded), and each step runs a register-blocked
 //! microkernel: an `MR x NR` tile of `c` held in registers over the whole `k`, one broadcast of `a`
 //! and `NR` contiguous values of the panel per multiply-add row. Three paths with tile sizes that
-//! fit each register file, the widest the CPU has running: AVX-512 and AVX2 with FMA (`core::arch`
-//! 256-bit intrinsics under `#[target_feature]`: plain loops were vectorised across the wrong
-//! dimension) and a baseline of plain loops. On several threads the panels (output columns) are
+//! fit each register file, the widest the CPU has running: AVX-512 (512-bit `core::arch`
+//! intrinsics: a CPU that runs them at full width, such as Zen 5, does twice the work per
+//! instruction of 256-bit ones, and one that splits them, such as Zen 4, no less), AVX2 with FMA
+//! (256-bit intrinsics; both under `#[target_feature]`: plain loops were vectorised across the
+//! wrong dimension) and a baseline of plain loops. On several threads the panels (output columns) are
 //! split between them.
 
 use ember_tensor::cpu::matmul::MatRef;
@@ -19,7 +21,7 @@ use ember_tensor::cpu::vmath::{self, Fm};
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
 pub(crate) enum Isa {
-    /// AVX-512 (F, VL, DQ) with FMA: 8-lane vectors, 32 registers of them.
+    /// AVX-512 (F, VL, DQ) with FMA: 16-lane vectors, 32 registers of them.
     Avx512,
     /// AVX2 with FMA: 8-lane vectors, 16 registers.
     Avx2,
@@ -55,19 +57,20 @@ impl Isa {
     /// The panel width (columns of `B` per panel).
     fn nr(self) -> usize {
         match self {
-            Isa::Avx512 => 8 * NV512,
+            Isa::Avx512 => 16 * NV512,
             Isa::Avx2 => 8 * NV256,
             Isa::Plain => NR_PLAIN,
         }
     }
 }
 
-/// Vectors of 8 lanes per tile row of the AVX-512 path.
-const NV512: usize = 4;
+/// Vectors of 16 lanes per tile row of the AVX-512 path.
+const NV512: usize = 3;
 /// Rows of the AVX-512 tile: `MR512 * NV512` accumulators of the 32 registers, `NV512` for the
-/// panel row and one for the broadcast.
+/// panel row and one for the broadcast. Eight rows split a batch of 32 (the usual one) into
+/// whole tiles.
 #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
-const MR512: usize = 6;
+const MR512: usize = 8;
 /// Vectors of 8 lanes per tile row of the AVX2 path.
 const NV256: usize = 2;
 /// Rows of the AVX2 tile (12 accumulators of the 16 registers).
@@ -205,7 +208,7 @@ impl Job<'_> {
     }
 }
 
-/// [`panels`] compiled for AVX-512 (8-lane vectors, using its 32 registers).
+/// [`panels`] compiled for AVX-512 (16-lane vectors, using its 32 registers).
 ///
 /// # Safety
 /// The CPU has the features; as [`Job::run`].
@@ -213,7 +216,7 @@ impl Job<'_> {
 #[target_feature(enable = "avx512f,avx512vl,avx512dq,avx2,fma")]
 unsafe fn run_avx512(job: &Job<'_>, lo: usize, hi: usize, acc: bool) {
     // SAFETY: the caller's contract.
-    unsafe { panels::<x86::Tile<MR512, NV512>>(job, lo, hi, acc) }
+    unsafe { panels::<x86::Tile512<MR512, NV512>>(job, lo, hi, acc) }
 }
 
 /// [`panels`] compiled for AVX2 with FMA.
@@ -338,7 +341,8 @@ impl Kernel for PlainTile {
 
 #[cfg(target_arch = "x86_64")]
 mod x86 {
-    //! The x86-64 microkernel on 8-lane vectors (AVX2 / AVX-512VL registers).
+    //! The x86-64 microkernels: on 8-lane vectors (AVX2 registers) and on 16-lane vectors
+    //! (AVX-512F registers).
     use std::arch::x86_64::*;
 
     use super::{Kernel, Out};
@@ -375,6 +379,45 @@ mod x86 {
                 for (i, ti) in t.iter().enumerate() {
                     for (r, &x) in row.iter_mut().zip(ti) {
                         _mm256_storeu_ps(r.as_mut_ptr(), x);
+                    }
+                    out.put(i, row.as_flattened(), acc);
+                }
+            }
+        }
+    }
+
+    /// Tiles of up to `MR` rows by `NV` vectors of 16 lanes (AVX-512F registers).
+    pub(super) struct Tile512<const MR: usize, const NV: usize>;
+
+    impl<const MR: usize, const NV: usize> Kernel for Tile512<MR, NV> {
+        const MR: usize = MR;
+        const NR: usize = 16 * NV;
+
+        #[inline(always)]
+        unsafe fn tile<const R: usize>(a: &[f32], k: usize, bp: &[f32], out: Out, acc: bool) {
+            let nr = 16 * NV;
+            debug_assert!(a.len() >= R * k && bp.len() >= k * nr);
+            let (a, bp) = (a.as_ptr(), bp.as_ptr());
+            // SAFETY: the CPU has AVX-512F (the caller's contract); every read is inside `a`
+            // (`i * k + p < R * k`) and `bp` (`p * nr + 16 * v + 16 <= k * nr`).
+            unsafe {
+                let mut t = [[_mm512_setzero_ps(); NV]; R];
+                for p in 0..k {
+                    let mut b = [_mm512_setzero_ps(); NV];
+                    for (v, bv) in b.iter_mut().enumerate() {
+                        *bv = _mm512_loadu_ps(bp.add(p * nr + 16 * v));
+                    }
+                    for (i, ti) in t.iter_mut().enumerate() {
+                        let av = _mm512_set1_ps(*a.add(i * k + p));
+                        for (x, &bv) in ti.iter_mut().zip(&b) {
+                            *x = _mm512_fmadd_ps(av, bv, *x);
+                        }
+                    }
+                }
+                let mut row = [[0.0f32; 16]; NV];
+                for (i, ti) in t.iter().enumerate() {
+                    for (r, &x) in row.iter_mut().zip(ti) {
+                        _mm512_storeu_ps(r.as_mut_ptr(), x);
                     }
                     out.put(i, row.as_flattened(), acc);
                 }
