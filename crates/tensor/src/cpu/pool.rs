@@ -197,15 +197,40 @@ pub fn max_pool2d_backward_windows<T: Float>(
     let out_plane = plan.rows.len() * plan.cols.len();
     let tap =
         |win: &PoolWindow, i: usize, step: usize| win.start <= i && i < win.end && (i - win.start).is_multiple_of(step);
-    if out_plane > 0 {
+    let ow = plan.cols.len();
+    if out_plane > 0 && plan.fast_2x2 {
+        // 2x2 windows, stride 2, all inside the plane: the taps of output (r, c) are `base`,
+        // `base + 1`, `base + w` and `base + w + 1` from `base = 2 r w + 2 c`, so membership is
+        // four compares (no divisions), and every tap lies in the plane.
         chunks(&mut out, in_plane, out_plane, |p, gin| {
             let span = p * out_plane..(p + 1) * out_plane;
-            for (o, (&v, &i)) in g[span.clone()].iter().zip(&ix[span]).enumerate() {
-                let (r, c) = (&plan.rows[o / plan.cols.len()], &plan.cols[o % plan.cols.len()]);
-                if i >= 0 && (i as usize) < in_plane {
-                    let (ih, iw) = (i as usize / w, i as usize % w);
-                    if tap(r, ih, plan.step[0]) && tap(c, iw, plan.step[1]) {
+            let rows = g[span.clone()].chunks_exact(ow).zip(ix[span].chunks_exact(ow));
+            for (r, (gr, ir)) in rows.enumerate() {
+                for (c, (&v, &i)) in gr.iter().zip(ir).enumerate() {
+                    let base = 2 * r * w + 2 * c;
+                    // `d` in {0, 1, w, w + 1}: with `e = d` as unsigned (a negative `d` is
+                    // huge), `e - w` when `e >= w`, else `e`, is below 2. Arithmetic rather than
+                    // `||` so the one branch left is always taken for the forward's indices
+                    // (branches on which tap won mispredict on most elements).
+                    let e = i.wrapping_sub(base as i64) as u64;
+                    let inside = e - w as u64 * u64::from(e >= w as u64) < 2;
+                    if inside {
                         gin[i as usize] += v;
+                    }
+                }
+            }
+        });
+    } else if out_plane > 0 {
+        chunks(&mut out, in_plane, out_plane, |p, gin| {
+            let span = p * out_plane..(p + 1) * out_plane;
+            let rows = g[span.clone()].chunks_exact(ow).zip(ix[span].chunks_exact(ow));
+            for (r, (gr, ir)) in plan.rows.iter().zip(rows) {
+                for (c, (&v, &i)) in plan.cols.iter().zip(gr.iter().zip(ir)) {
+                    if i >= 0 && (i as usize) < in_plane {
+                        let (ih, iw) = (i as usize / w, i as usize % w);
+                        if tap(r, ih, plan.step[0]) && tap(c, iw, plan.step[1]) {
+                            gin[i as usize] += v;
+                        }
                     }
                 }
             }
@@ -311,5 +336,47 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// The 2x2 backward adds exactly what the general window check adds, for indices that are
+    /// taps of their window, taps of a neighbouring window, outside the plane or negative, on an
+    /// odd-sized plane whose last row and column no window covers.
+    #[test]
+    fn fast_2x2_backward_matches_the_window_check() {
+        let (planes, h, w) = (3, 7, 9);
+        let (oh, ow) = (h / 2, w / 2);
+        let win = |n: usize| (0..n).map(|o| PoolWindow { start: 2 * o, end: 2 * o + 2, divisor: 1 }).collect();
+        let plan = |fast_2x2| Pool2dPlan {
+            planes,
+            in_h: h,
+            in_w: w,
+            rows: win(oh),
+            cols: win(ow),
+            step: [1, 1],
+            fast_2x2,
+            out_shape: [planes, oh, ow].as_slice().into(),
+        };
+        let n = planes * oh * ow;
+        let grads: Vec<f32> = (0..n).map(|i| i as f32 * 0.5 - 7.0).collect();
+        // cycle through every tap, neighbours' taps, the uncovered border, and bad indices
+        let offsets: [i64; 9] = [0, 1, w as i64, w as i64 + 1, 2, -1, 2 * w as i64, -1_000, 10_000];
+        let idx: Vec<i64> = (0..n)
+            .map(|o| {
+                let (r, c) = ((o % (oh * ow)) / ow, o % ow);
+                let off = offsets[o % offsets.len()];
+                if off <= -1_000 || off >= 10_000 {
+                    off
+                } else {
+                    (2 * r * w + 2 * c) as i64 + off
+                }
+            })
+            .collect();
+        let g = Tensor::from_vec(grads, &[planes, oh, ow]);
+        let ix = Tensor::from_vec(idx, &[planes, oh, ow]);
+        let shape = [planes, h, w];
+        let fast = max_pool2d_backward_windows::<f32>(&g, &ix, &plan(true), &shape).to_vec::<f32>();
+        let general = max_pool2d_backward_windows::<f32>(&g, &ix, &plan(false), &shape).to_vec::<f32>();
+        assert_eq!(fast, general);
+        assert!(fast.iter().any(|&v| v != 0.0), "some gradient was added");
     }
 }
