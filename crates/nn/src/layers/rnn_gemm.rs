@@ -216,7 +216,7 @@ impl Job<'_> {
 #[target_feature(enable = "avx512f,avx512vl,avx512dq,avx2,fma")]
 unsafe fn run_avx512(job: &Job<'_>, lo: usize, hi: usize, acc: bool) {
     // SAFETY: the caller's contract.
-    unsafe { panels::<x86::Tile512<MR512, NV512>>(job, lo, hi, acc) }
+    unsafe { panels::<x86::Tile<x86::Zmm, MR512, NV512>>(job, lo, hi, acc) }
 }
 
 /// [`panels`] compiled for AVX2 with FMA.
@@ -227,7 +227,7 @@ unsafe fn run_avx512(job: &Job<'_>, lo: usize, hi: usize, acc: bool) {
 #[target_feature(enable = "avx2,fma")]
 unsafe fn run_avx2(job: &Job<'_>, lo: usize, hi: usize, acc: bool) {
     // SAFETY: the caller's contract.
-    unsafe { panels::<x86::Tile<MR256, NV256>>(job, lo, hi, acc) }
+    unsafe { panels::<x86::Tile<x86::Ymm, MR256, NV256>>(job, lo, hi, acc) }
 }
 
 /// A microkernel: tiles of up to `MR` rows by the panel width `NR`.
@@ -341,85 +341,115 @@ impl Kernel for PlainTile {
 
 #[cfg(target_arch = "x86_64")]
 mod x86 {
-    //! The x86-64 microkernels: on 8-lane vectors (AVX2 registers) and on 16-lane vectors
-    //! (AVX-512F registers).
+    //! The x86-64 microkernel, generic over the vector registers: 8 lanes (AVX2) or 16 lanes
+    //! (AVX-512F).
     use std::arch::x86_64::*;
+    use std::marker::PhantomData;
 
     use super::{Kernel, Out};
 
-    /// Tiles of up to `MR` rows by `NV` vectors of 8 lanes.
-    pub(super) struct Tile<const MR: usize, const NV: usize>;
-
-    impl<const MR: usize, const NV: usize> Kernel for Tile<MR, NV> {
-        const MR: usize = MR;
-        const NR: usize = 8 * NV;
-
-        #[inline(always)]
-        unsafe fn tile<const R: usize>(a: &[f32], k: usize, bp: &[f32], out: Out, acc: bool) {
-            let nr = 8 * NV;
-            debug_assert!(a.len() >= R * k && bp.len() >= k * nr);
-            let (a, bp) = (a.as_ptr(), bp.as_ptr());
-            // SAFETY: the CPU has AVX2 and FMA (the caller's contract); every read is inside
-            // `a` (`i * k + p < R * k`) and `bp` (`p * nr + 8 * v + 8 <= k * nr`).
-            unsafe {
-                let mut t = [[_mm256_setzero_ps(); NV]; R];
-                for p in 0..k {
-                    let mut b = [_mm256_setzero_ps(); NV];
-                    for (v, bv) in b.iter_mut().enumerate() {
-                        *bv = _mm256_loadu_ps(bp.add(p * nr + 8 * v));
-                    }
-                    for (i, ti) in t.iter_mut().enumerate() {
-                        let av = _mm256_broadcast_ss(&*a.add(i * k + p));
-                        for (x, &bv) in ti.iter_mut().zip(&b) {
-                            *x = _mm256_fmadd_ps(av, bv, *x);
-                        }
-                    }
-                }
-                let mut row = [[0.0f32; 8]; NV];
-                for (i, ti) in t.iter().enumerate() {
-                    for (r, &x) in row.iter_mut().zip(ti) {
-                        _mm256_storeu_ps(r.as_mut_ptr(), x);
-                    }
-                    out.put(i, row.as_flattened(), acc);
-                }
-            }
-        }
+    /// One register width's vector operations. Each is `unsafe`: the CPU must have the width's
+    /// features, and the pointers must cover `LANES` floats.
+    pub(super) trait Lanes {
+        /// Floats per vector.
+        const LANES: usize;
+        /// The register type.
+        type V: Copy;
+        /// All lanes zero.
+        unsafe fn zero() -> Self::V;
+        /// `LANES` floats from `p`.
+        unsafe fn load(p: *const f32) -> Self::V;
+        /// `x` in every lane.
+        unsafe fn splat(x: f32) -> Self::V;
+        /// `a * b + c`, fused.
+        unsafe fn fma(a: Self::V, b: Self::V, c: Self::V) -> Self::V;
+        /// `LANES` floats to `p`.
+        unsafe fn store(p: *mut f32, v: Self::V);
     }
 
-    /// Tiles of up to `MR` rows by `NV` vectors of 16 lanes (AVX-512F registers).
-    pub(super) struct Tile512<const MR: usize, const NV: usize>;
+    /// A [`Lanes`] implementation from its intrinsics.
+    macro_rules! lanes {
+        ($(#[$doc:meta])* $name:ident, $v:ty, $n:expr, $zero:ident, $load:ident, $splat:ident, $fma:ident, $store:ident) => {
+            $(#[$doc])*
+            pub(super) struct $name;
 
-    impl<const MR: usize, const NV: usize> Kernel for Tile512<MR, NV> {
+            impl Lanes for $name {
+                const LANES: usize = $n;
+                type V = $v;
+                #[inline(always)]
+                unsafe fn zero() -> $v {
+                    // SAFETY: the trait's contract.
+                    unsafe { $zero() }
+                }
+                #[inline(always)]
+                unsafe fn load(p: *const f32) -> $v {
+                    // SAFETY: the trait's contract.
+                    unsafe { $load(p) }
+                }
+                #[inline(always)]
+                unsafe fn splat(x: f32) -> $v {
+                    // SAFETY: the trait's contract.
+                    unsafe { $splat(x) }
+                }
+                #[inline(always)]
+                unsafe fn fma(a: $v, b: $v, c: $v) -> $v {
+                    // SAFETY: the trait's contract.
+                    unsafe { $fma(a, b, c) }
+                }
+                #[inline(always)]
+                unsafe fn store(p: *mut f32, v: $v) {
+                    // SAFETY: the trait's contract.
+                    unsafe { $store(p, v) }
+                }
+            }
+        };
+    }
+
+    lanes!(
+        /// 8-lane vectors (AVX2 and FMA).
+        Ymm, __m256, 8, _mm256_setzero_ps, _mm256_loadu_ps, _mm256_set1_ps, _mm256_fmadd_ps, _mm256_storeu_ps
+    );
+    lanes!(
+        /// 16-lane vectors (AVX-512F).
+        Zmm, __m512, 16, _mm512_setzero_ps, _mm512_loadu_ps, _mm512_set1_ps, _mm512_fmadd_ps, _mm512_storeu_ps
+    );
+
+    /// Tiles of up to `MR` rows by `NV` vectors of `L::LANES` lanes.
+    pub(super) struct Tile<L, const MR: usize, const NV: usize>(PhantomData<L>);
+
+    impl<L: Lanes, const MR: usize, const NV: usize> Kernel for Tile<L, MR, NV> {
         const MR: usize = MR;
-        const NR: usize = 16 * NV;
+        const NR: usize = L::LANES * NV;
 
         #[inline(always)]
         unsafe fn tile<const R: usize>(a: &[f32], k: usize, bp: &[f32], out: Out, acc: bool) {
-            let nr = 16 * NV;
+            let (lanes, nr) = (L::LANES, L::LANES * NV);
             debug_assert!(a.len() >= R * k && bp.len() >= k * nr);
             let (a, bp) = (a.as_ptr(), bp.as_ptr());
-            // SAFETY: the CPU has AVX-512F (the caller's contract); every read is inside `a`
-            // (`i * k + p < R * k`) and `bp` (`p * nr + 16 * v + 16 <= k * nr`).
+            // SAFETY: the CPU has `L`'s features (the caller's contract); every read is inside
+            // `a` (`i * k + p < R * k`) and `bp` (`p * nr + lanes * v + lanes <= k * nr`), and
+            // every store inside `row` (`v * lanes + lanes <= nr <= 16 * NV`).
             unsafe {
-                let mut t = [[_mm512_setzero_ps(); NV]; R];
+                let mut t = [[L::zero(); NV]; R];
                 for p in 0..k {
-                    let mut b = [_mm512_setzero_ps(); NV];
+                    let mut b = [L::zero(); NV];
                     for (v, bv) in b.iter_mut().enumerate() {
-                        *bv = _mm512_loadu_ps(bp.add(p * nr + 16 * v));
+                        *bv = L::load(bp.add(p * nr + lanes * v));
                     }
                     for (i, ti) in t.iter_mut().enumerate() {
-                        let av = _mm512_set1_ps(*a.add(i * k + p));
+                        let av = L::splat(*a.add(i * k + p));
                         for (x, &bv) in ti.iter_mut().zip(&b) {
-                            *x = _mm512_fmadd_ps(av, bv, *x);
+                            *x = L::fma(av, bv, *x);
                         }
                     }
                 }
+                // room for the widest vectors; the first `nr` floats are the tile row
                 let mut row = [[0.0f32; 16]; NV];
                 for (i, ti) in t.iter().enumerate() {
-                    for (r, &x) in row.iter_mut().zip(ti) {
-                        _mm512_storeu_ps(r.as_mut_ptr(), x);
+                    for (v, &x) in ti.iter().enumerate() {
+                        L::store(row.as_flattened_mut().as_mut_ptr().add(v * lanes), x);
                     }
-                    out.put(i, row.as_flattened(), acc);
+                    out.put(i, &row.as_flattened()[..nr], acc);
                 }
             }
         }
