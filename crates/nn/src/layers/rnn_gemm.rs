@@ -9,7 +9,8 @@
 //! and `NR` contiguous values of the panel per multiply-add row. Three paths with tile sizes that
 //! fit each register file, the widest the CPU has running: AVX-512 (512-bit `core::arch`
 //! intrinsics: a CPU that runs them at full width, such as Zen 5, does twice the work per
-//! instruction of 256-bit ones, and one that splits them, such as Zen 4, no less), AVX2 with FMA
+//! instruction of 256-bit ones; one that splits them in two, such as Zen 4, should do the same
+//! FMAs per cycle as with 256 bits, not measured), AVX2 with FMA
 //! (256-bit intrinsics; both under `#[target_feature]`: plain loops were vectorised across the
 //! wrong dimension) and a baseline of plain loops. On several threads the panels (output columns) are
 //! split between them.
