@@ -140,3 +140,41 @@ fn bf16_safetensors_from_pytorch_loads_and_saves() {
     assert_eq!(back[0].1.dtype(), DType::BF16);
     assert_eq!(bits(&back[0].1), bits(w));
 }
+
+/// A conversion large enough to run in parallel pieces (the `half` crate's slice conversions)
+/// gives, element for element, what the per-element route gives (`from_f32`, one rounding to
+/// nearest even; PyTorch's), and widening back is exact: f32 bit patterns swept across every exponent,
+/// with ties, subnormals, infinities and NaN among them.
+#[test]
+fn large_conversions_match_the_scalar_rounding() {
+    let n = 300_001usize;
+    let vals: Vec<f32> = (0..n)
+        .map(|i| match i % 7 {
+            0 => f32::from_bits((i as u32).wrapping_mul(2_654_435_761)),
+            1 => f32::from_bits(0x3f80_8000 + (i as u32 % 4) * 0x1_0000),
+            2 => f32::from_bits(i as u32 % 0x0080_0000),
+            3 => [f32::INFINITY, f32::NEG_INFINITY, f32::NAN, -0.0, 65_520.0, 3.4e38][i % 6],
+            _ => (i as f32 - 150_000.0) * 1.000_123_4e-3,
+        })
+        .collect();
+    let t = Tensor::from_vec(vals.clone(), &[n]);
+    let h = t.to_dtype(DType::F16).to_vec::<f16>();
+    let b = t.to_dtype(DType::BF16).to_vec::<bf16>();
+    for (i, &x) in vals.iter().enumerate() {
+        let (wh, wb) = (f16::from_f32(x), bf16::from_f32(x));
+        assert!(h[i].to_bits() == wh.to_bits() || (h[i].is_nan() && wh.is_nan()), "f16 at {i}: {x:e}");
+        assert!(
+            b[i].to_bits() == wb.to_bits() || (b[i].is_nan() && wb.is_nan()),
+            "bf16 at {i}: {x:e}: {:#06x} vs scalar {:#06x}",
+            b[i].to_bits(),
+            wb.to_bits()
+        );
+    }
+    let back_h = Tensor::from_vec(h.clone(), &[n]).to_dtype(DType::F32).to_vec::<f32>();
+    let back_b = Tensor::from_vec(b.clone(), &[n]).to_dtype(DType::F32).to_vec::<f32>();
+    for i in 0..n {
+        let (eh, eb) = (h[i].to_f64(), b[i].to_f64());
+        assert!(f64::from(back_h[i]) == eh || (eh.is_nan() && back_h[i].is_nan()), "f16 -> f32 at {i}");
+        assert!(f64::from(back_b[i]) == eb || (eb.is_nan() && back_b[i].is_nan()), "bf16 -> f32 at {i}");
+    }
+}
