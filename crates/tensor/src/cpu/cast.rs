@@ -7,6 +7,13 @@ use crate::{DType, Element};
 /// Elements per parallel piece of a large 16-bit conversion.
 const PIECE: usize = 1 << 14;
 
+/// Whether a conversion of `n` elements runs in parallel pieces: when large, and when the pool
+/// has more than one thread (with one, handing the work to it costs two context switches and
+/// gains nothing).
+fn parallel(n: usize) -> bool {
+    n >= 4 * PIECE && rayon::current_num_threads() > 1
+}
+
 /// Converts each element from `S` to `D` through `f64`, as PyTorch's casts do (float to int truncates
 /// toward zero; nonzero becomes `true`). Callers never pass `S == D` (that is a no-op share).
 ///
@@ -54,7 +61,7 @@ where
     let mut out = super::alloc::try_filled::<D>("to_dtype", src.len(), D::ZERO)?;
     // SAFETY: `cast_slice` calls this only with `S` = f32 and `D` = `H` (their dtype tags).
     let (s, d) = unsafe { (same::<S, f32>(src), same_mut::<D, H>(&mut out)) };
-    if s.len() >= 4 * PIECE {
+    if parallel(s.len()) {
         d.par_chunks_mut(PIECE).zip(s.par_chunks(PIECE)).for_each(|(d, s)| d.convert_from_f32_slice(s));
     } else {
         d.convert_from_f32_slice(s);
@@ -72,7 +79,7 @@ where
     let mut out = super::alloc::try_filled::<D>("to_dtype", src.len(), D::ZERO)?;
     // SAFETY: `cast_slice` calls this only with `S` = `H` and `D` = f32 (their dtype tags).
     let (s, d) = unsafe { (same::<S, H>(src), same_mut::<D, f32>(&mut out)) };
-    if s.len() >= 4 * PIECE {
+    if parallel(s.len()) {
         s.par_chunks(PIECE).zip(d.par_chunks_mut(PIECE)).for_each(|(s, d)| s.convert_to_f32_slice(d));
     } else {
         s.convert_to_f32_slice(d);
