@@ -24,65 +24,41 @@ fn parallel(n: usize) -> bool {
 ///
 /// `OutOfMemory` when the output cannot be allocated.
 pub fn cast_slice<S: Element, D: Element>(src: &[S]) -> crate::Result<Vec<D>> {
-    match (S::DTYPE, D::DTYPE) {
-        (DType::F32, DType::F16) => narrow::<S, D, half::f16>(src),
-        (DType::F32, DType::BF16) => narrow::<S, D, half::bf16>(src),
-        (DType::F16, DType::F32) => widen::<S, D, half::f16>(src),
-        (DType::BF16, DType::F32) => widen::<S, D, half::bf16>(src),
-        _ => super::alloc::try_collect("to_dtype", src.len(), src.iter().map(|&x| D::from_f64(x.to_f64()))),
+    use half::slice::HalfFloatSliceExt;
+    use half::{bf16, f16};
+    // SAFETY (every arm): the dtype tags say `S` and `D` are the slice types of the closure.
+    unsafe {
+        match (S::DTYPE, D::DTYPE) {
+            (DType::F32, DType::F16) => convert(src, |s: &[f32], d: &mut [f16]| d.convert_from_f32_slice(s)),
+            (DType::F32, DType::BF16) => convert(src, |s: &[f32], d: &mut [bf16]| d.convert_from_f32_slice(s)),
+            (DType::F16, DType::F32) => convert(src, |s: &[f16], d: &mut [f32]| s.convert_to_f32_slice(d)),
+            (DType::BF16, DType::F32) => convert(src, |s: &[bf16], d: &mut [f32]| s.convert_to_f32_slice(d)),
+            _ => super::alloc::try_collect("to_dtype", src.len(), src.iter().map(|&x| D::from_f64(x.to_f64()))),
+        }
     }
 }
 
-/// Reinterprets `s` as a slice of `U`.
+/// `src` (`S`, the same type as `A`) converted by `f` (a slice of `A` into a slice of `B` of the
+/// same length) into a new vector of `D` (the same type as `B`), in parallel pieces when large.
 ///
 /// # Safety
-/// `T` and `U` are the same type.
-unsafe fn same<T, U>(s: &[T]) -> &[U] {
-    // SAFETY: the caller's contract: same type, so same size, alignment and validity.
-    unsafe { std::slice::from_raw_parts(s.as_ptr().cast::<U>(), s.len()) }
-}
-
-/// Reinterprets `s` as a mutable slice of `U`.
-///
-/// # Safety
-/// `T` and `U` are the same type.
-unsafe fn same_mut<T, U>(s: &mut [T]) -> &mut [U] {
-    // SAFETY: as in `same`.
-    unsafe { std::slice::from_raw_parts_mut(s.as_mut_ptr().cast::<U>(), s.len()) }
-}
-
-/// `f32` (`S`) to the 16-bit type `H` (`D`), rounding to nearest even.
-fn narrow<S: Element, D: Element, H>(src: &[S]) -> crate::Result<Vec<D>>
-where
-    [H]: half::slice::HalfFloatSliceExt,
-    H: Send + Sync,
-{
-    use half::slice::HalfFloatSliceExt;
+/// `S` is `A` and `D` is `B`.
+unsafe fn convert<S: Element, D: Element, A: Sync, B: Send>(
+    src: &[S],
+    f: impl Fn(&[A], &mut [B]) + Sync,
+) -> crate::Result<Vec<D>> {
     let mut out = super::alloc::try_filled::<D>("to_dtype", src.len(), D::ZERO)?;
-    // SAFETY: `cast_slice` calls this only with `S` = f32 and `D` = `H` (their dtype tags).
-    let (s, d) = unsafe { (same::<S, f32>(src), same_mut::<D, H>(&mut out)) };
+    // SAFETY: the caller's contract: the same types, so the same size, alignment and validity.
+    let (s, d) = unsafe {
+        (
+            std::slice::from_raw_parts(src.as_ptr().cast::<A>(), src.len()),
+            std::slice::from_raw_parts_mut(out.as_mut_ptr().cast::<B>(), out.len()),
+        )
+    };
     if parallel(s.len()) {
-        d.par_chunks_mut(PIECE).zip(s.par_chunks(PIECE)).for_each(|(d, s)| d.convert_from_f32_slice(s));
+        s.par_chunks(PIECE).zip(d.par_chunks_mut(PIECE)).for_each(|(s, d)| f(s, d));
     } else {
-        d.convert_from_f32_slice(s);
-    }
-    Ok(out)
-}
-
-/// The 16-bit type `H` (`S`) to `f32` (`D`), exactly.
-fn widen<S: Element, D: Element, H>(src: &[S]) -> crate::Result<Vec<D>>
-where
-    [H]: half::slice::HalfFloatSliceExt,
-    H: Send + Sync,
-{
-    use half::slice::HalfFloatSliceExt;
-    let mut out = super::alloc::try_filled::<D>("to_dtype", src.len(), D::ZERO)?;
-    // SAFETY: `cast_slice` calls this only with `S` = `H` and `D` = f32 (their dtype tags).
-    let (s, d) = unsafe { (same::<S, H>(src), same_mut::<D, f32>(&mut out)) };
-    if parallel(s.len()) {
-        s.par_chunks(PIECE).zip(d.par_chunks_mut(PIECE)).for_each(|(s, d)| s.convert_to_f32_slice(d));
-    } else {
-        s.convert_to_f32_slice(d);
+        f(s, d);
     }
     Ok(out)
 }

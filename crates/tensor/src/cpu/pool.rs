@@ -200,8 +200,8 @@ pub fn max_pool2d_backward_windows<T: Float>(
     let ow = plan.cols.len();
     if out_plane > 0 && plan.fast_2x2 {
         // 2x2 windows, stride 2, all inside the plane: the taps of output (r, c) are `base`,
-        // `base + 1`, `base + w` and `base + w + 1` from `base = 2 r w + 2 c`, so membership is
-        // four compares (no divisions), and every tap lies in the plane.
+        // `base + 1`, `base + w` and `base + w + 1` from `base = 2 r w + 2 c`, so membership needs
+        // no divisions, and every tap lies in the plane.
         chunks(&mut out, in_plane, out_plane, |p, gin| {
             let span = p * out_plane..(p + 1) * out_plane;
             let rows = g[span.clone()].chunks_exact(ow).zip(ix[span].chunks_exact(ow));
