@@ -1,12 +1,13 @@
 //! The backward walk: topological order, gradient accumulation (written once, here), hooks,
 //! retained grads, anomaly checks, and freeing the graph afterwards.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use ember_tensor::{Error, Result, Tensor};
+use smallvec::SmallVec;
 
+use crate::idhash::{IdMap, IdSet};
 use crate::mode::{enable_grad, is_anomaly_enabled, no_grad};
 use crate::variable::{BackwardCtx, Inner, Node};
 use crate::Variable;
@@ -15,39 +16,54 @@ fn err(op: &'static str, msg: impl Into<String>) -> Error {
     Error::InvalidArgument { op, msg: msg.into() }
 }
 
+/// `a + b` for gradients, recorded only with `create_graph`.
+fn grad_sum(create_graph: bool, prev: Variable, g: Variable) -> Variable {
+    if create_graph {
+        enable_grad(|| &prev + &g)
+    } else {
+        no_grad(|| &prev + &g)
+    }
+}
+
+/// The nodes of one walk, sorted by id (creation order, so inputs come before their consumers).
+struct Nodes {
+    ids: Vec<usize>,
+    nodes: Vec<Arc<Node>>,
+}
+
+impl Nodes {
+    /// The position of the node with id `id` (every node reachable from the roots is here).
+    fn position(&self, id: usize) -> Option<usize> {
+        self.ids.binary_search(&id).ok()
+    }
+}
+
 /// Gradients gathered during one walk, one sum per Variable: a node's output is complete when the
 /// walk reaches its node (every consumer has a larger id), a leaf's once the walk has run the
 /// consumer with the smallest id (then it is delivered at once, so leaf hooks run during the walk).
 struct Pending {
     create_graph: bool,
-    by_node: HashMap<usize, Variable>,
+    /// Per node position: the gradient of its output gathered so far.
+    by_node: Vec<Option<Variable>>,
     leaves: Vec<Option<(Variable, Variable)>>,
-    leaf_index: HashMap<usize, usize>,
+    leaf_index: IdMap<usize>,
 }
 
 impl Pending {
-    /// `a + b` for gradients, recorded only with `create_graph`.
-    fn sum(&self, prev: Variable, g: Variable) -> Variable {
-        if self.create_graph {
-            enable_grad(|| &prev + &g)
-        } else {
-            no_grad(|| &prev + &g)
-        }
-    }
-
-    fn add(&mut self, v: &Variable, g: Variable) {
-        match v.node() {
-            Some(n) => {
-                let g = match self.by_node.remove(&n.id) {
-                    Some(prev) => self.sum(prev, g),
+    fn add(&mut self, nodes: &Nodes, v: &Variable, g: Variable) {
+        match v.node_id() {
+            Some(id) => {
+                // the inputs of every node of the walk are in it, so this always finds the slot
+                let Some(slot) = nodes.position(id).map(|i| &mut self.by_node[i]) else { return };
+                *slot = Some(match slot.take() {
+                    Some(prev) => grad_sum(self.create_graph, prev, g),
                     None => g,
-                };
-                self.by_node.insert(n.id, g);
+                });
             }
             None => {
                 let key = Arc::as_ptr(&v.0) as usize;
                 match self.leaf_index.get(&key).and_then(|&i| self.leaves[i].take().map(|e| (i, e))) {
-                    Some((i, (leaf, prev))) => self.leaves[i] = Some((leaf, self.sum(prev, g))),
+                    Some((i, (leaf, prev))) => self.leaves[i] = Some((leaf, grad_sum(self.create_graph, prev, g))),
                     None => {
                         self.leaf_index.insert(key, self.leaves.len());
                         self.leaves.push(Some((v.clone(), g)));
@@ -84,17 +100,19 @@ impl Sink<'_> {
                 }
             }
             Sink::Leaves => {
-                let store = if v.is_leaf() { v.requires_grad() } else { v.0.retains_grad.load(Ordering::Relaxed) };
+                let leaf = v.is_leaf();
+                let store = if leaf { v.requires_grad() } else { v.0.retains_grad.load(Ordering::Relaxed) };
                 if store {
                     let mut slot = v.0.grad.lock().unwrap_or_else(|e| e.into_inner());
-                    let new = keep(&g);
                     *slot = Some(match slot.take() {
-                        None => new,
-                        Some(prev) if create_graph => enable_grad(|| &prev + &new),
-                        Some(prev) => no_grad(|| &prev + &new),
+                        None => keep(&g),
+                        Some(prev) => match accumulate_in_place(prev, &g, create_graph) {
+                            Ok(sum) => sum,
+                            Err(prev) => grad_sum(create_graph, prev, keep(&g)),
+                        },
                     });
                     drop(slot);
-                    if v.is_leaf() {
+                    if leaf {
                         v.run_post_accumulate_hooks();
                     }
                 }
@@ -104,13 +122,64 @@ impl Sink<'_> {
     }
 }
 
+/// `prev + g` written into `prev`'s data when nothing else can see that Variable (no other
+/// handle, no graph behind it) and the sum keeps its dtype, shape and device, as PyTorch's
+/// `AccumulateGrad` adds into `.grad` in place; the data itself is copy-on-write, so a tensor
+/// taken earlier with [`Variable::grad`] keeps its value. `Err(prev)` where that does not hold
+/// (with `create_graph` the sum must be recorded).
+fn accumulate_in_place(
+    mut prev: Variable,
+    g: &Variable,
+    create_graph: bool,
+) -> std::result::Result<Variable, Variable> {
+    if create_graph {
+        return Err(prev);
+    }
+    let Some(inner) = Arc::get_mut(&mut prev.0) else { return Err(prev) };
+    let plain = *inner.node_id.get_mut() == 0 && !*inner.requires_grad.get_mut();
+    let data = inner.data.get_mut().unwrap_or_else(|e| e.into_inner());
+    let add = g.data();
+    let fits = data.dtype() == add.dtype() && data.shape() == add.shape() && data.device() == add.device();
+    if plain && fits && data.try_add_(&add).is_ok() {
+        Ok(prev)
+    } else {
+        Err(prev)
+    }
+}
+
+/// Every node reachable from `roots`, sorted by id, and each leaf input with the id of a consumer
+/// (`(leaf key, consumer id)`).
+fn collect(roots: &[(Variable, Variable)]) -> (Nodes, Vec<(usize, usize)>) {
+    let mut seen = IdSet::default();
+    let mut found: Vec<(usize, Arc<Node>)> = Vec::new();
+    let mut leaf_uses: Vec<(usize, usize)> = Vec::new();
+    let mut stack: Vec<Arc<Node>> = roots.iter().filter_map(|(v, _)| v.node()).collect();
+    while let Some(n) = stack.pop() {
+        if !seen.insert(n.id) {
+            continue;
+        }
+        for inp in n.inputs.lock().unwrap_or_else(|e| e.into_inner()).iter() {
+            match inp.node_id() {
+                Some(c) if !seen.contains(&c) => stack.extend(inp.node()),
+                Some(_) => {}
+                None => leaf_uses.push((Arc::as_ptr(&inp.0) as usize, n.id)),
+            }
+        }
+        found.push((n.id, n));
+    }
+    found.sort_unstable_by_key(|(id, _)| *id);
+    let (ids, nodes) = found.into_iter().unzip();
+    (Nodes { ids, nodes }, leaf_uses)
+}
+
 /// Runs the backward walk from `roots` (each with its upstream gradient).
 ///
 /// With `targets`, gradients of those Variables are returned and no `.grad` is touched (only the
 /// ops between the roots and the targets run); without, gradients accumulate into the leaves'
 /// `.grad` (and the `.grad` of non-leaves that [`Variable::retain_grad`]). With `create_graph`,
 /// backward rules are recorded, so the gradients are differentiable. Without `retain_graph`, the
-/// rules and saved inputs of the ops that ran are freed afterwards.
+/// rules and saved inputs of the ops that ran are freed (each as it runs; the inputs are dropped
+/// when the walk ends).
 pub fn run_backward(
     roots: &[(Variable, Variable)],
     targets: Option<&[Variable]>,
@@ -124,32 +193,17 @@ pub fn run_backward(
         Some(t) => Sink::Targets { targets: t, out: vec![None; t.len()] },
     };
     // 1. every node reachable from the roots, ordered by id (creation order); on the way, each
-    // leaf input with the id of a consumer (`(leaf key, consumer id)`, for step 3)
-    let mut nodes: BTreeMap<usize, Arc<Node>> = BTreeMap::new();
-    let mut leaf_uses: Vec<(usize, usize)> = Vec::new();
-    let mut stack: Vec<Arc<Node>> = roots.iter().filter_map(|(v, _)| v.node()).collect();
-    while let Some(n) = stack.pop() {
-        if nodes.contains_key(&n.id) {
-            continue;
-        }
-        for inp in n.inputs.lock().unwrap_or_else(|e| e.into_inner()).iter() {
-            match inp.node() {
-                Some(c) if !nodes.contains_key(&c.id) => stack.push(c),
-                Some(_) => {}
-                None => leaf_uses.push((Arc::as_ptr(&inp.0) as usize, n.id)),
-            }
-        }
-        nodes.insert(n.id, n);
-    }
+    // leaf input with the id of a consumer (for step 3)
+    let (nodes, mut leaf_uses) = collect(roots);
     // 2. with targets, only the nodes with a target among their ancestors need to run (inputs have
-    // smaller ids, so one ascending pass decides)
-    let needed: Option<HashSet<usize>> = targets.map(|t| {
-        let mut needed = HashSet::new();
-        for (id, n) in &nodes {
+    // smaller ids, so one ascending pass decides); per node position
+    let needed: Option<Vec<bool>> = targets.map(|t| {
+        let mut needed = vec![false; nodes.nodes.len()];
+        for (k, n) in nodes.nodes.iter().enumerate() {
             let inputs = n.inputs.lock().unwrap_or_else(|e| e.into_inner());
-            if inputs.iter().any(|i| t.iter().any(|t| t.same(i)) || i.node().is_some_and(|c| needed.contains(&c.id))) {
-                needed.insert(*id);
-            }
+            needed[k] = inputs.iter().any(|i| {
+                t.iter().any(|t| t.same(i)) || i.node_id().and_then(|c| nodes.position(c)).is_some_and(|c| needed[c])
+            });
         }
         needed
     });
@@ -161,24 +215,32 @@ pub fn run_backward(
     leaf_ready.sort_unstable_by(|a, b| b.cmp(a));
     // 4. seed the roots, walk ids downwards (delivering leaves as they complete), then hand the
     // remaining leaves (roots that are leaves) their sums
-    let mut pending = Pending { create_graph, by_node: HashMap::new(), leaves: Vec::new(), leaf_index: HashMap::new() };
+    let mut pending = Pending {
+        create_graph,
+        by_node: vec![None; nodes.nodes.len()],
+        leaves: Vec::new(),
+        leaf_index: IdMap::default(),
+    };
     for (v, g) in roots {
-        pending.add(v, g.clone());
+        pending.add(&nodes, v, g.clone());
     }
-    let mut ran: Vec<&Arc<Node>> = Vec::new();
-    let ctx = WalkCtx { nodes: &nodes, needed: needed.as_ref(), targets, leaf_ready: &leaf_ready, create_graph };
-    let result = walk(&ctx, &mut pending, &mut sink, &mut ran);
+    let mut spent: Vec<SmallVec<[Variable; 4]>> = Vec::new();
+    let ctx = WalkCtx {
+        nodes: &nodes,
+        needed: needed.as_deref(),
+        targets,
+        leaf_ready: &leaf_ready,
+        create_graph,
+        retain_graph,
+    };
+    let result = walk(&ctx, &mut pending, &mut sink, &mut spent);
     if result.is_ok() {
         for (v, g) in std::mem::take(&mut pending.leaves).into_iter().flatten() {
             sink.deliver(&v, g, create_graph);
         }
     }
-    if !retain_graph {
-        for n in ran {
-            *n.backward.lock().unwrap_or_else(|e| e.into_inner()) = None;
-            n.inputs.lock().unwrap_or_else(|e| e.into_inner()).clear();
-        }
-    }
+    // the inputs taken from freed nodes were kept to here: some are outputs of nodes run later
+    drop(spent);
     result?;
     Ok(match sink {
         Sink::Leaves => Vec::new(),
@@ -186,28 +248,34 @@ pub fn run_backward(
     })
 }
 
-/// What the walk reads: the nodes, which of them are needed, the targets, when each leaf's
-/// gradient is complete (`(smallest consumer id, leaf key)`, by decreasing id), `create_graph`.
+/// What the walk reads: the nodes, which of them are needed (by position), the targets, when each
+/// leaf's gradient is complete (`(smallest consumer id, leaf key)`, by decreasing id),
+/// `create_graph`, and whether the rules and inputs of the nodes that run are kept.
 struct WalkCtx<'n, 't> {
-    nodes: &'n BTreeMap<usize, Arc<Node>>,
-    needed: Option<&'t HashSet<usize>>,
+    nodes: &'n Nodes,
+    needed: Option<&'t [bool]>,
     targets: Option<&'t [Variable]>,
     leaf_ready: &'t [(usize, usize)],
     create_graph: bool,
+    retain_graph: bool,
 }
 
-fn walk<'n>(
-    cx: &WalkCtx<'n, '_>,
+/// Runs the needed nodes by decreasing id. Without `retain_graph`, each node's rule and inputs are
+/// taken out of it as it runs (freed: a second backward through it fails), and the inputs are
+/// moved to `spent`, which keeps them alive until the walk ends.
+fn walk(
+    cx: &WalkCtx<'_, '_>,
     pending: &mut Pending,
     sink: &mut Sink<'_>,
-    ran: &mut Vec<&'n Arc<Node>>,
+    spent: &mut Vec<SmallVec<[Variable; 4]>>,
 ) -> Result<()> {
-    let WalkCtx { nodes, needed, targets, create_graph, .. } = *cx;
+    let WalkCtx { nodes, needed, targets, create_graph, retain_graph, .. } = *cx;
     let mut next_leaf = 0;
-    for (id, node) in nodes.iter().rev() {
+    for (pos, node) in nodes.nodes.iter().enumerate().rev() {
+        let id = node.id;
         // leaves whose every consumer (all have larger ids) has run are complete: deliver them now
         while let Some(&(ready_at, key)) = cx.leaf_ready.get(next_leaf) {
-            if ready_at <= *id {
+            if ready_at <= id {
                 break;
             }
             next_leaf += 1;
@@ -215,41 +283,54 @@ fn walk<'n>(
                 sink.deliver(&v, g, create_graph);
             }
         }
-        let Some(g) = pending.by_node.remove(id) else { continue };
+        let Some(g) = pending.by_node[pos].take() else { continue };
         let output: Option<Arc<Inner>> = node.output.lock().unwrap_or_else(|e| e.into_inner()).upgrade();
         let Some(output) = output.map(Variable) else {
             return Err(err("backward", format!("the output of {} was freed before its gradient arrived", node.name)));
         };
         let g = sink.deliver(&output, g, create_graph);
-        if needed.is_some_and(|n| !n.contains(id)) {
+        if needed.is_some_and(|n| !n[pos]) {
             continue;
         }
-        let inputs = node.inputs.lock().unwrap_or_else(|e| e.into_inner()).clone();
-        let guard = node.backward.lock().unwrap_or_else(|e| e.into_inner());
+        let mut guard = node.backward.lock().unwrap_or_else(|e| e.into_inner());
         if !node.differentiable {
             return Err(err(
                 "backward",
                 format!("the derivative of {} is not implemented (a double backward through this op)", node.name),
             ));
         }
-        let Some(rule) = guard.as_ref() else {
-            return Err(err(
+        let freed = || {
+            err(
                 "backward",
                 format!(
                     "trying to backward through the graph a second time (through {}): its saved values were freed \
                      after the first backward; pass retain_graph=true the first time",
                     node.name
                 ),
-            ));
+            )
         };
-        check_versions(node, &inputs, &output)?;
-        let wanted: Vec<bool> = inputs
+        if guard.is_none() {
+            return Err(freed());
+        }
+        let inputs: SmallVec<[Variable; 4]> = {
+            let mut held = node.inputs.lock().unwrap_or_else(|e| e.into_inner());
+            check_versions(node, &held, &output)?;
+            if retain_graph {
+                held.iter().cloned().collect()
+            } else {
+                held.drain(..).collect()
+            }
+        };
+        let owned = if retain_graph { None } else { guard.take() };
+        let Some(rule) = owned.as_ref().or(guard.as_ref()) else { return Err(freed()) };
+        let wanted: SmallVec<[bool; 4]> = inputs
             .iter()
             .map(|i| {
                 i.requires_grad()
                     && match (needed, targets) {
                         (Some(n), Some(t)) => {
-                            t.iter().any(|t| t.same(i)) || i.node().is_some_and(|c| n.contains(&c.id))
+                            t.iter().any(|t| t.same(i))
+                                || i.node_id().and_then(|c| nodes.position(c)).is_some_and(|c| n[c])
                         }
                         _ => true,
                     }
@@ -258,7 +339,7 @@ fn walk<'n>(
         let ctx = BackwardCtx { inputs: &inputs, output: &output, grad: &g, wanted: &wanted };
         let in_grads = if create_graph { enable_grad(|| rule(&ctx)) } else { no_grad(|| rule(&ctx)) };
         drop(guard);
-        ran.push(node);
+        drop(owned);
         if in_grads.len() != inputs.len() {
             return Err(err(
                 "backward",
@@ -270,14 +351,20 @@ fn walk<'n>(
             if !wanted[k] {
                 continue;
             }
-            let (gs, is) = (ig.shape(), inp.shape());
-            if gs != is {
+            let gs: SmallVec<[usize; 6]> = ig.with_data(|t| SmallVec::from_slice(t.shape()));
+            if !inp.with_data(|t| t.shape() == &gs[..]) {
                 return Err(err(
                     "backward",
-                    format!("rule of {} produced a gradient of shape {gs:?} for an input of shape {is:?}", node.name),
+                    format!(
+                        "rule of {} produced a gradient of shape {:?} for an input of shape {:?}",
+                        node.name,
+                        &gs[..],
+                        inp.shape()
+                    ),
                 ));
             }
             if is_anomaly_enabled() && !all_finite(&ig.data()) {
+                let is = inp.shape();
                 let at = node
                     .location
                     .map_or(String::new(), |l| format!("; the forward call of '{}' was at {l}", node.name));
@@ -290,7 +377,10 @@ fn walk<'n>(
                     ),
                 ));
             }
-            pending.add(inp, ig);
+            pending.add(nodes, inp, ig);
+        }
+        if !retain_graph {
+            spent.push(inputs);
         }
     }
     Ok(())

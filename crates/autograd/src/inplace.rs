@@ -101,7 +101,10 @@ impl Variable {
         // this Variable becomes the output of the new node
         *self.0.data.write().unwrap_or_else(|e| e.into_inner()) = new;
         self.bump_version();
-        *self.0.node.write().unwrap_or_else(|e| e.into_inner()) = Some(node.clone());
+        let mut slot = self.0.node.write().unwrap_or_else(|e| e.into_inner());
+        *slot = Some(node.clone());
+        self.0.node_id.store(node.id, Ordering::Release);
+        drop(slot);
         self.0.requires_grad.store(true, Ordering::Relaxed);
         node.output_version.store(self.version(), Ordering::Release);
         *node.output.lock().unwrap_or_else(|e| e.into_inner()) = Arc::downgrade(&self.0);

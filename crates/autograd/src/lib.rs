@@ -22,6 +22,7 @@ mod autocast;
 mod dot;
 pub mod gradcheck;
 mod graph;
+mod idhash;
 mod inplace;
 mod mode;
 mod rules;

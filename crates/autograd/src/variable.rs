@@ -98,11 +98,34 @@ pub(crate) struct Inner {
     pub(crate) retains_grad: AtomicBool,
     /// The op that produced the value (replaced when an in-place op records a new one).
     pub(crate) node: RwLock<Option<Arc<Node>>>,
+    /// The id of `node` (0 for none; ids start at 1), written with it: `is_leaf` and the backward
+    /// walk read this without taking the lock.
+    pub(crate) node_id: AtomicUsize,
     /// Bumped by every in-place op and [`Variable::set_data`] (PyTorch's version counter).
     pub(crate) version: AtomicU64,
+    /// Set once a hook of either kind is registered: the walk skips both hook locks without it.
+    pub(crate) has_hooks: AtomicBool,
     pub(crate) hooks: Mutex<Vec<Hook>>,
     pub(crate) post_accumulate_hooks: Mutex<Vec<PostAccumulateHook>>,
     pub(crate) name: Mutex<Option<String>>,
+}
+
+impl Inner {
+    fn new(data: Tensor, requires_grad: bool, node: Option<Arc<Node>>) -> Inner {
+        Inner {
+            data: RwLock::new(data),
+            grad: Mutex::new(None),
+            requires_grad: AtomicBool::new(requires_grad),
+            retains_grad: AtomicBool::new(false),
+            node_id: AtomicUsize::new(node.as_ref().map_or(0, |n| n.id)),
+            node: RwLock::new(node),
+            version: AtomicU64::new(0),
+            has_hooks: AtomicBool::new(false),
+            hooks: Mutex::new(Vec::new()),
+            post_accumulate_hooks: Mutex::new(Vec::new()),
+            name: Mutex::new(None),
+        }
+    }
 }
 
 /// A tensor with a place in the autograd graph: its data, whether it requires a gradient, the
@@ -129,17 +152,7 @@ impl Variable {
     }
 
     pub(crate) fn make(data: Tensor, requires_grad: bool, node: Option<Arc<Node>>) -> Variable {
-        Variable(Arc::new(Inner {
-            data: RwLock::new(data),
-            grad: Mutex::new(None),
-            requires_grad: AtomicBool::new(requires_grad),
-            retains_grad: AtomicBool::new(false),
-            node: RwLock::new(node),
-            version: AtomicU64::new(0),
-            hooks: Mutex::new(Vec::new()),
-            post_accumulate_hooks: Mutex::new(Vec::new()),
-            name: Mutex::new(None),
-        }))
+        Variable(Arc::new(Inner::new(data, requires_grad, node)))
     }
 
     /// Records the result `out` of op `name` on `inputs` with its backward rule, or returns a
@@ -173,25 +186,32 @@ impl Variable {
         }
         // the caller's line, only when anomaly mode is on (a `Location` is a static: no cost)
         let location = if crate::mode::is_anomaly_enabled() { Some(std::panic::Location::caller()) } else { None };
-        let node = Arc::new(Node {
-            id: next_node_id(),
-            name,
-            inputs: Mutex::new(inputs.iter().map(|v| (*v).clone()).collect()),
-            output: Mutex::new(Weak::new()),
-            differentiable: backward.is_some(),
-            backward: Mutex::new(backward),
-            versions: inputs.iter().map(|v| v.version()).collect(),
-            output_version: AtomicU64::new(0),
-            location,
-        });
-        let v = Variable::make(out, true, Some(node.clone()));
-        *node.output.lock().unwrap() = Arc::downgrade(&v.0);
-        v
+        // built around each other: the node's weak handle to its output exists from the start
+        Variable(Arc::new_cyclic(|me| {
+            let node = Arc::new(Node {
+                id: next_node_id(),
+                name,
+                inputs: Mutex::new(inputs.iter().map(|v| (*v).clone()).collect()),
+                output: Mutex::new(me.clone()),
+                differentiable: backward.is_some(),
+                backward: Mutex::new(backward),
+                versions: inputs.iter().map(|v| v.version()).collect(),
+                output_version: AtomicU64::new(0),
+                location,
+            });
+            Inner::new(out, true, Some(node))
+        }))
     }
 
     /// The data, shared (cheap): the tensor this Variable holds now.
     pub fn data(&self) -> Tensor {
         self.0.data.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Runs `f` on the data under the read lock, without cloning the tensor handle (for shape,
+    /// dtype and device queries, which the backward walk makes for every gradient).
+    pub(crate) fn with_data<R>(&self, f: impl FnOnce(&Tensor) -> R) -> R {
+        f(&self.0.data.read().unwrap_or_else(|e| e.into_inner()))
     }
 
     /// Replaces the data without recording anything (what optimizers do to parameters).
@@ -252,7 +272,7 @@ impl Variable {
 
     /// True for Variables not produced by a recorded op.
     pub fn is_leaf(&self) -> bool {
-        self.node().is_none()
+        self.0.node_id.load(Ordering::Acquire) == 0
     }
 
     /// The name of the op that produced this Variable (`"leaf"` for leaves).
@@ -280,6 +300,7 @@ impl Variable {
     /// flowing on from a replacing hook is not differentiable further.
     pub fn register_hook(&self, hook: impl Fn(&Tensor) -> Option<Tensor> + Send + Sync + 'static) {
         self.0.hooks.lock().unwrap_or_else(|e| e.into_inner()).push(Box::new(hook));
+        self.0.has_hooks.store(true, Ordering::Release);
     }
 
     /// Registers a hook called on this leaf right after `backward` has accumulated its gradient
@@ -290,6 +311,7 @@ impl Variable {
     /// Not run by [`crate::grad`], which leaves `.grad` alone.
     pub fn register_post_accumulate_grad_hook(&self, hook: impl Fn(&Variable) + Send + Sync + 'static) {
         self.0.post_accumulate_hooks.lock().unwrap_or_else(|e| e.into_inner()).push(Box::new(hook));
+        self.0.has_hooks.store(true, Ordering::Release);
     }
 
     /// Names this Variable in graph printouts ([`Variable::graph_dot`]).
@@ -304,22 +326,22 @@ impl Variable {
 
     /// The data's shape.
     pub fn shape(&self) -> Vec<usize> {
-        self.data().shape().to_vec()
+        self.with_data(|t| t.shape().to_vec())
     }
 
     /// The data's dtype.
     pub fn dtype(&self) -> DType {
-        self.data().dtype()
+        self.with_data(Tensor::dtype)
     }
 
     /// The data's device.
     pub fn device(&self) -> Device {
-        self.data().device()
+        self.with_data(Tensor::device)
     }
 
     /// Number of elements.
     pub fn numel(&self) -> usize {
-        self.data().numel()
+        self.with_data(Tensor::numel)
     }
 
     /// The data converted to a vector of `T` (see [`Tensor::to_vec`]).
@@ -340,7 +362,7 @@ impl Variable {
 
     /// Number of dimensions.
     pub fn rank(&self) -> usize {
-        self.data().rank()
+        self.with_data(Tensor::rank)
     }
 
     /// True when both handles are the same Variable.
@@ -348,11 +370,19 @@ impl Variable {
         Arc::ptr_eq(&self.0, &other.0)
     }
 
+    /// The id of the op that produced this Variable (`None` for leaves), without taking a handle.
+    pub(crate) fn node_id(&self) -> Option<usize> {
+        Some(self.0.node_id.load(Ordering::Acquire)).filter(|&id| id != 0)
+    }
+
     pub(crate) fn node(&self) -> Option<Arc<Node>> {
         self.0.node.read().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
     pub(crate) fn run_post_accumulate_hooks(&self) {
+        if !self.0.has_hooks.load(Ordering::Acquire) {
+            return;
+        }
         let hooks = self.0.post_accumulate_hooks.lock().unwrap_or_else(|e| e.into_inner());
         for h in hooks.iter() {
             h(self);
@@ -360,7 +390,13 @@ impl Variable {
     }
 
     pub(crate) fn run_hooks(&self, g: Variable) -> Variable {
+        if !self.0.has_hooks.load(Ordering::Acquire) {
+            return g;
+        }
         let hooks = self.0.hooks.lock().unwrap_or_else(|e| e.into_inner());
+        if hooks.is_empty() {
+            return g;
+        }
         let mut g = g;
         for h in hooks.iter() {
             if let Some(t) = h(&g.data()) {

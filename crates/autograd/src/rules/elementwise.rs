@@ -204,7 +204,8 @@ macro_rules! binary {
                     if let Some((a, b)) = cast.or_else(|| crate::autocast::cast2("promote", self, other)) {
                         return a.$try(&b);
                     }
-                    let out = self.data().$try(&other.data())?;
+                    let a = self.data();
+                    let out = other.with_data(|b| a.$try(b))?;
                     Ok(Variable::record(stringify!($name), &[self, other], out, |ctx| {
                         #[allow(unused_variables)]
                         let ($a, $b, $out, $g) = (&ctx.inputs[0], &ctx.inputs[1], ctx.output, ctx.grad);

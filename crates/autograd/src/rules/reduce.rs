@@ -55,7 +55,7 @@ impl Variable {
         if let Some(x) = crate::autocast::cast1("sum", self) {
             return x.try_sum();
         }
-        let out = self.data().try_sum()?;
+        let out = self.with_data(Tensor::try_sum)?;
         Ok(Variable::record("sum", &[self], out, |ctx| vec![Some(ctx.grad.expand(&ctx.inputs[0].shape()))]))
     }
 

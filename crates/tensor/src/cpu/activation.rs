@@ -2,7 +2,7 @@
 //! gradients of GELU, SiLU, sigmoid and tanh, one pass each. F32 runs the vectorised kernels of
 //! [`vmath`](super::vmath); F64 the exact formulas (erf from `libm`).
 
-use super::elementwise::{map_slice, PAR_THRESHOLD};
+use super::elementwise::{map_slice, par_worth};
 use super::vmath::{self, GeluBackward, GeluTanh, GeluTanhBackward, SigmoidBackward, SiluBackward, TanhBackward};
 use crate::ops::activation::ActGrad;
 use crate::{DType, Result, Tensor};
@@ -79,7 +79,7 @@ pub fn activation_backward(op: ActGrad, saved: &Tensor, grad: &Tensor) -> Result
                 o.write(g * grad64(op, s));
             };
             let dst = &mut out.spare_capacity_mut()[..n];
-            if n >= PAR_THRESHOLD {
+            if par_worth(n) {
                 dst.par_iter_mut().zip(g.par_iter().zip(s.par_iter())).for_each(f);
             } else {
                 dst.iter_mut().zip(g.iter().zip(s.iter())).for_each(f);

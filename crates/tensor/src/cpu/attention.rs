@@ -17,6 +17,7 @@ use rayon::prelude::*;
 
 use super::alloc::try_filled;
 use super::attention_layout::{Blocks, Placement};
+use super::elementwise::for_each_init;
 use super::matmul::{GemmElem, MatRef};
 use super::vmath;
 use super::SharedPtr;
@@ -218,12 +219,18 @@ pub fn forward<T: AttnElem>(
         // SAFETY: `out` holds `place.len` elements and block b is written by this item only.
         unsafe { scatter(o, optr, place, b, d.l, d.ev) };
     };
+    let pool = rayon::current_num_threads() > 1;
     if keep_probs {
         let mut probs = try_filled(op, d.batch * d.l * d.s, T::ZERO)?;
-        probs.par_chunks_mut(ls).enumerate().for_each_init(FwdScratch::default, |sc, (b, p)| one(sc, b, Some(p)));
+        if pool {
+            probs.par_chunks_mut(ls).enumerate().for_each_init(FwdScratch::default, |sc, (b, p)| one(sc, b, Some(p)));
+        } else {
+            let mut sc = FwdScratch::default();
+            probs.chunks_mut(ls).enumerate().for_each(|(b, p)| one(&mut sc, b, Some(p)));
+        }
         Ok((out, Some(probs)))
     } else {
-        (0..d.batch).into_par_iter().for_each_init(FwdScratch::default, |sc, b| one(sc, b, None));
+        for_each_init(d.batch, FwdScratch::default, |sc, b| one(sc, b, None));
         Ok((out, None))
     }
 }
@@ -264,7 +271,7 @@ pub fn backward<T: AttnElem>(
     let mut dv = try_filled(op, place.v.len, T::ZERO)?;
     let ptrs = (SharedPtr(dq.as_mut_ptr()), SharedPtr(dk.as_mut_ptr()), SharedPtr(dv.as_mut_ptr()));
     // One item per batch entry even where a gradient is empty (E = 0 still has dV = Pᵀ dO).
-    (0..d.batch).into_par_iter().for_each_init(BwdScratch::default, |(vt, ds, dqb, dkb, dvb), b| {
+    for_each_init(d.batch, BwdScratch::default, |(vt, ds, dqb, dkb, dvb), b| {
         let (dqp, dkp, dvp) = ptrs;
         ds.resize(l * s, T::ZERO);
         dvb.resize(s * ev, T::ZERO);

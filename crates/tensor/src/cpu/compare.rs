@@ -4,7 +4,7 @@
 
 use rayon::prelude::*;
 
-use super::elementwise::{map, zip_map, PAR_THRESHOLD};
+use super::elementwise::{map, par_worth, zip_map};
 use super::strided::for_each_offset;
 use crate::op_desc::CmpOp;
 use crate::shape::Layout;
@@ -62,7 +62,7 @@ fn select3<T: Element>(
                 *o = if c { x } else { y };
             }
         };
-        if n >= PAR_THRESHOLD {
+        if par_worth(n) {
             out.par_chunks_mut(CHUNK).zip(0..n.div_ceil(CHUNK)).for_each(pick);
         } else {
             out.chunks_mut(CHUNK).zip(0..).for_each(pick);
@@ -113,7 +113,7 @@ fn select3<T: Element>(
             }
         });
     };
-    if n >= PAR_THRESHOLD && rows > 1 {
+    if par_worth(n) && rows > 1 {
         out.par_chunks_mut(row_len).enumerate().for_each(fill);
     } else {
         out.chunks_mut(row_len).enumerate().for_each(fill);

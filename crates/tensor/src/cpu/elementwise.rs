@@ -14,6 +14,28 @@ use crate::{Element, Result, Tensor};
 pub const PAR_THRESHOLD: usize = 1 << 16;
 const CHUNK: usize = 1 << 14;
 
+/// True when elementwise work of `work` elements is split across rayon's pool: at least
+/// [`PAR_THRESHOLD`] elements, and a pool of more than one thread. With one thread
+/// (`RAYON_NUM_THREADS=1`) a parallel loop only hands the work to the pool's one worker and
+/// waits for it: two context switches per op, and a quarter of a one-thread mlp-step-amp
+/// profile. Kernels whose split changes the order of a floating-point sum keep their own rule,
+/// so results do not depend on the thread count.
+pub fn par_worth(work: usize) -> bool {
+    work >= PAR_THRESHOLD && rayon::current_num_threads() > 1
+}
+
+/// `f(scratch, i)` for every `i < n`: over rayon's pool (a scratch per split, as
+/// `for_each_init`) when it has more than one thread, else on the calling thread with one scratch
+/// (see [`par_worth`] for why).
+pub fn for_each_init<S>(n: usize, init: impl Fn() -> S + Sync + Send, f: impl Fn(&mut S, usize) + Sync + Send) {
+    if rayon::current_num_threads() > 1 {
+        (0..n).into_par_iter().for_each_init(init, f);
+    } else {
+        let mut scratch = init();
+        (0..n).for_each(|i| f(&mut scratch, i));
+    }
+}
+
 /// A vector of `n` elements produced in parallel chunks of [`CHUNK`]: `fill(start, chunk)` writes
 /// elements `start..start + chunk.len()`. The output is never zero-filled first (that memset was a
 /// tenth of a CNN training step).
@@ -43,7 +65,7 @@ pub fn map_slice<A: Copy + Sync, O: Send + Copy + Default>(
     data: &[A],
     f: impl Fn(A) -> O + Sync + Send,
 ) -> Result<Vec<O>> {
-    if data.len() >= PAR_THRESHOLD {
+    if par_worth(data.len()) {
         // SAFETY: each chunk is zipped with the input slice of its own length, so every element
         // is written.
         unsafe {
@@ -93,7 +115,7 @@ fn zip_slices<A: Copy + Sync, B: Copy + Sync, O: Send + Copy + Default>(
     xb: &[B],
     f: impl Fn(A, B) -> O + Sync + Send,
 ) -> Result<Vec<O>> {
-    if xa.len() >= PAR_THRESHOLD {
+    if par_worth(xa.len()) {
         // SAFETY: each chunk is zipped with input slices of its own length (xa and xb are as long
         // as the output), so every element is written.
         unsafe {

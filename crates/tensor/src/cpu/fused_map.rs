@@ -8,7 +8,7 @@
 
 use rayon::prelude::*;
 
-use super::elementwise::PAR_THRESHOLD;
+use super::elementwise::par_worth;
 use super::SharedPtr;
 use crate::ops::fused_expr::{Flat, Inst, MapBinary, MapUnary};
 use crate::ops::fused_formula::NativeKernel;
@@ -280,7 +280,7 @@ fn typed<T: Float + Native>(
     };
     // one list of chunks over every tuple: small tensors share a thread's work
     let total: usize = jobs.iter().map(|j| j.n).sum();
-    if total >= PAR_THRESHOLD {
+    if par_worth(total) {
         let chunks: Vec<(usize, std::ops::Range<usize>)> = jobs
             .iter()
             .enumerate()

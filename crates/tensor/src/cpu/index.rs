@@ -6,7 +6,7 @@
 
 use rayon::prelude::*;
 
-use super::elementwise::PAR_THRESHOLD;
+use super::elementwise::par_worth;
 use super::strided::for_each_offset;
 use crate::op_desc::ScatterMode;
 use crate::shape::{contiguous_strides, Dims};
@@ -35,7 +35,7 @@ pub(crate) fn par_rows<O: Send>(
         return;
     }
     let out = &mut out[..rows * row_len];
-    if work < PAR_THRESHOLD || rows < 2 {
+    if !par_worth(work) || rows < 2 {
         f(0, out);
         return;
     }

@@ -4,7 +4,7 @@
 
 use rayon::prelude::*;
 
-use super::elementwise::PAR_THRESHOLD;
+use super::elementwise::{par_worth, PAR_THRESHOLD};
 use crate::{Element, Float, Result, Tensor};
 
 /// `Σ f(v)` over `xs` in 16 independent partial sums (a single running sum is one long dependency
@@ -36,6 +36,9 @@ fn lane_sum2<T: Float>(a: &[T], b: &[T], f: impl Fn(T, T) -> T) -> T {
     acc.iter().fold(tail, |s, &v| s + v)
 }
 
+/// One chunk of rows of [`forward`]: its index, then its outputs, means and inverse deviations.
+type RowChunk<'a, T> = (usize, ((&'a mut [T], &'a mut [T]), &'a mut [T]));
+
 /// Rows per parallel chunk: about [`PAR_THRESHOLD`] elements.
 fn rows_per_chunk(cols: usize) -> usize {
     (PAR_THRESHOLD / cols.max(1)).max(1)
@@ -57,29 +60,37 @@ pub fn forward<T: Float>(
     let mut rstd = vec![T::ZERO; rows];
     let inv_n = T::ONE / T::from_f64(cols as f64);
     let per = rows_per_chunk(cols);
-    out.par_chunks_mut(per * cols).zip(mean.par_chunks_mut(per)).zip(rstd.par_chunks_mut(per)).enumerate().for_each(
-        |(c, ((o, m), r))| {
-            for (i, (orow, (m, r))) in o.chunks_mut(cols).zip(m.iter_mut().zip(r.iter_mut())).enumerate() {
-                let row = c * per + i;
-                let xr = &x[row * cols..(row + 1) * cols];
-                let mu = if center { lane_sum(xr, |v| v) * inv_n } else { T::ZERO };
-                let var = lane_sum(xr, |v| (v - mu) * (v - mu)) * inv_n;
-                let rs = T::ONE / (var + eps).sqrt();
-                *m = mu;
-                *r = rs;
-                for (j, (o, &v)) in orow.iter_mut().zip(xr).enumerate() {
-                    let mut y = (v - mu) * rs;
-                    if let Some(w) = w {
-                        y = y * w[j];
-                    }
-                    if let Some(b) = b {
-                        y += b[j];
-                    }
-                    *o = y;
+    let body = |(c, ((o, m), r)): RowChunk<'_, T>| {
+        for (i, (orow, (m, r))) in o.chunks_mut(cols).zip(m.iter_mut().zip(r.iter_mut())).enumerate() {
+            let row = c * per + i;
+            let xr = &x[row * cols..(row + 1) * cols];
+            let mu = if center { lane_sum(xr, |v| v) * inv_n } else { T::ZERO };
+            let var = lane_sum(xr, |v| (v - mu) * (v - mu)) * inv_n;
+            let rs = T::ONE / (var + eps).sqrt();
+            *m = mu;
+            *r = rs;
+            for (j, (o, &v)) in orow.iter_mut().zip(xr).enumerate() {
+                let mut y = (v - mu) * rs;
+                if let Some(w) = w {
+                    y = y * w[j];
                 }
+                if let Some(b) = b {
+                    y += b[j];
+                }
+                *o = y;
             }
-        },
-    );
+        }
+    };
+    // the same chunks either way, so the results do not depend on the thread count
+    if par_worth(x.len()) {
+        out.par_chunks_mut(per * cols)
+            .zip(mean.par_chunks_mut(per))
+            .zip(rstd.par_chunks_mut(per))
+            .enumerate()
+            .for_each(body);
+    } else {
+        out.chunks_mut(per * cols).zip(mean.chunks_mut(per)).zip(rstd.chunks_mut(per)).enumerate().for_each(body);
+    }
     (out, mean, rstd)
 }
 
@@ -99,41 +110,43 @@ pub fn backward<T: Float>(
     let mut dx = vec![T::ZERO; x.len()];
     let inv_n = T::ONE / T::from_f64(cols as f64);
     let per = rows_per_chunk(cols);
-    let partials: Vec<(Vec<T>, Vec<T>)> = dx
-        .par_chunks_mut(per * cols)
-        .enumerate()
-        .map(|(c, d)| {
-            let (mut dw, mut db) = (vec![T::ZERO; cols], vec![T::ZERO; cols]);
-            let mut scratch = vec![T::ZERO; cols];
-            for (i, drow) in d.chunks_mut(cols).enumerate() {
-                let row = c * per + i;
-                let (xr, gr) = (&x[row * cols..(row + 1) * cols], &g[row * cols..(row + 1) * cols]);
-                let (mu, rs) = (mean[row], rstd[row]);
-                for j in 0..cols {
-                    let xh = (xr[j] - mu) * rs;
-                    dw[j] += gr[j] * xh;
-                    db[j] += gr[j];
-                }
-                let gy: &[T] = match w {
-                    Some(w) => {
-                        for ((s, &g), &w) in scratch.iter_mut().zip(gr).zip(w) {
-                            *s = g * w;
-                        }
-                        &scratch
-                    }
-                    None => gr,
-                };
-                let sum_gy = lane_sum(gy, |v| v);
-                let sum_gyx = lane_sum2(gy, xr, |g, x| g * ((x - mu) * rs));
-                let a = if center { sum_gy * inv_n } else { T::ZERO };
-                let p = sum_gyx * inv_n;
-                for ((d, &g), &x) in drow.iter_mut().zip(gy).zip(xr) {
-                    *d = rs * (g - a - (x - mu) * rs * p);
-                }
+    let chunk = |(c, d): (usize, &mut [T])| {
+        let (mut dw, mut db) = (vec![T::ZERO; cols], vec![T::ZERO; cols]);
+        let mut scratch = vec![T::ZERO; cols];
+        for (i, drow) in d.chunks_mut(cols).enumerate() {
+            let row = c * per + i;
+            let (xr, gr) = (&x[row * cols..(row + 1) * cols], &g[row * cols..(row + 1) * cols]);
+            let (mu, rs) = (mean[row], rstd[row]);
+            for j in 0..cols {
+                let xh = (xr[j] - mu) * rs;
+                dw[j] += gr[j] * xh;
+                db[j] += gr[j];
             }
-            (dw, db)
-        })
-        .collect();
+            let gy: &[T] = match w {
+                Some(w) => {
+                    for ((s, &g), &w) in scratch.iter_mut().zip(gr).zip(w) {
+                        *s = g * w;
+                    }
+                    &scratch
+                }
+                None => gr,
+            };
+            let sum_gy = lane_sum(gy, |v| v);
+            let sum_gyx = lane_sum2(gy, xr, |g, x| g * ((x - mu) * rs));
+            let a = if center { sum_gy * inv_n } else { T::ZERO };
+            let p = sum_gyx * inv_n;
+            for ((d, &g), &x) in drow.iter_mut().zip(gy).zip(xr) {
+                *d = rs * (g - a - (x - mu) * rs * p);
+            }
+        }
+        (dw, db)
+    };
+    // the same chunks either way, so the results do not depend on the thread count
+    let partials: Vec<(Vec<T>, Vec<T>)> = if par_worth(x.len()) {
+        dx.par_chunks_mut(per * cols).enumerate().map(chunk).collect()
+    } else {
+        dx.chunks_mut(per * cols).enumerate().map(chunk).collect()
+    };
     let (mut dw, mut db) = (vec![T::ZERO; cols], vec![T::ZERO; cols]);
     for (pw, pb) in partials {
         for j in 0..cols {

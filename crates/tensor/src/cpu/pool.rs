@@ -20,7 +20,7 @@ fn chunks<O: Send>(out: &mut [O], width: usize, cost: usize, f: impl Fn(usize, &
         return;
     }
     let n = out.len() / width;
-    if n > 1 && n.saturating_mul(cost) >= PAR_WORK {
+    if n > 1 && n.saturating_mul(cost) >= PAR_WORK && rayon::current_num_threads() > 1 {
         let min = (PAR_WORK / 16 / cost.max(1)).max(1);
         out.par_chunks_mut(width).enumerate().with_min_len(min).for_each(|(i, o)| f(i, o));
     } else {
@@ -130,7 +130,7 @@ pub fn max_pool2d<T: Float>(x: &Tensor, plan: &Pool2dPlan, with_indices: bool) -
                 max_row(plane, plan, r, v, Some(ix));
             };
             let ix = &mut idx.spare_capacity_mut()[..n];
-            if n / ow > 1 && (n / ow).saturating_mul(cost) >= PAR_WORK {
+            if n / ow > 1 && (n / ow).saturating_mul(cost) >= PAR_WORK && rayon::current_num_threads() > 1 {
                 let rows = v.par_chunks_mut(ow).zip(ix.par_chunks_mut(ow)).enumerate();
                 rows.with_min_len((PAR_WORK / 16 / cost.max(1)).max(1)).for_each(|(i, p)| run(i, p));
             } else {

@@ -4,7 +4,7 @@
 
 use rayon::prelude::*;
 
-use super::elementwise::PAR_THRESHOLD;
+use super::elementwise::par_worth;
 use crate::op_desc::Axis;
 use crate::{DType, Element, Result, Tensor};
 
@@ -40,7 +40,7 @@ fn scan<T: Copy + Sync, A: Copy + Send + Sync, O: Copy + Default + Send + Sync>(
             }
         }
     };
-    if total >= PAR_THRESHOLD && ax.outer > 1 {
+    if par_worth(total) && ax.outer > 1 {
         out.par_chunks_mut(slab).zip(data.par_chunks(slab)).for_each(one);
     } else {
         out.chunks_mut(slab).zip(data.chunks(slab)).for_each(one);

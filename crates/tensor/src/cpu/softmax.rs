@@ -5,7 +5,7 @@
 
 use rayon::prelude::*;
 
-use super::elementwise::PAR_THRESHOLD;
+use super::elementwise::par_worth;
 use crate::op_desc::Axis;
 use crate::{Float, Result, Tensor};
 
@@ -28,7 +28,7 @@ pub fn softmax(t: &Tensor, ax: Axis, log: bool) -> Result<Tensor> {
 fn last_dim<T: Float>(data: &[T], n: usize, log: bool) -> Vec<T> {
     let mut out = super::alloc::filled("softmax", data.len(), T::ZERO);
     let row = |(o, x): (&mut [T], &[T])| row_softmax(x, o, log);
-    if data.len() >= PAR_THRESHOLD {
+    if par_worth(data.len()) {
         let min_rows = (4096 / n).max(1);
         out.par_chunks_mut(n).zip(data.par_chunks(n)).with_min_len(min_rows).for_each(row);
     } else {
@@ -159,7 +159,7 @@ fn strided<T: Float>(data: &[T], ax: Axis, log: bool) -> Vec<T> {
     let Axis { outer, n, inner } = ax;
     let slab = n * inner;
     let mut out = super::alloc::filled("softmax", data.len(), T::ZERO);
-    let par = data.len() >= PAR_THRESHOLD;
+    let par = par_worth(data.len());
     if par && outer < rayon::current_num_threads() {
         for (o, out_slab) in out.chunks_mut(slab).enumerate() {
             let x = &data[o * slab..(o + 1) * slab];

@@ -5,7 +5,7 @@ use std::cmp::Ordering;
 
 use rayon::prelude::*;
 
-use super::elementwise::PAR_THRESHOLD;
+use super::elementwise::par_worth;
 use crate::{Element, Tensor};
 
 /// True for NaN (the only value not equal to itself), for any element type.
@@ -39,7 +39,7 @@ fn per_lane<T: Element>(
     let mut idxs = super::alloc::filled("sort", rows * m, 0i64);
     if rows > 0 && m > 0 {
         let log = (usize::BITS - n.leading_zeros()) as usize;
-        if rows > 1 && rows * n * log >= PAR_THRESHOLD {
+        if rows > 1 && par_worth(rows * n * log) {
             let per = rows.div_ceil(rayon::current_num_threads() * 4).max(1);
             vals.par_chunks_mut(per * m).zip(idxs.par_chunks_mut(per * m)).enumerate().for_each(|(c, (v, i))| {
                 let mut scratch = Vec::with_capacity(n);

@@ -18,7 +18,7 @@
 
 use std::mem::MaybeUninit;
 
-use super::elementwise::{par_filled, PAR_THRESHOLD};
+use super::elementwise::{par_filled, par_worth};
 use crate::Result;
 
 const LOG2E: f32 = std::f32::consts::LOG2_E;
@@ -387,7 +387,7 @@ pub fn apply_inplace<K: Unary>(x: &mut [f32], _k: K) {
 /// has. A large output that cannot be allocated is `Error::OutOfMemory`.
 pub fn map<K: Unary>(src: &[f32], _k: K) -> Result<Vec<f32>> {
     let n = src.len();
-    if n >= PAR_THRESHOLD {
+    if par_worth(n) {
         // SAFETY: each chunk is written whole by `apply1` (it zips the chunk with its input).
         unsafe { par_filled(n, |start, o| apply1::<K>(&src[start..start + o.len()], o)) }
     } else {
@@ -403,7 +403,7 @@ pub fn map<K: Unary>(src: &[f32], _k: K) -> Result<Vec<f32>> {
 pub fn zip<K: Binary>(a: &[f32], b: &[f32], _k: K) -> Result<Vec<f32>> {
     let n = a.len();
     assert_eq!(n, b.len(), "vmath::zip: lengths differ");
-    if n >= PAR_THRESHOLD {
+    if par_worth(n) {
         // SAFETY: as in `map`.
         unsafe {
             par_filled(n, |start, o| {

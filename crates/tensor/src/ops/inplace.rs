@@ -34,12 +34,13 @@ fn binary_fast(t: &mut Tensor, other: &Tensor, op: BinaryOp) -> bool {
         return false;
     }
     fn run<T: crate::Numeric>(t: &mut Tensor, other: &Tensor, scalar: bool, f: impl Fn(T, T) -> T) -> bool {
-        let o = other.cpu_data::<T>().into_owned();
+        // borrowed: `t` writes only into storage it holds alone, so `other` cannot share it
+        let o = other.cpu_data::<T>();
         let Some(d) = t.cpu_unique_mut::<T>() else { return false };
         if scalar {
             d.iter_mut().for_each(|x| *x = f(*x, o[0]));
         } else {
-            d.iter_mut().zip(&o).for_each(|(x, &y)| *x = f(*x, y));
+            d.iter_mut().zip(o.iter()).for_each(|(x, &y)| *x = f(*x, y));
         }
         true
     }

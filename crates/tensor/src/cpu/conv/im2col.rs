@@ -4,7 +4,7 @@
 
 use rayon::prelude::*;
 
-use super::super::elementwise::PAR_THRESHOLD;
+use super::super::elementwise::par_worth;
 use super::super::matmul::GemmElem;
 use crate::op_desc::ConvGeom;
 
@@ -122,7 +122,7 @@ pub(super) fn im2col<T: GemmElem>(xs: &[T], g: &ConvGeom, s: usize, col: &mut [T
         let ci = r / taps;
         im2col_row(|i| &xs[i * chw + ci * hw..i * chw + (ci + 1) * hw], g, offs[r % taps], row);
     };
-    if par && col.len() >= PAR_THRESHOLD && g.c * taps > 1 {
+    if par && par_worth(col.len()) && g.c * taps > 1 {
         col.par_chunks_mut(width).enumerate().for_each(|(r, row)| fill(r, row));
     } else {
         col.chunks_mut(width).enumerate().for_each(|(r, row)| fill(r, row));
@@ -141,7 +141,7 @@ pub(super) fn col2im<T: GemmElem>(col: &[T], g: &ConvGeom, s: usize, xs: &mut [T
         let (i, ci) = (p / g.c, p % g.c);
         col2im_channel(&col[ci * taps * width + i * l..], width, g, xc);
     };
-    if par && col.len() >= PAR_THRESHOLD && s * g.c > 1 {
+    if par && par_worth(col.len()) && s * g.c > 1 {
         xs.par_chunks_mut(hw).enumerate().for_each(|(p, xc)| plane(p, xc));
     } else {
         xs.chunks_mut(hw).enumerate().for_each(|(p, xc)| plane(p, xc));
