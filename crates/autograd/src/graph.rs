@@ -16,13 +16,23 @@ fn err(op: &'static str, msg: impl Into<String>) -> Error {
     Error::InvalidArgument { op, msg: msg.into() }
 }
 
-/// `a + b` for gradients, recorded only with `create_graph`.
-fn grad_sum(create_graph: bool, prev: Variable, g: Variable) -> Variable {
-    if create_graph {
-        enable_grad(|| &prev + &g)
-    } else {
-        no_grad(|| &prev + &g)
-    }
+/// `a + b` for gradients, recorded only with `create_graph`. Fails (instead of panicking) where
+/// the two cannot be added: a `.grad` set by hand with another dtype, shape or device.
+fn grad_sum(create_graph: bool, prev: Variable, g: Variable) -> Result<Variable> {
+    let sum = if create_graph { enable_grad(|| prev.try_add(&g)) } else { no_grad(|| prev.try_add(&g)) };
+    sum.map_err(|e| {
+        err(
+            "backward",
+            format!(
+                "cannot add a gradient of dtype {} and shape {:?} to the gradient of dtype {} and shape {:?} \
+                 gathered (or set with set_grad) before it: {e}",
+                g.dtype(),
+                g.shape(),
+                prev.dtype(),
+                prev.shape()
+            ),
+        )
+    })
 }
 
 /// The nodes of one walk, sorted by id (creation order, so inputs come before their consumers).
@@ -50,20 +60,21 @@ struct Pending {
 }
 
 impl Pending {
-    fn add(&mut self, nodes: &Nodes, v: &Variable, g: Variable) {
+    fn add(&mut self, nodes: &Nodes, v: &Variable, g: Variable) -> Result<()> {
+        let create_graph = self.create_graph;
         match v.node_id() {
             Some(id) => {
                 // the inputs of every node of the walk are in it, so this always finds the slot
-                let Some(slot) = nodes.position(id).map(|i| &mut self.by_node[i]) else { return };
+                let Some(slot) = nodes.position(id).map(|i| &mut self.by_node[i]) else { return Ok(()) };
                 *slot = Some(match slot.take() {
-                    Some(prev) => grad_sum(self.create_graph, prev, g),
+                    Some(prev) => grad_sum(create_graph, prev, g)?,
                     None => g,
                 });
             }
             None => {
                 let key = Arc::as_ptr(&v.0) as usize;
                 match self.leaf_index.get(&key).and_then(|&i| self.leaves[i].take().map(|e| (i, e))) {
-                    Some((i, (leaf, prev))) => self.leaves[i] = Some((leaf, grad_sum(self.create_graph, prev, g))),
+                    Some((i, (leaf, prev))) => self.leaves[i] = Some((leaf, grad_sum(create_graph, prev, g)?)),
                     None => {
                         self.leaf_index.insert(key, self.leaves.len());
                         self.leaves.push(Some((v.clone(), g)));
@@ -71,6 +82,7 @@ impl Pending {
                 }
             }
         }
+        Ok(())
     }
 
     /// Takes the gathered gradient of the leaf with key `key` out (it is complete).
@@ -90,7 +102,7 @@ impl Sink<'_> {
     /// Hands the complete gradient `g` of `v` over: its hooks run (once per walk, on the sum, as
     /// PyTorch's tensor hooks), then it is stored where it belongs (a leaf's or retained `.grad`,
     /// or the result of `grad`). Returns the gradient that flows on.
-    fn deliver(&mut self, v: &Variable, g: Variable, create_graph: bool) -> Variable {
+    fn deliver(&mut self, v: &Variable, g: Variable, create_graph: bool) -> Result<Variable> {
         let g = v.run_hooks(g);
         let keep = |g: &Variable| if create_graph { g.clone() } else { Variable::from(g.data()) };
         match self {
@@ -104,13 +116,20 @@ impl Sink<'_> {
                 let store = if leaf { v.requires_grad() } else { v.0.retains_grad.load(Ordering::Relaxed) };
                 if store {
                     let mut slot = v.0.grad.lock().unwrap_or_else(|e| e.into_inner());
-                    *slot = Some(match slot.take() {
+                    let new = match slot.take() {
                         None => keep(&g),
                         Some(prev) => match accumulate_in_place(prev, &g, create_graph) {
                             Ok(sum) => sum,
-                            Err(prev) => grad_sum(create_graph, prev, keep(&g)),
+                            Err(prev) => match grad_sum(create_graph, prev.clone(), keep(&g)) {
+                                Ok(sum) => sum,
+                                Err(e) => {
+                                    *slot = Some(prev); // the gradient gathered so far stays
+                                    return Err(e);
+                                }
+                            },
                         },
-                    });
+                    };
+                    *slot = Some(new);
                     drop(slot);
                     if leaf {
                         v.run_post_accumulate_hooks();
@@ -118,7 +137,7 @@ impl Sink<'_> {
                 }
             }
         }
-        g
+        Ok(g)
     }
 }
 
@@ -222,7 +241,7 @@ pub fn run_backward(
         leaf_index: IdMap::default(),
     };
     for (v, g) in roots {
-        pending.add(&nodes, v, g.clone());
+        pending.add(&nodes, v, g.clone())?;
     }
     let mut spent: Vec<SmallVec<[Variable; 4]>> = Vec::new();
     let ctx = WalkCtx {
@@ -236,7 +255,7 @@ pub fn run_backward(
     let result = walk(&ctx, &mut pending, &mut sink, &mut spent);
     if result.is_ok() {
         for (v, g) in std::mem::take(&mut pending.leaves).into_iter().flatten() {
-            sink.deliver(&v, g, create_graph);
+            sink.deliver(&v, g, create_graph)?;
         }
     }
     // the inputs taken from freed nodes were kept to here: some are outputs of nodes run later
@@ -280,7 +299,7 @@ fn walk(
             }
             next_leaf += 1;
             if let Some((v, g)) = pending.take_leaf(key) {
-                sink.deliver(&v, g, create_graph);
+                sink.deliver(&v, g, create_graph)?;
             }
         }
         let Some(g) = pending.by_node[pos].take() else { continue };
@@ -288,7 +307,7 @@ fn walk(
         let Some(output) = output.map(Variable) else {
             return Err(err("backward", format!("the output of {} was freed before its gradient arrived", node.name)));
         };
-        let g = sink.deliver(&output, g, create_graph);
+        let g = sink.deliver(&output, g, create_graph)?;
         if needed.is_some_and(|n| !n[pos]) {
             continue;
         }
@@ -377,7 +396,7 @@ fn walk(
                     ),
                 ));
             }
-            pending.add(nodes, inp, ig);
+            pending.add(nodes, inp, ig)?;
         }
         if !retain_graph {
             spent.push(inputs);

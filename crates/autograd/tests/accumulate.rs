@@ -3,7 +3,7 @@
 //! while keeping the intermediate results alive until it ends.
 
 use ember_autograd::{grad, Variable};
-use ember_tensor::Tensor;
+use ember_tensor::{DType, Tensor};
 
 fn leaf(data: &[f32]) -> Variable {
     Variable::new(Tensor::from_vec(data.to_vec(), &[data.len()]), true)
@@ -114,4 +114,24 @@ fn a_freed_graph_fails_the_second_time_and_a_retained_one_does_not() {
     z.backward();
     // 2x from y, then three more times 2x from z
     assert_eq!(x.grad().unwrap().to_vec::<f32>(), vec![8.0, 16.0]);
+}
+
+#[test]
+fn a_grad_set_with_another_dtype_or_shape_fails_the_backward_and_stays() {
+    // PyTorch refuses such an assignment; here it is accepted, and the backward that would add
+    // to it fails with an error instead of panicking, leaving the gradient as it was
+    let w = leaf(&[1.0, 2.0]);
+    w.set_grad(Some(Tensor::from_vec(vec![0.5f64, 0.5], &[2])));
+    let e = (&w * 2.0).sum().try_backward().unwrap_err().to_string();
+    assert!(e.contains("backward") && e.contains("F64") && e.contains("F32"), "{e}");
+    let g = w.grad().unwrap();
+    assert_eq!((g.dtype(), g.to_vec::<f64>()), (DType::F64, vec![0.5, 0.5]));
+    w.set_grad(Some(Tensor::from_vec(vec![1.0f32, 2.0, 3.0], &[3])));
+    let e = (&w * 2.0).sum().try_backward().unwrap_err().to_string();
+    assert!(e.contains("[3]") && e.contains("[2]"), "{e}");
+    assert_eq!(w.grad().unwrap().to_vec::<f32>(), vec![1.0, 2.0, 3.0]);
+    // a matching gradient accumulates again
+    w.set_grad(None);
+    (&w * 2.0).sum().backward();
+    assert_eq!(w.grad().unwrap().to_vec::<f32>(), vec![2.0, 2.0]);
 }
