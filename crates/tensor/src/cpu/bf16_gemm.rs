@@ -75,7 +75,7 @@ fn pack(
     let panels = lanes.div_ceil(width);
     let mut v = vec![0u32; panels * kp * width];
     let d = x.data;
-    v.par_chunks_mut(kp * width).enumerate().for_each(|(panel, dst)| {
+    let one = |(panel, dst): (usize, &mut [u32])| {
         let count = (lanes - panel * width).min(width);
         if k_stride == 1 {
             // each lane's K run is contiguous: walk lane by lane
@@ -112,7 +112,13 @@ fn pack(
                 }
             }
         }
-    });
+    };
+    // on a one-thread pool a parallel loop would only hand the work over and wait
+    if rayon::current_num_threads() > 1 {
+        v.par_chunks_mut(kp * width).enumerate().for_each(one);
+    } else {
+        v.chunks_mut(kp * width).enumerate().for_each(one);
+    }
     v
 }
 
@@ -177,7 +183,9 @@ fn run(a: &Operand<'_>, b: &Operand<'_>, bias: Option<&[f32]>, (m, k, n): (usize
                 imp::round_row(row, bias, dst);
             }
         };
-        if along_n {
+        if rayon::current_num_threads() == 1 {
+            (0..np).for_each(|pj| (0..mp).for_each(|pi| tile(pi, pj)));
+        } else if along_n {
             (0..np).into_par_iter().for_each(|pj| (0..mp).for_each(|pi| tile(pi, pj)));
         } else {
             (0..mp).into_par_iter().for_each(|pi| (0..np).for_each(|pj| tile(pi, pj)));

@@ -18,8 +18,9 @@ const CHUNK: usize = 1 << 14;
 /// [`PAR_THRESHOLD`] elements, and a pool of more than one thread. With one thread
 /// (`RAYON_NUM_THREADS=1`) a parallel loop only hands the work to the pool's one worker and
 /// waits for it: two context switches per op, and a quarter of a one-thread mlp-step-amp
-/// profile. Kernels whose split changes the order of a floating-point sum keep their own rule,
-/// so results do not depend on the thread count.
+/// profile. Every kernel that asks this splits its work into the same pieces either way (or, in
+/// the reductions, into pieces whose sums do not depend on the split), so a one-thread pool gets
+/// the results it got before.
 pub fn par_worth(work: usize) -> bool {
     work >= PAR_THRESHOLD && rayon::current_num_threads() > 1
 }

@@ -6,7 +6,7 @@
 
 use rayon::prelude::*;
 
-use super::elementwise::PAR_THRESHOLD;
+use super::elementwise::par_worth;
 use crate::{Element, Float, Numeric};
 
 pub use crate::op_desc::Axis;
@@ -50,7 +50,9 @@ pub fn reduce_axis<T: Copy + Sync, R: Reducer<T>>(data: &[T], ax: Axis, r: &R) -
     if ax.out_len() == 0 {
         return Vec::new();
     }
-    let par = outer * n * inner >= PAR_THRESHOLD;
+    // one thread: `outer >= threads` always holds, and the per-row (per-slab) split gives the
+    // same sums as the sequential loop, so `par_worth` changes no result
+    let par = par_worth(outer * n * inner);
     let threads = rayon::current_num_threads();
     if inner == 1 {
         let row = |o: usize| pairwise(r, &data[o * n..(o + 1) * n], o, 0);
